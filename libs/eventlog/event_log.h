@@ -1,0 +1,114 @@
+#pragma once
+
+// The log seam: every service reads and writes the event log through this
+// interface, whichever backend holds it.
+//
+//   std::unique_ptr<EventLog> log = ...;  // RocksDbEventLog or KafkaEventLog
+//   RETURN_IF_ERROR(log->Append("strata.kpi-events", records));
+//   ASSIGN_OR_RETURN(auto consumer, log->NewConsumer("strata-rollup"));
+//   RETURN_IF_ERROR(consumer->Assign({{{"strata.kpi-events", 0}, 0}}));
+//   ASSIGN_OR_RETURN(auto batch, consumer->Poll(1000, absl::Milliseconds(50)));
+//
+// Records are ordered within a partition and numbered by offset from 0.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+
+namespace strata::eventlog {
+
+// Returned by LogConsumer::Committed when the group never committed.
+inline constexpr int64_t kNoOffset = -1;
+
+struct TopicPartition {
+  std::string topic;
+  int32_t partition = 0;
+
+  friend bool operator==(const TopicPartition& a, const TopicPartition& b) {
+    return a.partition == b.partition && a.topic == b.topic;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const TopicPartition& tp) {
+    return H::combine(std::move(h), tp.topic, tp.partition);
+  }
+};
+
+// A read position: `offset` is the next record to read.
+struct Position {
+  TopicPartition topic_partition;
+  int64_t offset = 0;
+};
+
+// A record to append. With `partition` negative, the partition is chosen by
+// PartitionForKey(key); set it to place records explicitly.
+struct AppendRecord {
+  std::string key;
+  std::string value;
+  int32_t partition = -1;
+};
+
+// A record read back from the log.
+struct LogRecord {
+  TopicPartition topic_partition;
+  int64_t offset = 0;
+  int64_t timestamp_ms = 0;  // Append time.
+  std::string key;
+  std::string value;
+};
+
+// The partition a key maps to, identical for every backend so that a topic
+// keeps its layout when it moves between them.
+int32_t PartitionForKey(absl::string_view key, int32_t partition_count);
+
+// Reads a set of partitions on behalf of a consumer group. Not thread-safe:
+// one thread drives a consumer.
+class LogConsumer {
+ public:
+  virtual ~LogConsumer() = default;
+
+  // Replaces the assignment: each partition is read from its offset on.
+  virtual absl::Status Assign(const std::vector<Position>& positions) = 0;
+
+  // Returns up to `max_records` in partition order, waiting up to `timeout`
+  // for the first one; an empty result means nothing arrived in time.
+  virtual absl::StatusOr<std::vector<LogRecord>> Poll(
+      size_t max_records, absl::Duration timeout) = 0;
+
+  // Durably stores the group's positions.
+  virtual absl::Status Commit(const std::vector<Position>& positions) = 0;
+
+  // The group's stored position for a partition, or kNoOffset.
+  virtual absl::StatusOr<int64_t> Committed(const TopicPartition& tp) = 0;
+};
+
+// Thread-safe.
+class EventLog {
+ public:
+  virtual ~EventLog() = default;
+
+  // NOT_FOUND when the topic does not exist.
+  virtual absl::StatusOr<int32_t> PartitionCount(absl::string_view topic) = 0;
+
+  // Appends `records` and returns once the backend holds them durably (the
+  // embedded log: written to its WAL; Kafka: acknowledged by all in-sync
+  // replicas). The embedded log applies a call all-or-nothing; on Kafka a
+  // failed call may leave some records appended, so callers make records
+  // idempotent (event ids) and retry.
+  virtual absl::Status Append(absl::string_view topic,
+                              absl::Span<const AppendRecord> records) = 0;
+
+  // One past the last offset of the partition.
+  virtual absl::StatusOr<int64_t> EndOffset(const TopicPartition& tp) = 0;
+
+  virtual absl::StatusOr<std::unique_ptr<LogConsumer>> NewConsumer(
+      absl::string_view group) = 0;
+};
+
+}  // namespace strata::eventlog

@@ -1,0 +1,313 @@
+// One suite, run against every backend: whatever a service relies on of the
+// log must hold for the embedded log and for Kafka alike.
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "libs/eventlog/event_log.h"
+#include "libs/eventlog/kafka_event_log.h"
+#include "libs/eventlog/rocksdb_event_log.h"
+#include "libs/eventlog/testing/kafka_mock_cluster.h"
+#include "libs/status/status_matchers.h"
+
+namespace strata::eventlog {
+namespace {
+
+using ::strata::testing::StatusIs;
+
+const std::map<std::string, int32_t> kTopics = {{"events", 4}, {"single", 1}};
+
+// Opens a fresh log of one backend; Reopen() opens the same data again.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual absl::StatusOr<std::unique_ptr<EventLog>> Open() = 0;
+  virtual void FailNextAppends(int count) {}
+};
+
+class EmbeddedBackend : public Backend {
+ public:
+  EmbeddedBackend() {
+    dir_ = std::filesystem::temp_directory_path() /
+           absl::StrCat("strata_log_", getpid(), "_", counter_++);
+    std::filesystem::remove_all(dir_);
+  }
+  ~EmbeddedBackend() override { std::filesystem::remove_all(dir_); }
+  absl::StatusOr<std::unique_ptr<EventLog>> Open() override {
+    RocksDbEventLogOptions options;
+    options.path = (dir_ / "nested" / "log").string();
+    options.topics = kTopics;
+    return OpenRocksDbEventLog(options);
+  }
+
+ private:
+  static inline int counter_ = 0;
+  std::filesystem::path dir_;
+};
+
+class KafkaBackend : public Backend {
+ public:
+  KafkaBackend() {
+    auto cluster = KafkaMockCluster::Start(3);
+    EXPECT_OK(cluster);
+    cluster_ = std::move(cluster).value();
+    for (const auto& [topic, partitions] : kTopics) {
+      EXPECT_OK(cluster_->CreateTopic(topic, partitions));
+    }
+  }
+  absl::StatusOr<std::unique_ptr<EventLog>> Open() override {
+    KafkaEventLogOptions options;
+    options.brokers = cluster_->bootstrap_servers();
+    options.fetch_wait_max_ms = 10;
+    options.linger_ms = 1;
+    return OpenKafkaEventLog(options);
+  }
+  void FailNextAppends(int count) override {
+    cluster_->FailNextProduceRequests(count);
+  }
+
+ private:
+  std::unique_ptr<KafkaMockCluster> cluster_;
+};
+
+using BackendFactory = std::function<std::unique_ptr<Backend>()>;
+
+class EventLogConformanceTest
+    : public ::testing::TestWithParam<std::pair<std::string, BackendFactory>> {
+ protected:
+  void SetUp() override {
+    backend_ = GetParam().second();
+    auto log = backend_->Open();
+    ASSERT_OK(log);
+    log_ = std::move(log).value();
+  }
+
+  std::unique_ptr<LogConsumer> Consumer(const std::string& group) {
+    auto consumer = log_->NewConsumer(group);
+    EXPECT_OK(consumer);
+    return std::move(consumer).value();
+  }
+
+  // Polls until `count` records arrived or five seconds of empty polls.
+  std::vector<LogRecord> ReadN(LogConsumer& consumer, size_t count) {
+    std::vector<LogRecord> out;
+    int empty_polls = 0;
+    while (out.size() < count && empty_polls < 50) {
+      auto batch = consumer.Poll(count - out.size(), absl::Milliseconds(100));
+      EXPECT_OK(batch);
+      if (!batch.ok() || batch->empty()) {
+        ++empty_polls;
+        continue;
+      }
+      for (auto& r : *batch) out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  std::vector<Position> AllFromStart(const std::string& topic) {
+    std::vector<Position> positions;
+    for (int32_t p = 0; p < kTopics.at(topic); ++p) {
+      positions.push_back({{topic, p}, 0});
+    }
+    return positions;
+  }
+
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<EventLog> log_;
+};
+
+TEST_P(EventLogConformanceTest, ReportsPartitionCounts) {
+  EXPECT_EQ(*log_->PartitionCount("events"), 4);
+  EXPECT_EQ(*log_->PartitionCount("single"), 1);
+}
+
+TEST_P(EventLogConformanceTest, AppendedRecordsReadBackInOrder) {
+  std::vector<AppendRecord> records;
+  for (int i = 0; i < 20; ++i) {
+    records.push_back({"k", absl::StrCat("v", i)});
+  }
+  ASSERT_OK(log_->Append("single", records));
+  auto consumer = Consumer("g");
+  ASSERT_OK(consumer->Assign({{{"single", 0}, 0}}));
+  std::vector<LogRecord> read = ReadN(*consumer, 20);
+  ASSERT_EQ(read.size(), 20u);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(read[i].offset, i);
+    EXPECT_EQ(read[i].key, "k");
+    EXPECT_EQ(read[i].value, absl::StrCat("v", i));
+    EXPECT_EQ(read[i].topic_partition, (TopicPartition{"single", 0}));
+    EXPECT_GT(read[i].timestamp_ms, 0);
+  }
+  EXPECT_EQ(*log_->EndOffset({"single", 0}), 20);
+}
+
+TEST_P(EventLogConformanceTest, KeysPickTheSharedPartitionerAndExplicitWins) {
+  std::vector<AppendRecord> records;
+  for (int i = 0; i < 40; ++i) records.push_back({absl::StrCat("key", i), "v"});
+  records.push_back({"pinned", "explicit", 3});
+  ASSERT_OK(log_->Append("events", records));
+  auto consumer = Consumer("g");
+  ASSERT_OK(consumer->Assign(AllFromStart("events")));
+  std::vector<LogRecord> read = ReadN(*consumer, records.size());
+  ASSERT_EQ(read.size(), records.size());
+  std::set<int32_t> used;
+  for (const LogRecord& r : read) {
+    if (r.key == "pinned") {
+      EXPECT_EQ(r.topic_partition.partition, 3);
+    } else {
+      EXPECT_EQ(r.topic_partition.partition, PartitionForKey(r.key, 4)) << r.key;
+    }
+    used.insert(r.topic_partition.partition);
+  }
+  EXPECT_EQ(used.size(), 4u) << "40 keys should spread over all partitions";
+}
+
+TEST_P(EventLogConformanceTest, UnknownTopicIsNotFound) {
+  EXPECT_THAT(log_->Append("no-such-topic", {AppendRecord{"k", "v"}}),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(log_->PartitionCount("no-such-topic"),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_P(EventLogConformanceTest, OutOfRangePartitionIsRejectedWhole) {
+  EXPECT_THAT(log_->Append("single", {AppendRecord{"a", "1"},
+                                      AppendRecord{"b", "2", 7}}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(*log_->EndOffset({"single", 0}), 0);
+}
+
+TEST_P(EventLogConformanceTest, ReadsFromAGivenOffset) {
+  std::vector<AppendRecord> records;
+  for (int i = 0; i < 10; ++i) records.push_back({"k", absl::StrCat(i)});
+  ASSERT_OK(log_->Append("single", records));
+  auto consumer = Consumer("g");
+  ASSERT_OK(consumer->Assign({{{"single", 0}, 7}}));
+  std::vector<LogRecord> read = ReadN(*consumer, 3);
+  ASSERT_EQ(read.size(), 3u);
+  EXPECT_EQ(read[0].offset, 7);
+  EXPECT_EQ(read[0].value, "7");
+  EXPECT_EQ(read[2].value, "9");
+}
+
+TEST_P(EventLogConformanceTest, EmptyPollReturnsNothing) {
+  auto consumer = Consumer("g");
+  ASSERT_OK(consumer->Assign({{{"single", 0}, 0}}));
+  auto batch = consumer->Poll(10, absl::Milliseconds(50));
+  ASSERT_OK(batch);
+  EXPECT_TRUE(batch->empty());
+}
+
+TEST_P(EventLogConformanceTest, TailingConsumerSeesLaterAppends) {
+  auto consumer = Consumer("g");
+  ASSERT_OK(consumer->Assign({{{"single", 0}, 0}}));
+  std::thread writer([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_OK(log_->Append("single", {AppendRecord{"k", "late"}}));
+  });
+  std::vector<LogRecord> read = ReadN(*consumer, 1);
+  writer.join();
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0].value, "late");
+}
+
+TEST_P(EventLogConformanceTest, CommittedPositionsArePerGroupAndDurable) {
+  ASSERT_OK(log_->Append("events", {AppendRecord{"k", "v"}}));
+  {
+    auto consumer = Consumer("group-a");
+    EXPECT_EQ(*consumer->Committed({"events", 2}), kNoOffset);
+    ASSERT_OK(consumer->Assign(AllFromStart("events")));
+    ASSERT_OK(consumer->Commit({{{"events", 2}, 42}, {{"events", 0}, 1}}));
+  }
+  auto same_group = Consumer("group-a");
+  EXPECT_EQ(*same_group->Committed({"events", 2}), 42);
+  EXPECT_EQ(*same_group->Committed({"events", 0}), 1);
+  auto other_group = Consumer("group-b");
+  EXPECT_EQ(*other_group->Committed({"events", 2}), kNoOffset);
+}
+
+TEST_P(EventLogConformanceTest, ConcurrentAppendsLoseAndRepeatNothing) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 500;
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([this, t] {
+      for (int i = 0; i < kPerThread; i += 50) {
+        std::vector<AppendRecord> batch;
+        for (int j = i; j < i + 50; ++j) {
+          batch.push_back({absl::StrCat(t, "-", j), absl::StrCat(t, "-", j)});
+        }
+        EXPECT_OK(log_->Append("events", batch));
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  auto consumer = Consumer("g");
+  ASSERT_OK(consumer->Assign(AllFromStart("events")));
+  std::vector<LogRecord> read = ReadN(*consumer, kThreads * kPerThread);
+  std::set<std::string> values;
+  std::map<int32_t, int64_t> next_offset;
+  for (const LogRecord& r : read) {
+    values.insert(r.value);
+    // Offsets within a partition are dense and increasing.
+    EXPECT_EQ(r.offset, next_offset[r.topic_partition.partition]++);
+  }
+  EXPECT_EQ(read.size(), size_t{kThreads * kPerThread});
+  EXPECT_EQ(values.size(), size_t{kThreads * kPerThread});
+}
+
+TEST_P(EventLogConformanceTest, RetriedAppendsAreNotDuplicated) {
+  backend_->FailNextAppends(3);
+  std::vector<AppendRecord> records;
+  for (int i = 0; i < 10; ++i) records.push_back({"k", absl::StrCat(i)});
+  ASSERT_OK(log_->Append("single", records));
+  EXPECT_EQ(*log_->EndOffset({"single", 0}), 10);
+  auto consumer = Consumer("g");
+  ASSERT_OK(consumer->Assign({{{"single", 0}, 0}}));
+  std::vector<LogRecord> read = ReadN(*consumer, 10);
+  ASSERT_EQ(read.size(), 10u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(read[i].value, absl::StrCat(i));
+  auto more = consumer->Poll(10, absl::Milliseconds(200));
+  ASSERT_OK(more);
+  EXPECT_TRUE(more->empty()) << "a retried produce was appended twice";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, EventLogConformanceTest,
+    ::testing::Values(
+        std::make_pair(std::string("Embedded"),
+                       BackendFactory([] {
+                         return std::unique_ptr<Backend>(new EmbeddedBackend());
+                       })),
+        std::make_pair(std::string("Kafka"),
+                       BackendFactory([] {
+                         return std::unique_ptr<Backend>(new KafkaBackend());
+                       }))),
+    [](const auto& info) { return info.param.first; });
+
+// The embedded log keeps records, offsets and positions across a restart.
+TEST(RocksDbEventLogTest, ReopenKeepsRecordsAndPositions) {
+  EmbeddedBackend backend;
+  {
+    auto log = backend.Open();
+    ASSERT_OK(log);
+    ASSERT_OK((*log)->Append("single", {AppendRecord{"k", "a"},
+                                        AppendRecord{"k", "b"}}));
+    auto consumer = (*log)->NewConsumer("g");
+    ASSERT_OK((*consumer)->Commit({{{"single", 0}, 1}}));
+  }
+  auto log = backend.Open();
+  ASSERT_OK(log);
+  EXPECT_EQ(*(*log)->EndOffset({"single", 0}), 2);
+  ASSERT_OK((*log)->Append("single", {AppendRecord{"k", "c"}}));
+  EXPECT_EQ(*(*log)->EndOffset({"single", 0}), 3);
+  auto consumer = (*log)->NewConsumer("g");
+  EXPECT_EQ(*(*consumer)->Committed({"single", 0}), 1);
+}
+
+}  // namespace
+}  // namespace strata::eventlog

@@ -1,0 +1,98 @@
+#pragma once
+
+// An immutable snapshot of the definitions: org tree, KPIs and targets.
+// Applying a batch yields a new snapshot, so readers never see half of one.
+//
+//   ASSIGN_OR_RETURN(Definitions next, current.WithBatch(batch));
+//   std::optional<UnitIndex> team = next.FindUnit("team-7");
+//   for (UnitIndex u : next.PathToRoot(*team)) { ... }  // team, ..., root
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "libs/aggregation/cell.h"
+#include "libs/period/period.h"
+#include "libs/scorecard/status.h"
+#include "strata/v1/definitions.pb.h"
+
+namespace strata {
+
+// Dense, process-local numbering in order of definition.
+using UnitIndex = uint32_t;
+using KpiIndex = uint32_t;
+
+struct UnitInfo {
+  v1::OrgUnit definition;
+  std::vector<UnitIndex> path_to_root;  // Self first, root last.
+};
+
+struct KpiInfo {
+  v1::Kpi definition;
+  TimeAggregation time_aggregation = TimeAggregation::kSum;
+  Polarity polarity = Polarity::kHigherIsBetter;
+  ThresholdBands bands;
+};
+
+class Definitions {
+ public:
+  // The snapshot with `batch` applied in order, or the first problem:
+  // INVALID_ARGUMENT for a malformed field, NOT_FOUND for a reference to an
+  // unknown unit or KPI, FAILED_PRECONDITION for a change the current state
+  // forbids, UNIMPLEMENTED for a declared but not yet supported option. The
+  // message names the field, e.g. "changes[2].org_unit.parent_id: ...".
+  absl::StatusOr<Definitions> WithBatch(const v1::DefinitionBatch& batch) const;
+
+  std::optional<UnitIndex> FindUnit(absl::string_view unit_id) const;
+  std::optional<KpiIndex> FindKpi(absl::string_view kpi_id) const;
+  const UnitInfo& unit(UnitIndex index) const { return units_[index]; }
+  const KpiInfo& kpi(KpiIndex index) const { return kpis_[index]; }
+  size_t unit_count() const { return units_.size(); }
+  size_t kpi_count() const { return kpis_.size(); }
+
+  absl::Span<const UnitIndex> PathToRoot(UnitIndex unit) const {
+    return units_[unit].path_to_root;
+  }
+  // True when `unit` is `root` or below it.
+  bool InSubtree(UnitIndex unit, UnitIndex root) const;
+
+  std::optional<double> Target(KpiIndex kpi, UnitIndex unit,
+                               const Period& period) const;
+
+  // Every definition, parents before children: replaying it rebuilds this.
+  v1::DefinitionBatch ToBatch() const;
+
+ private:
+  struct TargetKey {
+    KpiIndex kpi;
+    UnitIndex unit;
+    Period period;
+    friend bool operator==(const TargetKey& a, const TargetKey& b) {
+      return a.kpi == b.kpi && a.unit == b.unit && a.period == b.period;
+    }
+    template <typename H>
+    friend H AbslHashValue(H h, const TargetKey& k) {
+      return H::combine(std::move(h), k.kpi, k.unit, k.period);
+    }
+  };
+
+  absl::Status ApplyUnit(const v1::OrgUnit& unit, const std::string& field);
+  absl::Status ApplyKpi(const v1::Kpi& kpi, const std::string& field);
+  absl::Status ApplyTarget(const v1::Target& target, const std::string& field);
+
+  std::vector<UnitInfo> units_;
+  absl::flat_hash_map<std::string, UnitIndex> unit_index_;
+  std::vector<KpiInfo> kpis_;
+  absl::flat_hash_map<std::string, KpiIndex> kpi_index_;
+  absl::flat_hash_map<TargetKey, double> targets_;
+};
+
+// INVALID_ARGUMENT unless `id` is 1-128 characters of [A-Za-z0-9_.:-].
+absl::Status ValidateId(absl::string_view field, absl::string_view id);
+
+}  // namespace strata

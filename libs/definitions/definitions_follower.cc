@@ -1,0 +1,90 @@
+#include "libs/definitions/definitions_follower.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/logging/log.h"
+#include "libs/status/status_macros.h"
+#include "libs/streams/topics.h"
+#include "strata/v1/events.pb.h"
+
+namespace strata {
+
+absl::StatusOr<std::unique_ptr<DefinitionsFollower>> DefinitionsFollower::Start(
+    eventlog::EventLog& log, const std::string& consumer_group) {
+  ASSIGN_OR_RETURN(auto consumer, log.NewConsumer(consumer_group));
+  // Definitions are small and replayed whole at every start, so their
+  // position is never committed.
+  RETURN_IF_ERROR(consumer->Assign({{{kDefinitionsTopic, 0}, 0}}));
+  std::unique_ptr<DefinitionsFollower> follower(
+      new DefinitionsFollower(log, std::move(consumer)));
+  follower->thread_ = std::thread([f = follower.get()] { f->Run(); });
+  return follower;
+}
+
+DefinitionsFollower::DefinitionsFollower(
+    eventlog::EventLog& log, std::unique_ptr<eventlog::LogConsumer> consumer)
+    : log_(log),
+      consumer_(std::move(consumer)),
+      current_(std::make_shared<const Definitions>()) {}
+
+DefinitionsFollower::~DefinitionsFollower() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+std::shared_ptr<const Definitions> DefinitionsFollower::Current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_;
+}
+
+absl::Status DefinitionsFollower::CatchUp(absl::Duration timeout) {
+  ASSIGN_OR_RETURN(int64_t end, log_.EndOffset({kDefinitionsTopic, 0}));
+  return WaitForOffset(end - 1, timeout);
+}
+
+absl::Status DefinitionsFollower::WaitForOffset(int64_t offset,
+                                                absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!applied_cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+                            [&] { return next_offset_ > offset; })) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "definitions not caught up to offset ", offset, " (at ", next_offset_,
+        ")"));
+  }
+  return absl::OkStatus();
+}
+
+void DefinitionsFollower::Run() {
+  while (!stop_) {
+    auto records = consumer_->Poll(256, absl::Milliseconds(100));
+    if (!records.ok()) {
+      STRATA_LOG(WARNING) << "definitions: " << records.status();
+      continue;
+    }
+    for (const eventlog::LogRecord& record : *records) {
+      v1::EventEnvelope envelope;
+      std::shared_ptr<const Definitions> base = Current();
+      std::shared_ptr<const Definitions> next = base;
+      if (!envelope.ParseFromString(record.value) ||
+          !envelope.has_definitions()) {
+        STRATA_LOG(ERROR) << "definitions: skipping malformed record at offset "
+                          << record.offset;
+      } else {
+        // Writers validate before appending; a batch that still fails here
+        // (two writers raced) is skipped the same way by every reader.
+        auto applied = base->WithBatch(envelope.definitions());
+        if (applied.ok()) {
+          next = std::make_shared<const Definitions>(std::move(applied).value());
+        } else {
+          STRATA_LOG(ERROR) << "definitions: skipping batch at offset "
+                            << record.offset << ": " << applied.status();
+        }
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      current_ = std::move(next);
+      next_offset_ = record.offset + 1;
+      applied_cv_.notify_all();
+    }
+  }
+}
+
+}  // namespace strata

@@ -1,0 +1,59 @@
+#pragma once
+
+// Keeps a Definitions snapshot current by tailing the definitions topic from
+// its start in a background thread. Every service process has one.
+//
+//   ASSIGN_OR_RETURN(auto follower, DefinitionsFollower::Start(log, "rollup"));
+//   std::shared_ptr<const Definitions> defs = follower->Current();
+//   RETURN_IF_ERROR(follower->CatchUp(absl::Seconds(5)));  // read-your-writes
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "libs/definitions/definitions.h"
+#include "libs/eventlog/event_log.h"
+
+namespace strata {
+
+class DefinitionsFollower {
+ public:
+  // Called on the follower's thread after each applied batch, with the new
+  // snapshot and the batch itself.
+  using Listener = std::function<void(const Definitions&,
+                                      const v1::DefinitionBatch&)>;
+
+  static absl::StatusOr<std::unique_ptr<DefinitionsFollower>> Start(
+      eventlog::EventLog& log, const std::string& consumer_group);
+  ~DefinitionsFollower();
+
+  std::shared_ptr<const Definitions> Current() const;
+
+  // Waits until every definition appended before the call is applied;
+  // DEADLINE_EXCEEDED after `timeout`.
+  absl::Status CatchUp(absl::Duration timeout);
+
+  // Waits until the record at `offset` and all before it are applied.
+  absl::Status WaitForOffset(int64_t offset, absl::Duration timeout);
+
+ private:
+  DefinitionsFollower(eventlog::EventLog& log,
+                      std::unique_ptr<eventlog::LogConsumer> consumer);
+  void Run();
+
+  eventlog::EventLog& log_;
+  std::unique_ptr<eventlog::LogConsumer> consumer_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+
+  mutable std::mutex mu_;
+  std::condition_variable applied_cv_;
+  std::shared_ptr<const Definitions> current_;  // Guarded by mu_.
+  int64_t next_offset_ = 0;                     // Guarded by mu_.
+};
+
+}  // namespace strata

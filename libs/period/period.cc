@@ -1,0 +1,95 @@
+#include "libs/period/period.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace strata {
+namespace {
+
+constexpr int kMinYear = 1;
+constexpr int kMaxYear = 9999;
+
+absl::StatusOr<int> ParseYear(absl::string_view text) {
+  int year = 0;
+  if (text.size() != 4 || !absl::SimpleAtoi(text, &year) || year < kMinYear) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("year '", text, "' is not four digits from 0001 to 9999"));
+  }
+  return year;
+}
+
+}  // namespace
+
+Period PeriodContaining(PeriodKind kind, absl::Time time) {
+  const absl::CivilMonth month =
+      absl::ToCivilMonth(time, absl::UTCTimeZone());
+  const int64_t year = month.year();
+  const int32_t month0 = month.month() - 1;
+  switch (kind) {
+    case PeriodKind::kMonth:
+      return {kind, static_cast<int32_t>(year * 12 + month0)};
+    case PeriodKind::kQuarter:
+      return {kind, static_cast<int32_t>(year * 4 + month0 / 3)};
+    case PeriodKind::kYear:
+      return {kind, static_cast<int32_t>(year)};
+  }
+  return {kind, 0};
+}
+
+std::string PeriodLabel(const Period& period) {
+  switch (period.kind) {
+    case PeriodKind::kMonth:
+      return absl::StrFormat("%04d-%02d", period.index / 12,
+                             period.index % 12 + 1);
+    case PeriodKind::kQuarter:
+      return absl::StrFormat("%04d-Q%d", period.index / 4, period.index % 4 + 1);
+    case PeriodKind::kYear:
+      return absl::StrFormat("%04d", period.index);
+  }
+  return "";
+}
+
+absl::StatusOr<Period> ParsePeriod(PeriodKind kind, absl::string_view label) {
+  switch (kind) {
+    case PeriodKind::kYear: {
+      auto year = ParseYear(label);
+      if (!year.ok()) return year.status();
+      return Period{kind, *year};
+    }
+    case PeriodKind::kMonth: {
+      int month = 0;
+      if (label.size() != 7 || label[4] != '-' ||
+          !absl::SimpleAtoi(label.substr(5), &month) || month < 1 ||
+          month > 12) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("month '", label, "' is not YYYY-MM"));
+      }
+      auto year = ParseYear(label.substr(0, 4));
+      if (!year.ok()) return year.status();
+      return Period{kind, *year * 12 + month - 1};
+    }
+    case PeriodKind::kQuarter: {
+      int quarter = 0;
+      if (label.size() != 7 || label.substr(4, 2) != "-Q" ||
+          !absl::SimpleAtoi(label.substr(6), &quarter) || quarter < 1 ||
+          quarter > 4) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("quarter '", label, "' is not YYYY-Qn"));
+      }
+      auto year = ParseYear(label.substr(0, 4));
+      if (!year.ok()) return year.status();
+      return Period{kind, *year * 4 + quarter - 1};
+    }
+  }
+  return absl::InvalidArgumentError("unsupported period kind");
+}
+
+bool IsSupportedPeriodKind(int proto_kind) {
+  for (PeriodKind kind : kRollupPeriodKinds) {
+    if (static_cast<int>(kind) == proto_kind) return true;
+  }
+  return false;
+}
+
+}  // namespace strata

@@ -1,0 +1,31 @@
+#pragma once
+
+// Red/amber/green status of an actual against its target.
+//
+//   KpiStatus s = EvaluateStatus(Polarity::kHigherIsBetter, {100, 90},
+//                                /*actual=*/95, /*target=*/100);  // kAmber
+
+#include <cstdint>
+
+namespace strata {
+
+// Values match strata.v1.KpiStatus.
+enum class KpiStatus : uint8_t { kUnknown = 0, kGreen = 1, kAmber = 2, kRed = 3 };
+enum class Polarity : uint8_t { kHigherIsBetter = 1, kLowerIsBetter = 2 };
+
+// Bands in percent of target. Higher-is-better: green at actual >=
+// target*green_pct/100, amber at >= target*amber_pct/100 (amber_pct <=
+// green_pct). Lower-is-better mirrors: green at actual <= target*green_pct/100,
+// amber at <= target*amber_pct/100 (amber_pct >= green_pct).
+struct ThresholdBands {
+  double green_pct = 100;
+  double amber_pct = 90;
+};
+
+KpiStatus EvaluateStatus(Polarity polarity, const ThresholdBands& bands,
+                         double actual, double target);
+
+// True when the bands are ordered for the polarity and positive.
+bool BandsAreValid(Polarity polarity, const ThresholdBands& bands);
+
+}  // namespace strata

@@ -1,0 +1,24 @@
+#pragma once
+
+// The topics Strata's services talk through, and how many partitions each
+// has. Keys: KPI events by "<kpi>/<unit>"; rollups by their cell key.
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace strata {
+
+// KPI events from the feeds, appended by ingest, read by rollup.
+inline constexpr char kKpiEventsTopic[] = "strata.kpi-events";
+// Definitions; one partition, so every service applies them in one order.
+inline constexpr char kDefinitionsTopic[] = "strata.definitions";
+// The rollup changelog, read by alerts and by downstream analytics.
+inline constexpr char kRollupsTopic[] = "strata.rollups";
+// Acknowledgements and resolutions of alerts.
+inline constexpr char kAlertActionsTopic[] = "strata.alert-actions";
+
+// Topic -> partition count for a fresh log.
+std::map<std::string, int32_t> DefaultTopics();
+
+}  // namespace strata

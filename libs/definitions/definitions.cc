@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "libs/ids/ids.h"
 #include "libs/status/status_macros.h"
 
 namespace strata {
@@ -13,21 +14,6 @@ absl::Status Invalid(const std::string& field, absl::string_view reason) {
 }
 
 }  // namespace
-
-absl::Status ValidateId(absl::string_view field, absl::string_view id) {
-  if (id.empty()) return Invalid(std::string(field), "required");
-  if (id.size() > 128) return Invalid(std::string(field), "longer than 128");
-  for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-                    c == ':' || c == '-';
-    if (!ok) {
-      return Invalid(std::string(field),
-                     absl::StrCat("'", id, "' may hold only [A-Za-z0-9_.:-]"));
-    }
-  }
-  return absl::OkStatus();
-}
 
 absl::StatusOr<Definitions> Definitions::WithBatch(
     const v1::DefinitionBatch& batch) const {

@@ -92,7 +92,4 @@ class Definitions {
   absl::flat_hash_map<TargetKey, double> targets_;
 };
 
-// INVALID_ARGUMENT unless `id` is 1-128 characters of [A-Za-z0-9_.:-].
-absl::Status ValidateId(absl::string_view field, absl::string_view id);
-
 }  // namespace strata

@@ -8,16 +8,22 @@
 
 namespace strata {
 
-absl::StatusOr<std::unique_ptr<DefinitionsFollower>> DefinitionsFollower::Start(
+absl::StatusOr<std::unique_ptr<DefinitionsFollower>> DefinitionsFollower::Create(
     eventlog::EventLog& log, const std::string& consumer_group) {
   ASSIGN_OR_RETURN(auto consumer, log.NewConsumer(consumer_group));
   // Definitions are small and replayed whole at every start, so their
   // position is never committed.
   RETURN_IF_ERROR(consumer->Assign({{{kDefinitionsTopic, 0}, 0}}));
-  std::unique_ptr<DefinitionsFollower> follower(
+  return std::unique_ptr<DefinitionsFollower>(
       new DefinitionsFollower(log, std::move(consumer)));
-  follower->thread_ = std::thread([f = follower.get()] { f->Run(); });
-  return follower;
+}
+
+void DefinitionsFollower::AddListener(Listener listener) {
+  listeners_.push_back(std::move(listener));
+}
+
+void DefinitionsFollower::Start() {
+  thread_ = std::thread([this] { Run(); });
 }
 
 DefinitionsFollower::DefinitionsFollower(
@@ -74,6 +80,9 @@ void DefinitionsFollower::Run() {
         auto applied = base->WithBatch(envelope.definitions());
         if (applied.ok()) {
           next = std::make_shared<const Definitions>(std::move(applied).value());
+          for (const Listener& listener : listeners_) {
+            listener(*next, envelope.definitions());
+          }
         } else {
           STRATA_LOG(ERROR) << "definitions: skipping batch at offset "
                             << record.offset << ": " << applied.status();

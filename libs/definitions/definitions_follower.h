@@ -3,7 +3,9 @@
 // Keeps a Definitions snapshot current by tailing the definitions topic from
 // its start in a background thread. Every service process has one.
 //
-//   ASSIGN_OR_RETURN(auto follower, DefinitionsFollower::Start(log, "rollup"));
+//   ASSIGN_OR_RETURN(auto follower, DefinitionsFollower::Create(log, "rollup"));
+//   follower->AddListener(...);  // Before Start, to see every batch.
+//   follower->Start();
 //   std::shared_ptr<const Definitions> defs = follower->Current();
 //   RETURN_IF_ERROR(follower->CatchUp(absl::Seconds(5)));  // read-your-writes
 
@@ -13,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "libs/definitions/definitions.h"
@@ -27,9 +30,14 @@ class DefinitionsFollower {
   using Listener = std::function<void(const Definitions&,
                                       const v1::DefinitionBatch&)>;
 
-  static absl::StatusOr<std::unique_ptr<DefinitionsFollower>> Start(
+  // A follower that has not started reading yet.
+  static absl::StatusOr<std::unique_ptr<DefinitionsFollower>> Create(
       eventlog::EventLog& log, const std::string& consumer_group);
   ~DefinitionsFollower();
+
+  // Only before Start().
+  void AddListener(Listener listener);
+  void Start();
 
   std::shared_ptr<const Definitions> Current() const;
 
@@ -47,6 +55,7 @@ class DefinitionsFollower {
 
   eventlog::EventLog& log_;
   std::unique_ptr<eventlog::LogConsumer> consumer_;
+  std::vector<Listener> listeners_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 

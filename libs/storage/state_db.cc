@@ -1,0 +1,101 @@
+#include "libs/storage/state_db.h"
+
+#include <filesystem>
+
+#include "absl/base/internal/endian.h"
+#include "absl/strings/str_cat.h"
+#include "libs/status/status_macros.h"
+#include "libs/storage/rocksdb_status.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
+
+namespace strata {
+namespace {
+
+std::string PositionKey(absl::string_view topic, int32_t partition) {
+  return absl::StrCat("position/", topic, "/", partition);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<StateDb>> StateDb::Open(
+    const std::string& path, const std::vector<std::string>& families) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return absl::InternalError(absl::StrCat(path, ": ", ec.message()));
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.IncreaseParallelism(2);
+  rocksdb::BlockBasedTableOptions table;
+  // Most look-ups are for keys not there yet (new cells, new event ids).
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions family_options(options);
+  family_options.compression = rocksdb::kLZ4Compression;
+  family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+      {rocksdb::kDefaultColumnFamilyName, family_options}};
+  for (const std::string& name : families) {
+    descriptors.emplace_back(name, family_options);
+  }
+  std::unique_ptr<StateDb> state(new StateDb());
+  rocksdb::DB* db = nullptr;
+  RETURN_IF_ERROR(FromRocksDb(
+      rocksdb::DB::Open(options, path, descriptors, &state->handles_, &db)));
+  state->db_.reset(db);
+  return state;
+}
+
+StateDb::~StateDb() {
+  for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
+}
+
+absl::StatusOr<std::optional<std::string>> StateDb::Get(size_t family,
+                                                        absl::string_view key) {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), handles_[family + 1],
+               rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  RETURN_IF_ERROR(FromRocksDb(s));
+  return value;
+}
+
+absl::StatusOr<int64_t> StateDb::Position(absl::string_view topic,
+                                          int32_t partition) {
+  std::string value;
+  const std::string key = PositionKey(topic, partition);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &value);
+  if (s.IsNotFound()) return 0;
+  RETURN_IF_ERROR(FromRocksDb(s));
+  if (value.size() != 8) {
+    return absl::DataLossError(absl::StrCat("malformed position at ", key));
+  }
+  return DecodeFixed64At(value, 0);
+}
+
+void StateDb::PutPosition(rocksdb::WriteBatch& batch, absl::string_view topic,
+                          int32_t partition, int64_t offset) {
+  batch.Put(PositionKey(topic, partition), EncodeFixed64s({offset}));
+}
+
+absl::Status StateDb::Write(rocksdb::WriteBatch& batch) {
+  return FromRocksDb(db_->Write(rocksdb::WriteOptions(), &batch));
+}
+
+std::string EncodeFixed64s(std::initializer_list<int64_t> values) {
+  std::string out(values.size() * 8, '\0');
+  char* p = out.data();
+  for (int64_t v : values) {
+    absl::little_endian::Store64(p, static_cast<uint64_t>(v));
+    p += 8;
+  }
+  return out;
+}
+
+int64_t DecodeFixed64At(absl::string_view encoded, size_t index) {
+  return static_cast<int64_t>(
+      absl::little_endian::Load64(encoded.data() + index * 8));
+}
+
+}  // namespace strata

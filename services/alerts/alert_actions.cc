@@ -1,0 +1,69 @@
+#include "services/alerts/alert_actions.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/status/status_macros.h"
+#include "libs/streams/envelope.h"
+#include "libs/streams/topics.h"
+
+namespace strata::alerts {
+
+absl::StatusOr<v1::Alert> AlertActions::Load(const std::string& alert_id) {
+  if (alert_id.empty()) return absl::InvalidArgumentError("alert_id: required");
+  ASSIGN_OR_RETURN(std::optional<v1::Alert> alert, store_.GetAlert(alert_id));
+  if (!alert) {
+    return absl::NotFoundError(
+        absl::StrCat("alert_id: unknown alert '", alert_id, "'"));
+  }
+  return *std::move(alert);
+}
+
+absl::StatusOr<v1::Alert> AlertActions::Acknowledge(
+    const v1::AcknowledgeAlertRequest& request) {
+  if (request.acknowledged_by().empty()) {
+    return absl::InvalidArgumentError("acknowledged_by: required");
+  }
+  ASSIGN_OR_RETURN(v1::Alert alert, Load(request.alert_id()));
+  if (alert.state() != v1::ALERT_STATE_OPEN) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "alert_id: alert is ", v1::AlertState_Name(alert.state()),
+        "; only an OPEN alert can be acknowledged"));
+  }
+  v1::AlertAction action;
+  action.mutable_acknowledge()->set_note(request.note());
+  return Append(alert, request.acknowledged_by(), std::move(action));
+}
+
+absl::StatusOr<v1::Alert> AlertActions::Resolve(
+    const v1::ResolveAlertRequest& request) {
+  if (request.resolved_by().empty()) {
+    return absl::InvalidArgumentError("resolved_by: required");
+  }
+  if (request.corrective_action().empty()) {
+    return absl::InvalidArgumentError(
+        "corrective_action: required; record what was done");
+  }
+  ASSIGN_OR_RETURN(v1::Alert alert, Load(request.alert_id()));
+  if (alert.state() == v1::ALERT_STATE_RESOLVED) {
+    return absl::FailedPreconditionError(
+        "alert_id: alert is already ALERT_STATE_RESOLVED");
+  }
+  v1::AlertAction action;
+  action.mutable_resolve()->set_corrective_action(request.corrective_action());
+  return Append(alert, request.resolved_by(), std::move(action));
+}
+
+absl::StatusOr<v1::Alert> AlertActions::Append(const v1::Alert& alert,
+                                               const std::string& principal,
+                                               v1::AlertAction action) {
+  action.set_alert_id(alert.alert_id());
+  v1::EventEnvelope envelope = NewEnvelope(producer_);
+  envelope.mutable_producer()->set_principal(principal);
+  *envelope.mutable_alert_action() = std::move(action);
+  RETURN_IF_ERROR(log_.Append(
+      kAlertActionsTopic,
+      {eventlog::AppendRecord{alert.alert_id(), envelope.SerializeAsString()}}));
+  return engine_.WaitForChange(alert.alert_id(), alert.version(),
+                               absl::Seconds(10));
+}
+
+}  // namespace strata::alerts

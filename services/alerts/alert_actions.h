@@ -1,0 +1,36 @@
+#pragma once
+
+// Validates a manager's acknowledge or resolve against the alert's current
+// state, appends it to the log and returns the alert once the engine has
+// applied it.
+
+#include "absl/status/statusor.h"
+#include "libs/eventlog/event_log.h"
+#include "services/alerts/alert_engine.h"
+#include "services/alerts/alert_store.h"
+#include "strata/v1/alert_service.pb.h"
+
+namespace strata::alerts {
+
+class AlertActions {
+ public:
+  AlertActions(eventlog::EventLog& log, AlertStore& store, AlertEngine& engine,
+               v1::Producer producer)
+      : log_(log), store_(store), engine_(engine), producer_(std::move(producer)) {}
+
+  absl::StatusOr<v1::Alert> Acknowledge(const v1::AcknowledgeAlertRequest& request);
+  absl::StatusOr<v1::Alert> Resolve(const v1::ResolveAlertRequest& request);
+
+ private:
+  absl::StatusOr<v1::Alert> Load(const std::string& alert_id);
+  absl::StatusOr<v1::Alert> Append(const v1::Alert& alert,
+                                   const std::string& principal,
+                                   v1::AlertAction action);
+
+  eventlog::EventLog& log_;
+  AlertStore& store_;
+  AlertEngine& engine_;
+  const v1::Producer producer_;
+};
+
+}  // namespace strata::alerts

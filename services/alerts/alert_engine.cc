@@ -1,0 +1,312 @@
+#include "services/alerts/alert_engine.h"
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "libs/logging/log.h"
+#include "libs/status/status_macros.h"
+#include "libs/streams/cell_key.h"
+#include "libs/streams/topics.h"
+
+namespace strata::alerts {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
+}
+
+bool IsWarning(KpiStatus s) {
+  return s == KpiStatus::kAmber || s == KpiStatus::kRed;
+}
+
+}  // namespace
+
+class AlertEngine::Pending {
+ public:
+  explicit Pending(AlertStore& store) : store_(store) {}
+
+  absl::StatusOr<CellStatus*> Cell(const std::string& key) {
+    auto it = cells_.find(key);
+    if (it != cells_.end()) return &it->second;
+    ASSIGN_OR_RETURN(std::optional<CellStatus> stored, store_.GetCell(key));
+    return &cells_.emplace(key, stored.value_or(CellStatus{})).first->second;
+  }
+
+  absl::StatusOr<AlertIndex*> Index(const std::string& key) {
+    auto it = index_.find(key);
+    if (it != index_.end()) return &it->second;
+    ASSIGN_OR_RETURN(std::optional<AlertIndex> stored, store_.GetIndex(key));
+    return &index_.emplace(key, stored.value_or(AlertIndex{})).first->second;
+  }
+
+  // nullptr when there is no such alert.
+  absl::StatusOr<v1::Alert*> Alert(const std::string& id) {
+    auto it = alerts_.find(id);
+    if (it != alerts_.end()) return &it->second;
+    ASSIGN_OR_RETURN(std::optional<v1::Alert> stored, store_.GetAlert(id));
+    if (!stored) return nullptr;
+    loaded_versions_.emplace(id, stored->version());
+    return &alerts_.emplace(id, *std::move(stored)).first->second;
+  }
+
+  v1::Alert* NewAlert(const std::string& id) { return &alerts_[id]; }
+
+  AlertChanges TakeChanges() {
+    AlertChanges changes;
+    for (auto& [key, cell] : cells_) changes.cells.emplace_back(key, cell);
+    for (auto& [key, index] : index_) changes.index.emplace_back(key, index);
+    for (auto& [id, alert] : alerts_) {
+      if (alert.version() > loaded_version(id)) changes.alerts.push_back(alert);
+    }
+    return changes;
+  }
+
+ private:
+  int64_t loaded_version(const std::string& id) const {
+    auto it = loaded_versions_.find(id);
+    return it == loaded_versions_.end() ? 0 : it->second;
+  }
+
+  AlertStore& store_;
+  absl::flat_hash_map<std::string, CellStatus> cells_;
+  absl::flat_hash_map<std::string, AlertIndex> index_;
+  absl::flat_hash_map<std::string, v1::Alert> alerts_;
+  absl::flat_hash_map<std::string, int64_t> loaded_versions_;  // To tell
+                                                                // changes.
+};
+
+AlertEngine::AlertEngine(const AlertEngineOptions& options,
+                         eventlog::EventLog& log,
+                         DefinitionsFollower& definitions, AlertStore& store,
+                         AlertHub& hub)
+    : options_(options),
+      log_(log),
+      definitions_(definitions),
+      store_(store),
+      hub_(hub) {
+  definitions_.AddListener(
+      [this](const Definitions&, const v1::DefinitionBatch& batch) {
+        std::lock_guard<std::mutex> lock(definitions_mu_);
+        definition_batches_.push_back(batch);
+      });
+}
+
+AlertEngine::~AlertEngine() { Stop(); }
+
+absl::Status AlertEngine::Start() {
+  std::vector<eventlog::Position> positions;
+  for (const char* topic : {kRollupsTopic, kAlertActionsTopic}) {
+    ASSIGN_OR_RETURN(int32_t partitions, log_.PartitionCount(topic));
+    for (int32_t p = 0; p < partitions; ++p) {
+      eventlog::TopicPartition tp{topic, p};
+      ASSIGN_OR_RETURN(int64_t offset, store_.Position(tp));
+      next_offset_[tp] = offset;
+      positions.push_back({tp, offset});
+    }
+  }
+  ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
+  RETURN_IF_ERROR(consumer_->Assign(positions));
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void AlertEngine::Stop() {
+  if (!thread_.joinable()) return;
+  stop_ = true;
+  thread_.join();
+}
+
+void AlertEngine::Run() {
+  while (!stop_) {
+    absl::Status status = RunOnce();
+    if (!status.ok()) {
+      STRATA_LOG(WARNING) << "alerts: " << status << "; retrying";
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+  }
+}
+
+absl::Status AlertEngine::RunOnce() {
+  ASSIGN_OR_RETURN(std::vector<eventlog::LogRecord> records,
+                   consumer_->Poll(options_.poll_batch, options_.poll_timeout));
+  std::deque<v1::DefinitionBatch> batches;
+  {
+    std::lock_guard<std::mutex> lock(definitions_mu_);
+    batches.swap(definition_batches_);
+  }
+  if (records.empty() && batches.empty()) return absl::OkStatus();
+
+  Pending pending(store_);
+  for (const v1::DefinitionBatch& batch : batches) {
+    RETURN_IF_ERROR(Reevaluate(batch, pending));
+  }
+  auto positions = next_offset_;
+  for (const eventlog::LogRecord& record : records) {
+    if (record.topic_partition.topic == kRollupsTopic) {
+      RETURN_IF_ERROR(ApplyRollup(record, pending));
+    } else {
+      RETURN_IF_ERROR(ApplyAction(record, pending));
+    }
+    positions[record.topic_partition] = record.offset + 1;
+  }
+  AlertChanges changes = pending.TakeChanges();
+  for (const auto& [tp, offset] : positions) {
+    changes.positions.push_back({tp, offset});
+  }
+  if (absl::Status s = store_.Commit(changes); !s.ok()) {
+    // Nothing of this poll is durable: read it again, definitions included.
+    std::vector<eventlog::Position> committed;
+    for (const auto& [tp, offset] : next_offset_) committed.push_back({tp, offset});
+    RETURN_IF_ERROR(consumer_->Assign(committed));
+    std::lock_guard<std::mutex> lock(definitions_mu_);
+    definition_batches_.insert(definition_batches_.begin(), batches.begin(),
+                               batches.end());
+    return s;
+  }
+  next_offset_ = std::move(positions);
+  {
+    std::lock_guard<std::mutex> lock(changed_mu_);
+  }
+  changed_cv_.notify_all();
+  if (!changes.alerts.empty()) {
+    hub_.Publish(changes.alerts, *definitions_.Current());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AlertEngine::ApplyRollup(const eventlog::LogRecord& record,
+                                      Pending& pending) {
+  v1::RollupRecord rollup;
+  if (!rollup.ParseFromString(record.value)) {
+    STRATA_LOG(ERROR) << "alerts: skipping malformed rollup at "
+                      << record.topic_partition.partition << "@"
+                      << record.offset;
+    return absl::OkStatus();
+  }
+  return Evaluate(rollup.key(), rollup.value(), rollup.version(),
+                  absl::FromUnixMillis(record.timestamp_ms), pending);
+}
+
+absl::Status AlertEngine::Evaluate(const v1::RollupKey& key, double actual,
+                                   int64_t version, absl::Time time,
+                                   Pending& pending) {
+  absl::StatusOr<std::string> cell_key = CellKeyOf(key);
+  if (!cell_key.ok()) return absl::OkStatus();  // Not ours to judge.
+  ASSIGN_OR_RETURN(CellStatus * cell, pending.Cell(*cell_key));
+  if (version > 0) {
+    if (version <= cell->version) return absl::OkStatus();  // A repeat.
+    cell->actual = actual;
+    cell->version = version;
+  } else if (cell->version == 0) {
+    return absl::OkStatus();  // A target for a cell with no actual yet.
+  }
+
+  std::shared_ptr<const Definitions> defs = definitions_.Current();
+  std::optional<KpiIndex> kpi = defs->FindKpi(key.kpi_id());
+  std::optional<UnitIndex> unit = defs->FindUnit(key.unit_id());
+  if (!kpi || !unit) return absl::OkStatus();
+  const Period period = *ParsePeriod(static_cast<PeriodKind>(key.period().kind()),
+                                     key.period().label());
+  std::optional<double> target = defs->Target(*kpi, *unit, period);
+  const KpiInfo& info = defs->kpi(*kpi);
+  const KpiStatus status =
+      target ? EvaluateStatus(info.polarity, info.bands, cell->actual, *target)
+             : KpiStatus::kUnknown;
+  const KpiStatus previous = cell->status;
+  if (status == previous) return absl::OkStatus();
+  cell->status = status;
+
+  ASSIGN_OR_RETURN(AlertIndex * index, pending.Index(*cell_key));
+  v1::Alert* alert = nullptr;
+  if (index->open) {
+    const std::string id = absl::StrCat(*cell_key, "#", index->generation);
+    ASSIGN_OR_RETURN(alert, pending.Alert(id));
+  }
+  if (alert == nullptr) {
+    if (!IsWarning(status)) return absl::OkStatus();
+    ++index->generation;
+    index->open = true;
+    const std::string id = absl::StrCat(*cell_key, "#", index->generation);
+    alert = pending.NewAlert(id);
+    alert->set_alert_id(id);
+    alert->set_rule(v1::ALERT_RULE_STATUS_CHANGE);
+    *alert->mutable_key() = key;
+    alert->set_generation(index->generation);
+    alert->set_state(v1::ALERT_STATE_OPEN);
+    *alert->mutable_raised_time() = ToProto(time);
+  }
+  alert->set_status(static_cast<v1::KpiStatus>(status));
+  alert->set_previous_status(static_cast<v1::KpiStatus>(previous));
+  alert->set_actual(cell->actual);
+  alert->set_target(target.value_or(0));
+  *alert->mutable_updated_time() = ToProto(time);
+  alert->set_version(alert->version() + 1);
+  return absl::OkStatus();
+}
+
+absl::Status AlertEngine::Reevaluate(const v1::DefinitionBatch& batch,
+                                     Pending& pending) {
+  for (const v1::DefinitionChange& change : batch.changes()) {
+    if (!change.has_target()) continue;
+    v1::RollupKey key;
+    key.set_kpi_id(change.target().kpi_id());
+    key.set_unit_id(change.target().unit_id());
+    *key.mutable_period() = change.target().period();
+    RETURN_IF_ERROR(Evaluate(key, 0, 0, absl::Now(), pending));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AlertEngine::ApplyAction(const eventlog::LogRecord& record,
+                                      Pending& pending) {
+  v1::EventEnvelope envelope;
+  if (!envelope.ParseFromString(record.value) || !envelope.has_alert_action()) {
+    STRATA_LOG(ERROR) << "alerts: skipping malformed action at offset "
+                      << record.offset;
+    return absl::OkStatus();
+  }
+  const v1::AlertAction& action = envelope.alert_action();
+  ASSIGN_OR_RETURN(v1::Alert * alert, pending.Alert(action.alert_id()));
+  if (alert == nullptr) return absl::OkStatus();
+  const std::string& who = envelope.producer().principal();
+  if (action.has_acknowledge()) {
+    if (alert->state() != v1::ALERT_STATE_OPEN) return absl::OkStatus();
+    alert->set_state(v1::ALERT_STATE_ACKNOWLEDGED);
+    alert->set_acknowledged_by(who);
+    alert->set_acknowledge_note(action.acknowledge().note());
+  } else if (action.has_resolve()) {
+    if (alert->state() == v1::ALERT_STATE_RESOLVED) return absl::OkStatus();
+    alert->set_state(v1::ALERT_STATE_RESOLVED);
+    alert->set_resolved_by(who);
+    alert->set_corrective_action(action.resolve().corrective_action());
+    absl::StatusOr<std::string> cell_key = CellKeyOf(alert->key());
+    if (cell_key.ok()) {
+      ASSIGN_OR_RETURN(AlertIndex * index, pending.Index(*cell_key));
+      if (index->generation == alert->generation()) index->open = false;
+    }
+  } else {
+    return absl::OkStatus();
+  }
+  *alert->mutable_updated_time() =
+      ToProto(absl::FromUnixMillis(record.timestamp_ms));
+  alert->set_version(alert->version() + 1);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Alert> AlertEngine::WaitForChange(
+    const std::string& alert_id, int64_t version, absl::Duration timeout) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
+  std::unique_lock<std::mutex> lock(changed_mu_);
+  while (true) {
+    ASSIGN_OR_RETURN(std::optional<v1::Alert> alert, store_.GetAlert(alert_id));
+    if (alert && alert->version() > version) return *alert;
+    if (changed_cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("alert ", alert_id, " did not change in time"));
+    }
+  }
+}
+
+}  // namespace strata::alerts

@@ -1,0 +1,91 @@
+#pragma once
+
+// Compares rolled-up actuals with targets and raises, updates and closes
+// alerts.
+//
+// Reads the rollup changelog (dropping records whose version it has seen),
+// alert actions (acknowledge, resolve) and definition changes (a new target
+// re-evaluates its cell). Each poll's changes and the log positions they
+// reflect are committed in one WriteBatch; then the changed alerts go to the
+// hub's subscribers.
+//
+// Rule STATUS_CHANGE: a cell whose status becomes AMBER or RED opens an
+// alert unless one is open for it; while open, every status change updates
+// it. Resolving closes it; a later change opens the next generation.
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "libs/definitions/definitions_follower.h"
+#include "libs/eventlog/event_log.h"
+#include "services/alerts/alert_hub.h"
+#include "services/alerts/alert_store.h"
+#include "strata/v1/events.pb.h"
+#include "strata/v1/rollup.pb.h"
+
+namespace strata::alerts {
+
+struct AlertEngineOptions {
+  // Records taken from the log per poll and commit.
+  size_t poll_batch = 1024;
+  // Longest wait for new records before looking at definition changes.
+  absl::Duration poll_timeout = absl::Milliseconds(50);
+  // Consumer group reporting the engine's positions (lag).
+  std::string consumer_group = "strata-alerts";
+};
+
+class AlertEngine {
+ public:
+  // Registers for definition changes: construct before the follower starts.
+  AlertEngine(const AlertEngineOptions& options, eventlog::EventLog& log,
+              DefinitionsFollower& definitions, AlertStore& store,
+              AlertHub& hub);
+  ~AlertEngine();
+
+  absl::Status Start();
+  void Stop();
+
+  // Waits until alert `alert_id` has a version above `version`, then
+  // returns it; DEADLINE_EXCEEDED after `timeout`.
+  absl::StatusOr<v1::Alert> WaitForChange(const std::string& alert_id,
+                                          int64_t version,
+                                          absl::Duration timeout);
+
+ private:
+  // Changes of one poll, read through to the store.
+  class Pending;
+
+  void Run();
+  absl::Status RunOnce();
+  absl::Status ApplyRollup(const eventlog::LogRecord& record, Pending& pending);
+  absl::Status ApplyAction(const eventlog::LogRecord& record, Pending& pending);
+  absl::Status Reevaluate(const v1::DefinitionBatch& batch, Pending& pending);
+  absl::Status Evaluate(const v1::RollupKey& key, double actual,
+                        int64_t version, absl::Time time, Pending& pending);
+
+  const AlertEngineOptions options_;
+  eventlog::EventLog& log_;
+  DefinitionsFollower& definitions_;
+  AlertStore& store_;
+  AlertHub& hub_;
+  std::unique_ptr<eventlog::LogConsumer> consumer_;
+  absl::flat_hash_map<eventlog::TopicPartition, int64_t> next_offset_;
+
+  std::mutex definitions_mu_;
+  std::deque<v1::DefinitionBatch> definition_batches_;  // Guarded.
+
+  std::mutex changed_mu_;
+  std::condition_variable changed_cv_;  // After every commit.
+
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace strata::alerts

@@ -1,0 +1,158 @@
+#include "services/alerts/alert_service.h"
+
+#include <deque>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "libs/grpcutil/status_conversion.h"
+
+namespace strata::alerts {
+namespace {
+
+// Most alerts a subscriber may lag behind before it is dropped.
+constexpr size_t kMaxQueuedAlerts = 10'000;
+
+// Streams alerts from the hub to one subscriber, one write at a time.
+class SubscriptionReactor final : public grpc::ServerWriteReactor<v1::Alert>,
+                                  public AlertSubscriber {
+ public:
+  SubscriptionReactor(AlertHub& hub, const std::string& unit_id) : hub_(hub) {
+    hub_.Subscribe(this, unit_id);
+    // Tells the client the subscription is live.
+    StartSendInitialMetadata();
+  }
+
+  void OnAlert(const v1::Alert& alert) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;
+    if (queue_.size() >= kMaxQueuedAlerts) {
+      FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                "subscriber too slow; resubscribe"));
+      return;
+    }
+    queue_.push_back(alert);
+    if (!writing_) WriteNextLocked();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (finished_) {
+      Finish(pending_finish_);
+      return;
+    }
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+      return;
+    }
+    queue_.pop_front();
+    if (!queue_.empty()) WriteNextLocked();
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    hub_.Unsubscribe(this);
+    delete this;
+  }
+
+ private:
+  void WriteNextLocked() {
+    if (finished_) return;
+    writing_ = true;
+    StartWrite(&queue_.front());
+  }
+
+  void FinishLocked(const grpc::Status& status) {
+    if (finished_) return;
+    finished_ = true;
+    if (!writing_) Finish(status);
+    else pending_finish_ = status;  // Finished once the write completes.
+  }
+
+  AlertHub& hub_;
+  std::mutex mu_;
+  std::deque<v1::Alert> queue_;
+  bool writing_ = false;
+  bool finished_ = false;
+  grpc::Status pending_finish_;
+};
+
+}  // namespace
+
+absl::Status AlertService::CheckUnit(const std::string& unit_id) {
+  if (unit_id.empty() || definitions_.Current()->FindUnit(unit_id)) {
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(absl::StrCat("unit_id: unknown unit '", unit_id, "'"));
+}
+
+grpc::ServerUnaryReactor* AlertService::ListAlerts(
+    grpc::CallbackServerContext* context, const v1::ListAlertsRequest* request,
+    v1::ListAlertsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status s = CheckUnit(request->unit_id()); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
+  absl::StatusOr<std::vector<v1::Alert>> alerts = store_.ListAlerts();
+  if (!alerts.ok()) {
+    reactor->Finish(ToGrpcStatus(alerts.status()));
+    return reactor;
+  }
+  std::shared_ptr<const Definitions> defs = definitions_.Current();
+  std::optional<UnitIndex> root;
+  if (!request->unit_id().empty()) root = defs->FindUnit(request->unit_id());
+  for (v1::Alert& alert : *alerts) {
+    if (!request->include_resolved() &&
+        alert.state() == v1::ALERT_STATE_RESOLVED) {
+      continue;
+    }
+    if (root) {
+      std::optional<UnitIndex> unit = defs->FindUnit(alert.key().unit_id());
+      if (!unit || !defs->InSubtree(*unit, *root)) continue;
+    }
+    *response->add_alerts() = std::move(alert);
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::Alert>* AlertService::SubscribeAlerts(
+    grpc::CallbackServerContext* context,
+    const v1::SubscribeAlertsRequest* request) {
+  if (absl::Status s = CheckUnit(request->unit_id()); !s.ok()) {
+    class Rejected final : public grpc::ServerWriteReactor<v1::Alert> {
+     public:
+      explicit Rejected(const grpc::Status& status) { Finish(status); }
+      void OnDone() override { delete this; }
+    };
+    return new Rejected(ToGrpcStatus(s));
+  }
+  return new SubscriptionReactor(hub_, request->unit_id());
+}
+
+grpc::ServerUnaryReactor* AlertService::AcknowledgeAlert(
+    grpc::CallbackServerContext* context,
+    const v1::AcknowledgeAlertRequest* request, v1::Alert* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<v1::Alert> alert = actions_.Acknowledge(*request);
+  if (alert.ok()) *response = *std::move(alert);
+  reactor->Finish(ToGrpcStatus(alert.status()));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AlertService::ResolveAlert(
+    grpc::CallbackServerContext* context, const v1::ResolveAlertRequest* request,
+    v1::Alert* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<v1::Alert> alert = actions_.Resolve(*request);
+  if (alert.ok()) *response = *std::move(alert);
+  reactor->Finish(ToGrpcStatus(alert.status()));
+  return reactor;
+}
+
+}  // namespace strata::alerts

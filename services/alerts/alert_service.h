@@ -1,0 +1,42 @@
+#pragma once
+
+// AlertService over gRPC: list, subscribe (server stream), acknowledge,
+// resolve.
+
+#include "services/alerts/alert_actions.h"
+#include "services/alerts/alert_hub.h"
+#include "services/alerts/alert_store.h"
+#include "libs/definitions/definitions_follower.h"
+#include "strata/v1/alert_service.grpc.pb.h"
+
+namespace strata::alerts {
+
+class AlertService final : public v1::AlertService::CallbackService {
+ public:
+  AlertService(AlertStore& store, AlertHub& hub, AlertActions& actions,
+               DefinitionsFollower& definitions)
+      : store_(store), hub_(hub), actions_(actions), definitions_(definitions) {}
+
+  grpc::ServerUnaryReactor* ListAlerts(grpc::CallbackServerContext* context,
+                                       const v1::ListAlertsRequest* request,
+                                       v1::ListAlertsResponse* response) override;
+  grpc::ServerWriteReactor<v1::Alert>* SubscribeAlerts(
+      grpc::CallbackServerContext* context,
+      const v1::SubscribeAlertsRequest* request) override;
+  grpc::ServerUnaryReactor* AcknowledgeAlert(
+      grpc::CallbackServerContext* context,
+      const v1::AcknowledgeAlertRequest* request, v1::Alert* response) override;
+  grpc::ServerUnaryReactor* ResolveAlert(grpc::CallbackServerContext* context,
+                                         const v1::ResolveAlertRequest* request,
+                                         v1::Alert* response) override;
+
+ private:
+  absl::Status CheckUnit(const std::string& unit_id);
+
+  AlertStore& store_;
+  AlertHub& hub_;
+  AlertActions& actions_;
+  DefinitionsFollower& definitions_;
+};
+
+}  // namespace strata::alerts

@@ -1,0 +1,100 @@
+#include "services/alerts/alert_store.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "libs/status/status_macros.h"
+#include "libs/storage/rocksdb_status.h"
+
+namespace strata::alerts {
+namespace {
+
+enum Family : size_t { kCells = 0, kIndex, kAlerts };
+
+absl::Status Malformed(absl::string_view what, absl::string_view key) {
+  return absl::DataLossError(absl::StrCat("malformed ", what, " '", key, "'"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AlertStore>> AlertStore::Open(
+    const std::string& path) {
+  ASSIGN_OR_RETURN(auto db, StateDb::Open(path, {"cells", "index", "alerts"}));
+  return std::unique_ptr<AlertStore>(new AlertStore(std::move(db)));
+}
+
+absl::StatusOr<std::optional<CellStatus>> AlertStore::GetCell(
+    const std::string& key) {
+  ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(kCells, key));
+  if (!value) return std::nullopt;
+  if (value->size() != 24) return Malformed("cell", key);
+  CellStatus cell;
+  const int64_t bits = DecodeFixed64At(*value, 0);
+  std::memcpy(&cell.actual, &bits, sizeof(bits));
+  cell.version = DecodeFixed64At(*value, 1);
+  cell.status = static_cast<KpiStatus>(DecodeFixed64At(*value, 2));
+  return cell;
+}
+
+absl::StatusOr<std::optional<AlertIndex>> AlertStore::GetIndex(
+    const std::string& key) {
+  ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(kIndex, key));
+  if (!value) return std::nullopt;
+  if (value->size() != 16) return Malformed("index", key);
+  return AlertIndex{DecodeFixed64At(*value, 0), DecodeFixed64At(*value, 1) != 0};
+}
+
+absl::StatusOr<std::optional<v1::Alert>> AlertStore::GetAlert(
+    const std::string& id) {
+  ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(kAlerts, id));
+  if (!value) return std::nullopt;
+  v1::Alert alert;
+  if (!alert.ParseFromString(*value)) return Malformed("alert", id);
+  return alert;
+}
+
+absl::StatusOr<std::vector<v1::Alert>> AlertStore::ListAlerts() {
+  std::vector<v1::Alert> alerts;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->db().NewIterator(rocksdb::ReadOptions(), db_->family(kAlerts)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    v1::Alert alert;
+    if (!alert.ParseFromArray(it->value().data(),
+                              static_cast<int>(it->value().size()))) {
+      return Malformed("alert", it->key().ToString());
+    }
+    alerts.push_back(std::move(alert));
+  }
+  RETURN_IF_ERROR(FromRocksDb(it->status()));
+  return alerts;
+}
+
+absl::StatusOr<int64_t> AlertStore::Position(
+    const eventlog::TopicPartition& tp) {
+  return db_->Position(tp.topic, tp.partition);
+}
+
+absl::Status AlertStore::Commit(const AlertChanges& changes) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, cell] : changes.cells) {
+    int64_t bits;
+    std::memcpy(&bits, &cell.actual, sizeof(bits));
+    batch.Put(db_->family(kCells), key,
+              EncodeFixed64s({bits, cell.version,
+                              static_cast<int64_t>(cell.status)}));
+  }
+  for (const auto& [key, index] : changes.index) {
+    batch.Put(db_->family(kIndex), key,
+              EncodeFixed64s({index.generation, index.open ? 1 : 0}));
+  }
+  for (const v1::Alert& alert : changes.alerts) {
+    batch.Put(db_->family(kAlerts), alert.alert_id(), alert.SerializeAsString());
+  }
+  for (const eventlog::Position& p : changes.positions) {
+    StateDb::PutPosition(batch, p.topic_partition.topic,
+                         p.topic_partition.partition, p.offset);
+  }
+  return db_->Write(batch);
+}
+
+}  // namespace strata::alerts

@@ -1,0 +1,61 @@
+#pragma once
+
+// The alerts service's state in RocksDB: the last actual and status seen per
+// rollup cell, every alert, an index from cell to its current alert, and the
+// log positions all of that reflects, committed in one WriteBatch.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "libs/eventlog/event_log.h"
+#include "libs/scorecard/status.h"
+#include "libs/storage/state_db.h"
+#include "strata/v1/alert.pb.h"
+
+namespace strata::alerts {
+
+// What the engine knows of one rollup cell.
+struct CellStatus {
+  double actual = 0;
+  int64_t version = 0;  // Of the rollup record; older ones are repeats.
+  KpiStatus status = KpiStatus::kUnknown;
+};
+
+// Per cell: the generation of its latest alert and whether that is open.
+struct AlertIndex {
+  int64_t generation = 0;
+  bool open = false;
+};
+
+struct AlertChanges {
+  std::vector<std::pair<std::string, CellStatus>> cells;
+  std::vector<std::pair<std::string, AlertIndex>> index;
+  std::vector<v1::Alert> alerts;
+  std::vector<eventlog::Position> positions;
+};
+
+class AlertStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<AlertStore>> Open(
+      const std::string& path);
+
+  absl::StatusOr<std::optional<CellStatus>> GetCell(const std::string& key);
+  absl::StatusOr<std::optional<AlertIndex>> GetIndex(const std::string& key);
+  absl::StatusOr<std::optional<v1::Alert>> GetAlert(const std::string& id);
+  // Every alert, in id order.
+  absl::StatusOr<std::vector<v1::Alert>> ListAlerts();
+  // Stored position of the partition, 0 when none.
+  absl::StatusOr<int64_t> Position(const eventlog::TopicPartition& tp);
+
+  absl::Status Commit(const AlertChanges& changes);
+
+ private:
+  explicit AlertStore(std::unique_ptr<StateDb> db) : db_(std::move(db)) {}
+
+  std::unique_ptr<StateDb> db_;
+};
+
+}  // namespace strata::alerts

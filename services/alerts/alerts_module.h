@@ -1,0 +1,55 @@
+#pragma once
+
+// The alerts service's parts, wired: store, engine, subscription hub and
+// AlertService. Used by strata-alerts and by strata.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "libs/definitions/definitions_follower.h"
+#include "libs/eventlog/event_log.h"
+#include "services/alerts/alert_actions.h"
+#include "services/alerts/alert_engine.h"
+#include "services/alerts/alert_hub.h"
+#include "services/alerts/alert_service.h"
+#include "services/alerts/alert_store.h"
+
+namespace grpc {
+class Service;
+}
+
+namespace strata::alerts {
+
+struct AlertsModuleOptions {
+  // Directory of the state store. Required.
+  std::string state_dir;
+  AlertEngineOptions engine;
+};
+
+class AlertsModule {
+ public:
+  // Registers with `definitions`: create before the follower starts.
+  static absl::StatusOr<std::unique_ptr<AlertsModule>> Create(
+      const AlertsModuleOptions& options, eventlog::EventLog& log,
+      DefinitionsFollower& definitions);
+
+  absl::Status Start() { return engine_.Start(); }
+  void Stop() { engine_.Stop(); }
+
+  std::vector<grpc::Service*> services() { return {&service_}; }
+
+ private:
+  AlertsModule(const AlertsModuleOptions& options,
+               std::unique_ptr<AlertStore> store, eventlog::EventLog& log,
+               DefinitionsFollower& definitions);
+
+  std::unique_ptr<AlertStore> store_;
+  AlertHub hub_;
+  AlertEngine engine_;
+  AlertActions actions_;
+  AlertService service_;
+};
+
+}  // namespace strata::alerts

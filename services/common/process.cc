@@ -1,0 +1,127 @@
+#include "services/common/process.h"
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "libs/eventlog/kafka_event_log.h"
+#include "libs/eventlog/rocksdb_event_log.h"
+#include "libs/grpcutil/server_runner.h"
+#include "libs/logging/log.h"
+#include "libs/status/status_macros.h"
+#include "libs/streams/topics.h"
+
+ABSL_FLAG(std::string, data_dir, "./strata-data",
+          "Directory of local state; also of the embedded log unless "
+          "--kafka_brokers is set.");
+ABSL_FLAG(std::string, kafka_brokers, "",
+          "Kafka bootstrap servers (host:port,...). Empty: embedded log.");
+ABSL_FLAG(bool, log_fsync, false,
+          "Embedded log: fsync every append (survives power loss).");
+
+ABSL_FLAG(std::string, port_file, "",
+          "Once serving, write the bound port to this file.");
+
+namespace strata {
+
+absl::Status AnnouncePort(int port) {
+  const std::string path = absl::GetFlag(FLAGS_port_file);
+  if (path.empty()) return absl::OkStatus();
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << port << "\n";
+    if (!out.good()) return absl::InternalError(absl::StrCat("cannot write ", temp));
+  }
+  // Renamed into place so a reader never sees a partial number.
+  std::error_code ec;
+  std::filesystem::rename(temp, path, ec);
+  if (ec) return absl::InternalError(absl::StrCat(path, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+LogOptions LogOptionsFromFlags() {
+  LogOptions options;
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.kafka_brokers = absl::GetFlag(FLAGS_kafka_brokers);
+  options.fsync = absl::GetFlag(FLAGS_log_fsync);
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(
+    const LogOptions& options) {
+  if (options.kafka_brokers.empty()) {
+    eventlog::RocksDbEventLogOptions embedded;
+    embedded.path = (std::filesystem::path(options.data_dir) / "log").string();
+    embedded.topics = DefaultTopics();
+    embedded.sync = options.fsync;
+    return eventlog::OpenRocksDbEventLog(embedded);
+  }
+  eventlog::KafkaEventLogOptions kafka;
+  kafka.brokers = options.kafka_brokers;
+  ASSIGN_OR_RETURN(auto log, eventlog::OpenKafkaEventLog(kafka));
+  for (const auto& [topic, partitions] : DefaultTopics()) {
+    absl::StatusOr<int32_t> count = log->PartitionCount(topic);
+    if (absl::IsNotFound(count.status())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "topic '", topic, "' does not exist; create it with ", partitions,
+          " partitions (see deploy/k8s/topics-job.yaml)"));
+    }
+    RETURN_IF_ERROR(count.status());
+  }
+  return log;
+}
+
+void BlockTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+namespace {
+
+void WaitForTerminationSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int signal = 0;
+  sigwait(&set, &signal);
+}
+
+}  // namespace
+
+absl::Status ServeUntilSignal(const std::string& name, const std::string& listen,
+                              const std::vector<grpc::Service*>& services) {
+  ServerRunner server;
+  ASSIGN_OR_RETURN(int port, server.Start(listen, services));
+  server.SetServing(true);
+  RETURN_IF_ERROR(AnnouncePort(port));
+  STRATA_LOG(INFO) << name << " serving on port " << port;
+  WaitForTerminationSignal();
+  STRATA_LOG(INFO) << name << " stopping";
+  server.SetServing(false);
+  server.Shutdown(absl::Seconds(5));
+  return absl::OkStatus();
+}
+
+int RunMain(int argc, char** argv, const char* usage,
+            absl::Status (*run)(const std::vector<std::string>& args)) {
+  absl::SetProgramUsageMessage(usage);
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  absl::Status status =
+      run(std::vector<std::string>(positional.begin() + 1, positional.end()));
+  if (!status.ok()) {
+    STRATA_LOG(ERROR) << argv[0] << ": " << status;
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace strata

@@ -1,0 +1,76 @@
+#include "services/ingest/event_validator.h"
+
+#include <cmath>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "libs/aggregation/fixed_point.h"
+
+namespace strata::ingest {
+namespace {
+
+// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the range of Timestamp.
+constexpr int64_t kMinSeconds = -62135596800;
+constexpr int64_t kMaxSeconds = 253402300799;
+
+absl::Status Invalid(int i, absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("events[", i, "].", field, ": ", why));
+}
+
+absl::Status ValidateEventId(int i, const std::string& id) {
+  if (id.empty()) return Invalid(i, "event_id", "required");
+  if (id.size() > 128) return Invalid(i, "event_id", "longer than 128");
+  for (unsigned char c : id) {
+    if (c <= 0x20 || c >= 0x7f) {
+      return Invalid(i, "event_id", "must be printable ASCII without spaces");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateKpiEvents(
+    const google::protobuf::RepeatedPtrField<v1::KpiEvent>& events,
+    const Definitions& definitions) {
+  if (events.size() > kMaxEventsPerRequest) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "events: ", events.size(), " events exceed the limit of ",
+        kMaxEventsPerRequest, " per request"));
+  }
+  absl::flat_hash_map<absl::string_view, int> first_index;
+  first_index.reserve(events.size());
+  for (int i = 0; i < events.size(); ++i) {
+    const v1::KpiEvent& e = events[i];
+    if (absl::Status s = ValidateEventId(i, e.event_id()); !s.ok()) return s;
+    auto [it, inserted] = first_index.try_emplace(e.event_id(), i);
+    if (!inserted) {
+      return Invalid(i, "event_id",
+                     absl::StrCat("repeats events[", it->second, "]"));
+    }
+    if (e.kpi_id().empty()) return Invalid(i, "kpi_id", "required");
+    if (e.unit_id().empty()) return Invalid(i, "unit_id", "required");
+    if (!e.has_event_time()) return Invalid(i, "event_time", "required");
+    if (e.event_time().seconds() < kMinSeconds ||
+        e.event_time().seconds() > kMaxSeconds || e.event_time().nanos() < 0 ||
+        e.event_time().nanos() > 999'999'999) {
+      return Invalid(i, "event_time", "outside 0001-01-01 .. 9999-12-31");
+    }
+    if (!std::isfinite(e.value())) return Invalid(i, "value", "must be finite");
+    if (std::fabs(e.value()) > kMaxEventMagnitude) {
+      return Invalid(i, "value", "magnitude above 1e12");
+    }
+    if (!definitions.FindKpi(e.kpi_id())) {
+      return absl::NotFoundError(absl::StrCat(
+          "events[", i, "].kpi_id: unknown KPI '", e.kpi_id(), "'"));
+    }
+    if (!definitions.FindUnit(e.unit_id())) {
+      return absl::NotFoundError(absl::StrCat(
+          "events[", i, "].unit_id: unknown unit '", e.unit_id(), "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace strata::ingest

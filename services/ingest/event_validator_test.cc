@@ -1,0 +1,103 @@
+#include "services/ingest/event_validator.h"
+
+#include <cmath>
+
+#include "gtest/gtest.h"
+#include "libs/status/status_matchers.h"
+
+namespace strata::ingest {
+namespace {
+
+using ::strata::testing::StatusIs;
+using ::testing::HasSubstr;
+
+class EventValidatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    v1::DefinitionBatch batch;
+    v1::OrgUnit* unit = batch.add_changes()->mutable_org_unit();
+    unit->set_unit_id("team");
+    unit->set_name("Team");
+    v1::Kpi* kpi = batch.add_changes()->mutable_kpi();
+    kpi->set_kpi_id("revenue");
+    kpi->set_name("Revenue");
+    kpi->set_polarity(v1::POLARITY_HIGHER_IS_BETTER);
+    kpi->set_time_aggregation(v1::TIME_AGGREGATION_SUM);
+    kpi->set_hierarchy_aggregation(v1::HIERARCHY_AGGREGATION_SUM);
+    kpi->mutable_thresholds()->set_green_pct(100);
+    kpi->mutable_thresholds()->set_amber_pct(90);
+    defs_ = *Definitions().WithBatch(batch);
+  }
+
+  v1::KpiEvent* Add(const std::string& id) {
+    v1::KpiEvent* e = events_.Add();
+    e->set_event_id(id);
+    e->set_kpi_id("revenue");
+    e->set_unit_id("team");
+    e->mutable_event_time()->set_seconds(1'790'000'000);
+    e->set_value(10);
+    return e;
+  }
+
+  Definitions defs_;
+  google::protobuf::RepeatedPtrField<v1::KpiEvent> events_;
+};
+
+TEST_F(EventValidatorTest, AcceptsWellFormedEvents) {
+  Add("a");
+  Add("b");
+  EXPECT_OK(ValidateKpiEvents(events_, defs_));
+}
+
+TEST_F(EventValidatorTest, NamesTheEventAndFieldAtFault) {
+  Add("a");
+  Add("b")->set_value(std::nan(""));
+  EXPECT_THAT(ValidateKpiEvents(events_, defs_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[1].value: must be finite")));
+}
+
+TEST_F(EventValidatorTest, RejectsMissingAndMalformedFields) {
+  Add("");
+  EXPECT_THAT(ValidateKpiEvents(events_, defs_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].event_id: required")));
+  events_.Clear();
+  Add("has space");
+  EXPECT_THAT(ValidateKpiEvents(events_, defs_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].event_id")));
+  events_.Clear();
+  Add("a")->clear_event_time();
+  EXPECT_THAT(ValidateKpiEvents(events_, defs_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].event_time: required")));
+  events_.Clear();
+  Add("a")->set_value(2e12);
+  EXPECT_THAT(ValidateKpiEvents(events_, defs_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].value")));
+}
+
+TEST_F(EventValidatorTest, RejectsARepeatedIdWithinTheBatch) {
+  Add("a");
+  Add("b");
+  Add("a");
+  EXPECT_THAT(ValidateKpiEvents(events_, defs_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[2].event_id: repeats events[0]")));
+}
+
+TEST_F(EventValidatorTest, UnknownKpiOrUnitIsNotFound) {
+  Add("a")->set_kpi_id("revenu");
+  EXPECT_THAT(ValidateKpiEvents(events_, defs_),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("events[0].kpi_id: unknown KPI 'revenu'")));
+  events_.Clear();
+  Add("a")->set_unit_id("nowhere");
+  EXPECT_THAT(ValidateKpiEvents(events_, defs_),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("events[0].unit_id")));
+}
+
+}  // namespace
+}  // namespace strata::ingest

@@ -1,0 +1,41 @@
+#pragma once
+
+// The ingest service's parts, wired: IngestService and AdminService over
+// one log and definitions follower. Used by strata-ingest and by strata.
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "libs/definitions/definitions_follower.h"
+#include "libs/eventlog/event_log.h"
+#include "services/ingest/admin_service.h"
+#include "services/ingest/definitions_writer.h"
+#include "services/ingest/ingest_service.h"
+#include "services/ingest/kpi_event_ingestor.h"
+
+namespace grpc {
+class Service;
+}
+
+namespace strata::ingest {
+
+class IngestModule {
+ public:
+  static absl::StatusOr<std::unique_ptr<IngestModule>> Create(
+      eventlog::EventLog& log, DefinitionsFollower& definitions);
+
+  std::vector<grpc::Service*> services() { return {&ingest_, &admin_}; }
+  DefinitionsWriter& definitions_writer() { return writer_; }
+
+ private:
+  IngestModule(eventlog::EventLog& log, DefinitionsFollower& definitions,
+               int32_t partitions);
+
+  KpiEventIngestor ingestor_;
+  DefinitionsWriter writer_;
+  IngestService ingest_;
+  AdminService admin_;
+};
+
+}  // namespace strata::ingest

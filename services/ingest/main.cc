@@ -1,0 +1,38 @@
+// strata-ingest: validates KPI events and definitions and appends them to the log.
+//
+//   strata-ingest --listen=0.0.0.0:7401 --data_dir=/var/lib/strata \
+//       [--kafka_brokers=kafka-0:9092,kafka-1:9092]
+
+#include "absl/flags/flag.h"
+#include "libs/definitions/definitions_follower.h"
+#include "libs/status/status_macros.h"
+#include "services/common/process.h"
+#include "services/ingest/ingest_module.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:7401", "gRPC listen address.");
+
+namespace strata {
+namespace {
+
+absl::Status Run(const std::vector<std::string>& args) {
+  if (!args.empty()) return absl::InvalidArgumentError("no arguments expected");
+  BlockTerminationSignals();
+  const LogOptions log_options = LogOptionsFromFlags();
+  ASSIGN_OR_RETURN(auto log, OpenEventLog(log_options));
+  ASSIGN_OR_RETURN(auto definitions,
+                   DefinitionsFollower::Create(*log, "strata-ingest"));
+  ASSIGN_OR_RETURN(auto module, ingest::IngestModule::Create(*log, *definitions));
+  definitions->Start();
+  RETURN_IF_ERROR(definitions->CatchUp(absl::Seconds(60)));
+  RETURN_IF_ERROR(ServeUntilSignal("strata-ingest", absl::GetFlag(FLAGS_listen),
+                                   module->services()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace strata
+
+int main(int argc, char** argv) {
+  return strata::RunMain(
+      argc, argv, "strata-ingest: validates KPI events and definitions and appends them to the log.", strata::Run);
+}

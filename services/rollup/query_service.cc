@@ -1,0 +1,62 @@
+#include "services/rollup/query_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/grpcutil/status_conversion.h"
+#include "libs/status/status_macros.h"
+#include "libs/streams/cell_key.h"
+#include "services/rollup/rollup_record.h"
+
+namespace strata::rollup {
+
+absl::StatusOr<v1::RollupRecord> QueryService::Lookup(
+    const v1::RollupKey& key) {
+  ASSIGN_OR_RETURN(std::string cell_key, CellKeyOf(key));
+  std::shared_ptr<const Definitions> defs = definitions_.Current();
+  if (!defs->FindKpi(key.kpi_id())) {
+    return absl::NotFoundError(
+        absl::StrCat("key.kpi_id: unknown KPI '", key.kpi_id(), "'"));
+  }
+  if (!defs->FindUnit(key.unit_id())) {
+    return absl::NotFoundError(
+        absl::StrCat("key.unit_id: unknown unit '", key.unit_id(), "'"));
+  }
+  ASSIGN_OR_RETURN(std::optional<RollupCell> cell, store_.GetCell(cell_key));
+  if (!cell) {
+    return absl::NotFoundError(absl::StrCat("no events yet for ", cell_key));
+  }
+  const Period period = *ParsePeriod(
+      static_cast<PeriodKind>(key.period().kind()), key.period().label());
+  return MakeRollupRecord(key.kpi_id(), key.unit_id(), period, *cell);
+}
+
+grpc::ServerUnaryReactor* QueryService::GetRollup(
+    grpc::CallbackServerContext* context, const v1::GetRollupRequest* request,
+    v1::RollupRecord* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<v1::RollupRecord> record = Lookup(request->key());
+  if (record.ok()) *response = *std::move(record);
+  reactor->Finish(ToGrpcStatus(record.status()));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* QueryService::BatchGetRollups(
+    grpc::CallbackServerContext* context,
+    const v1::BatchGetRollupsRequest* request,
+    v1::BatchGetRollupsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  for (int i = 0; i < request->keys_size(); ++i) {
+    absl::StatusOr<v1::RollupRecord> record = Lookup(request->keys(i));
+    if (record.ok()) {
+      *response->add_records() = *std::move(record);
+    } else if (record.status().code() != absl::StatusCode::kNotFound) {
+      reactor->Finish(ToGrpcStatus(absl::Status(
+          record.status().code(),
+          absl::StrCat("keys[", i, "].", record.status().message()))));
+      return reactor;
+    }
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace strata::rollup

@@ -1,0 +1,262 @@
+#include "services/rollup/rollup_engine.h"
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
+#include "libs/aggregation/fixed_point.h"
+#include "libs/logging/log.h"
+#include "libs/status/status_macros.h"
+#include "libs/streams/topics.h"
+#include "libs/streams/cell_key.h"
+#include "services/rollup/rollup_record.h"
+#include "strata/v1/rollup.pb.h"
+
+namespace strata::rollup {
+namespace {
+
+// Stable across processes, so `last` ties resolve the same on replay.
+uint64_t Fnv1a(absl::string_view s) {
+  uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : s) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
+int64_t ToMicros(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1'000'000 + t.nanos() / 1000;
+}
+
+}  // namespace
+
+RollupEngine::RollupEngine(const RollupEngineOptions& options,
+                           eventlog::EventLog& log,
+                           DefinitionsFollower& definitions, RollupStore& store)
+    : options_(options), log_(log), definitions_(definitions), store_(store) {}
+
+RollupEngine::~RollupEngine() { Stop(); }
+
+absl::Status RollupEngine::Start() {
+  ASSIGN_OR_RETURN(int32_t partitions, log_.PartitionCount(kKpiEventsTopic));
+  ASSIGN_OR_RETURN(changelog_partitions_, log_.PartitionCount(kRollupsTopic));
+  std::vector<eventlog::Position> positions;
+  for (int32_t p = 0; p < partitions; ++p) {
+    eventlog::TopicPartition tp{kKpiEventsTopic, p};
+    ASSIGN_OR_RETURN(int64_t offset, store_.Position(tp));
+    next_offset_[p] = offset;
+    positions.push_back({tp, offset});
+  }
+  ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
+  RETURN_IF_ERROR(consumer_->Assign(positions));
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void RollupEngine::Stop() {
+  if (!thread_.joinable()) return;
+  stop_ = true;
+  thread_.join();
+}
+
+void RollupEngine::Run() {
+  absl::Time last_flush = absl::Now();
+  size_t pending = 0;  // Records applied since the last flush.
+  while (!stop_) {
+    const absl::Duration wait =
+        pending == 0 ? options_.flush_interval
+                     : std::max(absl::ZeroDuration(),
+                                options_.flush_interval -
+                                    (absl::Now() - last_flush));
+    auto records = consumer_->Poll(options_.poll_batch, wait);
+    if (!records.ok()) {
+      STRATA_LOG(WARNING) << "rollup: poll: " << records.status();
+      continue;
+    }
+    if (pending == 0) last_flush = absl::Now();
+    defs_ = definitions_.Current();
+    for (const eventlog::LogRecord& record : *records) {
+      absl::Status status = ApplyRecord(record);
+      if (!status.ok()) {
+        // Only the store fails here; stop rather than skip an event.
+        STRATA_LOG(ERROR) << "rollup: stopping: " << status;
+        return;
+      }
+      ++pending;
+    }
+    if (pending > 0 &&
+        (absl::Now() - last_flush >= options_.flush_interval ||
+         pending_event_ids_.size() >= options_.max_pending_events)) {
+      absl::Status status = Flush();
+      if (!status.ok()) {
+        STRATA_LOG(WARNING) << "rollup: flush failed, will retry: " << status;
+        absl::SleepFor(absl::Milliseconds(100));
+        continue;
+      }
+      pending = 0;
+    }
+  }
+  if (pending > 0) {
+    absl::Status status = Flush();
+    if (!status.ok()) {
+      STRATA_LOG(WARNING) << "rollup: final flush failed; the log replays it: "
+                          << status;
+    }
+  }
+}
+
+absl::Status RollupEngine::ApplyRecord(const eventlog::LogRecord& record) {
+  google::protobuf::Arena arena;
+  auto* envelope =
+      google::protobuf::Arena::CreateMessage<v1::EventEnvelope>(&arena);
+  next_offset_[record.topic_partition.partition] = record.offset + 1;
+  if (!envelope->ParseFromString(record.value) || !envelope->has_kpi_events()) {
+    STRATA_LOG(ERROR) << "rollup: skipping malformed record "
+                      << record.topic_partition.partition << "@"
+                      << record.offset;
+    ++stats_.events_rejected;
+    return absl::OkStatus();
+  }
+  for (const v1::KpiEvent& event : envelope->kpi_events().events()) {
+    RETURN_IF_ERROR(ApplyEvent(event, *defs_));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RollupEngine::ApplyEvent(const v1::KpiEvent& event,
+                                      const Definitions& defs) {
+  ASSIGN_OR_RETURN(bool applied, AlreadyApplied(event.event_id()));
+  if (applied) {
+    ++stats_.events_duplicate;
+    return absl::OkStatus();
+  }
+  std::optional<KpiIndex> kpi = defs.FindKpi(event.kpi_id());
+  std::optional<UnitIndex> unit = defs.FindUnit(event.unit_id());
+  if (!kpi || !unit) {
+    // Ingest validated the event, so its definitions are on the log, just
+    // not read yet: catch up once before giving up on it.
+    if (definitions_.CatchUp(absl::Seconds(10)).ok()) {
+      defs_ = definitions_.Current();
+      kpi = defs_->FindKpi(event.kpi_id());
+      unit = defs_->FindUnit(event.unit_id());
+    }
+    if (!kpi || !unit) {
+      STRATA_LOG(ERROR) << "rollup: event " << event.event_id()
+                        << " names an undefined KPI or unit; skipped";
+      ++stats_.events_rejected;
+      return absl::OkStatus();
+    }
+    return ApplyEvent(event, *defs_);
+  }
+  pending_event_ids_.insert(event.event_id());
+  const KpiInfo& info = defs.kpi(*kpi);
+  const int64_t time_us = ToMicros(event.event_time());
+  const EventSample sample{time_us, Fnv1a(event.event_id()),
+                           ToFixedPoint(event.value())};
+  const absl::Time time = absl::FromUnixMicros(time_us);
+  for (PeriodKind kind : kRollupPeriodKinds) {
+    const Period period = PeriodContaining(kind, time);
+    int64_t delta = sample.value;
+    if (info.time_aggregation != TimeAggregation::kSum) {
+      ASSIGN_OR_RETURN(OwnState * own, Own(defs, {*kpi, *unit, period}));
+      delta = FoldIntoOwn(info.time_aggregation, sample, *own);
+    }
+    for (UnitIndex ancestor : defs.PathToRoot(*unit)) {
+      ASSIGN_OR_RETURN(RollupCell * cell, Cell(defs, {*kpi, ancestor, period}));
+      ApplyDelta(delta, time_us, *cell);
+    }
+  }
+  ++stats_.events_applied;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> RollupEngine::AlreadyApplied(const std::string& event_id) {
+  if (pending_event_ids_.contains(event_id)) return true;
+  return store_.IsSeen(event_id);
+}
+
+std::string RollupEngine::KeyOf(const Definitions& defs,
+                                const CellId& id) const {
+  return CellKey(defs.kpi(id.kpi).definition.kpi_id(),
+                 defs.unit(id.unit).definition.unit_id(), id.period);
+}
+
+absl::StatusOr<RollupCell*> RollupEngine::Cell(const Definitions& defs,
+                                               const CellId& id) {
+  auto [it, inserted] = cells_.try_emplace(id);
+  if (inserted) {
+    auto stored = store_.GetCell(KeyOf(defs, id));
+    if (!stored.ok()) {
+      cells_.erase(it);
+      return stored.status();
+    }
+    if (stored->has_value()) it->second.state = **stored;
+  }
+  if (!it->second.dirty) {
+    it->second.dirty = true;
+    dirty_cells_.push_back(id);
+  }
+  return &it->second.state;
+}
+
+absl::StatusOr<OwnState*> RollupEngine::Own(const Definitions& defs,
+                                            const CellId& id) {
+  auto [it, inserted] = own_.try_emplace(id);
+  if (inserted) {
+    auto stored = store_.GetOwn(KeyOf(defs, id));
+    if (!stored.ok()) {
+      own_.erase(it);
+      return stored.status();
+    }
+    if (stored->has_value()) it->second.state = **stored;
+  }
+  if (!it->second.dirty) {
+    it->second.dirty = true;
+    dirty_own_.push_back(id);
+  }
+  return &it->second.state;
+}
+
+absl::Status RollupEngine::Flush() {
+  const Definitions& defs = *defs_;
+  StateChanges changes;
+  std::vector<eventlog::AppendRecord> changelog;
+  changes.cells.reserve(dirty_cells_.size());
+  changelog.reserve(dirty_cells_.size());
+  for (const CellId& id : dirty_cells_) {
+    const RollupCell& cell = cells_[id].state;
+    std::string key = KeyOf(defs, id);
+    const v1::RollupRecord record =
+        MakeRollupRecord(defs.kpi(id.kpi).definition.kpi_id(),
+                         defs.unit(id.unit).definition.unit_id(), id.period,
+                         cell);
+    changelog.push_back({key, record.SerializeAsString()});
+    changes.cells.emplace_back(std::move(key), cell);
+  }
+  for (const CellId& id : dirty_own_) {
+    changes.own.emplace_back(KeyOf(defs, id), own_[id].state);
+  }
+  changes.seen_event_ids.assign(pending_event_ids_.begin(),
+                                pending_event_ids_.end());
+  for (const auto& [partition, offset] : next_offset_) {
+    changes.positions.push_back({{kKpiEventsTopic, partition}, offset});
+  }
+
+  RETURN_IF_ERROR(log_.Append(kRollupsTopic, changelog));
+  RETURN_IF_ERROR(store_.Commit(changes));
+
+  for (const CellId& id : dirty_cells_) cells_[id].dirty = false;
+  for (const CellId& id : dirty_own_) own_[id].dirty = false;
+  dirty_cells_.clear();
+  dirty_own_.clear();
+  stats_.events_committed += pending_event_ids_.size();
+  pending_event_ids_.clear();
+  ++stats_.flushes;
+  // The group's position only reports lag; the store's is the one of record.
+  absl::Status reported = consumer_->Commit(changes.positions);
+  if (!reported.ok()) {
+    STRATA_LOG(WARNING) << "rollup: reporting positions: " << reported;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace strata::rollup

@@ -1,0 +1,231 @@
+#include "services/rollup/rollup_engine.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+#include "libs/aggregation/fixed_point.h"
+#include "libs/eventlog/rocksdb_event_log.h"
+#include "libs/status/status_matchers.h"
+#include "libs/streams/cell_key.h"
+#include "libs/streams/envelope.h"
+#include "libs/streams/topics.h"
+#include "services/rollup/rollup_store.h"
+
+namespace strata::rollup {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+absl::Time Utc(int y, int m, int d, int hh = 12) {
+  return absl::FromCivil(absl::CivilSecond(y, m, d, hh, 0, 0),
+                         absl::UTCTimeZone());
+}
+
+// An embedded log, a definitions follower and a rollup engine over a fresh
+// directory; Restart() reopens everything on the same files.
+class RollupEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           absl::StrCat("strata_rollup_", getpid(), "_", counter_++);
+    std::filesystem::remove_all(dir_);
+    OpenAll();
+    AppendDefinitions();
+  }
+  void TearDown() override {
+    CloseAll();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void OpenAll() {
+    eventlog::RocksDbEventLogOptions log_options;
+    log_options.path = (dir_ / "log").string();
+    log_options.topics = DefaultTopics();
+    log_ = *eventlog::OpenRocksDbEventLog(log_options);
+    definitions_ = *DefinitionsFollower::Create(*log_, "test");
+    definitions_->Start();
+    store_ = *RollupStore::Open((dir_ / "rollup").string());
+    RollupEngineOptions options;
+    options.flush_interval = absl::Milliseconds(10);
+    engine_ = std::make_unique<RollupEngine>(options, *log_, *definitions_,
+                                             *store_);
+    ASSERT_OK(engine_->Start());
+  }
+
+  void CloseAll() {
+    engine_.reset();
+    store_.reset();
+    definitions_.reset();
+    log_.reset();
+  }
+
+  void Restart() {
+    CloseAll();
+    OpenAll();
+  }
+
+  // ent -> bu -> {team-a, team-b}; "sales" sums, "headcount" keeps the last.
+  void AppendDefinitions() {
+    v1::DefinitionBatch batch;
+    auto unit = [&](const char* id, const char* parent) {
+      v1::OrgUnit* u = batch.add_changes()->mutable_org_unit();
+      u->set_unit_id(id);
+      u->set_name(id);
+      u->set_parent_id(parent);
+    };
+    unit("ent", "");
+    unit("bu", "ent");
+    unit("team-a", "bu");
+    unit("team-b", "bu");
+    auto kpi = [&](const char* id, v1::TimeAggregation time) {
+      v1::Kpi* k = batch.add_changes()->mutable_kpi();
+      k->set_kpi_id(id);
+      k->set_name(id);
+      k->set_polarity(v1::POLARITY_HIGHER_IS_BETTER);
+      k->set_time_aggregation(time);
+      k->set_hierarchy_aggregation(v1::HIERARCHY_AGGREGATION_SUM);
+      k->mutable_thresholds()->set_green_pct(100);
+      k->mutable_thresholds()->set_amber_pct(90);
+    };
+    kpi("sales", v1::TIME_AGGREGATION_SUM);
+    kpi("headcount", v1::TIME_AGGREGATION_LAST);
+    v1::EventEnvelope envelope = NewEnvelope(ThisProducer("test"));
+    *envelope.mutable_definitions() = batch;
+    ASSERT_OK(log_->Append(kDefinitionsTopic,
+                           {{"defs", envelope.SerializeAsString()}}));
+    ASSERT_OK(definitions_->CatchUp(absl::Seconds(5)));
+  }
+
+  void AppendEvents(const std::vector<std::tuple<std::string, std::string,
+                                                 std::string, absl::Time,
+                                                 double>>& events) {
+    v1::EventEnvelope envelope = NewEnvelope(ThisProducer("test"));
+    for (const auto& [id, kpi, unit, time, value] : events) {
+      v1::KpiEvent* e = envelope.mutable_kpi_events()->add_events();
+      e->set_event_id(id);
+      e->set_kpi_id(kpi);
+      e->set_unit_id(unit);
+      *e->mutable_event_time() =
+          TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(time));
+      e->set_value(value);
+    }
+    ASSERT_OK(log_->Append(kKpiEventsTopic,
+                           {{envelope.event_id(), envelope.SerializeAsString()}}));
+  }
+
+  std::optional<RollupCell> Cell(const std::string& kpi,
+                                 const std::string& unit, PeriodKind kind,
+                                 const std::string& label) {
+    auto cell = store_->GetCell(CellKey(kpi, unit, *ParsePeriod(kind, label)));
+    EXPECT_OK(cell);
+    return cell.ok() ? *cell : std::nullopt;
+  }
+
+  // Waits (bounded) until `applied` events are committed and `duplicates`
+  // repeats were dropped, then checks nothing more happened.
+  void WaitForApplied(int64_t applied, int64_t duplicates = 0) {
+    const RollupStats& stats = engine_->stats();
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (absl::Now() < deadline && (stats.events_committed < applied ||
+                                      stats.events_duplicate < duplicates)) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    ASSERT_EQ(stats.events_committed, applied);
+    ASSERT_EQ(stats.events_duplicate, duplicates);
+  }
+
+  static inline int counter_ = 0;
+  std::filesystem::path dir_;
+  std::unique_ptr<eventlog::EventLog> log_;
+  std::unique_ptr<DefinitionsFollower> definitions_;
+  std::unique_ptr<RollupStore> store_;
+  std::unique_ptr<RollupEngine> engine_;
+};
+
+TEST_F(RollupEngineTest, SumsRollUpTheHierarchyAndThroughPeriods) {
+  AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 100.25},
+                {"e2", "sales", "team-b", Utc(2026, 2, 10), 50},
+                {"e3", "sales", "team-a", Utc(2026, 4, 1), 7}});
+  WaitForApplied(3);
+  EXPECT_EQ(Cell("sales", "team-a", PeriodKind::kMonth, "2026-01")->value,
+            ToFixedPoint(100.25));
+  EXPECT_EQ(Cell("sales", "bu", PeriodKind::kQuarter, "2026-Q1")->value,
+            ToFixedPoint(150.25));
+  EXPECT_EQ(Cell("sales", "ent", PeriodKind::kQuarter, "2026-Q2")->value,
+            ToFixedPoint(7));
+  const auto year = Cell("sales", "ent", PeriodKind::kYear, "2026");
+  EXPECT_EQ(year->value, ToFixedPoint(157.25));
+  EXPECT_EQ(year->event_count, 3);
+  EXPECT_FALSE(Cell("sales", "team-b", PeriodKind::kMonth, "2026-01"));
+}
+
+TEST_F(RollupEngineTest, LastKeepsEachUnitsLatestValueAndParentsSumThem) {
+  AppendEvents({{"h1", "headcount", "team-a", Utc(2026, 3, 1), 10},
+                {"h2", "headcount", "team-b", Utc(2026, 3, 2), 5},
+                {"h3", "headcount", "team-a", Utc(2026, 3, 20), 12},
+                // Late: happened before h3, so it does not replace it.
+                {"h4", "headcount", "team-a", Utc(2026, 3, 5), 99}});
+  WaitForApplied(4);
+  EXPECT_EQ(Cell("headcount", "team-a", PeriodKind::kMonth, "2026-03")->value,
+            ToFixedPoint(12));
+  EXPECT_EQ(Cell("headcount", "bu", PeriodKind::kMonth, "2026-03")->value,
+            ToFixedPoint(17));
+  EXPECT_EQ(Cell("headcount", "ent", PeriodKind::kYear, "2026")->value,
+            ToFixedPoint(17));
+}
+
+TEST_F(RollupEngineTest, RepeatedEventIdsCountOnce) {
+  AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10}});
+  AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10},
+                {"e2", "sales", "team-a", Utc(2026, 1, 11), 1}});
+  WaitForApplied(2, 1);
+  EXPECT_EQ(Cell("sales", "ent", PeriodKind::kMonth, "2026-01")->value,
+            ToFixedPoint(11));
+}
+
+TEST_F(RollupEngineTest, RestartResumesWithoutLosingOrRecounting) {
+  AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10}});
+  WaitForApplied(1);
+  Restart();
+  // A retry of e1 after the restart is still recognised.
+  AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10},
+                {"e2", "sales", "team-b", Utc(2026, 1, 12), 5}});
+  WaitForApplied(1, 1);
+  const auto cell = Cell("sales", "ent", PeriodKind::kMonth, "2026-01");
+  EXPECT_EQ(cell->value, ToFixedPoint(15));
+  EXPECT_EQ(cell->event_count, 2);
+}
+
+TEST_F(RollupEngineTest, PublishesChangedCellsOnTheChangelog) {
+  AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10},
+                {"e2", "sales", "team-a", Utc(2026, 1, 11), 5}});
+  WaitForApplied(2);
+  auto consumer = *log_->NewConsumer("reader");
+  std::vector<eventlog::Position> positions;
+  for (int p = 0; p < DefaultTopics()[kRollupsTopic]; ++p) {
+    positions.push_back({{kRollupsTopic, p}, 0});
+  }
+  ASSERT_OK(consumer->Assign(positions));
+  absl::flat_hash_map<std::string, v1::RollupRecord> latest;
+  for (int i = 0; i < 20; ++i) {
+    auto records = consumer->Poll(1000, absl::Milliseconds(50));
+    ASSERT_OK(records);
+    for (const auto& r : *records) {
+      v1::RollupRecord record;
+      ASSERT_TRUE(record.ParseFromString(r.value));
+      ASSERT_EQ(r.key, *CellKeyOf(record.key()));
+      if (record.version() > latest[r.key].version()) latest[r.key] = record;
+    }
+  }
+  // 3 units x 3 period kinds, each at its final version.
+  EXPECT_EQ(latest.size(), 9u);
+  const v1::RollupRecord& ent = latest["sales/ent/2026"];
+  EXPECT_EQ(ent.value(), 15);
+  EXPECT_EQ(ent.event_count(), 2);
+  EXPECT_EQ(ent.version(), 2);
+}
+
+}  // namespace
+}  // namespace strata::rollup

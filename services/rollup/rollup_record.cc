@@ -1,0 +1,28 @@
+#include "services/rollup/rollup_record.h"
+
+#include <string>
+
+#include "libs/aggregation/fixed_point.h"
+
+namespace strata::rollup {
+
+v1::RollupRecord MakeRollupRecord(absl::string_view kpi_id,
+                                  absl::string_view unit_id,
+                                  const Period& period, const RollupCell& cell) {
+  v1::RollupRecord record;
+  v1::RollupKey* key = record.mutable_key();
+  key->set_kpi_id(std::string(kpi_id));
+  key->set_unit_id(std::string(unit_id));
+  key->mutable_period()->set_kind(static_cast<v1::PeriodKind>(period.kind));
+  key->mutable_period()->set_label(PeriodLabel(period));
+  record.set_value(FromFixedPoint(cell.value));
+  record.set_event_count(cell.event_count);
+  record.mutable_last_event_time()->set_seconds(cell.last_event_time_us /
+                                                1'000'000);
+  record.mutable_last_event_time()->set_nanos(
+      static_cast<int32_t>(cell.last_event_time_us % 1'000'000) * 1000);
+  record.set_version(cell.version);
+  return record;
+}
+
+}  // namespace strata::rollup

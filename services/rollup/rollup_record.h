@@ -1,0 +1,17 @@
+#pragma once
+
+// The public form of a rollup cell, as queries answer and the changelog
+// publishes it.
+
+#include "absl/strings/string_view.h"
+#include "libs/aggregation/cell.h"
+#include "libs/period/period.h"
+#include "strata/v1/rollup.pb.h"
+
+namespace strata::rollup {
+
+v1::RollupRecord MakeRollupRecord(absl::string_view kpi_id,
+                                  absl::string_view unit_id,
+                                  const Period& period, const RollupCell& cell);
+
+}  // namespace strata::rollup

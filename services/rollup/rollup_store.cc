@@ -1,0 +1,76 @@
+#include "services/rollup/rollup_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/status/status_macros.h"
+
+namespace strata::rollup {
+namespace {
+
+// Column families, in the order given to StateDb::Open.
+enum Family : size_t { kCells = 0, kOwn, kSeen };
+
+absl::Status Malformed(absl::string_view what, absl::string_view key) {
+  return absl::DataLossError(absl::StrCat("malformed ", what, " '", key, "'"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RollupStore>> RollupStore::Open(
+    const std::string& path) {
+  ASSIGN_OR_RETURN(auto db, StateDb::Open(path, {"cells", "own", "seen"}));
+  return std::unique_ptr<RollupStore>(new RollupStore(std::move(db)));
+}
+
+absl::StatusOr<std::optional<RollupCell>> RollupStore::GetCell(
+    const std::string& key) {
+  ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(kCells, key));
+  if (!value) return std::nullopt;
+  if (value->size() != 32) return Malformed("cell", key);
+  return RollupCell{DecodeFixed64At(*value, 0), DecodeFixed64At(*value, 1),
+                    DecodeFixed64At(*value, 2), DecodeFixed64At(*value, 3)};
+}
+
+absl::StatusOr<std::optional<OwnState>> RollupStore::GetOwn(
+    const std::string& key) {
+  ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(kOwn, key));
+  if (!value) return std::nullopt;
+  if (value->size() != 24) return Malformed("own state", key);
+  return OwnState{true, DecodeFixed64At(*value, 0),
+                  static_cast<uint64_t>(DecodeFixed64At(*value, 1)),
+                  DecodeFixed64At(*value, 2)};
+}
+
+absl::StatusOr<bool> RollupStore::IsSeen(absl::string_view event_id) {
+  ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(kSeen, event_id));
+  return value.has_value();
+}
+
+absl::StatusOr<int64_t> RollupStore::Position(
+    const eventlog::TopicPartition& tp) {
+  return db_->Position(tp.topic, tp.partition);
+}
+
+absl::Status RollupStore::Commit(const StateChanges& changes) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, cell] : changes.cells) {
+    batch.Put(db_->family(kCells), key,
+              EncodeFixed64s({cell.value, cell.event_count,
+                              cell.last_event_time_us, cell.version}));
+  }
+  for (const auto& [key, own] : changes.own) {
+    batch.Put(db_->family(kOwn), key,
+              EncodeFixed64s({own.last_time_us,
+                              static_cast<int64_t>(own.last_tiebreak),
+                              own.last_value}));
+  }
+  for (const std::string& id : changes.seen_event_ids) {
+    batch.Put(db_->family(kSeen), id, rocksdb::Slice());
+  }
+  for (const eventlog::Position& p : changes.positions) {
+    StateDb::PutPosition(batch, p.topic_partition.topic,
+                         p.topic_partition.partition, p.offset);
+  }
+  return db_->Write(batch);
+}
+
+}  // namespace strata::rollup

@@ -1,0 +1,50 @@
+#pragma once
+
+// The rollup service's state in RocksDB: subtree cells, each unit's own
+// latest values (for `last` KPIs), the event ids already applied, and the
+// log positions all of that reflects. Commit() writes one change set and its
+// positions in a single WriteBatch, so after a crash state and positions
+// always agree: replay resumes exactly where the state stops.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "libs/aggregation/cell.h"
+#include "libs/eventlog/event_log.h"
+#include "libs/storage/state_db.h"
+
+namespace strata::rollup {
+
+// Everything one flush makes durable.
+struct StateChanges {
+  std::vector<std::pair<std::string, RollupCell>> cells;
+  std::vector<std::pair<std::string, OwnState>> own;
+  std::vector<std::string> seen_event_ids;
+  std::vector<eventlog::Position> positions;
+};
+
+class RollupStore {
+ public:
+  // Creates the directory and the database when missing.
+  static absl::StatusOr<std::unique_ptr<RollupStore>> Open(
+      const std::string& path);
+
+  absl::StatusOr<std::optional<RollupCell>> GetCell(const std::string& key);
+  absl::StatusOr<std::optional<OwnState>> GetOwn(const std::string& key);
+  absl::StatusOr<bool> IsSeen(absl::string_view event_id);
+  // Stored position of the partition, 0 when none.
+  absl::StatusOr<int64_t> Position(const eventlog::TopicPartition& tp);
+
+  absl::Status Commit(const StateChanges& changes);
+
+ private:
+  explicit RollupStore(std::unique_ptr<StateDb> db) : db_(std::move(db)) {}
+
+  std::unique_ptr<StateDb> db_;
+};
+
+}  // namespace strata::rollup

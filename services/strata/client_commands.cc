@@ -1,0 +1,200 @@
+#include "services/strata/client_commands.h"
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/client_context.h"
+#include "libs/grpcutil/health_client.h"
+#include "libs/grpcutil/status_conversion.h"
+#include "libs/status/status_macros.h"
+#include "libs/streams/cell_key.h"
+#include "services/strata/csv_events.h"
+#include "strata/v1/admin_service.grpc.pb.h"
+#include "strata/v1/alert_service.grpc.pb.h"
+#include "strata/v1/ingest_service.grpc.pb.h"
+#include "strata/v1/query_service.grpc.pb.h"
+
+namespace strata::cli {
+namespace {
+
+std::string StatusName(v1::KpiStatus status) {
+  switch (status) {
+    case v1::KPI_STATUS_GREEN: return "GREEN";
+    case v1::KPI_STATUS_AMBER: return "AMBER";
+    case v1::KPI_STATUS_RED: return "RED";
+    default: return "NONE";
+  }
+}
+
+std::string StateName(v1::AlertState state) {
+  switch (state) {
+    case v1::ALERT_STATE_OPEN: return "OPEN";
+    case v1::ALERT_STATE_ACKNOWLEDGED: return "ACKED";
+    case v1::ALERT_STATE_RESOLVED: return "RESOLVED";
+    default: return "?";
+  }
+}
+
+std::string FormatAlert(const v1::Alert& alert) {
+  std::string line = absl::StrFormat(
+      "%-8s %-5s %s  actual=%.2f target=%.2f (was %s)", StateName(alert.state()),
+      StatusName(alert.status()), alert.alert_id(), alert.actual(),
+      alert.target(), StatusName(alert.previous_status()));
+  if (!alert.corrective_action().empty()) {
+    absl::StrAppend(&line, "  action: ", alert.corrective_action());
+  }
+  return line;
+}
+
+absl::Status ReadFile(const std::string& path, std::string& contents) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  contents = buffer.str();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Client::ApplyDefinitions(const std::string& path) {
+  std::string json;
+  RETURN_IF_ERROR(ReadFile(path, json));
+  v1::DefinitionBatch batch;
+  auto parsed = google::protobuf::util::JsonStringToMessage(json, &batch);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", parsed.message().as_string()));
+  }
+  auto stub = v1::AdminService::NewStub(channel_);
+  grpc::ClientContext context;
+  v1::ApplyDefinitionsResponse response;
+  RETURN_IF_ERROR(FromGrpcStatus(stub->ApplyDefinitions(&context, batch, &response)));
+  out_ << "applied " << response.applied() << " definitions\n";
+  return absl::OkStatus();
+}
+
+absl::Status Client::PrintDefinitions() {
+  auto stub = v1::AdminService::NewStub(channel_);
+  grpc::ClientContext context;
+  v1::DefinitionBatch batch;
+  RETURN_IF_ERROR(FromGrpcStatus(
+      stub->GetDefinitions(&context, v1::GetDefinitionsRequest(), &batch)));
+  std::string json;
+  google::protobuf::util::JsonPrintOptions print;
+  print.add_whitespace = true;
+  (void)google::protobuf::util::MessageToJsonString(batch, &json, print);
+  out_ << json;
+  return absl::OkStatus();
+}
+
+absl::Status Client::SendEvents(const std::string& path) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    file.open(path);
+    if (!file) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+    in = &file;
+  }
+  ASSIGN_OR_RETURN(std::vector<v1::KpiEvent> events, ParseKpiEventsCsv(*in));
+  auto stub = v1::IngestService::NewStub(channel_);
+  grpc::ClientContext context;
+  v1::IngestResponse response;
+  auto writer = stub->IngestStream(&context, &response);
+  v1::IngestRequest request;
+  for (size_t i = 0; i < events.size(); ++i) {
+    *request.add_events() = std::move(events[i]);
+    if (request.events_size() == options_.batch_size || i + 1 == events.size()) {
+      if (!writer->Write(request)) break;  // The server ended the call.
+      request.Clear();
+    }
+  }
+  writer->WritesDone();
+  RETURN_IF_ERROR(FromGrpcStatus(writer->Finish()));
+  out_ << "accepted " << response.accepted() << " events\n";
+  return absl::OkStatus();
+}
+
+absl::Status Client::Query(const std::string& kpi, const std::string& unit,
+                           const std::string& period) {
+  ASSIGN_OR_RETURN(PeriodKind kind, KindOfLabel(period));
+  v1::GetRollupRequest request;
+  request.mutable_key()->set_kpi_id(kpi);
+  request.mutable_key()->set_unit_id(unit);
+  request.mutable_key()->mutable_period()->set_kind(
+      static_cast<v1::PeriodKind>(kind));
+  request.mutable_key()->mutable_period()->set_label(period);
+  auto stub = v1::RollupQueryService::NewStub(channel_);
+  grpc::ClientContext context;
+  v1::RollupRecord record;
+  RETURN_IF_ERROR(FromGrpcStatus(stub->GetRollup(&context, request, &record)));
+  out_ << absl::StrFormat("%s %s %s = %.4f  (%d events, version %d)\n", kpi,
+                          unit, period, record.value(), record.event_count(),
+                          record.version());
+  return absl::OkStatus();
+}
+
+absl::Status Client::ListAlerts() {
+  auto stub = v1::AlertService::NewStub(channel_);
+  grpc::ClientContext context;
+  v1::ListAlertsRequest request;
+  request.set_unit_id(options_.unit);
+  request.set_include_resolved(options_.include_resolved);
+  v1::ListAlertsResponse response;
+  RETURN_IF_ERROR(FromGrpcStatus(stub->ListAlerts(&context, request, &response)));
+  for (const v1::Alert& alert : response.alerts()) out_ << FormatAlert(alert) << "\n";
+  out_ << response.alerts_size() << " alerts\n";
+  return absl::OkStatus();
+}
+
+absl::Status Client::TailAlerts() {
+  auto stub = v1::AlertService::NewStub(channel_);
+  grpc::ClientContext context;
+  v1::SubscribeAlertsRequest request;
+  request.set_unit_id(options_.unit);
+  auto reader = stub->SubscribeAlerts(&context, request);
+  reader->WaitForInitialMetadata();
+  out_ << "subscribed to alerts"
+       << (options_.unit.empty() ? "" : " under " + options_.unit) << std::endl;
+  v1::Alert alert;
+  while (reader->Read(&alert)) out_ << FormatAlert(alert) << std::endl;
+  return FromGrpcStatus(reader->Finish());
+}
+
+absl::Status Client::Acknowledge(const std::string& alert_id) {
+  auto stub = v1::AlertService::NewStub(channel_);
+  grpc::ClientContext context;
+  v1::AcknowledgeAlertRequest request;
+  request.set_alert_id(alert_id);
+  request.set_acknowledged_by(options_.by);
+  request.set_note(options_.note);
+  v1::Alert alert;
+  RETURN_IF_ERROR(FromGrpcStatus(stub->AcknowledgeAlert(&context, request, &alert)));
+  out_ << FormatAlert(alert) << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status Client::Resolve(const std::string& alert_id) {
+  auto stub = v1::AlertService::NewStub(channel_);
+  grpc::ClientContext context;
+  v1::ResolveAlertRequest request;
+  request.set_alert_id(alert_id);
+  request.set_resolved_by(options_.by);
+  request.set_corrective_action(options_.action);
+  v1::Alert alert;
+  RETURN_IF_ERROR(FromGrpcStatus(stub->ResolveAlert(&context, request, &alert)));
+  out_ << FormatAlert(alert) << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status Client::Health() {
+  ASSIGN_OR_RETURN(bool serving, CheckServing(channel_, absl::Seconds(5)));
+  out_ << (serving ? "SERVING" : "NOT_SERVING") << "\n";
+  return serving ? absl::OkStatus() : absl::UnavailableError("not serving");
+}
+
+}  // namespace strata::cli

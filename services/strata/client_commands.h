@@ -1,0 +1,51 @@
+#pragma once
+
+// `strata` as a client of a running server, for users without grpcurl.
+// Each command prints a human-readable result to `out`.
+
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "absl/status/status.h"
+#include "grpcpp/channel.h"
+
+namespace strata::cli {
+
+struct ClientOptions {
+  std::string unit;          // Subtree filter for alerts and tail.
+  std::string by;            // Who acknowledges or resolves.
+  std::string note;          // Acknowledge note.
+  std::string action;        // Corrective action when resolving.
+  int batch_size = 5000;     // Events per IngestStream message.
+  bool include_resolved = false;
+};
+
+class Client {
+ public:
+  Client(std::shared_ptr<grpc::Channel> channel, ClientOptions options,
+         std::ostream& out)
+      : channel_(std::move(channel)), options_(std::move(options)), out_(out) {}
+
+  // Definitions from a JSON file in the form of strata.v1.DefinitionBatch.
+  absl::Status ApplyDefinitions(const std::string& path);
+  absl::Status PrintDefinitions();
+  // KPI events from a CSV file ("-" for standard input).
+  absl::Status SendEvents(const std::string& path);
+  // `period` is a label: 2026-11, 2026-Q4 or 2026.
+  absl::Status Query(const std::string& kpi, const std::string& unit,
+                     const std::string& period);
+  absl::Status ListAlerts();
+  // Prints alerts as they come until the server ends the stream.
+  absl::Status TailAlerts();
+  absl::Status Acknowledge(const std::string& alert_id);
+  absl::Status Resolve(const std::string& alert_id);
+  absl::Status Health();
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  const ClientOptions options_;
+  std::ostream& out_;
+};
+
+}  // namespace strata::cli

@@ -1,0 +1,58 @@
+#include "services/strata/csv_events.h"
+
+#include <sstream>
+
+#include "gtest/gtest.h"
+#include "libs/status/status_matchers.h"
+
+namespace strata::cli {
+namespace {
+
+using ::strata::testing::StatusIs;
+using ::testing::HasSubstr;
+
+TEST(CsvEventsTest, ParsesRowsAndSkipsHeaderAndComments) {
+  std::istringstream in(
+      "event_id,kpi_id,unit_id,event_time,value,source\n"
+      "# a comment\n"
+      "e-1,revenue,team-1,2026-11-03T10:00:00Z,1250.5,erp\n"
+      "e-2,headcount,team-2,2026-11-04T00:00:00+01:00,12\n");
+  auto events = ParseKpiEventsCsv(in);
+  ASSERT_OK(events);
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].kpi_id(), "revenue");
+  EXPECT_EQ((*events)[0].value(), 1250.5);
+  EXPECT_EQ((*events)[0].source(), "erp");
+  // The offset is honoured: 00:00+01:00 is 23:00 UTC the day before.
+  EXPECT_EQ((*events)[1].event_time().seconds() % 86400, 23 * 3600);
+  EXPECT_EQ((*events)[1].source(), "");
+}
+
+TEST(CsvEventsTest, NamesLineAndColumnOfABadRow) {
+  std::istringstream bad_time("e-1,revenue,team-1,yesterday,1\n");
+  EXPECT_THAT(ParseKpiEventsCsv(bad_time),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("line 1: event_time")));
+  std::istringstream bad_value(
+      "e-1,revenue,team-1,2026-11-03T10:00:00Z,1\n"
+      "e-2,revenue,team-1,2026-11-03T10:00:00Z,lots\n");
+  EXPECT_THAT(ParseKpiEventsCsv(bad_value),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("line 2: value")));
+  std::istringstream short_row("e-1,revenue\n");
+  EXPECT_THAT(ParseKpiEventsCsv(short_row),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("row")));
+}
+
+TEST(CsvEventsTest, FormatRoundTrips) {
+  std::istringstream in("e-9,revenue,team-1,2026-11-03T10:00:00Z,7.25,feed\n");
+  auto events = ParseKpiEventsCsv(in);
+  ASSERT_OK(events);
+  std::istringstream again(FormatKpiEventCsv((*events)[0]) + "\n");
+  auto reparsed = ParseKpiEventsCsv(again);
+  ASSERT_OK(reparsed);
+  EXPECT_EQ((*reparsed)[0].SerializeAsString(), (*events)[0].SerializeAsString());
+}
+
+}  // namespace
+}  // namespace strata::cli

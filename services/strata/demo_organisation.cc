@@ -1,0 +1,156 @@
+#include "services/strata/demo_organisation.h"
+
+#include <array>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "libs/period/period.h"
+
+namespace strata::cli {
+namespace {
+
+struct DemoKpi {
+  const char* id;
+  const char* name;
+  const char* unit_of_measure;
+  v1::Perspective perspective;
+  v1::Polarity polarity;
+  v1::TimeAggregation time_aggregation;
+  double amber_pct;           // Green is always at 100 % of target.
+  double team_month_target;   // Parents' targets add up their teams'.
+};
+
+constexpr auto kHigher = v1::POLARITY_HIGHER_IS_BETTER;
+constexpr auto kLower = v1::POLARITY_LOWER_IS_BETTER;
+constexpr auto kSum = v1::TIME_AGGREGATION_SUM;
+constexpr auto kLast = v1::TIME_AGGREGATION_LAST;
+
+const std::array<DemoKpi, 12> kKpis = {{
+    {"revenue", "Revenue", "USD", v1::PERSPECTIVE_FINANCIAL, kHigher, kSum, 90, 100000},
+    {"operating_cost", "Operating cost", "USD", v1::PERSPECTIVE_FINANCIAL, kLower, kSum, 110, 60000},
+    {"gross_profit", "Gross profit", "USD", v1::PERSPECTIVE_FINANCIAL, kHigher, kSum, 90, 40000},
+    {"new_customers", "New customers", "count", v1::PERSPECTIVE_CUSTOMER, kHigher, kSum, 85, 50},
+    {"complaints", "Customer complaints", "count", v1::PERSPECTIVE_CUSTOMER, kLower, kSum, 120, 10},
+    {"active_customers", "Active customers", "count", v1::PERSPECTIVE_CUSTOMER, kHigher, kLast, 95, 1000},
+    {"orders_fulfilled", "Orders fulfilled", "count", v1::PERSPECTIVE_INTERNAL_PROCESS, kHigher, kSum, 90, 400},
+    {"incidents", "Operational incidents", "count", v1::PERSPECTIVE_INTERNAL_PROCESS, kLower, kSum, 125, 5},
+    {"backlog", "Open backlog items", "count", v1::PERSPECTIVE_INTERNAL_PROCESS, kLower, kLast, 115, 40},
+    {"training_hours", "Training hours", "hours", v1::PERSPECTIVE_LEARNING_GROWTH, kHigher, kSum, 80, 80},
+    {"headcount", "Headcount", "FTE", v1::PERSPECTIVE_LEARNING_GROWTH, kHigher, kLast, 95, 12},
+    {"certifications", "Certifications earned", "count", v1::PERSPECTIVE_LEARNING_GROWTH, kHigher, kSum, 75, 4},
+}};
+
+const std::array<const char*, 3> kBusinessUnits = {"retail", "industrial", "digital"};
+const std::array<const char*, 2> kDepartments = {"sales", "ops"};
+constexpr int kTeamsPerDepartment = 2;
+
+std::string TeamId(const char* bu, const char* dept, int team) {
+  return absl::StrCat(bu, "-", dept, "-t", team);
+}
+
+// How a team performs against target on a KPI: mostly on track, with a few
+// teams well off so that alerts have something to say.
+double Performance(const std::string& team, const DemoKpi& kpi) {
+  const std::string id = kpi.id;
+  if (team == "retail-sales-t2" && id == "revenue") return 0.70;
+  if (team == "digital-ops-t1" && id == "incidents") return 1.60;
+  if (team == "industrial-ops-t2" && id == "backlog") return 1.08;
+  return kpi.polarity == kHigher ? 1.05 : 0.90;
+}
+
+void AddUnit(v1::DefinitionBatch& batch, const std::string& id,
+             const std::string& name, const std::string& parent) {
+  v1::OrgUnit* unit = batch.add_changes()->mutable_org_unit();
+  unit->set_unit_id(id);
+  unit->set_name(name);
+  unit->set_parent_id(parent);
+  unit->set_owner(absl::StrCat("owner-of-", id));
+}
+
+}  // namespace
+
+v1::DefinitionBatch DemoDefinitions(absl::Time now) {
+  v1::DefinitionBatch batch;
+  // Every unit with the number of teams in its subtree, for targets.
+  std::vector<std::pair<std::string, int>> units;
+  AddUnit(batch, kDemoRootUnit, "Acme Group", "");
+  units.emplace_back(kDemoRootUnit, 12);
+  for (const char* bu : kBusinessUnits) {
+    AddUnit(batch, bu, absl::StrCat("Business unit ", bu), kDemoRootUnit);
+    units.emplace_back(bu, 4);
+    for (const char* dept : kDepartments) {
+      const std::string dept_id = absl::StrCat(bu, "-", dept);
+      AddUnit(batch, dept_id, absl::StrCat(bu, " ", dept), bu);
+      units.emplace_back(dept_id, 2);
+      for (int t = 1; t <= kTeamsPerDepartment; ++t) {
+        AddUnit(batch, TeamId(bu, dept, t),
+                absl::StrCat(bu, " ", dept, " team ", t), dept_id);
+        units.emplace_back(TeamId(bu, dept, t), 1);
+      }
+    }
+  }
+  for (const DemoKpi& k : kKpis) {
+    v1::Kpi* kpi = batch.add_changes()->mutable_kpi();
+    kpi->set_kpi_id(k.id);
+    kpi->set_name(k.name);
+    kpi->set_unit_of_measure(k.unit_of_measure);
+    kpi->set_owner("strategy-office");
+    kpi->set_perspective(k.perspective);
+    kpi->set_polarity(k.polarity);
+    kpi->set_time_aggregation(k.time_aggregation);
+    kpi->set_hierarchy_aggregation(v1::HIERARCHY_AGGREGATION_SUM);
+    kpi->mutable_thresholds()->set_green_pct(100);
+    kpi->mutable_thresholds()->set_amber_pct(k.amber_pct);
+  }
+  const std::string month =
+      PeriodLabel(PeriodContaining(PeriodKind::kMonth, now));
+  for (const DemoKpi& k : kKpis) {
+    for (const auto& [unit, teams] : units) {
+      v1::Target* target = batch.add_changes()->mutable_target();
+      target->set_kpi_id(k.id);
+      target->set_unit_id(unit);
+      target->mutable_period()->set_kind(v1::PERIOD_KIND_MONTH);
+      target->mutable_period()->set_label(month);
+      target->set_value(k.team_month_target * teams);
+    }
+  }
+  return batch;
+}
+
+std::vector<v1::KpiEvent> DemoEvents(absl::Time now, int per_team_and_kpi) {
+  const absl::CivilMonth month = absl::ToCivilMonth(now, absl::UTCTimeZone());
+  const absl::Time start = absl::FromCivil(month, absl::UTCTimeZone());
+  const absl::Duration span = now - start;
+  const std::string month_label =
+      PeriodLabel(PeriodContaining(PeriodKind::kMonth, now));
+  std::vector<v1::KpiEvent> events;
+  for (const char* bu : kBusinessUnits) {
+    for (const char* dept : kDepartments) {
+      for (int t = 1; t <= kTeamsPerDepartment; ++t) {
+        const std::string team = TeamId(bu, dept, t);
+        for (const DemoKpi& k : kKpis) {
+          const double total = k.team_month_target * Performance(team, k);
+          for (int i = 0; i < per_team_and_kpi; ++i) {
+            v1::KpiEvent event;
+            event.set_event_id(
+                absl::StrCat("demo-", month_label, "-", team, "-", k.id, "-", i));
+            event.set_kpi_id(k.id);
+            event.set_unit_id(team);
+            const absl::Time at = start + span * (i + 1) / (per_team_and_kpi + 1);
+            *event.mutable_event_time() =
+                google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+                    absl::ToUnixMicros(at));
+            // Flows split the month's total; stocks report it each time.
+            event.set_value(k.time_aggregation == kSum ? total / per_team_and_kpi
+                                                       : total);
+            event.set_source("demo-feed");
+            events.push_back(std::move(event));
+          }
+        }
+      }
+    }
+  }
+  return events;
+}
+
+}  // namespace strata::cli

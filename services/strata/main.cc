@@ -1,0 +1,121 @@
+// strata: the all-in-one server and its command-line client.
+//
+//   strata [serve] [--demo] [--data_dir=./strata-data] [--listen=127.0.0.1:7400]
+//   strata demo-events > events.csv
+//   strata send events.csv            strata apply definitions.json
+//   strata query revenue acme 2026-11 strata definitions
+//   strata alerts [--unit=retail]     strata tail [--unit=retail]
+//   strata ack ALERT_ID --by=NAME [--note=...]
+//   strata resolve ALERT_ID --by=NAME --action="what was done"
+//   strata health
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "libs/logging/log.h"
+#include "services/common/process.h"
+#include "services/strata/all_in_one.h"
+#include "services/strata/client_commands.h"
+#include "services/strata/csv_events.h"
+#include "services/strata/demo_organisation.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7400", "serve: gRPC listen address.");
+ABSL_FLAG(bool, demo, false, "serve: load the demo organisation when absent.");
+ABSL_FLAG(std::string, server, "127.0.0.1:7400", "client: server address.");
+ABSL_FLAG(std::string, unit, "", "alerts, tail: only this unit's subtree.");
+ABSL_FLAG(bool, include_resolved, false, "alerts: list resolved ones too.");
+ABSL_FLAG(std::string, by, "", "ack, resolve: who acts.");
+ABSL_FLAG(std::string, note, "", "ack: a note.");
+ABSL_FLAG(std::string, action, "", "resolve: the corrective action taken.");
+ABSL_FLAG(int, batch_size, 5000, "send: events per stream message.");
+ABSL_FLAG(int, per_team_and_kpi, 20, "demo-events: events per team and KPI.");
+
+namespace strata::cli {
+namespace {
+
+constexpr char kUsage[] = R"(strata: KPI rollups and variance alerts.
+
+  strata [serve] [--demo]           run ingest, rollup and alerts in one process
+  strata demo-events                print demo KPI events (CSV) for this month
+  strata send FILE.csv              send KPI events (CSV, '-' for stdin)
+  strata apply FILE.json            apply definitions (strata.v1.DefinitionBatch)
+  strata definitions                print the current definitions
+  strata query KPI UNIT PERIOD      a rollup; PERIOD is 2026-11, 2026-Q4 or 2026
+  strata alerts [--unit=U]          list open alerts
+  strata tail [--unit=U]            stream alerts as they are raised
+  strata ack ID --by=NAME           acknowledge an alert
+  strata resolve ID --by=NAME --action=TEXT
+  strata health                     is the server serving?)";
+
+absl::Status Run(const std::vector<std::string>& args) {
+  const std::string command = args.empty() ? "serve" : args[0];
+  auto want = [&](size_t n) -> absl::Status {
+    if (args.size() == n + 1) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        absl::StrCat(command, " takes ", n, " argument(s); see --help"));
+  };
+  if (command == "serve") {
+    BlockTerminationSignals();
+    AllInOneOptions options;
+    options.log = LogOptionsFromFlags();
+    options.listen = absl::GetFlag(FLAGS_listen);
+    options.demo = absl::GetFlag(FLAGS_demo);
+    return ServeAllInOne(options);
+  }
+  if (command == "demo-events") {
+    std::cout << KpiEventCsvHeader() << "\n";
+    for (const v1::KpiEvent& event :
+         DemoEvents(absl::Now(), absl::GetFlag(FLAGS_per_team_and_kpi))) {
+      std::cout << FormatKpiEventCsv(event) << "\n";
+    }
+    return absl::OkStatus();
+  }
+  ClientOptions options;
+  options.unit = absl::GetFlag(FLAGS_unit);
+  options.by = absl::GetFlag(FLAGS_by);
+  options.note = absl::GetFlag(FLAGS_note);
+  options.action = absl::GetFlag(FLAGS_action);
+  options.batch_size = absl::GetFlag(FLAGS_batch_size);
+  options.include_resolved = absl::GetFlag(FLAGS_include_resolved);
+  Client client(grpc::CreateChannel(absl::GetFlag(FLAGS_server),
+                                    grpc::InsecureChannelCredentials()),
+                options, std::cout);
+  if (command == "send") {
+    if (absl::Status s = want(1); !s.ok()) return s;
+    return client.SendEvents(args[1]);
+  }
+  if (command == "apply") {
+    if (absl::Status s = want(1); !s.ok()) return s;
+    return client.ApplyDefinitions(args[1]);
+  }
+  if (command == "definitions") return client.PrintDefinitions();
+  if (command == "query") {
+    if (absl::Status s = want(3); !s.ok()) return s;
+    return client.Query(args[1], args[2], args[3]);
+  }
+  if (command == "alerts") return client.ListAlerts();
+  if (command == "tail") return client.TailAlerts();
+  if (command == "ack") {
+    if (absl::Status s = want(1); !s.ok()) return s;
+    return client.Acknowledge(args[1]);
+  }
+  if (command == "resolve") {
+    if (absl::Status s = want(1); !s.ok()) return s;
+    return client.Resolve(args[1]);
+  }
+  if (command == "health") return client.Health();
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown command '", command, "'\n", kUsage));
+}
+
+}  // namespace
+}  // namespace strata::cli
+
+int main(int argc, char** argv) {
+  return strata::RunMain(argc, argv, strata::cli::kUsage, strata::cli::Run);
+}

@@ -42,6 +42,18 @@ std::shared_ptr<const Definitions> DefinitionsFollower::Current() const {
   return current_;
 }
 
+std::shared_ptr<const Definitions> DefinitionsFollower::CurrentSatisfying(
+    const std::function<bool(const Definitions&)>& satisfied,
+    absl::Duration timeout) {
+  std::shared_ptr<const Definitions> current = Current();
+  if (satisfied(*current)) return current;
+  absl::Status caught_up = CatchUp(timeout);
+  if (!caught_up.ok()) {
+    STRATA_LOG(WARNING) << "definitions: " << caught_up;
+  }
+  return Current();
+}
+
 absl::Status DefinitionsFollower::CatchUp(absl::Duration timeout) {
   ASSIGN_OR_RETURN(int64_t end, log_.EndOffset({kDefinitionsTopic, 0}));
   return WaitForOffset(end - 1, timeout);
@@ -70,6 +82,7 @@ void DefinitionsFollower::Run() {
       v1::EventEnvelope envelope;
       std::shared_ptr<const Definitions> base = Current();
       std::shared_ptr<const Definitions> next = base;
+      bool changed = false;
       if (!envelope.ParseFromString(record.value) ||
           !envelope.has_definitions()) {
         STRATA_LOG(ERROR) << "definitions: skipping malformed record at offset "
@@ -80,18 +93,24 @@ void DefinitionsFollower::Run() {
         auto applied = base->WithBatch(envelope.definitions());
         if (applied.ok()) {
           next = std::make_shared<const Definitions>(std::move(applied).value());
-          for (const Listener& listener : listeners_) {
-            listener(*next, envelope.definitions());
-          }
+          changed = true;
         } else {
           STRATA_LOG(ERROR) << "definitions: skipping batch at offset "
                             << record.offset << ": " << applied.status();
         }
       }
-      std::lock_guard<std::mutex> lock(mu_);
-      current_ = std::move(next);
-      next_offset_ = record.offset + 1;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        current_ = next;
+        next_offset_ = record.offset + 1;
+      }
       applied_cv_.notify_all();
+      // After Current() shows the batch, so a listener reading it sees it.
+      if (changed) {
+        for (const Listener& listener : listeners_) {
+          listener(*next, envelope.definitions());
+        }
+      }
     }
   }
 }

@@ -25,8 +25,8 @@ namespace strata {
 
 class DefinitionsFollower {
  public:
-  // Called on the follower's thread after each applied batch, with the new
-  // snapshot and the batch itself.
+  // Called on the follower's thread after each applied batch, once
+  // Current() returns the new snapshot, with that snapshot and the batch.
   using Listener = std::function<void(const Definitions&,
                                       const v1::DefinitionBatch&)>;
 
@@ -40,6 +40,13 @@ class DefinitionsFollower {
   void Start();
 
   std::shared_ptr<const Definitions> Current() const;
+
+  // Current(), unless `satisfied` rejects it: then catches up (up to
+  // `timeout`) and returns the newest snapshot, which callers check again.
+  // For references to definitions another process may just have appended.
+  std::shared_ptr<const Definitions> CurrentSatisfying(
+      const std::function<bool(const Definitions&)>& satisfied,
+      absl::Duration timeout = absl::Seconds(5));
 
   // Waits until every definition appended before the call is applied;
   // DEADLINE_EXCEEDED after `timeout`.

@@ -84,9 +84,10 @@ class SubscriptionReactor final : public grpc::ServerWriteReactor<v1::Alert>,
 }  // namespace
 
 absl::Status AlertService::CheckUnit(const std::string& unit_id) {
-  if (unit_id.empty() || definitions_.Current()->FindUnit(unit_id)) {
-    return absl::OkStatus();
-  }
+  auto known = [&](const Definitions& defs) {
+    return unit_id.empty() || defs.FindUnit(unit_id).has_value();
+  };
+  if (known(*definitions_.CurrentSatisfying(known))) return absl::OkStatus();
   return absl::NotFoundError(absl::StrCat("unit_id: unknown unit '", unit_id, "'"));
 }
 

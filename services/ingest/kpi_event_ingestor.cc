@@ -13,12 +13,15 @@ namespace strata::ingest {
 absl::StatusOr<int64_t> KpiEventIngestor::Ingest(
     const google::protobuf::RepeatedPtrField<v1::KpiEvent>& events) {
   if (events.empty()) return 0;
-  absl::Status valid = ValidateKpiEvents(events, *definitions_.Current());
-  if (absl::IsNotFound(valid)) {
-    // The definition may be on the log but not yet read here.
-    RETURN_IF_ERROR(definitions_.CatchUp(absl::Seconds(5)));
-    valid = ValidateKpiEvents(events, *definitions_.Current());
-  }
+  absl::Status valid;
+  // A NOT_FOUND may name a definition on the log but not yet read here.
+  auto references_known = [&](const Definitions& defs) {
+    valid = ValidateKpiEvents(events, defs);
+    return !absl::IsNotFound(valid);
+  };
+  std::shared_ptr<const Definitions> defs =
+      definitions_.CurrentSatisfying(references_known);
+  if (absl::IsNotFound(valid)) references_known(*defs);
   RETURN_IF_ERROR(valid);
 
   std::vector<v1::EventEnvelope> by_partition(partitions_);

@@ -11,7 +11,10 @@ namespace strata::rollup {
 absl::StatusOr<v1::RollupRecord> QueryService::Lookup(
     const v1::RollupKey& key) {
   ASSIGN_OR_RETURN(std::string cell_key, CellKeyOf(key));
-  std::shared_ptr<const Definitions> defs = definitions_.Current();
+  std::shared_ptr<const Definitions> defs =
+      definitions_.CurrentSatisfying([&](const Definitions& d) {
+        return d.FindKpi(key.kpi_id()) && d.FindUnit(key.unit_id());
+      });
   if (!defs->FindKpi(key.kpi_id())) {
     return absl::NotFoundError(
         absl::StrCat("key.kpi_id: unknown KPI '", key.kpi_id(), "'"));

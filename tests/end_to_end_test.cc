@@ -1,0 +1,522 @@
+// End-to-end: the real binaries on loopback, driven through their public
+// gRPC APIs, in both deployments:
+//   - AllInOne: `strata serve` on the embedded log;
+//   - Kafka: strata-ingest, strata-rollup and strata-alerts as three
+//     processes on a three-broker Kafka (librdkafka's mock cluster, in its
+//     own process).
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "libs/grpcutil/health_client.h"
+#include "libs/status/status_matchers.h"
+#include "strata/v1/admin_service.grpc.pb.h"
+#include "strata/v1/alert_service.grpc.pb.h"
+#include "strata/v1/ingest_service.grpc.pb.h"
+#include "strata/v1/query_service.grpc.pb.h"
+#include "tests/harness/child_process.h"
+
+namespace strata {
+namespace {
+
+using ::strata::testing::ChildProcess;
+using ::strata::testing::WaitForFile;
+using ::strata::testing::WaitForPortFile;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kStartTimeout = absl::Seconds(60);
+
+std::shared_ptr<grpc::Channel> Channel(int port) {
+  return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                             grpc::InsecureChannelCredentials());
+}
+
+// Where each service of a deployment listens.
+struct Endpoints {
+  int ingest = 0;
+  int rollup = 0;
+  int alerts = 0;
+};
+
+class Deployment {
+ public:
+  virtual ~Deployment() = default;
+  virtual absl::StatusOr<Endpoints> Start() = 0;
+  // SIGKILL everything and start again on the same data.
+  virtual absl::StatusOr<Endpoints> CrashAndRestart() = 0;
+  virtual std::string Logs() = 0;
+
+ protected:
+  // Starts `binary` with `args` plus a port file and waits for its port.
+  absl::StatusOr<int> Launch(std::unique_ptr<ChildProcess>& process,
+                             const std::string& name, const std::string& binary,
+                             std::vector<std::string> args) {
+    const std::string port_file = (dir_ / (name + ".port")).string();
+    std::filesystem::remove(port_file);
+    args.push_back("--port_file=" + port_file);
+    process = std::make_unique<ChildProcess>(binary, args);
+    absl::Status started = process->Start((dir_ / (name + ".log")).string());
+    if (!started.ok()) return started;
+    absl::StatusOr<int> port = WaitForPortFile(port_file, kStartTimeout);
+    if (!port.ok()) return port.status();
+    // The port file is written after health turns SERVING; check anyway.
+    absl::StatusOr<bool> serving = CheckServing(Channel(*port), absl::Seconds(5));
+    if (!serving.ok()) return serving.status();
+    if (!*serving) return absl::UnavailableError(name + " not serving");
+    return port;
+  }
+
+  std::string Log(const std::unique_ptr<ChildProcess>& p, const char* name) {
+    return p ? absl::StrCat("---- ", name, " ----\n", p->ReadLog()) : "";
+  }
+
+  std::filesystem::path dir_;
+};
+
+class AllInOneDeployment : public Deployment {
+ public:
+  explicit AllInOneDeployment(std::filesystem::path dir) { dir_ = dir; }
+
+  absl::StatusOr<Endpoints> Start() override {
+    absl::StatusOr<int> port =
+        Launch(server_, "strata", STRATA_BIN,
+               {"serve", "--listen=127.0.0.1:0",
+                "--data_dir=" + (dir_ / "data").string()});
+    if (!port.ok()) return port.status();
+    return Endpoints{*port, *port, *port};
+  }
+
+  absl::StatusOr<Endpoints> CrashAndRestart() override {
+    server_->Kill();
+    return Start();
+  }
+
+  std::string Logs() override { return Log(server_, "strata"); }
+
+ private:
+  std::unique_ptr<ChildProcess> server_;
+};
+
+class KafkaDeployment : public Deployment {
+ public:
+  explicit KafkaDeployment(std::filesystem::path dir) { dir_ = dir; }
+
+  absl::StatusOr<Endpoints> Start() override {
+    if (!broker_) {
+      const std::string bootstrap_file = (dir_ / "bootstrap").string();
+      broker_ = std::make_unique<ChildProcess>(
+          KAFKA_MOCK_BROKER_BIN,
+          std::vector<std::string>{"--brokers=3",
+                                   "--bootstrap_file=" + bootstrap_file});
+      absl::Status started = broker_->Start((dir_ / "broker.log").string());
+      if (!started.ok()) return started;
+      absl::StatusOr<std::string> bootstrap =
+          WaitForFile(bootstrap_file, kStartTimeout);
+      if (!bootstrap.ok()) return bootstrap.status();
+      brokers_ = *bootstrap;
+    }
+    Endpoints endpoints;
+    for (auto [process, name, binary, port] :
+         {std::make_tuple(&ingest_, "ingest", STRATA_INGEST_BIN, &endpoints.ingest),
+          std::make_tuple(&rollup_, "rollup", STRATA_ROLLUP_BIN, &endpoints.rollup),
+          std::make_tuple(&alerts_, "alerts", STRATA_ALERTS_BIN,
+                          &endpoints.alerts)}) {
+      absl::StatusOr<int> bound = Launch(
+          *process, name, binary,
+          {"--listen=127.0.0.1:0", "--kafka_brokers=" + brokers_,
+           "--data_dir=" + (dir_ / name).string()});
+      if (!bound.ok()) return bound.status();
+      *port = *bound;
+    }
+    return endpoints;
+  }
+
+  absl::StatusOr<Endpoints> CrashAndRestart() override {
+    ingest_->Kill();
+    rollup_->Kill();
+    alerts_->Kill();
+    return Start();  // The broker, holding the log, stays up.
+  }
+
+  std::string Logs() override {
+    return Log(broker_, "broker") + Log(ingest_, "ingest") +
+           Log(rollup_, "rollup") + Log(alerts_, "alerts");
+  }
+
+ private:
+  std::string brokers_;
+  std::unique_ptr<ChildProcess> broker_, ingest_, rollup_, alerts_;
+};
+
+v1::KpiEvent Event(const std::string& id, const std::string& kpi,
+                   const std::string& unit, int day, double value) {
+  v1::KpiEvent e;
+  e.set_event_id(id);
+  e.set_kpi_id(kpi);
+  e.set_unit_id(unit);
+  // 2026-03-<day> 12:00 UTC.
+  e.mutable_event_time()->set_seconds(1772366400 + (day - 1) * 86400 + 43200);
+  e.set_value(value);
+  e.set_source("e2e");
+  return e;
+}
+
+v1::RollupKey Key(const std::string& kpi, const std::string& unit,
+                  v1::PeriodKind kind, const std::string& label) {
+  v1::RollupKey key;
+  key.set_kpi_id(kpi);
+  key.set_unit_id(unit);
+  key.mutable_period()->set_kind(kind);
+  key.mutable_period()->set_label(label);
+  return key;
+}
+
+// Collects a subscription's alerts on a thread of its own.
+class AlertTail {
+ public:
+  AlertTail(v1::AlertService::Stub& stub, const std::string& unit) {
+    v1::SubscribeAlertsRequest request;
+    request.set_unit_id(unit);
+    context_.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(3)));
+    reader_ = stub.SubscribeAlerts(&context_, request);
+    reader_->WaitForInitialMetadata();  // The subscription is live.
+    thread_ = std::thread([this] {
+      v1::Alert alert;
+      while (reader_->Read(&alert)) {
+        absl::MutexLock lock(&mu_);
+        alerts_.push_back(alert);
+      }
+    });
+  }
+  ~AlertTail() {
+    context_.TryCancel();
+    thread_.join();
+  }
+
+  // Waits (bounded) for an alert matching `predicate`.
+  std::optional<v1::Alert> WaitFor(std::function<bool(const v1::Alert&)> predicate) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline) {
+      {
+        absl::MutexLock lock(&mu_);
+        for (const v1::Alert& a : alerts_) {
+          if (predicate(a)) return a;
+        }
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return std::nullopt;
+  }
+
+  std::vector<v1::Alert> alerts() {
+    absl::MutexLock lock(&mu_);
+    return alerts_;
+  }
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<v1::Alert>> reader_;
+  std::thread thread_;
+  absl::Mutex mu_;
+  std::vector<v1::Alert> alerts_;
+};
+
+class EndToEndTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           absl::StrCat("strata_e2e_", GetParam(), "_", getpid(), "_",
+                        ::testing::UnitTest::GetInstance()->random_seed(), "_",
+                        counter_++);
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    if (GetParam() == "AllInOne") {
+      deployment_ = std::make_unique<AllInOneDeployment>(dir_);
+    } else {
+      deployment_ = std::make_unique<KafkaDeployment>(dir_);
+    }
+    absl::StatusOr<Endpoints> endpoints = deployment_->Start();
+    ASSERT_OK(endpoints) << deployment_->Logs();
+    Connect(*endpoints);
+    ApplyOrganisation();
+  }
+
+  void TearDown() override {
+    if (HasFailure()) std::cerr << deployment_->Logs();
+    deployment_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void Connect(const Endpoints& e) {
+    admin_ = v1::AdminService::NewStub(Channel(e.ingest));
+    ingest_ = v1::IngestService::NewStub(Channel(e.ingest));
+    query_ = v1::RollupQueryService::NewStub(Channel(e.rollup));
+    alerts_ = v1::AlertService::NewStub(Channel(e.alerts));
+  }
+
+  // ent -> east -> {east-1, east-2}; ent -> west -> {west-1}.
+  // sales (sum) with March targets; staff (last).
+  void ApplyOrganisation() {
+    v1::DefinitionBatch batch;
+    auto unit = [&](const char* id, const char* parent) {
+      v1::OrgUnit* u = batch.add_changes()->mutable_org_unit();
+      u->set_unit_id(id);
+      u->set_name(id);
+      u->set_parent_id(parent);
+    };
+    unit("ent", "");
+    unit("east", "ent");
+    unit("east-1", "east");
+    unit("east-2", "east");
+    unit("west", "ent");
+    unit("west-1", "west");
+    auto kpi = [&](const char* id, v1::TimeAggregation time) {
+      v1::Kpi* k = batch.add_changes()->mutable_kpi();
+      k->set_kpi_id(id);
+      k->set_name(id);
+      k->set_polarity(v1::POLARITY_HIGHER_IS_BETTER);
+      k->set_perspective(v1::PERSPECTIVE_FINANCIAL);
+      k->set_time_aggregation(time);
+      k->set_hierarchy_aggregation(v1::HIERARCHY_AGGREGATION_SUM);
+      k->mutable_thresholds()->set_green_pct(100);
+      k->mutable_thresholds()->set_amber_pct(90);
+    };
+    kpi("sales", v1::TIME_AGGREGATION_SUM);
+    kpi("staff", v1::TIME_AGGREGATION_LAST);
+    *batch.add_changes() = MarchSalesTarget("west-1", 1000);
+    grpc::ClientContext context;
+    v1::ApplyDefinitionsResponse response;
+    grpc::Status status = admin_->ApplyDefinitions(&context, batch, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_EQ(response.applied(), batch.changes_size());
+  }
+
+  static v1::DefinitionChange MarchSalesTarget(const std::string& unit,
+                                              double value) {
+    v1::DefinitionChange change;
+    v1::Target* t = change.mutable_target();
+    t->set_kpi_id("sales");
+    t->set_unit_id(unit);
+    t->mutable_period()->set_kind(v1::PERIOD_KIND_MONTH);
+    t->mutable_period()->set_label("2026-03");
+    t->set_value(value);
+    return change;
+  }
+
+  grpc::Status Ingest(const std::vector<v1::KpiEvent>& events,
+                      int64_t* accepted = nullptr) {
+    v1::IngestRequest request;
+    for (const auto& e : events) *request.add_events() = e;
+    grpc::ClientContext context;
+    v1::IngestResponse response;
+    grpc::Status status = ingest_->Ingest(&context, request, &response);
+    if (accepted != nullptr) *accepted = response.accepted();
+    return status;
+  }
+
+  grpc::Status GetRollup(const v1::RollupKey& key, v1::RollupRecord* record) {
+    grpc::ClientContext context;
+    v1::GetRollupRequest request;
+    *request.mutable_key() = key;
+    return query_->GetRollup(&context, request, record);
+  }
+
+  // Polls (bounded) until the cell has `event_count` events; returns it.
+  v1::RollupRecord WaitForCount(const v1::RollupKey& key, int64_t event_count) {
+    v1::RollupRecord record;
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline) {
+      if (GetRollup(key, &record).ok() && record.event_count() >= event_count) {
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    EXPECT_EQ(record.event_count(), event_count) << key.ShortDebugString();
+    return record;
+  }
+
+  static inline int counter_ = 0;
+  std::filesystem::path dir_;
+  std::unique_ptr<Deployment> deployment_;
+  std::unique_ptr<v1::AdminService::Stub> admin_;
+  std::unique_ptr<v1::IngestService::Stub> ingest_;
+  std::unique_ptr<v1::RollupQueryService::Stub> query_;
+  std::unique_ptr<v1::AlertService::Stub> alerts_;
+};
+
+TEST_P(EndToEndTest, RollsUpTeamsToBusinessUnitsToEnterpriseAndAlerts) {
+  AlertTail east_alerts(*alerts_, "east");
+
+  int64_t accepted = 0;
+  ASSERT_TRUE(Ingest({Event("s1", "sales", "east-1", 2, 40),
+                      Event("s2", "sales", "east-2", 3, 30),
+                      Event("s3", "sales", "west-1", 4, 150.5),
+                      Event("h1", "staff", "east-1", 1, 10),
+                      Event("h2", "staff", "east-1", 20, 12)},
+                     &accepted)
+                  .ok());
+  EXPECT_EQ(accepted, 5);
+
+  // The same path through a client stream of two batches.
+  {
+    grpc::ClientContext context;
+    v1::IngestResponse response;
+    auto writer = ingest_->IngestStream(&context, &response);
+    v1::IngestRequest first, second;
+    *first.add_events() = Event("s4", "sales", "east-1", 10, 20);
+    *second.add_events() = Event("h3", "staff", "west-1", 5, 7);
+    *second.add_events() = Event("s5", "sales", "west-1", 6, 49.5);
+    ASSERT_TRUE(writer->Write(first));
+    ASSERT_TRUE(writer->Write(second));
+    writer->WritesDone();
+    grpc::Status status = writer->Finish();
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.accepted(), 3);
+  }
+
+  const auto M = v1::PERIOD_KIND_MONTH;
+  EXPECT_EQ(WaitForCount(Key("sales", "ent", M, "2026-03"), 5).value(), 290);
+  EXPECT_EQ(WaitForCount(Key("sales", "east-1", M, "2026-03"), 2).value(), 60);
+  EXPECT_EQ(WaitForCount(Key("sales", "east", M, "2026-03"), 3).value(), 90);
+  EXPECT_EQ(WaitForCount(Key("sales", "west", v1::PERIOD_KIND_QUARTER, "2026-Q1"),
+                         2).value(), 200);
+  EXPECT_EQ(WaitForCount(Key("sales", "ent", v1::PERIOD_KIND_YEAR, "2026"), 5)
+                .value(), 290);
+  // Stocks: each unit's latest value, summed up the tree.
+  EXPECT_EQ(WaitForCount(Key("staff", "east-1", M, "2026-03"), 2).value(), 12);
+  EXPECT_EQ(WaitForCount(Key("staff", "ent", M, "2026-03"), 3).value(), 19);
+
+  // A target set after the fact re-evaluates the cell: east-1 sold 60
+  // against 100, red. The subscriber for "east" hears of it; west-1's red
+  // (200 of 1000) is outside its subtree.
+  {
+    v1::DefinitionBatch targets;
+    *targets.add_changes() = MarchSalesTarget("east-1", 100);
+    grpc::ClientContext context;
+    v1::ApplyDefinitionsResponse response;
+    ASSERT_TRUE(admin_->ApplyDefinitions(&context, targets, &response).ok());
+  }
+  std::optional<v1::Alert> alert = east_alerts.WaitFor([](const v1::Alert& a) {
+    return a.key().unit_id() == "east-1" && a.status() == v1::KPI_STATUS_RED;
+  });
+  ASSERT_TRUE(alert.has_value());
+  EXPECT_EQ(alert->key().kpi_id(), "sales");
+  EXPECT_EQ(alert->state(), v1::ALERT_STATE_OPEN);
+  EXPECT_EQ(alert->actual(), 60);
+  EXPECT_EQ(alert->target(), 100);
+  for (const v1::Alert& a : east_alerts.alerts()) {
+    EXPECT_NE(a.key().unit_id(), "west-1");
+  }
+  grpc::ClientContext list_context;
+  v1::ListAlertsRequest list_request;
+  v1::ListAlertsResponse listed;
+  ASSERT_TRUE(alerts_->ListAlerts(&list_context, list_request, &listed).ok());
+  bool west_listed = false;
+  for (const v1::Alert& a : listed.alerts()) {
+    west_listed |= a.key().unit_id() == "west-1";
+  }
+  EXPECT_TRUE(west_listed);
+
+  // The manager acknowledges, then resolves with a corrective action.
+  grpc::ClientContext ack_context;
+  v1::AcknowledgeAlertRequest ack;
+  ack.set_alert_id(alert->alert_id());
+  ack.set_acknowledged_by("east-manager");
+  v1::Alert acked;
+  ASSERT_TRUE(alerts_->AcknowledgeAlert(&ack_context, ack, &acked).ok());
+  EXPECT_EQ(acked.state(), v1::ALERT_STATE_ACKNOWLEDGED);
+  EXPECT_EQ(acked.acknowledged_by(), "east-manager");
+  grpc::ClientContext resolve_context;
+  v1::ResolveAlertRequest resolve;
+  resolve.set_alert_id(alert->alert_id());
+  resolve.set_resolved_by("east-manager");
+  resolve.set_corrective_action("Moved two reps to east-1");
+  v1::Alert resolved;
+  ASSERT_TRUE(alerts_->ResolveAlert(&resolve_context, resolve, &resolved).ok());
+  EXPECT_EQ(resolved.state(), v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(resolved.corrective_action(), "Moved two reps to east-1");
+  EXPECT_TRUE(east_alerts.WaitFor([](const v1::Alert& a) {
+    return a.state() == v1::ALERT_STATE_RESOLVED;
+  }));
+}
+
+TEST_P(EndToEndTest, RejectsBadInputPreciselyAndAppliesNoneOfIt) {
+  grpc::Status status = Ingest({Event("ok-1", "sales", "west-1", 2, 5),
+                                Event("bad-1", "sales", "west-1", 2, NAN)});
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("events[1].value"));
+
+  status = Ingest({Event("ok-2", "sales", "west-1", 2, 5),
+                   Event("bad-2", "salez", "west-1", 2, 1)});
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(status.error_message(), HasSubstr("events[1].kpi_id"));
+
+  status = Ingest({Event("bad-3", "sales", "north-9", 2, 1)});
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(status.error_message(), HasSubstr("events[0].unit_id"));
+
+  // A definition batch with one bad change applies none of its changes.
+  v1::DefinitionBatch batch;
+  v1::OrgUnit* fine = batch.add_changes()->mutable_org_unit();
+  fine->set_unit_id("south");
+  fine->set_name("South");
+  fine->set_parent_id("ent");
+  v1::OrgUnit* orphan = batch.add_changes()->mutable_org_unit();
+  orphan->set_unit_id("south-1");
+  orphan->set_name("South 1");
+  orphan->set_parent_id("nowhere");
+  grpc::ClientContext context;
+  v1::ApplyDefinitionsResponse response;
+  status = admin_->ApplyDefinitions(&context, batch, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(status.error_message(), HasSubstr("changes[1].org_unit.parent_id"));
+  EXPECT_EQ(Ingest({Event("s-south", "sales", "south", 2, 1)}).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  // Only a later, valid event reaches the rollup: the rejected batches'
+  // valid events never did.
+  ASSERT_TRUE(Ingest({Event("good", "sales", "west-1", 2, 3)}).ok());
+  EXPECT_EQ(WaitForCount(Key("sales", "west-1", v1::PERIOD_KIND_MONTH, "2026-03"),
+                         1).value(), 3);
+
+  v1::RollupRecord record;
+  EXPECT_EQ(GetRollup(Key("sales", "ent", v1::PERIOD_KIND_MONTH, "2026-13"),
+                      &record).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_P(EndToEndTest, ResentAndCrashedEventsCountExactlyOnce) {
+  std::vector<v1::KpiEvent> events;
+  for (int i = 0; i < 200; ++i) {
+    events.push_back(Event(absl::StrCat("r", i), "sales",
+                           i % 2 ? "east-2" : "west-1", 1 + i % 28, 1.25));
+  }
+  ASSERT_TRUE(Ingest(events).ok());
+  ASSERT_TRUE(Ingest(events).ok());  // A feed retrying the whole batch.
+  const v1::RollupKey ent = Key("sales", "ent", v1::PERIOD_KIND_YEAR, "2026");
+  EXPECT_EQ(WaitForCount(ent, 200).value(), 250);
+
+  // Crash everything (SIGKILL: no flush), restart on the same data, resend.
+  absl::StatusOr<Endpoints> endpoints = deployment_->CrashAndRestart();
+  ASSERT_OK(endpoints) << deployment_->Logs();
+  Connect(*endpoints);
+  ASSERT_TRUE(Ingest(events).ok());
+  ASSERT_TRUE(Ingest({Event("after-crash", "sales", "east-1", 3, 10)}).ok());
+  const v1::RollupRecord record = WaitForCount(ent, 201);
+  EXPECT_EQ(record.value(), 260);
+}
+
+INSTANTIATE_TEST_SUITE_P(Deployments, EndToEndTest,
+                         ::testing::Values("AllInOne", "Kafka"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace strata

@@ -1,0 +1,102 @@
+#include "tests/harness/child_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+
+namespace strata::testing {
+
+absl::Status ChildProcess::Start(const std::string& log_path) {
+  log_path_ = log_path;
+  std::vector<char*> argv;
+  argv.push_back(binary_.data());
+  for (std::string& arg : args_) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  const int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (log_fd < 0) return absl::InternalError(absl::StrCat("open ", log_path));
+  const pid_t pid = fork();
+  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid == 0) {
+    dup2(log_fd, STDOUT_FILENO);
+    dup2(log_fd, STDERR_FILENO);
+    // Dies with the test, whatever happens to it.
+    setpgid(0, 0);
+    execv(binary_.c_str(), argv.data());
+    _exit(127);
+  }
+  close(log_fd);
+  pid_ = pid;
+  return absl::OkStatus();
+}
+
+int ChildProcess::Wait(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    int status = 0;
+    const pid_t done = waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    if (absl::Now() >= deadline) return -1;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+}
+
+int ChildProcess::Stop(absl::Duration grace) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  const int code = Wait(grace);
+  if (code >= 0) return code;
+  Kill();
+  return 128 + SIGKILL;
+}
+
+void ChildProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  Wait(absl::Seconds(10));
+}
+
+std::string ChildProcess::ReadLog() const {
+  std::ifstream in(log_path_);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+absl::StatusOr<std::string> WaitForFile(const std::string& path,
+                                        absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    std::ifstream in(path);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    std::string text(absl::StripAsciiWhitespace(buffer.str()));
+    if (!text.empty()) return text;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::DeadlineExceededError(absl::StrCat("no ", path, " in time"));
+}
+
+absl::StatusOr<int> WaitForPortFile(const std::string& path,
+                                    absl::Duration timeout) {
+  absl::StatusOr<std::string> text = WaitForFile(path, timeout);
+  if (!text.ok()) return text.status();
+  int port = 0;
+  if (!absl::SimpleAtoi(*text, &port) || port <= 0) {
+    return absl::InternalError(absl::StrCat("bad port file ", path, ": ", *text));
+  }
+  return port;
+}
+
+}  // namespace strata::testing

@@ -1,0 +1,53 @@
+#pragma once
+
+// Starts a real binary for cross-service tests and stops it again. Output
+// goes to a log file that a failing test prints.
+//
+//   ChildProcess server(binary, {"serve", "--listen=127.0.0.1:0",
+//                                "--port_file=" + port_file});
+//   ASSERT_OK(server.Start(log_path));
+//   ASSERT_OK_AND_ASSIGN(int port, WaitForPortFile(port_file, absl::Seconds(30)));
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace strata::testing {
+
+class ChildProcess {
+ public:
+  ChildProcess(std::string binary, std::vector<std::string> args)
+      : binary_(std::move(binary)), args_(std::move(args)) {}
+  ~ChildProcess() { Kill(); }
+
+  absl::Status Start(const std::string& log_path);
+  // SIGTERM, then waits up to `grace` before SIGKILL. Returns the exit code
+  // (or 128 + signal).
+  int Stop(absl::Duration grace = absl::Seconds(10));
+  // SIGKILL: a crash, with no chance to flush anything.
+  void Kill();
+  bool running() const { return pid_ > 0; }
+  const std::string& log_path() const { return log_path_; }
+  std::string ReadLog() const;
+
+ private:
+  int Wait(absl::Duration timeout);
+
+  std::string binary_;
+  std::vector<std::string> args_;
+  std::string log_path_;
+  int pid_ = -1;
+};
+
+// Polls until `path` holds a port number (written by --port_file).
+absl::StatusOr<int> WaitForPortFile(const std::string& path,
+                                    absl::Duration timeout);
+
+// Reads a whole small file written by another process, polling until it is
+// non-empty.
+absl::StatusOr<std::string> WaitForFile(const std::string& path,
+                                        absl::Duration timeout);
+
+}  // namespace strata::testing

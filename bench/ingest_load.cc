@@ -35,6 +35,8 @@ ABSL_FLAG(int, fanout, 10, "Children per unit above the teams.");
 ABSL_FLAG(int, depth, 5, "Levels of the organisation, enterprise included.");
 ABSL_FLAG(int, kpis, 50, "KPIs (one in five keeps the last value).");
 ABSL_FLAG(std::string, run_id, "", "Prefix of event ids (default: time).");
+ABSL_FLAG(int, spread_days, 30,
+          "Event times fall in the last this many days, as live feeds' do.");
 
 namespace {
 
@@ -121,10 +123,16 @@ int main(int argc, char** argv) {
               org.units, absl::GetFlag(FLAGS_depth), org.teams.size(),
               org.kpis.size());
 
-  // Every event falls in one year, so the root's yearly cells count them all.
+  // Every event falls in one year, so the root's yearly cells count them
+  // all: the window ends now, or at the year's end if it would cross it.
   const int year = absl::ToCivilYear(absl::Now(), absl::UTCTimeZone()).year();
   const int64_t year_start = absl::ToUnixSeconds(
       absl::FromCivil(absl::CivilYear(year), absl::UTCTimeZone()));
+  const int64_t spread = int64_t{86400} * absl::GetFlag(FLAGS_spread_days);
+  const int64_t window_start =
+      std::max(year_start, absl::ToUnixSeconds(absl::Now()) - spread);
+  const int64_t window = std::max<int64_t>(
+      1, std::min(spread, absl::ToUnixSeconds(absl::Now()) - window_start));
   strata::v1::BatchGetRollupsRequest root_query;
   for (const std::string& kpi : org.kpis) {
     strata::v1::RollupKey* key = root_query.add_keys();
@@ -166,7 +174,7 @@ int main(int argc, char** argv) {
           e->set_event_id(absl::StrCat(run_id, "-", s, "-", i));
           e->set_kpi_id(org.kpis[rng() % org.kpis.size()]);
           e->set_unit_id(org.teams[rng() % org.teams.size()]);
-          e->mutable_event_time()->set_seconds(year_start + rng() % (300 * 86400));
+          e->mutable_event_time()->set_seconds(window_start + rng() % window);
           e->set_value(static_cast<double>(rng() % 10000) / 100.0);
           e->set_source("bench");
         }

@@ -1,5 +1,7 @@
 #include "libs/definitions/definitions_follower.h"
 
+#include <pthread.h>
+
 #include "absl/strings/str_cat.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
@@ -23,7 +25,10 @@ void DefinitionsFollower::AddListener(Listener listener) {
 }
 
 void DefinitionsFollower::Start() {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "definitions");
+    Run();
+  });
 }
 
 DefinitionsFollower::DefinitionsFollower(

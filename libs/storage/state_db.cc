@@ -1,5 +1,6 @@
 #include "libs/storage/state_db.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/base/internal/endian.h"
@@ -7,6 +8,7 @@
 #include "libs/status/status_macros.h"
 #include "libs/storage/rocksdb_status.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 
 namespace strata {
@@ -32,6 +34,16 @@ absl::StatusOr<std::unique_ptr<StateDb>> StateDb::Open(
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   rocksdb::ColumnFamilyOptions family_options(options);
   family_options.compression = rocksdb::kLZ4Compression;
+  // A bloom filter over whole keys in the memtable too, so that looking up
+  // a key that was never written (a new cell, a new event id) skips the
+  // skiplist search.
+  family_options.memtable_prefix_bloom_size_ratio = 0.1;
+  family_options.memtable_whole_key_filtering = true;
+  family_options.write_buffer_size = 128 << 20;
+  // Commits write keys in sorted order; a per-first-byte insert hint lets
+  // each memtable insert start where the previous one ended.
+  family_options.memtable_insert_with_hint_prefix_extractor.reset(
+      rocksdb::NewFixedPrefixTransform(1));
   family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, family_options}};
@@ -59,6 +71,32 @@ absl::StatusOr<std::optional<std::string>> StateDb::Get(size_t family,
   if (s.IsNotFound()) return std::nullopt;
   RETURN_IF_ERROR(FromRocksDb(s));
   return value;
+}
+
+absl::StatusOr<std::vector<bool>> StateDb::Contains(
+    size_t family, std::vector<absl::string_view> keys) {
+  // MultiGet wants sorted keys for its fast path; answer in caller order.
+  std::vector<size_t> order(keys.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return keys[a] < keys[b]; });
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(keys.size());
+  for (size_t i : order) slices.emplace_back(keys[i].data(), keys[i].size());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), handles_[family + 1], slices.size(),
+                slices.data(), values.data(), statuses.data(),
+                /*sorted_input=*/true);
+  std::vector<bool> found(keys.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (statuses[i].ok()) {
+      found[order[i]] = true;
+    } else if (!statuses[i].IsNotFound()) {
+      return FromRocksDb(statuses[i]);
+    }
+  }
+  return found;
 }
 
 absl::StatusOr<int64_t> StateDb::Position(absl::string_view topic,

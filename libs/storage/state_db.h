@@ -39,6 +39,10 @@ class StateDb {
   absl::StatusOr<std::optional<std::string>> Get(size_t family,
                                                  absl::string_view key);
 
+  // For each key, whether it is stored; one batched look-up.
+  absl::StatusOr<std::vector<bool>> Contains(size_t family,
+                                             std::vector<absl::string_view> keys);
+
   // The stored position of a partition, 0 when none.
   absl::StatusOr<int64_t> Position(absl::string_view topic, int32_t partition);
   static void PutPosition(rocksdb::WriteBatch& batch, absl::string_view topic,

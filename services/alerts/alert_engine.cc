@@ -1,5 +1,7 @@
 #include "services/alerts/alert_engine.h"
 
+#include <pthread.h>
+
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "libs/logging/log.h"
@@ -107,7 +109,10 @@ absl::Status AlertEngine::Start() {
   }
   ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
   RETURN_IF_ERROR(consumer_->Assign(positions));
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "alert-engine");
+    Run();
+  });
   return absl::OkStatus();
 }
 

@@ -82,11 +82,10 @@ class RollupEngine {
   };
 
   void Run();
-  absl::Status ApplyRecord(const eventlog::LogRecord& record);
+  absl::Status ApplyRecords(const std::vector<eventlog::LogRecord>& records);
   absl::Status ApplyEvent(const v1::KpiEvent& event, const Definitions& defs);
   absl::StatusOr<RollupCell*> Cell(const Definitions& defs, const CellId& id);
   absl::StatusOr<OwnState*> Own(const Definitions& defs, const CellId& id);
-  absl::StatusOr<bool> AlreadyApplied(const std::string& event_id);
   std::string KeyOf(const Definitions& defs, const CellId& id) const;
   absl::Status Flush();
 

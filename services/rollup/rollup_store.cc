@@ -40,9 +40,9 @@ absl::StatusOr<std::optional<OwnState>> RollupStore::GetOwn(
                   DecodeFixed64At(*value, 2)};
 }
 
-absl::StatusOr<bool> RollupStore::IsSeen(absl::string_view event_id) {
-  ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(kSeen, event_id));
-  return value.has_value();
+absl::StatusOr<std::vector<bool>> RollupStore::AreSeen(
+    std::vector<absl::string_view> event_ids) {
+  return db_->Contains(kSeen, std::move(event_ids));
 }
 
 absl::StatusOr<int64_t> RollupStore::Position(

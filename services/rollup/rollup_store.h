@@ -35,7 +35,9 @@ class RollupStore {
 
   absl::StatusOr<std::optional<RollupCell>> GetCell(const std::string& key);
   absl::StatusOr<std::optional<OwnState>> GetOwn(const std::string& key);
-  absl::StatusOr<bool> IsSeen(absl::string_view event_id);
+  // For each id, whether an event with it was applied and committed.
+  absl::StatusOr<std::vector<bool>> AreSeen(
+      std::vector<absl::string_view> event_ids);
   // Stored position of the partition, 0 when none.
   absl::StatusOr<int64_t> Position(const eventlog::TopicPartition& tp);
 

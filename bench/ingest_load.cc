@@ -35,6 +35,9 @@ ABSL_FLAG(int, fanout, 10, "Children per unit above the teams.");
 ABSL_FLAG(int, depth, 5, "Levels of the organisation, enterprise included.");
 ABSL_FLAG(int, kpis, 50, "KPIs (one in five keeps the last value).");
 ABSL_FLAG(std::string, run_id, "", "Prefix of event ids (default: time).");
+ABSL_FLAG(double, rate, 0,
+          "Events/s to offer in all (0: as fast as accepted), to measure the "
+          "delay below saturation.");
 ABSL_FLAG(int, spread_days, 30,
           "Event times fall in the last this many days, as live feeds' do.");
 
@@ -167,7 +170,12 @@ int main(int argc, char** argv) {
       std::mt19937_64 rng(s);
       strata::v1::IngestRequest request;
       const int64_t mine = total / streams + (s < total % streams ? 1 : 0);
+      const double my_rate = absl::GetFlag(FLAGS_rate) / streams;
       for (int64_t i = 0; i < mine;) {
+        if (my_rate > 0) {
+          // Paced: batch k leaves at start + k * batch / rate.
+          absl::SleepFor(start + absl::Seconds(i / my_rate) - absl::Now());
+        }
         request.Clear();
         for (int b = 0; b < batch_size && i < mine; ++b, ++i) {
           strata::v1::KpiEvent* e = request.add_events();

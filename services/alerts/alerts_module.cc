@@ -26,4 +26,12 @@ AlertsModule::AlertsModule(const AlertsModuleOptions& options,
       actions_(log, *store_, engine_, ThisProducer("strata-alerts")),
       service_(*store_, hub_, actions_, definitions) {}
 
+absl::StatusOr<std::unique_ptr<ServiceModule>> NewAlertsService(
+    eventlog::EventLog& log, DefinitionsFollower& definitions,
+    const std::string& data_dir) {
+  AlertsModuleOptions options;
+  options.state_dir = data_dir + "/alerts";
+  return AsServiceModule(AlertsModule::Create(options, log, definitions));
+}
+
 }  // namespace strata::alerts

@@ -10,15 +10,12 @@
 #include "absl/status/statusor.h"
 #include "libs/definitions/definitions_follower.h"
 #include "libs/eventlog/event_log.h"
+#include "libs/grpcutil/service_module.h"
 #include "services/alerts/alert_actions.h"
 #include "services/alerts/alert_engine.h"
 #include "services/alerts/alert_hub.h"
 #include "services/alerts/alert_service.h"
 #include "services/alerts/alert_store.h"
-
-namespace grpc {
-class Service;
-}
 
 namespace strata::alerts {
 
@@ -28,17 +25,17 @@ struct AlertsModuleOptions {
   AlertEngineOptions engine;
 };
 
-class AlertsModule {
+class AlertsModule final : public ServiceModule {
  public:
   // Registers with `definitions`: create before the follower starts.
   static absl::StatusOr<std::unique_ptr<AlertsModule>> Create(
       const AlertsModuleOptions& options, eventlog::EventLog& log,
       DefinitionsFollower& definitions);
 
-  absl::Status Start() { return engine_.Start(); }
-  void Stop() { engine_.Stop(); }
+  absl::Status Start() override { return engine_.Start(); }
+  void Stop() override { engine_.Stop(); }
 
-  std::vector<grpc::Service*> services() { return {&service_}; }
+  std::vector<grpc::Service*> services() override { return {&service_}; }
 
  private:
   AlertsModule(const AlertsModuleOptions& options,
@@ -51,5 +48,11 @@ class AlertsModule {
   AlertActions actions_;
   AlertService service_;
 };
+
+// The service as a process runs it, with default options and its state
+// under `data_dir`.
+absl::StatusOr<std::unique_ptr<ServiceModule>> NewAlertsService(
+    eventlog::EventLog& log, DefinitionsFollower& definitions,
+    const std::string& data_dir);
 
 }  // namespace strata::alerts

@@ -76,6 +76,8 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(
   return log;
 }
 
+namespace {
+
 void BlockTerminationSignals() {
   sigset_t set;
   sigemptyset(&set);
@@ -83,8 +85,6 @@ void BlockTerminationSignals() {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
-
-namespace {
 
 void WaitForTerminationSignal() {
   sigset_t set;
@@ -97,8 +97,27 @@ void WaitForTerminationSignal() {
 
 }  // namespace
 
-absl::Status ServeUntilSignal(const std::string& name, const std::string& listen,
-                              const std::vector<grpc::Service*>& services) {
+absl::Status RunServices(
+    const std::string& name, const LogOptions& options,
+    const std::string& listen, const std::vector<ModuleFactory>& factories,
+    const std::function<absl::Status(const ModuleContext&)>& ready) {
+  BlockTerminationSignals();
+  ASSIGN_OR_RETURN(std::unique_ptr<eventlog::EventLog> log, OpenEventLog(options));
+  ASSIGN_OR_RETURN(std::unique_ptr<DefinitionsFollower> definitions,
+                   DefinitionsFollower::Create(*log, name));
+  const ModuleContext context{*log, *definitions, options};
+  std::vector<std::unique_ptr<ServiceModule>> modules;
+  std::vector<grpc::Service*> services;
+  for (const ModuleFactory& factory : factories) {
+    ASSIGN_OR_RETURN(std::unique_ptr<ServiceModule> module, factory(context));
+    for (grpc::Service* service : module->services()) services.push_back(service);
+    modules.push_back(std::move(module));
+  }
+  definitions->Start();
+  RETURN_IF_ERROR(definitions->CatchUp(absl::Seconds(60)));
+  for (auto& module : modules) RETURN_IF_ERROR(module->Start());
+  if (ready) RETURN_IF_ERROR(ready(context));
+
   ServerRunner server;
   ASSIGN_OR_RETURN(int port, server.Start(listen, services));
   server.SetServing(true);
@@ -108,6 +127,7 @@ absl::Status ServeUntilSignal(const std::string& name, const std::string& listen
   STRATA_LOG(INFO) << name << " stopping";
   server.SetServing(false);
   server.Shutdown(absl::Seconds(5));
+  for (auto& module : modules) module->Stop();
   return absl::OkStatus();
 }
 

@@ -4,19 +4,20 @@
 // choose, and run until SIGINT or SIGTERM. Linked only into binaries.
 //
 //   absl::Status Run(const std::vector<std::string>& args) {
-//     BlockTerminationSignals();
-//     ASSIGN_OR_RETURN(auto log, OpenEventLog(LogOptionsFromFlags()));
-//     ...
-//     return ServeUntilSignal("strata-rollup", listen, module->services());
+//     return RunServices("strata-rollup", LogOptionsFromFlags(), listen,
+//                        {[](const ModuleContext& c) { return ...; }});
 //   }
 //   int main(int argc, char** argv) { return RunMain(argc, argv, "...", Run); }
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "libs/definitions/definitions_follower.h"
 #include "libs/eventlog/event_log.h"
+#include "libs/grpcutil/service_module.h"
 
 namespace grpc {
 class Service;
@@ -45,14 +46,25 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(
 // how tests and scripts learn a port the system picked (--listen=...:0).
 absl::Status AnnouncePort(int port);
 
-// Serves `services` on `listen` (health SERVING) until SIGINT or SIGTERM,
-// then drains calls for up to five seconds.
-absl::Status ServeUntilSignal(const std::string& name, const std::string& listen,
-                              const std::vector<grpc::Service*>& services);
+// What a module factory is given.
+struct ModuleContext {
+  eventlog::EventLog& log;
+  DefinitionsFollower& definitions;
+  const LogOptions& options;  // data_dir holds the modules' state stores.
+};
+using ModuleFactory = std::function<absl::StatusOr<std::unique_ptr<ServiceModule>>(
+    const ModuleContext&)>;
 
-// Servers call this first, before any thread starts, so that SIGINT and
-// SIGTERM reach ServeUntilSignal instead of killing the process.
-void BlockTerminationSignals();
+// A server process: blocks SIGINT and SIGTERM before any thread starts,
+// opens the log, creates the modules (before definitions are read, so they
+// can listen to every batch), catches up with the definitions, starts the
+// modules, runs `ready` if given, and serves every module's services on
+// `listen` (health SERVING) until a signal; then drains calls for up to
+// five seconds and stops the modules.
+absl::Status RunServices(
+    const std::string& name, const LogOptions& options,
+    const std::string& listen, const std::vector<ModuleFactory>& factories,
+    const std::function<absl::Status(const ModuleContext&)>& ready = nullptr);
 
 // The body of main(): parses flags, runs `run` with the positional
 // arguments and turns its status into the exit code.

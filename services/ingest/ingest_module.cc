@@ -20,4 +20,10 @@ IngestModule::IngestModule(eventlog::EventLog& log,
       ingest_(ingestor_),
       admin_(writer_, definitions) {}
 
+absl::StatusOr<std::unique_ptr<ServiceModule>> NewIngestService(
+    eventlog::EventLog& log, DefinitionsFollower& definitions,
+    const std::string& data_dir) {
+  return AsServiceModule(IngestModule::Create(log, definitions));
+}
+
 }  // namespace strata::ingest

@@ -4,29 +4,26 @@
 // one log and definitions follower. Used by strata-ingest and by strata.
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "libs/definitions/definitions_follower.h"
 #include "libs/eventlog/event_log.h"
+#include "libs/grpcutil/service_module.h"
 #include "services/ingest/admin_service.h"
 #include "services/ingest/definitions_writer.h"
 #include "services/ingest/ingest_service.h"
 #include "services/ingest/kpi_event_ingestor.h"
 
-namespace grpc {
-class Service;
-}
-
 namespace strata::ingest {
 
-class IngestModule {
+class IngestModule final : public ServiceModule {
  public:
   static absl::StatusOr<std::unique_ptr<IngestModule>> Create(
       eventlog::EventLog& log, DefinitionsFollower& definitions);
 
-  std::vector<grpc::Service*> services() { return {&ingest_, &admin_}; }
-  DefinitionsWriter& definitions_writer() { return writer_; }
+  std::vector<grpc::Service*> services() override { return {&ingest_, &admin_}; }
 
  private:
   IngestModule(eventlog::EventLog& log, DefinitionsFollower& definitions,
@@ -37,5 +34,11 @@ class IngestModule {
   IngestService ingest_;
   AdminService admin_;
 };
+
+// The service as a process runs it, with default options and its state
+// under `data_dir`.
+absl::StatusOr<std::unique_ptr<ServiceModule>> NewIngestService(
+    eventlog::EventLog& log, DefinitionsFollower& definitions,
+    const std::string& data_dir);
 
 }  // namespace strata::ingest

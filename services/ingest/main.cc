@@ -4,8 +4,6 @@
 //       [--kafka_brokers=kafka-0:9092,kafka-1:9092]
 
 #include "absl/flags/flag.h"
-#include "libs/definitions/definitions_follower.h"
-#include "libs/status/status_macros.h"
 #include "services/common/process.h"
 #include "services/ingest/ingest_module.h"
 
@@ -16,17 +14,11 @@ namespace {
 
 absl::Status Run(const std::vector<std::string>& args) {
   if (!args.empty()) return absl::InvalidArgumentError("no arguments expected");
-  BlockTerminationSignals();
-  const LogOptions log_options = LogOptionsFromFlags();
-  ASSIGN_OR_RETURN(auto log, OpenEventLog(log_options));
-  ASSIGN_OR_RETURN(auto definitions,
-                   DefinitionsFollower::Create(*log, "strata-ingest"));
-  ASSIGN_OR_RETURN(auto module, ingest::IngestModule::Create(*log, *definitions));
-  definitions->Start();
-  RETURN_IF_ERROR(definitions->CatchUp(absl::Seconds(60)));
-  RETURN_IF_ERROR(ServeUntilSignal("strata-ingest", absl::GetFlag(FLAGS_listen),
-                                   module->services()));
-  return absl::OkStatus();
+  return RunServices(
+      "strata-ingest", LogOptionsFromFlags(), absl::GetFlag(FLAGS_listen),
+      {[](const ModuleContext& c) {
+        return ingest::NewIngestService(c.log, c.definitions, c.options.data_dir);
+      }});
 }
 
 }  // namespace

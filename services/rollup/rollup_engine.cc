@@ -174,11 +174,17 @@ absl::Status RollupEngine::ApplyEvent(const v1::KpiEvent& event,
     const Period period = PeriodContaining(kind, time);
     int64_t delta = sample.value;
     if (info.time_aggregation != TimeAggregation::kSum) {
-      ASSIGN_OR_RETURN(OwnState * own, Own(defs, {*kpi, *unit, period}));
+      const CellId id{*kpi, *unit, period};
+      ASSIGN_OR_RETURN(OwnState * own, own_.Mutable(id, [&] {
+        return store_.GetOwn(KeyOf(defs, id));
+      }));
       delta = FoldIntoOwn(info.time_aggregation, sample, *own);
     }
     for (UnitIndex ancestor : defs.PathToRoot(*unit)) {
-      ASSIGN_OR_RETURN(RollupCell * cell, Cell(defs, {*kpi, ancestor, period}));
+      const CellId id{*kpi, ancestor, period};
+      ASSIGN_OR_RETURN(RollupCell * cell, cells_.Mutable(id, [&] {
+        return store_.GetCell(KeyOf(defs, id));
+      }));
       ApplyDelta(delta, time_us, *cell);
     }
   }
@@ -192,50 +198,14 @@ std::string RollupEngine::KeyOf(const Definitions& defs,
                  defs.unit(id.unit).definition.unit_id(), id.period);
 }
 
-absl::StatusOr<RollupCell*> RollupEngine::Cell(const Definitions& defs,
-                                               const CellId& id) {
-  auto [it, inserted] = cells_.try_emplace(id);
-  if (inserted) {
-    auto stored = store_.GetCell(KeyOf(defs, id));
-    if (!stored.ok()) {
-      cells_.erase(it);
-      return stored.status();
-    }
-    if (stored->has_value()) it->second.state = **stored;
-  }
-  if (!it->second.dirty) {
-    it->second.dirty = true;
-    dirty_cells_.push_back(id);
-  }
-  return &it->second.state;
-}
-
-absl::StatusOr<OwnState*> RollupEngine::Own(const Definitions& defs,
-                                            const CellId& id) {
-  auto [it, inserted] = own_.try_emplace(id);
-  if (inserted) {
-    auto stored = store_.GetOwn(KeyOf(defs, id));
-    if (!stored.ok()) {
-      own_.erase(it);
-      return stored.status();
-    }
-    if (stored->has_value()) it->second.state = **stored;
-  }
-  if (!it->second.dirty) {
-    it->second.dirty = true;
-    dirty_own_.push_back(id);
-  }
-  return &it->second.state;
-}
-
 absl::Status RollupEngine::Flush() {
   const Definitions& defs = *defs_;
   StateChanges changes;
   std::vector<eventlog::AppendRecord> changelog;
-  changes.cells.reserve(dirty_cells_.size());
-  changelog.reserve(dirty_cells_.size());
-  for (const CellId& id : dirty_cells_) {
-    const RollupCell& cell = cells_[id].state;
+  changes.cells.reserve(cells_.dirty().size());
+  changelog.reserve(cells_.dirty().size());
+  for (const CellId& id : cells_.dirty()) {
+    const RollupCell& cell = cells_.at(id);
     std::string key = KeyOf(defs, id);
     const v1::RollupRecord record =
         MakeRollupRecord(defs.kpi(id.kpi).definition.kpi_id(),
@@ -244,8 +214,8 @@ absl::Status RollupEngine::Flush() {
     changelog.push_back({key, record.SerializeAsString()});
     changes.cells.emplace_back(std::move(key), cell);
   }
-  for (const CellId& id : dirty_own_) {
-    changes.own.emplace_back(KeyOf(defs, id), own_[id].state);
+  for (const CellId& id : own_.dirty()) {
+    changes.own.emplace_back(KeyOf(defs, id), own_.at(id));
   }
   changes.seen_event_ids.assign(pending_event_ids_.begin(),
                                 pending_event_ids_.end());
@@ -263,10 +233,8 @@ absl::Status RollupEngine::Flush() {
   RETURN_IF_ERROR(log_.Append(kRollupsTopic, changelog));
   RETURN_IF_ERROR(store_.Commit(changes));
 
-  for (const CellId& id : dirty_cells_) cells_[id].dirty = false;
-  for (const CellId& id : dirty_own_) own_[id].dirty = false;
-  dirty_cells_.clear();
-  dirty_own_.clear();
+  cells_.ClearDirty();
+  own_.ClearDirty();
   stats_.events_committed += pending_event_ids_.size();
   pending_event_ids_.clear();
   ++stats_.flushes;

@@ -23,6 +23,7 @@
 #include "libs/definitions/definitions_follower.h"
 #include "libs/eventlog/event_log.h"
 #include "libs/period/period.h"
+#include "services/rollup/dirty_cache.h"
 #include "services/rollup/rollup_store.h"
 #include "strata/v1/events.pb.h"
 
@@ -75,17 +76,10 @@ class RollupEngine {
       return H::combine(std::move(h), c.kpi, c.unit, c.period);
     }
   };
-  template <typename State>
-  struct Cached {
-    State state;
-    bool dirty = false;
-  };
 
   void Run();
   absl::Status ApplyRecords(const std::vector<eventlog::LogRecord>& records);
   absl::Status ApplyEvent(const v1::KpiEvent& event, const Definitions& defs);
-  absl::StatusOr<RollupCell*> Cell(const Definitions& defs, const CellId& id);
-  absl::StatusOr<OwnState*> Own(const Definitions& defs, const CellId& id);
   std::string KeyOf(const Definitions& defs, const CellId& id) const;
   absl::Status Flush();
 
@@ -101,10 +95,8 @@ class RollupEngine {
 
   // Owned by the engine's thread.
   std::shared_ptr<const Definitions> defs_;
-  absl::flat_hash_map<CellId, Cached<RollupCell>> cells_;
-  absl::flat_hash_map<CellId, Cached<OwnState>> own_;
-  std::vector<CellId> dirty_cells_;
-  std::vector<CellId> dirty_own_;
+  DirtyCache<CellId, RollupCell> cells_;
+  DirtyCache<CellId, OwnState> own_;  // Only for `last` KPIs.
   absl::flat_hash_set<std::string> pending_event_ids_;
   absl::flat_hash_map<int32_t, int64_t> next_offset_;  // Per partition.
   int32_t changelog_partitions_ = 1;

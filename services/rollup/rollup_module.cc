@@ -24,4 +24,12 @@ RollupModule::RollupModule(const RollupModuleOptions& options,
       engine_(options.engine, log, definitions, *store_),
       query_(*store_, definitions) {}
 
+absl::StatusOr<std::unique_ptr<ServiceModule>> NewRollupService(
+    eventlog::EventLog& log, DefinitionsFollower& definitions,
+    const std::string& data_dir) {
+  RollupModuleOptions options;
+  options.state_dir = data_dir + "/rollup";
+  return AsServiceModule(RollupModule::Create(options, log, definitions));
+}
+
 }  // namespace strata::rollup

@@ -10,13 +10,10 @@
 #include "absl/status/statusor.h"
 #include "libs/definitions/definitions_follower.h"
 #include "libs/eventlog/event_log.h"
+#include "libs/grpcutil/service_module.h"
 #include "services/rollup/query_service.h"
 #include "services/rollup/rollup_engine.h"
 #include "services/rollup/rollup_store.h"
-
-namespace grpc {
-class Service;
-}
 
 namespace strata::rollup {
 
@@ -26,17 +23,17 @@ struct RollupModuleOptions {
   RollupEngineOptions engine;
 };
 
-class RollupModule {
+class RollupModule final : public ServiceModule {
  public:
   static absl::StatusOr<std::unique_ptr<RollupModule>> Create(
       const RollupModuleOptions& options, eventlog::EventLog& log,
       DefinitionsFollower& definitions);
 
   // Starts consuming; queries are served from creation on.
-  absl::Status Start() { return engine_.Start(); }
-  void Stop() { engine_.Stop(); }
+  absl::Status Start() override { return engine_.Start(); }
+  void Stop() override { engine_.Stop(); }
 
-  std::vector<grpc::Service*> services() { return {&query_}; }
+  std::vector<grpc::Service*> services() override { return {&query_}; }
   const RollupStats& stats() const { return engine_.stats(); }
 
  private:
@@ -48,5 +45,11 @@ class RollupModule {
   RollupEngine engine_;
   QueryService query_;
 };
+
+// The service as a process runs it, with default options and its state
+// under `data_dir`.
+absl::StatusOr<std::unique_ptr<ServiceModule>> NewRollupService(
+    eventlog::EventLog& log, DefinitionsFollower& definitions,
+    const std::string& data_dir);
 
 }  // namespace strata::rollup

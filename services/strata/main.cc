@@ -60,7 +60,6 @@ absl::Status Run(const std::vector<std::string>& args) {
         absl::StrCat(command, " takes ", n, " argument(s); see --help"));
   };
   if (command == "serve") {
-    BlockTerminationSignals();
     AllInOneOptions options;
     options.log = LogOptionsFromFlags();
     options.listen = absl::GetFlag(FLAGS_listen);

@@ -1,0 +1,38 @@
+#pragma once
+
+// One service's parts as a process runs them: the gRPC services it serves,
+// and background work started once its inputs are ready. A binary serves one
+// module (strata-rollup) or several on one port (strata).
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace grpc {
+class Service;
+}
+
+namespace strata {
+
+class ServiceModule {
+ public:
+  virtual ~ServiceModule() = default;
+
+  virtual std::vector<grpc::Service*> services() = 0;
+  // Called once the definitions have caught up, before serving.
+  virtual absl::Status Start() { return absl::OkStatus(); }
+  // Called after the server stopped taking calls.
+  virtual void Stop() {}
+};
+
+// Converts a module factory's result to the interface.
+template <typename Module>
+absl::StatusOr<std::unique_ptr<ServiceModule>> AsServiceModule(
+    absl::StatusOr<std::unique_ptr<Module>> module) {
+  if (!module.ok()) return module.status();
+  return std::unique_ptr<ServiceModule>(std::move(module).value());
+}
+
+}  // namespace strata

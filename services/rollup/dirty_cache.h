@@ -1,0 +1,60 @@
+#pragma once
+
+// A read-through cache of per-cell state that remembers which entries
+// changed since the last commit, in the order they first changed.
+//
+//   DirtyCache<CellId, RollupCell> cells;
+//   ASSIGN_OR_RETURN(RollupCell* cell, cells.Mutable(id, [&] {
+//     return store.GetCell(key);  // StatusOr<optional<RollupCell>>
+//   }));
+//   for (const CellId& id : cells.dirty()) Write(id, cells.at(id));
+//   cells.ClearDirty();
+
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+
+namespace strata::rollup {
+
+template <typename Key, typename State>
+class DirtyCache {
+ public:
+  // The entry for `key`, loaded with `load` on first use (a default State
+  // when the store has none), and marked dirty.
+  template <typename Load>
+  absl::StatusOr<State*> Mutable(const Key& key, Load load) {
+    auto [it, inserted] = entries_.try_emplace(key);
+    if (inserted) {
+      auto stored = load();
+      if (!stored.ok()) {
+        entries_.erase(it);
+        return stored.status();
+      }
+      if (stored->has_value()) it->second.state = **stored;
+    }
+    if (!it->second.dirty) {
+      it->second.dirty = true;
+      dirty_.push_back(key);
+    }
+    return &it->second.state;
+  }
+
+  const std::vector<Key>& dirty() const { return dirty_; }
+  const State& at(const Key& key) const { return entries_.at(key).state; }
+
+  void ClearDirty() {
+    for (const Key& key : dirty_) entries_[key].dirty = false;
+    dirty_.clear();
+  }
+
+ private:
+  struct Entry {
+    State state;
+    bool dirty = false;
+  };
+  absl::flat_hash_map<Key, Entry> entries_;
+  std::vector<Key> dirty_;
+};
+
+}  // namespace strata::rollup

@@ -1,0 +1,230 @@
+#include "services/alerts/alert_engine.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "libs/eventlog/rocksdb_event_log.h"
+#include "libs/status/status_matchers.h"
+#include "libs/streams/cell_key.h"
+#include "libs/streams/envelope.h"
+#include "libs/streams/topics.h"
+
+namespace strata::alerts {
+namespace {
+
+// Records every alert the hub publishes.
+class Recorder : public AlertSubscriber {
+ public:
+  void OnAlert(const v1::Alert& alert) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    alerts_.push_back(alert);
+  }
+  std::vector<v1::Alert> alerts() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return alerts_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<v1::Alert> alerts_;
+};
+
+// The engine on an embedded log, fed rollup records directly, as the rollup
+// service would publish them. "sales" (higher is better, amber at 90 %) has a
+// March target of 100 for "team"; "cost" (lower is better, amber at 110 %) 50.
+class AlertEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           absl::StrCat("strata_alerts_", getpid(), "_", counter_++);
+    std::filesystem::remove_all(dir_);
+    eventlog::RocksDbEventLogOptions log_options;
+    log_options.path = (dir_ / "log").string();
+    log_options.topics = DefaultTopics();
+    log_ = *eventlog::OpenRocksDbEventLog(log_options);
+    definitions_ = *DefinitionsFollower::Create(*log_, "test");
+    store_ = *AlertStore::Open((dir_ / "alerts").string());
+    engine_ = std::make_unique<AlertEngine>(AlertEngineOptions(), *log_,
+                                            *definitions_, *store_, hub_);
+    hub_.Subscribe(&recorder_, "");
+    definitions_->Start();
+    ASSERT_OK(engine_->Start());
+    AppendDefinitions();
+  }
+
+  void TearDown() override {
+    hub_.Unsubscribe(&recorder_);
+    engine_.reset();
+    store_.reset();
+    definitions_.reset();
+    log_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void AppendDefinitions() {
+    v1::DefinitionBatch batch;
+    v1::OrgUnit* unit = batch.add_changes()->mutable_org_unit();
+    unit->set_unit_id("team");
+    unit->set_name("Team");
+    auto kpi = [&](const char* id, v1::Polarity polarity, double amber) {
+      v1::Kpi* k = batch.add_changes()->mutable_kpi();
+      k->set_kpi_id(id);
+      k->set_name(id);
+      k->set_polarity(polarity);
+      k->set_time_aggregation(v1::TIME_AGGREGATION_SUM);
+      k->set_hierarchy_aggregation(v1::HIERARCHY_AGGREGATION_SUM);
+      k->mutable_thresholds()->set_green_pct(100);
+      k->mutable_thresholds()->set_amber_pct(amber);
+    };
+    kpi("sales", v1::POLARITY_HIGHER_IS_BETTER, 90);
+    kpi("cost", v1::POLARITY_LOWER_IS_BETTER, 110);
+    AppendTarget(batch, "sales", 100);
+    AppendTarget(batch, "cost", 50);
+    AppendDefinitionBatch(batch);
+  }
+
+  static void AppendTarget(v1::DefinitionBatch& batch, const char* kpi,
+                           double value) {
+    v1::Target* t = batch.add_changes()->mutable_target();
+    t->set_kpi_id(kpi);
+    t->set_unit_id("team");
+    t->mutable_period()->set_kind(v1::PERIOD_KIND_MONTH);
+    t->mutable_period()->set_label("2026-03");
+    t->set_value(value);
+  }
+
+  void AppendDefinitionBatch(const v1::DefinitionBatch& batch) {
+    v1::EventEnvelope envelope = NewEnvelope(ThisProducer("test"));
+    *envelope.mutable_definitions() = batch;
+    ASSERT_OK(log_->Append(kDefinitionsTopic,
+                           {{"d", envelope.SerializeAsString()}}));
+    ASSERT_OK(definitions_->CatchUp(absl::Seconds(5)));
+  }
+
+  void PublishRollup(const std::string& kpi, double value, int64_t version) {
+    v1::RollupRecord record;
+    record.mutable_key()->set_kpi_id(kpi);
+    record.mutable_key()->set_unit_id("team");
+    record.mutable_key()->mutable_period()->set_kind(v1::PERIOD_KIND_MONTH);
+    record.mutable_key()->mutable_period()->set_label("2026-03");
+    record.set_value(value);
+    record.set_version(version);
+    const std::string key = *CellKeyOf(record.key());
+    ASSERT_OK(log_->Append(kRollupsTopic, {{key, record.SerializeAsString()}}));
+  }
+
+  // Waits (bounded) until the recorder has seen `count` alert changes.
+  std::vector<v1::Alert> WaitForPublished(size_t count) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (absl::Now() < deadline && recorder_.alerts().size() < count) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return recorder_.alerts();
+  }
+
+  // Waits (bounded) until the engine has committed everything on the
+  // rollup changelog so far.
+  void Settle() {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    for (int32_t p = 0; p < *log_->PartitionCount(kRollupsTopic); ++p) {
+      const eventlog::TopicPartition tp{kRollupsTopic, p};
+      const int64_t end = *log_->EndOffset(tp);
+      while (absl::Now() < deadline && *store_->Position(tp) < end) {
+        absl::SleepFor(absl::Milliseconds(5));
+      }
+      ASSERT_EQ(*store_->Position(tp), end);
+    }
+  }
+
+  static inline int counter_ = 0;
+  std::filesystem::path dir_;
+  std::unique_ptr<eventlog::EventLog> log_;
+  std::unique_ptr<DefinitionsFollower> definitions_;
+  std::unique_ptr<AlertStore> store_;
+  AlertHub hub_;
+  Recorder recorder_;
+  std::unique_ptr<AlertEngine> engine_;
+};
+
+TEST_F(AlertEngineTest, GreenRaisesNothingRedOpensAnAlertThatFollowsChanges) {
+  PublishRollup("sales", 120, 1);  // Green from the start: no alert.
+  PublishRollup("sales", 80, 2);   // Red: opens one.
+  std::vector<v1::Alert> alerts = WaitForPublished(1);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].alert_id(), "sales/team/2026-03#1");
+  EXPECT_EQ(alerts[0].status(), v1::KPI_STATUS_RED);
+  EXPECT_EQ(alerts[0].previous_status(), v1::KPI_STATUS_GREEN);
+  EXPECT_EQ(alerts[0].actual(), 80);
+  EXPECT_EQ(alerts[0].target(), 100);
+
+  PublishRollup("sales", 95, 3);  // Amber: the open alert is updated.
+  alerts = WaitForPublished(2);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[1].alert_id(), "sales/team/2026-03#1");
+  EXPECT_EQ(alerts[1].status(), v1::KPI_STATUS_AMBER);
+  EXPECT_EQ(alerts[1].version(), 2);
+}
+
+TEST_F(AlertEngineTest, RepeatedAndOlderVersionsAreDropped) {
+  PublishRollup("sales", 80, 5);
+  WaitForPublished(1);
+  PublishRollup("sales", 120, 5);  // Same version: a republished repeat.
+  PublishRollup("sales", 120, 4);  // Older.
+  Settle();
+  EXPECT_EQ(recorder_.alerts().size(), 1u);
+  auto stored = store_->GetAlert("sales/team/2026-03#1");
+  ASSERT_OK(stored);
+  EXPECT_EQ((*stored)->actual(), 80);
+}
+
+TEST_F(AlertEngineTest, LowerIsBetterMirrorsTheBands) {
+  PublishRollup("cost", 45, 1);  // Under budget: green, no alert.
+  PublishRollup("cost", 54, 2);  // 108 % of budget: amber.
+  std::vector<v1::Alert> alerts = WaitForPublished(1);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].status(), v1::KPI_STATUS_AMBER);
+}
+
+TEST_F(AlertEngineTest, ResolvedAlertsCloseAndTheNextChangeOpensANewOne) {
+  PublishRollup("sales", 50, 1);
+  WaitForPublished(1);
+
+  v1::AlertAction resolve;
+  resolve.set_alert_id("sales/team/2026-03#1");
+  resolve.mutable_resolve()->set_corrective_action("retrained the team");
+  v1::EventEnvelope envelope = NewEnvelope(ThisProducer("test"));
+  envelope.mutable_producer()->set_principal("maria");
+  *envelope.mutable_alert_action() = resolve;
+  ASSERT_OK(log_->Append(kAlertActionsTopic,
+                         {{"a", envelope.SerializeAsString()}}));
+  auto resolved =
+      engine_->WaitForChange("sales/team/2026-03#1", 1, absl::Seconds(10));
+  ASSERT_OK(resolved);
+  EXPECT_EQ(resolved->state(), v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(resolved->resolved_by(), "maria");
+  EXPECT_EQ(resolved->corrective_action(), "retrained the team");
+
+  PublishRollup("sales", 95, 2);  // Red to amber, with nothing open: new.
+  std::vector<v1::Alert> alerts = WaitForPublished(3);
+  ASSERT_EQ(alerts.size(), 3u);
+  EXPECT_EQ(alerts[2].alert_id(), "sales/team/2026-03#2");
+  EXPECT_EQ(alerts[2].generation(), 2);
+  EXPECT_EQ(alerts[2].state(), v1::ALERT_STATE_OPEN);
+}
+
+TEST_F(AlertEngineTest, ANewTargetReevaluatesTheLatestActual) {
+  PublishRollup("sales", 95, 1);  // Amber against 100.
+  WaitForPublished(1);
+  v1::DefinitionBatch batch;
+  AppendTarget(batch, "sales", 200);  // Now 47.5 %: red.
+  AppendDefinitionBatch(batch);
+  std::vector<v1::Alert> alerts = WaitForPublished(2);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[1].status(), v1::KPI_STATUS_RED);
+  EXPECT_EQ(alerts[1].target(), 200);
+  EXPECT_EQ(alerts[1].actual(), 95);
+}
+
+}  // namespace
+}  // namespace strata::alerts

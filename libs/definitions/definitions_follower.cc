@@ -81,6 +81,7 @@ void DefinitionsFollower::Run() {
     auto records = consumer_->Poll(256, absl::Milliseconds(100));
     if (!records.ok()) {
       STRATA_LOG(WARNING) << "definitions: " << records.status();
+      absl::SleepFor(absl::Milliseconds(100));
       continue;
     }
     for (const eventlog::LogRecord& record : *records) {

@@ -1,6 +1,7 @@
 #include "services/rollup/rollup_engine.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <pthread.h>
 
@@ -77,26 +78,31 @@ void RollupEngine::Run() {
     auto records = consumer_->Poll(options_.poll_batch, wait);
     if (!records.ok()) {
       STRATA_LOG(WARNING) << "rollup: poll: " << records.status();
+      absl::SleepFor(absl::Milliseconds(100));
       continue;
     }
     if (pending == 0) last_flush = absl::Now();
     defs_ = definitions_.Current();
     if (absl::Status status = ApplyRecords(*records); !status.ok()) {
-      // Only the store fails here; stop rather than skip an event.
-      STRATA_LOG(ERROR) << "rollup: stopping: " << status;
-      return;
+      // Only a store read fails here, with the cache half updated: the one
+      // safe way on is a restart, which replays from the committed state.
+      STRATA_LOG(ERROR) << "rollup: state store read failed: " << status;
+      std::abort();
     }
     pending += records->size();
     if (pending > 0 &&
         (absl::Now() - last_flush >= options_.flush_interval ||
          pending_event_ids_.size() >= options_.max_pending_events)) {
-      absl::Status status = Flush();
-      if (!status.ok()) {
-        STRATA_LOG(WARNING) << "rollup: flush failed, will retry: " << status;
-        absl::SleepFor(absl::Milliseconds(100));
-        continue;
+      // Read nothing more until this is durable: a log or disk that is down
+      // holds the engine back instead of growing its memory.
+      absl::Duration backoff = absl::Milliseconds(100);
+      absl::Status status;
+      while (!(status = Flush()).ok() && !stop_) {
+        STRATA_LOG(WARNING) << "rollup: flush failed, retrying: " << status;
+        absl::SleepFor(backoff);
+        backoff = std::min(backoff * 2, absl::Seconds(5));
       }
-      pending = 0;
+      if (status.ok()) pending = 0;
     }
   }
   if (pending > 0) {

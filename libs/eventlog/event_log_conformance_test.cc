@@ -289,6 +289,37 @@ INSTANTIATE_TEST_SUITE_P(
                        }))),
     [](const auto& info) { return info.param.first; });
 
+// A cluster that is down fails appends within the delivery timeout instead
+// of hanging the caller, and serves again once it is back.
+TEST(KafkaEventLogTest, AppendFailsInTimeWhileTheClusterIsDownThenRecovers) {
+  auto cluster = KafkaMockCluster::Start(3);
+  ASSERT_OK(cluster);
+  ASSERT_OK((*cluster)->CreateTopic("single", 1));
+  KafkaEventLogOptions options;
+  options.brokers = (*cluster)->bootstrap_servers();
+  options.linger_ms = 1;
+  options.delivery_timeout = absl::Seconds(2);
+  options.extra_config = {{"reconnect.backoff.ms", "50"},
+                          {"reconnect.backoff.max.ms", "500"}};
+  auto log = OpenKafkaEventLog(options);
+  ASSERT_OK(log);
+  ASSERT_OK((*log)->Append("single", {AppendRecord{"k", "before"}}));
+
+  (*cluster)->SetAllBrokersUp(false);
+  absl::Status down = (*log)->Append("single", {AppendRecord{"k", "lost"}});
+  EXPECT_FALSE(down.ok());
+  EXPECT_TRUE(absl::IsDeadlineExceeded(down) || absl::IsUnavailable(down))
+      << down;
+
+  (*cluster)->SetAllBrokersUp(true);
+  absl::Status up;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    up = (*log)->Append("single", {AppendRecord{"k", "after"}});
+    if (up.ok()) break;
+  }
+  EXPECT_OK(up);
+}
+
 // The embedded log keeps records, offsets and positions across a restart.
 TEST(RocksDbEventLogTest, ReopenKeepsRecordsAndPositions) {
   EmbeddedBackend backend;

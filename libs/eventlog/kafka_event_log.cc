@@ -184,7 +184,10 @@ class KafkaEventLog final : public EventLog {
         MakeConf(options_, {{"enable.idempotence", "true"},
                             {"acks", "all"},
                             {"compression.type", "lz4"},
-                            {"linger.ms", std::to_string(options_.linger_ms)}}));
+                            {"linger.ms", std::to_string(options_.linger_ms)},
+                            {"message.timeout.ms",
+                             std::to_string(absl::ToInt64Milliseconds(
+                                 options_.delivery_timeout))}}));
     std::string error;
     if (conf->set("dr_cb", &reporter_, error) != RdKafka::Conf::CONF_OK) {
       return absl::InternalError(error);

@@ -24,6 +24,9 @@ struct KafkaEventLogOptions {
   int linger_ms = 5;
   // How long a broker holds an empty fetch; bounds tailing latency.
   int fetch_wait_max_ms = 50;
+  // How long an append may take before it fails (message.timeout.ms):
+  // bounds how long a caller waits while the cluster is unreachable.
+  absl::Duration delivery_timeout = absl::Seconds(30);
   // Budget for metadata and offset look-ups.
   absl::Duration request_timeout = absl::Seconds(10);
   // Extra librdkafka properties for producer and consumers (e.g. TLS/SASL).

@@ -51,6 +51,17 @@ absl::Status KafkaMockCluster::CreateTopic(const std::string& topic,
   return absl::OkStatus();
 }
 
+void KafkaMockCluster::SetAllBrokersUp(bool up) {
+  // Mock broker ids count from 1.
+  for (int id = 1; id <= brokers_; ++id) {
+    if (up) {
+      rd_kafka_mock_broker_set_up(cluster_, id);
+    } else {
+      rd_kafka_mock_broker_set_down(cluster_, id);
+    }
+  }
+}
+
 void KafkaMockCluster::FailNextProduceRequests(int count) {
   std::vector<rd_kafka_resp_err_t> errors(
       count, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND);

@@ -26,6 +26,9 @@ class KafkaMockCluster {
   // Replicated on every broker, up to three.
   absl::Status CreateTopic(const std::string& topic, int partitions);
 
+  // Takes every broker down (connections refused) or brings them back.
+  void SetAllBrokersUp(bool up);
+
   // Fails the next `count` Produce requests with a retriable error.
   void FailNextProduceRequests(int count);
 

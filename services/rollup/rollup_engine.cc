@@ -12,7 +12,6 @@
 #include "libs/status/status_macros.h"
 #include "libs/streams/topics.h"
 #include "libs/streams/cell_key.h"
-#include "services/rollup/rollup_record.h"
 #include "strata/v1/rollup.pb.h"
 
 namespace strata::rollup {
@@ -43,7 +42,7 @@ RollupEngine::~RollupEngine() { Stop(); }
 
 absl::Status RollupEngine::Start() {
   ASSIGN_OR_RETURN(int32_t partitions, log_.PartitionCount(kKpiEventsTopic));
-  ASSIGN_OR_RETURN(changelog_partitions_, log_.PartitionCount(kRollupsTopic));
+  RETURN_IF_ERROR(log_.PartitionCount(kRollupsTopic).status());
   std::vector<eventlog::Position> positions;
   for (int32_t p = 0; p < partitions; ++p) {
     eventlog::TopicPartition tp{kKpiEventsTopic, p};
@@ -53,6 +52,8 @@ absl::Status RollupEngine::Start() {
   }
   ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
   RETURN_IF_ERROR(consumer_->Assign(positions));
+  flusher_ = std::make_unique<RollupFlusher>(
+      log_, store_, stats_.events_committed, stats_.flushes);
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "rollup-engine");
     Run();
@@ -93,23 +94,39 @@ void RollupEngine::Run() {
     if (pending > 0 &&
         (absl::Now() - last_flush >= options_.flush_interval ||
          pending_event_ids_.size() >= options_.max_pending_events)) {
-      // Read nothing more until this is durable: a log or disk that is down
-      // holds the engine back instead of growing its memory.
-      absl::Duration backoff = absl::Milliseconds(100);
-      absl::Status status;
-      while (!(status = Flush()).ok() && !stop_) {
-        STRATA_LOG(WARNING) << "rollup: flush failed, retrying: " << status;
-        absl::SleepFor(backoff);
-        backoff = std::min(backoff * 2, absl::Seconds(5));
-      }
-      if (status.ok()) pending = 0;
+      HandOff();
+      pending = 0;
     }
   }
-  if (pending > 0) {
-    absl::Status status = Flush();
-    if (!status.ok()) {
-      STRATA_LOG(WARNING) << "rollup: final flush failed; the log replays it: "
-                          << status;
+  if (pending > 0) HandOff();
+  if (!flusher_->Drain(absl::Seconds(10))) {
+    STRATA_LOG(WARNING) << "rollup: stopping with a batch not yet durable; "
+                           "the log replays it";
+  }
+  flusher_->Stop();
+}
+
+void RollupEngine::HandOff() {
+  FlushBatch batch;
+  batch.definitions = defs_;
+  batch.cells.reserve(cells_.dirty().size());
+  for (const CellId& id : cells_.dirty()) {
+    batch.cells.emplace_back(id, cells_.at(id));
+  }
+  for (const CellId& id : own_.dirty()) batch.own.emplace_back(id, own_.at(id));
+  batch.event_ids.swap(pending_event_ids_);
+  for (const auto& [partition, offset] : next_offset_) {
+    batch.positions.push_back({{kKpiEventsTopic, partition}, offset});
+  }
+  cells_.ClearDirty();
+  own_.ClearDirty();
+  const std::vector<eventlog::Position> durable =
+      flusher_->Submit(std::move(batch));
+  // The group's position only reports lag; the store's is the one of record.
+  if (!durable.empty()) {
+    absl::Status reported = consumer_->Commit(durable);
+    if (!reported.ok()) {
+      STRATA_LOG(WARNING) << "rollup: reporting positions: " << reported;
     }
   }
 }
@@ -140,8 +157,10 @@ absl::Status RollupEngine::ApplyRecords(
   for (const v1::KpiEvent* event : events) ids.push_back(event->event_id());
   ASSIGN_OR_RETURN(std::vector<bool> committed, store_.AreSeen(ids));
   for (size_t i = 0; i < events.size(); ++i) {
-    // Pending ids also catch repeats within this poll.
-    if (committed[i] || pending_event_ids_.contains(ids[i])) {
+    // Pending ids also catch repeats within this poll; in-flight ones are
+    // being committed right now.
+    if (committed[i] || pending_event_ids_.contains(ids[i]) ||
+        flusher_->InFlight(ids[i])) {
       ++stats_.events_duplicate;
       continue;
     }
@@ -202,54 +221,6 @@ std::string RollupEngine::KeyOf(const Definitions& defs,
                                 const CellId& id) const {
   return CellKey(defs.kpi(id.kpi).definition.kpi_id(),
                  defs.unit(id.unit).definition.unit_id(), id.period);
-}
-
-absl::Status RollupEngine::Flush() {
-  const Definitions& defs = *defs_;
-  StateChanges changes;
-  std::vector<eventlog::AppendRecord> changelog;
-  changes.cells.reserve(cells_.dirty().size());
-  changelog.reserve(cells_.dirty().size());
-  for (const CellId& id : cells_.dirty()) {
-    const RollupCell& cell = cells_.at(id);
-    std::string key = KeyOf(defs, id);
-    const v1::RollupRecord record =
-        MakeRollupRecord(defs.kpi(id.kpi).definition.kpi_id(),
-                         defs.unit(id.unit).definition.unit_id(), id.period,
-                         cell);
-    changelog.push_back({key, record.SerializeAsString()});
-    changes.cells.emplace_back(std::move(key), cell);
-  }
-  for (const CellId& id : own_.dirty()) {
-    changes.own.emplace_back(KeyOf(defs, id), own_.at(id));
-  }
-  changes.seen_event_ids.assign(pending_event_ids_.begin(),
-                                pending_event_ids_.end());
-  // Sorted keys insert into RocksDB's memtable skiplist far faster than
-  // random ones: each insert starts from where the previous one ended.
-  std::sort(changes.seen_event_ids.begin(), changes.seen_event_ids.end());
-  std::sort(changes.cells.begin(), changes.cells.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::sort(changes.own.begin(), changes.own.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (const auto& [partition, offset] : next_offset_) {
-    changes.positions.push_back({{kKpiEventsTopic, partition}, offset});
-  }
-
-  RETURN_IF_ERROR(log_.Append(kRollupsTopic, changelog));
-  RETURN_IF_ERROR(store_.Commit(changes));
-
-  cells_.ClearDirty();
-  own_.ClearDirty();
-  stats_.events_committed += pending_event_ids_.size();
-  pending_event_ids_.clear();
-  ++stats_.flushes;
-  // The group's position only reports lag; the store's is the one of record.
-  absl::Status reported = consumer_->Commit(changes.positions);
-  if (!reported.ok()) {
-    STRATA_LOG(WARNING) << "rollup: reporting positions: " << reported;
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace strata::rollup

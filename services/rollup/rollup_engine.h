@@ -1,13 +1,12 @@
 #pragma once
 
 // Folds KPI events from the log into rollup cells through the org hierarchy
-// and through month, quarter and year, then makes them durable.
+// and through month, quarter and year.
 //
 // Events fold into an in-memory cache (read through from the store); every
-// `flush_interval` or `max_pending_events` the engine publishes the changed
-// cells on the rollup changelog and commits them, the applied event ids and
-// the log positions in one WriteBatch. A crash between publish and commit
-// republishes cells with the same versions, which consumers drop.
+// `flush_interval`, or once `max_pending_events` are pending, the changed
+// cells, applied event ids and log positions go to the RollupFlusher, which
+// publishes and commits them while the engine folds on.
 
 #include <atomic>
 #include <memory>
@@ -23,14 +22,16 @@
 #include "libs/definitions/definitions_follower.h"
 #include "libs/eventlog/event_log.h"
 #include "libs/period/period.h"
+#include "services/rollup/cell_id.h"
 #include "services/rollup/dirty_cache.h"
+#include "services/rollup/rollup_flusher.h"
 #include "services/rollup/rollup_store.h"
 #include "strata/v1/events.pb.h"
 
 namespace strata::rollup {
 
 struct RollupEngineOptions {
-  // Longest an applied event waits before it is committed and visible.
+  // Longest an applied event waits before it is handed to the flusher.
   absl::Duration flush_interval = absl::Milliseconds(50);
   // Flush early once this many events are pending.
   size_t max_pending_events = 200'000;
@@ -64,30 +65,20 @@ class RollupEngine {
   const RollupStats& stats() const { return stats_; }
 
  private:
-  struct CellId {
-    KpiIndex kpi;
-    UnitIndex unit;
-    Period period;
-    friend bool operator==(const CellId& a, const CellId& b) {
-      return a.kpi == b.kpi && a.unit == b.unit && a.period == b.period;
-    }
-    template <typename H>
-    friend H AbslHashValue(H h, const CellId& c) {
-      return H::combine(std::move(h), c.kpi, c.unit, c.period);
-    }
-  };
 
   void Run();
   absl::Status ApplyRecords(const std::vector<eventlog::LogRecord>& records);
   absl::Status ApplyEvent(const v1::KpiEvent& event, const Definitions& defs);
   std::string KeyOf(const Definitions& defs, const CellId& id) const;
-  absl::Status Flush();
+  // Hands what changed since the last hand-off to the flusher.
+  void HandOff();
 
   const RollupEngineOptions options_;
   eventlog::EventLog& log_;
   DefinitionsFollower& definitions_;
   RollupStore& store_;
   std::unique_ptr<eventlog::LogConsumer> consumer_;
+  std::unique_ptr<RollupFlusher> flusher_;
 
   std::atomic<bool> stop_{false};
   std::thread thread_;
@@ -99,7 +90,6 @@ class RollupEngine {
   DirtyCache<CellId, OwnState> own_;  // Only for `last` KPIs.
   absl::flat_hash_set<std::string> pending_event_ids_;
   absl::flat_hash_map<int32_t, int64_t> next_offset_;  // Per partition.
-  int32_t changelog_partitions_ = 1;
 };
 
 }  // namespace strata::rollup

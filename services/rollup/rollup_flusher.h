@@ -1,0 +1,80 @@
+#pragma once
+
+// Makes the engine's folded state durable on a thread of its own, so that
+// folding the next events overlaps with writing the last ones.
+//
+// For each batch, in order: publish the changed cells on the changelog, then
+// commit cells, own states, event ids and log positions in one WriteBatch.
+// One batch is in flight at a time; Submit waits for the previous one, which
+// bounds memory and holds the engine back while the log or disk is down.
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "libs/aggregation/cell.h"
+#include "libs/definitions/definitions.h"
+#include "libs/eventlog/event_log.h"
+#include "services/rollup/cell_id.h"
+#include "services/rollup/rollup_store.h"
+
+namespace strata::rollup {
+
+// Copies of what changed since the last batch.
+struct FlushBatch {
+  std::shared_ptr<const Definitions> definitions;  // Names the cells.
+  std::vector<std::pair<CellId, RollupCell>> cells;
+  std::vector<std::pair<CellId, OwnState>> own;
+  absl::flat_hash_set<std::string> event_ids;
+  std::vector<eventlog::Position> positions;
+};
+
+class RollupFlusher {
+ public:
+  // `committed_events` and `flushes` count what became durable.
+  RollupFlusher(eventlog::EventLog& log, RollupStore& store,
+                std::atomic<int64_t>& committed_events,
+                std::atomic<int64_t>& flushes);
+  ~RollupFlusher();
+
+  // Waits until the batch before is durable, hands `batch` over and returns
+  // the positions the previous batch made durable (none at first).
+  std::vector<eventlog::Position> Submit(FlushBatch batch);
+
+  // Waits up to `timeout` until every submitted batch is durable; false
+  // when one is still failing.
+  bool Drain(absl::Duration timeout);
+
+  // Gives up on a batch still failing; the log replays it after a restart.
+  void Stop();
+
+  // Whether an event is in the batch being made durable. Only for the
+  // submitting thread: the batch changes only in Submit().
+  bool InFlight(absl::string_view event_id) const {
+    return batch_.event_ids.contains(event_id);
+  }
+
+ private:
+  void Run();
+  absl::Status Write(const FlushBatch& batch);
+
+  eventlog::EventLog& log_;
+  RollupStore& store_;
+  std::atomic<int64_t>& committed_events_;
+  std::atomic<int64_t>& flushes_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  FlushBatch batch_;
+  bool pending_ = false;  // Guarded by mu_: batch_ awaits writing.
+  bool stop_ = false;     // Guarded by mu_.
+  std::thread thread_;
+};
+
+}  // namespace strata::rollup

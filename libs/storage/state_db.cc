@@ -73,8 +73,8 @@ absl::StatusOr<std::optional<std::string>> StateDb::Get(size_t family,
   return value;
 }
 
-absl::StatusOr<std::vector<bool>> StateDb::Contains(
-    size_t family, std::vector<absl::string_view> keys) {
+absl::StatusOr<std::vector<std::optional<std::string>>> StateDb::GetMany(
+    size_t family, const std::vector<absl::string_view>& keys) {
   // MultiGet wants sorted keys for its fast path; answer in caller order.
   std::vector<size_t> order(keys.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -88,14 +88,23 @@ absl::StatusOr<std::vector<bool>> StateDb::Contains(
   db_->MultiGet(rocksdb::ReadOptions(), handles_[family + 1], slices.size(),
                 slices.data(), values.data(), statuses.data(),
                 /*sorted_input=*/true);
-  std::vector<bool> found(keys.size());
+  std::vector<std::optional<std::string>> found(keys.size());
   for (size_t i = 0; i < order.size(); ++i) {
     if (statuses[i].ok()) {
-      found[order[i]] = true;
+      found[order[i]] = values[i].ToString();
     } else if (!statuses[i].IsNotFound()) {
       return FromRocksDb(statuses[i]);
     }
   }
+  return found;
+}
+
+absl::StatusOr<std::vector<bool>> StateDb::Contains(
+    size_t family, const std::vector<absl::string_view>& keys) {
+  ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values,
+                   GetMany(family, keys));
+  std::vector<bool> found(values.size());
+  for (size_t i = 0; i < values.size(); ++i) found[i] = values[i].has_value();
   return found;
 }
 

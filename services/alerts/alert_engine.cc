@@ -1,5 +1,7 @@
 #include "services/alerts/alert_engine.h"
 
+#include <algorithm>
+
 #include <pthread.h>
 
 #include "absl/strings/str_cat.h"
@@ -35,6 +37,21 @@ class AlertEngine::Pending {
     return &cells_.emplace(key, stored.value_or(CellStatus{})).first->second;
   }
 
+  // Loads the cells of `keys` not loaded yet, in one batched look-up.
+  absl::Status Prefetch(const std::vector<std::string>& keys) {
+    std::vector<absl::string_view> missing;
+    for (const std::string& key : keys) {
+      if (!key.empty() && !cells_.contains(key)) missing.push_back(key);
+    }
+    if (missing.empty()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(std::vector<std::optional<CellStatus>> stored,
+                     store_.GetCells(missing));
+    for (size_t i = 0; i < missing.size(); ++i) {
+      cells_.emplace(missing[i], stored[i].value_or(CellStatus{}));
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<AlertIndex*> Index(const std::string& key) {
     auto it = index_.find(key);
     if (it != index_.end()) return &it->second;
@@ -54,6 +71,7 @@ class AlertEngine::Pending {
 
   v1::Alert* NewAlert(const std::string& id) { return &alerts_[id]; }
 
+  // Sorted by key: RocksDB's memtable takes sorted inserts far faster.
   AlertChanges TakeChanges() {
     AlertChanges changes;
     for (auto& [key, cell] : cells_) changes.cells.emplace_back(key, cell);
@@ -61,6 +79,13 @@ class AlertEngine::Pending {
     for (auto& [id, alert] : alerts_) {
       if (alert.version() > loaded_version(id)) changes.alerts.push_back(alert);
     }
+    auto by_key = [](const auto& a, const auto& b) { return a.first < b.first; };
+    std::sort(changes.cells.begin(), changes.cells.end(), by_key);
+    std::sort(changes.index.begin(), changes.index.end(), by_key);
+    std::sort(changes.alerts.begin(), changes.alerts.end(),
+              [](const v1::Alert& a, const v1::Alert& b) {
+                return a.alert_id() < b.alert_id();
+              });
     return changes;
   }
 
@@ -146,10 +171,34 @@ absl::Status AlertEngine::RunOnce() {
   for (const v1::DefinitionBatch& batch : batches) {
     RETURN_IF_ERROR(Reevaluate(batch, pending));
   }
+  // Rollup records first parsed and their cells loaded in one look-up.
+  std::vector<std::optional<v1::RollupRecord>> rollups(records.size());
+  std::vector<std::string> cell_keys(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (records[i].topic_partition.topic != kRollupsTopic) continue;
+    v1::RollupRecord rollup;
+    if (!rollup.ParseFromString(records[i].value)) {
+      STRATA_LOG(ERROR) << "alerts: skipping malformed rollup at "
+                        << records[i].topic_partition.partition << "@"
+                        << records[i].offset;
+      continue;
+    }
+    absl::StatusOr<std::string> key = CellKeyOf(rollup.key());
+    if (!key.ok()) continue;  // Not a cell this version knows.
+    cell_keys[i] = *std::move(key);
+    rollups[i] = std::move(rollup);
+  }
+  RETURN_IF_ERROR(pending.Prefetch(cell_keys));
   auto positions = next_offset_;
-  for (const eventlog::LogRecord& record : records) {
+  for (size_t i = 0; i < records.size(); ++i) {
+    const eventlog::LogRecord& record = records[i];
     if (record.topic_partition.topic == kRollupsTopic) {
-      RETURN_IF_ERROR(ApplyRollup(record, pending));
+      if (rollups[i]) {
+        RETURN_IF_ERROR(Evaluate(rollups[i]->key(), rollups[i]->value(),
+                                 rollups[i]->version(),
+                                 absl::FromUnixMillis(record.timestamp_ms),
+                                 pending));
+      }
     } else {
       RETURN_IF_ERROR(ApplyAction(record, pending));
     }
@@ -178,19 +227,6 @@ absl::Status AlertEngine::RunOnce() {
     hub_.Publish(changes.alerts, *definitions_.Current());
   }
   return absl::OkStatus();
-}
-
-absl::Status AlertEngine::ApplyRollup(const eventlog::LogRecord& record,
-                                      Pending& pending) {
-  v1::RollupRecord rollup;
-  if (!rollup.ParseFromString(record.value)) {
-    STRATA_LOG(ERROR) << "alerts: skipping malformed rollup at "
-                      << record.topic_partition.partition << "@"
-                      << record.offset;
-    return absl::OkStatus();
-  }
-  return Evaluate(rollup.key(), rollup.value(), rollup.version(),
-                  absl::FromUnixMillis(record.timestamp_ms), pending);
 }
 
 absl::Status AlertEngine::Evaluate(const v1::RollupKey& key, double actual,

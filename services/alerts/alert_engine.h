@@ -64,7 +64,6 @@ class AlertEngine {
 
   void Run();
   absl::Status RunOnce();
-  absl::Status ApplyRollup(const eventlog::LogRecord& record, Pending& pending);
   absl::Status ApplyAction(const eventlog::LogRecord& record, Pending& pending);
   absl::Status Reevaluate(const v1::DefinitionBatch& batch, Pending& pending);
   absl::Status Evaluate(const v1::RollupKey& key, double actual,

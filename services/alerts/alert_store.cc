@@ -15,6 +15,18 @@ absl::Status Malformed(absl::string_view what, absl::string_view key) {
   return absl::DataLossError(absl::StrCat("malformed ", what, " '", key, "'"));
 }
 
+absl::StatusOr<std::optional<CellStatus>> DecodeCell(
+    absl::string_view key, const std::optional<std::string>& value) {
+  if (!value) return std::nullopt;
+  if (value->size() != 24) return Malformed("cell", key);
+  CellStatus cell;
+  const int64_t bits = DecodeFixed64At(*value, 0);
+  std::memcpy(&cell.actual, &bits, sizeof(bits));
+  cell.version = DecodeFixed64At(*value, 1);
+  cell.status = static_cast<KpiStatus>(DecodeFixed64At(*value, 2));
+  return cell;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AlertStore>> AlertStore::Open(
@@ -26,14 +38,18 @@ absl::StatusOr<std::unique_ptr<AlertStore>> AlertStore::Open(
 absl::StatusOr<std::optional<CellStatus>> AlertStore::GetCell(
     const std::string& key) {
   ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(kCells, key));
-  if (!value) return std::nullopt;
-  if (value->size() != 24) return Malformed("cell", key);
-  CellStatus cell;
-  const int64_t bits = DecodeFixed64At(*value, 0);
-  std::memcpy(&cell.actual, &bits, sizeof(bits));
-  cell.version = DecodeFixed64At(*value, 1);
-  cell.status = static_cast<KpiStatus>(DecodeFixed64At(*value, 2));
-  return cell;
+  return DecodeCell(key, value);
+}
+
+absl::StatusOr<std::vector<std::optional<CellStatus>>> AlertStore::GetCells(
+    const std::vector<absl::string_view>& keys) {
+  ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values,
+                   db_->GetMany(kCells, keys));
+  std::vector<std::optional<CellStatus>> cells(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    ASSIGN_OR_RETURN(cells[i], DecodeCell(keys[i], values[i]));
+  }
+  return cells;
 }
 
 absl::StatusOr<std::optional<AlertIndex>> AlertStore::GetIndex(

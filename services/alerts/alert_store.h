@@ -43,6 +43,9 @@ class AlertStore {
       const std::string& path);
 
   absl::StatusOr<std::optional<CellStatus>> GetCell(const std::string& key);
+  // GetCell for many keys in one batched look-up.
+  absl::StatusOr<std::vector<std::optional<CellStatus>>> GetCells(
+      const std::vector<absl::string_view>& keys);
   absl::StatusOr<std::optional<AlertIndex>> GetIndex(const std::string& key);
   absl::StatusOr<std::optional<v1::Alert>> GetAlert(const std::string& id);
   // Every alert, in id order.

@@ -42,7 +42,7 @@ absl::StatusOr<std::optional<OwnState>> RollupStore::GetOwn(
 
 absl::StatusOr<std::vector<bool>> RollupStore::AreSeen(
     std::vector<absl::string_view> event_ids) {
-  return db_->Contains(kSeen, std::move(event_ids));
+  return db_->Contains(kSeen, event_ids);
 }
 
 absl::StatusOr<int64_t> RollupStore::Position(

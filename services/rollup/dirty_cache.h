@@ -40,6 +40,12 @@ class DirtyCache {
     return &it->second.state;
   }
 
+  // The cached entry, or nullptr.
+  const State* Find(const Key& key) const {
+    auto it = entries_.find(key);
+    return it == entries_.end() ? nullptr : &it->second.state;
+  }
+
   const std::vector<Key>& dirty() const { return dirty_; }
   const State& at(const Key& key) const { return entries_.at(key).state; }
 

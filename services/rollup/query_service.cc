@@ -15,20 +15,24 @@ absl::StatusOr<v1::RollupRecord> QueryService::Lookup(
       definitions_.CurrentSatisfying([&](const Definitions& d) {
         return d.FindKpi(key.kpi_id()) && d.FindUnit(key.unit_id());
       });
-  if (!defs->FindKpi(key.kpi_id())) {
+  std::optional<KpiIndex> kpi = defs->FindKpi(key.kpi_id());
+  if (!kpi) {
     return absl::NotFoundError(
         absl::StrCat("key.kpi_id: unknown KPI '", key.kpi_id(), "'"));
   }
-  if (!defs->FindUnit(key.unit_id())) {
+  std::optional<UnitIndex> unit = defs->FindUnit(key.unit_id());
+  if (!unit) {
     return absl::NotFoundError(
         absl::StrCat("key.unit_id: unknown unit '", key.unit_id(), "'"));
   }
-  ASSIGN_OR_RETURN(std::optional<RollupCell> cell, store_.GetCell(cell_key));
+  // CellKeyOf validated the period.
+  const Period period = *ParsePeriod(
+      static_cast<PeriodKind>(key.period().kind()), key.period().label());
+  ASSIGN_OR_RETURN(std::optional<RollupCell> cell,
+                   engine_.Read(*defs, *kpi, *unit, period));
   if (!cell) {
     return absl::NotFoundError(absl::StrCat("no events yet for ", cell_key));
   }
-  const Period period = *ParsePeriod(
-      static_cast<PeriodKind>(key.period().kind()), key.period().label());
   return MakeRollupRecord(key.kpi_id(), key.unit_id(), period, *cell);
 }
 

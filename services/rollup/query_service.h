@@ -1,17 +1,17 @@
 #pragma once
 
-// RollupQueryService: answers from the committed state store.
+// RollupQueryService: answers with the engine's latest folded state.
 
 #include "libs/definitions/definitions_follower.h"
-#include "services/rollup/rollup_store.h"
+#include "services/rollup/rollup_engine.h"
 #include "strata/v1/query_service.grpc.pb.h"
 
 namespace strata::rollup {
 
 class QueryService final : public v1::RollupQueryService::CallbackService {
  public:
-  QueryService(RollupStore& store, DefinitionsFollower& definitions)
-      : store_(store), definitions_(definitions) {}
+  QueryService(const RollupEngine& engine, DefinitionsFollower& definitions)
+      : engine_(engine), definitions_(definitions) {}
 
   grpc::ServerUnaryReactor* GetRollup(grpc::CallbackServerContext* context,
                                       const v1::GetRollupRequest* request,
@@ -25,7 +25,7 @@ class QueryService final : public v1::RollupQueryService::CallbackService {
   // NOT_FOUND when the KPI, the unit or the cell is unknown.
   absl::StatusOr<v1::RollupRecord> Lookup(const v1::RollupKey& key);
 
-  RollupStore& store_;
+  const RollupEngine& engine_;
   DefinitionsFollower& definitions_;
 };
 

@@ -71,9 +71,11 @@ void RollupEngine::Run() {
   absl::Time last_flush = absl::Now();
   size_t pending = 0;  // Records applied since the last flush.
   while (!stop_) {
+    // Idle: wait a whole interval. Otherwise until the hand-off is due, and
+    // once due (the flusher still busy) in short steps rather than spinning.
     const absl::Duration wait =
         pending == 0 ? options_.flush_interval
-                     : std::max(absl::ZeroDuration(),
+                     : std::max(absl::Milliseconds(5),
                                 options_.flush_interval -
                                     (absl::Now() - last_flush));
     auto records = consumer_->Poll(options_.poll_batch, wait);
@@ -91,9 +93,12 @@ void RollupEngine::Run() {
       std::abort();
     }
     pending += records->size();
-    if (pending > 0 &&
-        (absl::Now() - last_flush >= options_.flush_interval ||
-         pending_event_ids_.size() >= options_.max_pending_events)) {
+    // While the flusher is still writing the last batch, keep folding: the
+    // next batch coalesces more changes per cell. Wait for it only once
+    // max_pending_events are pending.
+    const bool due = absl::Now() - last_flush >= options_.flush_interval;
+    const bool full = pending_event_ids_.size() >= options_.max_pending_events;
+    if (pending > 0 && (full || (due && !flusher_->Busy()))) {
       HandOff();
       pending = 0;
     }
@@ -109,16 +114,19 @@ void RollupEngine::Run() {
 void RollupEngine::HandOff() {
   FlushBatch batch;
   batch.definitions = defs_;
-  batch.cells.reserve(cells_.dirty().size());
-  for (const CellId& id : cells_.dirty()) {
-    batch.cells.emplace_back(id, cells_.at(id));
+  {
+    std::unique_lock<std::shared_mutex> lock(cells_mu_);
+    batch.cells.reserve(cells_.dirty().size());
+    for (const CellId& id : cells_.dirty()) {
+      batch.cells.emplace_back(id, cells_.at(id));
+    }
+    cells_.ClearDirty();
   }
   for (const CellId& id : own_.dirty()) batch.own.emplace_back(id, own_.at(id));
   batch.event_ids.swap(pending_event_ids_);
   for (const auto& [partition, offset] : next_offset_) {
     batch.positions.push_back({{kKpiEventsTopic, partition}, offset});
   }
-  cells_.ClearDirty();
   own_.ClearDirty();
   const std::vector<eventlog::Position> durable =
       flusher_->Submit(std::move(batch));
@@ -164,9 +172,20 @@ absl::Status RollupEngine::ApplyRecords(
       ++stats_.events_duplicate;
       continue;
     }
+    std::unique_lock<std::shared_mutex> lock(cells_mu_);
     RETURN_IF_ERROR(ApplyEvent(*events[i], *defs_));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<RollupCell>> RollupEngine::Read(
+    const Definitions& defs, KpiIndex kpi, UnitIndex unit,
+    const Period& period) const {
+  {
+    std::shared_lock<std::shared_mutex> lock(cells_mu_);
+    if (const RollupCell* cell = cells_.Find({kpi, unit, period})) return *cell;
+  }
+  return store_.GetCell(KeyOf(defs, {kpi, unit, period}));
 }
 
 absl::Status RollupEngine::ApplyEvent(const v1::KpiEvent& event,

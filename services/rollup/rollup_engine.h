@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,9 +32,12 @@
 namespace strata::rollup {
 
 struct RollupEngineOptions {
-  // Longest an applied event waits before it is handed to the flusher.
-  absl::Duration flush_interval = absl::Milliseconds(50);
-  // Flush early once this many events are pending.
+  // Longest an applied event waits before it is published on the changelog
+  // and committed; bounds how late alerts hear of it. Queries see folded
+  // events at once. Longer intervals coalesce more changes of a cell.
+  absl::Duration flush_interval = absl::Milliseconds(250);
+  // Hand off early once this many events are pending, and wait for the
+  // flusher if it is still busy (back-pressure).
   size_t max_pending_events = 200'000;
   // Records taken from the log per poll.
   size_t poll_batch = 1024;
@@ -64,6 +68,13 @@ class RollupEngine {
 
   const RollupStats& stats() const { return stats_; }
 
+  // The latest folded state of a cell, whether durable yet or not (a crash
+  // falls back to the committed state and replay restores the same values).
+  // nullopt when no event has reached the cell. Thread-safe.
+  absl::StatusOr<std::optional<RollupCell>> Read(const Definitions& defs,
+                                                 KpiIndex kpi, UnitIndex unit,
+                                                 const Period& period) const;
+
  private:
 
   void Run();
@@ -84,9 +95,10 @@ class RollupEngine {
   std::thread thread_;
   RollupStats stats_;
 
-  // Owned by the engine's thread.
+  // Written by the engine's thread only; cells_ is also read by queries.
+  mutable std::shared_mutex cells_mu_;
   std::shared_ptr<const Definitions> defs_;
-  DirtyCache<CellId, RollupCell> cells_;
+  DirtyCache<CellId, RollupCell> cells_;  // Guarded by cells_mu_.
   DirtyCache<CellId, OwnState> own_;  // Only for `last` KPIs.
   absl::flat_hash_set<std::string> pending_event_ids_;
   absl::flat_hash_map<int32_t, int64_t> next_offset_;  // Per partition.

@@ -54,6 +54,11 @@ std::vector<eventlog::Position> RollupFlusher::Submit(FlushBatch batch) {
   return durable;
 }
 
+bool RollupFlusher::Busy() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pending_;
+}
+
 bool RollupFlusher::Drain(absl::Duration timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   return cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout),

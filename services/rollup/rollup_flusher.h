@@ -47,6 +47,9 @@ class RollupFlusher {
   // the positions the previous batch made durable (none at first).
   std::vector<eventlog::Position> Submit(FlushBatch batch);
 
+  // Whether a batch is still being made durable.
+  bool Busy();
+
   // Waits up to `timeout` until every submitted batch is durable; false
   // when one is still failing.
   bool Drain(absl::Duration timeout);

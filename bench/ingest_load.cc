@@ -148,7 +148,8 @@ int main(int argc, char** argv) {
   auto rolled_up = [&]() -> int64_t {
     grpc::ClientContext context;
     strata::v1::BatchGetRollupsResponse response;
-    if (!query->BatchGetRollups(&context, root_query, &response).ok()) return -1;
+    if (!query->BatchGetRollups(&context, root_query, &response).ok())
+      return -1;
     int64_t count = 0;
     for (const auto& r : response.records()) count += r.event_count();
     return count;
@@ -192,7 +193,8 @@ int main(int argc, char** argv) {
       writer->WritesDone();
       grpc::Status status = writer->Finish();
       if (!status.ok()) {
-        std::fprintf(stderr, "stream %d: %s\n", s, status.error_message().c_str());
+        std::fprintf(stderr, "stream %d: %s\n", s,
+                     status.error_message().c_str());
         failed = true;
       }
       accepted += response.accepted();
@@ -217,8 +219,10 @@ int main(int argc, char** argv) {
     const absl::Time now = absl::Now();
     if (!senders_done) samples.push_back({now, sent.load()});
     visible = rolled_up() - baseline;
-    while (next_sample < samples.size() && samples[next_sample].sent <= visible) {
-      delays_ms.push_back(absl::ToDoubleMilliseconds(now - samples[next_sample].at));
+    while (next_sample < samples.size() &&
+           samples[next_sample].sent <= visible) {
+      delays_ms.push_back(
+          absl::ToDoubleMilliseconds(now - samples[next_sample].at));
       ++next_sample;
     }
     if (!senders_done && streams_done.load() == streams) {
@@ -245,9 +249,11 @@ int main(int argc, char** argv) {
               static_cast<long long>(visible));
   std::printf("accepted:  %.0f events/s (%.2f s)\n", accepted.load() / accept_s,
               accept_s);
-  std::printf("rolled up: %.0f events/s (%.2f s)\n", visible / rollup_s, rollup_s);
-  std::printf("ingest-to-visible delay: median %.0f ms, p99 %.0f ms (%zu samples)\n",
-              Percentile(delays_ms, 0.5), Percentile(delays_ms, 0.99),
-              delays_ms.size());
+  std::printf("rolled up: %.0f events/s (%.2f s)\n", visible / rollup_s,
+              rollup_s);
+  std::printf(
+      "ingest-to-visible delay: median %.0f ms, p99 %.0f ms (%zu samples)\n",
+      Percentile(delays_ms, 0.5), Percentile(delays_ms, 0.99),
+      delays_ms.size());
   return failed || visible != accepted.load() ? 1 : 0;
 }

@@ -68,7 +68,8 @@ class Deployment {
     absl::StatusOr<int> port = WaitForPortFile(port_file, kStartTimeout);
     if (!port.ok()) return port.status();
     // The port file is written after health turns SERVING; check anyway.
-    absl::StatusOr<bool> serving = CheckServing(Channel(*port), absl::Seconds(5));
+    absl::StatusOr<bool> serving =
+        CheckServing(Channel(*port), absl::Seconds(5));
     if (!serving.ok()) return serving.status();
     if (!*serving) return absl::UnavailableError(name + " not serving");
     return port;
@@ -125,14 +126,16 @@ class KafkaDeployment : public Deployment {
     }
     Endpoints endpoints;
     for (auto [process, name, binary, port] :
-         {std::make_tuple(&ingest_, "ingest", STRATA_INGEST_BIN, &endpoints.ingest),
-          std::make_tuple(&rollup_, "rollup", STRATA_ROLLUP_BIN, &endpoints.rollup),
+         {std::make_tuple(&ingest_, "ingest", STRATA_INGEST_BIN,
+                          &endpoints.ingest),
+          std::make_tuple(&rollup_, "rollup", STRATA_ROLLUP_BIN,
+                          &endpoints.rollup),
           std::make_tuple(&alerts_, "alerts", STRATA_ALERTS_BIN,
                           &endpoints.alerts)}) {
-      absl::StatusOr<int> bound = Launch(
-          *process, name, binary,
-          {"--listen=127.0.0.1:0", "--kafka_brokers=" + brokers_,
-           "--data_dir=" + (dir_ / name).string()});
+      absl::StatusOr<int> bound =
+          Launch(*process, name, binary,
+                 {"--listen=127.0.0.1:0", "--kafka_brokers=" + brokers_,
+                  "--data_dir=" + (dir_ / name).string()});
       if (!bound.ok()) return bound.status();
       *port = *bound;
     }
@@ -202,7 +205,8 @@ class AlertTail {
   }
 
   // Waits (bounded) for an alert matching `predicate`.
-  std::optional<v1::Alert> WaitFor(std::function<bool(const v1::Alert&)> predicate) {
+  std::optional<v1::Alert> WaitFor(
+      std::function<bool(const v1::Alert&)> predicate) {
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
     while (absl::Now() < deadline) {
       {
@@ -300,7 +304,7 @@ class EndToEndTest : public ::testing::TestWithParam<std::string> {
   }
 
   static v1::DefinitionChange MarchSalesTarget(const std::string& unit,
-                                              double value) {
+                                               double value) {
     v1::DefinitionChange change;
     v1::Target* t = change.mutable_target();
     t->set_kpi_id("sales");
@@ -386,10 +390,13 @@ TEST_P(EndToEndTest, RollsUpTeamsToBusinessUnitsToEnterpriseAndAlerts) {
   EXPECT_EQ(WaitForCount(Key("sales", "ent", M, "2026-03"), 5).value(), 290);
   EXPECT_EQ(WaitForCount(Key("sales", "east-1", M, "2026-03"), 2).value(), 60);
   EXPECT_EQ(WaitForCount(Key("sales", "east", M, "2026-03"), 3).value(), 90);
-  EXPECT_EQ(WaitForCount(Key("sales", "west", v1::PERIOD_KIND_QUARTER, "2026-Q1"),
-                         2).value(), 200);
+  EXPECT_EQ(
+      WaitForCount(Key("sales", "west", v1::PERIOD_KIND_QUARTER, "2026-Q1"), 2)
+          .value(),
+      200);
   EXPECT_EQ(WaitForCount(Key("sales", "ent", v1::PERIOD_KIND_YEAR, "2026"), 5)
-                .value(), 290);
+                .value(),
+            290);
   // Stocks: each unit's latest value, summed up the tree.
   EXPECT_EQ(WaitForCount(Key("staff", "east-1", M, "2026-03"), 2).value(), 12);
   EXPECT_EQ(WaitForCount(Key("staff", "ent", M, "2026-03"), 3).value(), 19);
@@ -477,20 +484,24 @@ TEST_P(EndToEndTest, RejectsBadInputPreciselyAndAppliesNoneOfIt) {
   v1::ApplyDefinitionsResponse response;
   status = admin_->ApplyDefinitions(&context, batch, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_THAT(status.error_message(), HasSubstr("changes[1].org_unit.parent_id"));
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("changes[1].org_unit.parent_id"));
   EXPECT_EQ(Ingest({Event("s-south", "sales", "south", 2, 1)}).error_code(),
             grpc::StatusCode::NOT_FOUND);
 
   // Only a later, valid event reaches the rollup: the rejected batches'
   // valid events never did.
   ASSERT_TRUE(Ingest({Event("good", "sales", "west-1", 2, 3)}).ok());
-  EXPECT_EQ(WaitForCount(Key("sales", "west-1", v1::PERIOD_KIND_MONTH, "2026-03"),
-                         1).value(), 3);
+  EXPECT_EQ(
+      WaitForCount(Key("sales", "west-1", v1::PERIOD_KIND_MONTH, "2026-03"), 1)
+          .value(),
+      3);
 
   v1::RollupRecord record;
-  EXPECT_EQ(GetRollup(Key("sales", "ent", v1::PERIOD_KIND_MONTH, "2026-13"),
-                      &record).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      GetRollup(Key("sales", "ent", v1::PERIOD_KIND_MONTH, "2026-13"), &record)
+          .error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_P(EndToEndTest, ResentAndCrashedEventsCountExactlyOnce) {

@@ -23,11 +23,12 @@ absl::StatusOr<Definitions> Definitions::WithBatch(
     const std::string field = absl::StrCat("changes[", i, "]");
     switch (change.change_case()) {
       case v1::DefinitionChange::kOrgUnit:
-        RETURN_IF_ERROR(
-            next.ApplyUnit(change.org_unit(), absl::StrCat(field, ".org_unit")));
+        RETURN_IF_ERROR(next.ApplyUnit(change.org_unit(),
+                                       absl::StrCat(field, ".org_unit")));
         break;
       case v1::DefinitionChange::kKpi:
-        RETURN_IF_ERROR(next.ApplyKpi(change.kpi(), absl::StrCat(field, ".kpi")));
+        RETURN_IF_ERROR(
+            next.ApplyKpi(change.kpi(), absl::StrCat(field, ".kpi")));
         break;
       case v1::DefinitionChange::kTarget:
         RETURN_IF_ERROR(
@@ -54,9 +55,10 @@ absl::Status Definitions::ApplyUnit(const v1::OrgUnit& unit,
   }
   if (std::optional<UnitIndex> existing = FindUnit(unit.unit_id())) {
     if (units_[*existing].definition.parent_id() != unit.parent_id()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          field, ".parent_id: moving unit '", unit.unit_id(),
-          "' needs a reorg with an effective date, which is not supported yet"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(field, ".parent_id: moving unit '", unit.unit_id(),
+                       "' needs a reorg with an effective date, which is not "
+                       "supported yet"));
     }
     units_[*existing].definition = unit;
     return absl::OkStatus();
@@ -90,10 +92,10 @@ absl::Status Definitions::ApplyKpi(const v1::Kpi& kpi,
     case v1::TIME_AGGREGATION_UNSPECIFIED:
       return Invalid(field + ".time_aggregation", "required");
     default:
-      return absl::UnimplementedError(absl::StrCat(
-          field, ".time_aggregation: ",
-          v1::TimeAggregation_Name(kpi.time_aggregation()),
-          " is not supported yet (SUM, LAST are)"));
+      return absl::UnimplementedError(
+          absl::StrCat(field, ".time_aggregation: ",
+                       v1::TimeAggregation_Name(kpi.time_aggregation()),
+                       " is not supported yet (SUM, LAST are)"));
   }
   switch (kpi.hierarchy_aggregation()) {
     case v1::HIERARCHY_AGGREGATION_SUM:
@@ -127,9 +129,9 @@ absl::Status Definitions::ApplyKpi(const v1::Kpi& kpi,
     const v1::Kpi& old = kpis_[*existing].definition;
     if (old.time_aggregation() != kpi.time_aggregation() ||
         old.hierarchy_aggregation() != kpi.hierarchy_aggregation()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          field, ": the aggregation of KPI '", kpi.kpi_id(),
-          "' cannot change once defined; define a new KPI"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(field, ": the aggregation of KPI '", kpi.kpi_id(),
+                       "' cannot change once defined; define a new KPI"));
     }
     kpis_[*existing] = std::move(info);
     return absl::OkStatus();
@@ -156,13 +158,16 @@ absl::Status Definitions::ApplyTarget(const v1::Target& target,
   }
   auto period = ParsePeriod(static_cast<PeriodKind>(target.period().kind()),
                             target.period().label());
-  if (!period.ok()) return Invalid(field + ".period.label", period.status().message());
-  if (!std::isfinite(target.value())) return Invalid(field + ".value", "must be finite");
+  if (!period.ok())
+    return Invalid(field + ".period.label", period.status().message());
+  if (!std::isfinite(target.value()))
+    return Invalid(field + ".value", "must be finite");
   targets_[TargetKey{*kpi, *unit, *period}] = target.value();
   return absl::OkStatus();
 }
 
-std::optional<UnitIndex> Definitions::FindUnit(absl::string_view unit_id) const {
+std::optional<UnitIndex> Definitions::FindUnit(
+    absl::string_view unit_id) const {
   auto it = unit_index_.find(unit_id);
   if (it == unit_index_.end()) return std::nullopt;
   return it->second;

@@ -10,8 +10,9 @@
 
 namespace strata {
 
-absl::StatusOr<std::unique_ptr<DefinitionsFollower>> DefinitionsFollower::Create(
-    eventlog::EventLog& log, const std::string& consumer_group) {
+absl::StatusOr<std::unique_ptr<DefinitionsFollower>>
+DefinitionsFollower::Create(eventlog::EventLog& log,
+                            const std::string& consumer_group) {
   ASSIGN_OR_RETURN(auto consumer, log.NewConsumer(consumer_group));
   // Definitions are small and replayed whole at every start, so their
   // position is never committed.
@@ -69,9 +70,9 @@ absl::Status DefinitionsFollower::WaitForOffset(int64_t offset,
   std::unique_lock<std::mutex> lock(mu_);
   if (!applied_cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
                             [&] { return next_offset_ > offset; })) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "definitions not caught up to offset ", offset, " (at ", next_offset_,
-        ")"));
+    return absl::DeadlineExceededError(
+        absl::StrCat("definitions not caught up to offset ", offset, " (at ",
+                     next_offset_, ")"));
   }
   return absl::OkStatus();
 }
@@ -98,7 +99,8 @@ void DefinitionsFollower::Run() {
         // (two writers raced) is skipped the same way by every reader.
         auto applied = base->WithBatch(envelope.definitions());
         if (applied.ok()) {
-          next = std::make_shared<const Definitions>(std::move(applied).value());
+          next =
+              std::make_shared<const Definitions>(std::move(applied).value());
           changed = true;
         } else {
           STRATA_LOG(ERROR) << "definitions: skipping batch at offset "

@@ -3,11 +3,11 @@
 // Keeps a Definitions snapshot current by tailing the definitions topic from
 // its start in a background thread. Every service process has one.
 //
-//   ASSIGN_OR_RETURN(auto follower, DefinitionsFollower::Create(log, "rollup"));
-//   follower->AddListener(...);  // Before Start, to see every batch.
-//   follower->Start();
-//   std::shared_ptr<const Definitions> defs = follower->Current();
-//   RETURN_IF_ERROR(follower->CatchUp(absl::Seconds(5)));  // read-your-writes
+//   ASSIGN_OR_RETURN(auto follower, DefinitionsFollower::Create(log,
+//   "rollup")); follower->AddListener(...);  // Before Start, to see every
+//   batch. follower->Start(); std::shared_ptr<const Definitions> defs =
+//   follower->Current(); RETURN_IF_ERROR(follower->CatchUp(absl::Seconds(5)));
+//   // read-your-writes
 
 #include <atomic>
 #include <condition_variable>
@@ -27,8 +27,8 @@ class DefinitionsFollower {
  public:
   // Called on the follower's thread after each applied batch, once
   // Current() returns the new snapshot, with that snapshot and the batch.
-  using Listener = std::function<void(const Definitions&,
-                                      const v1::DefinitionBatch&)>;
+  using Listener =
+      std::function<void(const Definitions&, const v1::DefinitionBatch&)>;
 
   // A follower that has not started reading yet.
   static absl::StatusOr<std::unique_ptr<DefinitionsFollower>> Create(

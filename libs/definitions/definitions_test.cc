@@ -77,10 +77,10 @@ TEST(DefinitionsTest, NamesTheFieldOfMalformedInput) {
   EXPECT_THAT(Definitions().WithBatch(Batch({kpi})),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("changes[0].kpi.thresholds")));
-  EXPECT_THAT(Definitions().WithBatch(
-                  Batch({Kpi("k", v1::TIME_AGGREGATION_AVG)})),
-              StatusIs(absl::StatusCode::kUnimplemented,
-                       HasSubstr("time_aggregation")));
+  EXPECT_THAT(
+      Definitions().WithBatch(Batch({Kpi("k", v1::TIME_AGGREGATION_AVG)})),
+      StatusIs(absl::StatusCode::kUnimplemented,
+               HasSubstr("time_aggregation")));
 }
 
 TEST(DefinitionsTest, ReparentingIsRefusedUntilReorgsExist) {
@@ -97,9 +97,9 @@ TEST(DefinitionsTest, TargetsNeedKnownKpiUnitAndPeriod) {
   ASSERT_OK(defs);
   EXPECT_THAT(defs->WithBatch(Batch({Target("nope", "ent", "2026-11", 1)})),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("kpi_id")));
-  EXPECT_THAT(defs->WithBatch(Batch({Target("rev", "ent", "2026-13", 1)})),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("period.label")));
+  EXPECT_THAT(
+      defs->WithBatch(Batch({Target("rev", "ent", "2026-13", 1)})),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("period.label")));
   auto with_target =
       defs->WithBatch(Batch({Target("rev", "ent", "2026-11", 500)}));
   ASSERT_OK(with_target);

@@ -160,7 +160,8 @@ TEST_P(EventLogConformanceTest, KeysPickTheSharedPartitionerAndExplicitWins) {
     if (r.key == "pinned") {
       EXPECT_EQ(r.topic_partition.partition, 3);
     } else {
-      EXPECT_EQ(r.topic_partition.partition, PartitionForKey(r.key, 4)) << r.key;
+      EXPECT_EQ(r.topic_partition.partition, PartitionForKey(r.key, 4))
+          << r.key;
     }
     used.insert(r.topic_partition.partition);
   }
@@ -175,8 +176,8 @@ TEST_P(EventLogConformanceTest, UnknownTopicIsNotFound) {
 }
 
 TEST_P(EventLogConformanceTest, OutOfRangePartitionIsRejectedWhole) {
-  EXPECT_THAT(log_->Append("single", {AppendRecord{"a", "1"},
-                                      AppendRecord{"b", "2", 7}}),
+  EXPECT_THAT(log_->Append("single",
+                           {AppendRecord{"a", "1"}, AppendRecord{"b", "2", 7}}),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(*log_->EndOffset({"single", 0}), 0);
 }
@@ -279,12 +280,10 @@ TEST_P(EventLogConformanceTest, RetriedAppendsAreNotDuplicated) {
 INSTANTIATE_TEST_SUITE_P(
     Backends, EventLogConformanceTest,
     ::testing::Values(
-        std::make_pair(std::string("Embedded"),
-                       BackendFactory([] {
+        std::make_pair(std::string("Embedded"), BackendFactory([] {
                          return std::unique_ptr<Backend>(new EmbeddedBackend());
                        })),
-        std::make_pair(std::string("Kafka"),
-                       BackendFactory([] {
+        std::make_pair(std::string("Kafka"), BackendFactory([] {
                          return std::unique_ptr<Backend>(new KafkaBackend());
                        }))),
     [](const auto& info) { return info.param.first; });
@@ -326,8 +325,8 @@ TEST(RocksDbEventLogTest, ReopenKeepsRecordsAndPositions) {
   {
     auto log = backend.Open();
     ASSERT_OK(log);
-    ASSERT_OK((*log)->Append("single", {AppendRecord{"k", "a"},
-                                        AppendRecord{"k", "b"}}));
+    ASSERT_OK((*log)->Append("single",
+                             {AppendRecord{"k", "a"}, AppendRecord{"k", "b"}}));
     auto consumer = (*log)->NewConsumer("g");
     ASSERT_OK((*consumer)->Commit({{{"single", 0}, 1}}));
   }

@@ -95,7 +95,8 @@ class KafkaConsumer final : public LogConsumer {
   KafkaConsumer(std::unique_ptr<RdKafka::KafkaConsumer> consumer,
                 absl::Duration request_timeout)
       : consumer_(std::move(consumer)),
-        timeout_ms_(static_cast<int>(absl::ToInt64Milliseconds(request_timeout))) {}
+        timeout_ms_(
+            static_cast<int>(absl::ToInt64Milliseconds(request_timeout))) {}
 
   ~KafkaConsumer() override { consumer_->close(); }
 
@@ -194,13 +195,15 @@ class KafkaEventLog final : public EventLog {
     }
     producer_.reset(RdKafka::Producer::create(conf.get(), error));
     if (producer_ == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", error));
+      return absl::InvalidArgumentError(
+          absl::StrCat("kafka producer: ", error));
     }
     ASSIGN_OR_RETURN(std::unique_ptr<RdKafka::Conf> metadata_conf,
                      MakeConf(options_, {}));
     metadata_.reset(RdKafka::Consumer::create(metadata_conf.get(), error));
     if (metadata_ == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("kafka metadata: ", error));
+      return absl::InvalidArgumentError(
+          absl::StrCat("kafka metadata: ", error));
     }
     poller_ = std::thread([this] {
       while (!stop_) producer_->poll(50);
@@ -232,7 +235,8 @@ class KafkaEventLog final : public EventLog {
       partitions_[std::string(topic)] = count;
       return count;
     }
-    return absl::NotFoundError(absl::StrCat("topic '", topic, "' does not exist"));
+    return absl::NotFoundError(
+        absl::StrCat("topic '", topic, "' does not exist"));
   }
 
   absl::Status Append(absl::string_view topic,
@@ -241,9 +245,9 @@ class KafkaEventLog final : public EventLog {
     ASSIGN_OR_RETURN(int32_t partitions, PartitionCount(topic));
     for (const AppendRecord& r : records) {
       if (r.partition >= partitions) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "partition ", r.partition, " out of range for topic '", topic,
-            "' with ", partitions, " partitions"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("partition ", r.partition, " out of range for topic '",
+                         topic, "' with ", partitions, " partitions"));
       }
     }
     AppendTracker tracker;
@@ -287,10 +291,10 @@ class KafkaEventLog final : public EventLog {
 
   absl::StatusOr<int64_t> EndOffset(const TopicPartition& tp) override {
     int64_t low = 0, high = 0;
-    RETURN_IF_ERROR(FromKafka(
-        metadata_->query_watermark_offsets(tp.topic, tp.partition, &low, &high,
-                                           timeout_ms_),
-        absl::StrCat("watermarks of ", tp.topic, "/", tp.partition)));
+    RETURN_IF_ERROR(
+        FromKafka(metadata_->query_watermark_offsets(tp.topic, tp.partition,
+                                                     &low, &high, timeout_ms_),
+                  absl::StrCat("watermarks of ", tp.topic, "/", tp.partition)));
     return high;
   }
 
@@ -299,19 +303,19 @@ class KafkaEventLog final : public EventLog {
     if (group.empty()) return absl::InvalidArgumentError("group: empty");
     ASSIGN_OR_RETURN(
         std::unique_ptr<RdKafka::Conf> conf,
-        MakeConf(options_,
-                 {{"group.id", std::string(group)},
-                  {"enable.auto.commit", "false"},
-                  {"enable.auto.offset.store", "false"},
-                  {"enable.partition.eof", "false"},
-                  {"auto.offset.reset", "earliest"},
-                  {"fetch.wait.max.ms",
-                   std::to_string(options_.fetch_wait_max_ms)}}));
+        MakeConf(options_, {{"group.id", std::string(group)},
+                            {"enable.auto.commit", "false"},
+                            {"enable.auto.offset.store", "false"},
+                            {"enable.partition.eof", "false"},
+                            {"auto.offset.reset", "earliest"},
+                            {"fetch.wait.max.ms",
+                             std::to_string(options_.fetch_wait_max_ms)}}));
     std::string error;
     std::unique_ptr<RdKafka::KafkaConsumer> consumer(
         RdKafka::KafkaConsumer::create(conf.get(), error));
     if (consumer == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", error));
+      return absl::InvalidArgumentError(
+          absl::StrCat("kafka consumer: ", error));
     }
     return std::unique_ptr<LogConsumer>(
         new KafkaConsumer(std::move(consumer), options_.request_timeout));
@@ -333,7 +337,8 @@ class KafkaEventLog final : public EventLog {
 
 absl::StatusOr<std::unique_ptr<EventLog>> OpenKafkaEventLog(
     const KafkaEventLogOptions& options) {
-  if (options.brokers.empty()) return absl::InvalidArgumentError("brokers: empty");
+  if (options.brokers.empty())
+    return absl::InvalidArgumentError("brokers: empty");
   auto log = std::make_unique<KafkaEventLog>(options);
   RETURN_IF_ERROR(log->Open());
   return std::unique_ptr<EventLog>(std::move(log));

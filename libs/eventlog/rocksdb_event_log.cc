@@ -8,12 +8,12 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "libs/eventlog/rocksdb_keys.h"
-#include "libs/storage/rocksdb_status.h"
 #include "libs/status/status_macros.h"
+#include "libs/storage/rocksdb_status.h"
 #include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
-#include "rocksdb/filter_policy.h"
 #include "rocksdb/write_batch.h"
 
 namespace strata::eventlog {
@@ -50,10 +50,9 @@ class RocksDbConsumer final : public LogConsumer {
     for (const Position& p : positions) {
       ASSIGN_OR_RETURN(int32_t n, log_->Partitions(p.topic_partition.topic));
       if (p.topic_partition.partition < 0 || p.topic_partition.partition >= n) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("partition ", p.topic_partition.partition,
-                         " out of range for topic '", p.topic_partition.topic,
-                         "'"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "partition ", p.topic_partition.partition,
+            " out of range for topic '", p.topic_partition.topic, "'"));
       }
     }
     assignment_ = positions;
@@ -127,7 +126,8 @@ class RocksDbConsumer final : public LogConsumer {
       rocksdb::Slice upper_slice(upper);
       rocksdb::ReadOptions read_options;
       read_options.iterate_upper_bound = &upper_slice;
-      std::unique_ptr<rocksdb::Iterator> it(log_->db->NewIterator(read_options));
+      std::unique_ptr<rocksdb::Iterator> it(
+          log_->db->NewIterator(read_options));
       for (it->Seek(lower); it->Valid() && out.size() < max_records;
            it->Next()) {
         LogRecord record;
@@ -167,9 +167,9 @@ class RocksDbEventLog final : public EventLog {
     ASSIGN_OR_RETURN(int32_t partitions, log_->Partitions(topic));
     for (const AppendRecord& r : records) {
       if (r.partition >= partitions) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "partition ", r.partition, " out of range for topic '", topic,
-            "' with ", partitions, " partitions"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("partition ", r.partition, " out of range for topic '",
+                         topic, "' with ", partitions, " partitions"));
       }
     }
     const int64_t now = NowMs();
@@ -232,8 +232,8 @@ absl::StatusOr<int32_t> LoadOrCreateTopic(rocksdb::DB& db,
   }
   rocksdb::WriteOptions write_options;
   write_options.sync = sync;
-  RETURN_IF_ERROR(
-      FromRocksDb(db.Put(write_options, TopicKey(topic), EncodeOffset(partitions))));
+  RETURN_IF_ERROR(FromRocksDb(
+      db.Put(write_options, TopicKey(topic), EncodeOffset(partitions))));
   return partitions;
 }
 
@@ -270,7 +270,8 @@ absl::StatusOr<std::unique_ptr<EventLog>> OpenRocksDbEventLog(
   db_options.table_factory.reset(
       rocksdb::NewBlockBasedTableFactory(table_options));
   rocksdb::DB* raw = nullptr;
-  RETURN_IF_ERROR(FromRocksDb(rocksdb::DB::Open(db_options, options.path, &raw)));
+  RETURN_IF_ERROR(
+      FromRocksDb(rocksdb::DB::Open(db_options, options.path, &raw)));
 
   auto shared = std::make_shared<SharedLog>();
   shared->db.reset(raw);

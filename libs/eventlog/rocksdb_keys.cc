@@ -63,7 +63,8 @@ std::string EncodeRecordValue(int64_t timestamp_ms, absl::string_view key,
   std::string out;
   out.resize(12);
   absl::little_endian::Store64(out.data(), static_cast<uint64_t>(timestamp_ms));
-  absl::little_endian::Store32(out.data() + 8, static_cast<uint32_t>(key.size()));
+  absl::little_endian::Store32(out.data() + 8,
+                               static_cast<uint32_t>(key.size()));
   out.append(key.data(), key.size());
   out.append(value.data(), value.size());
   return out;

@@ -3,8 +3,8 @@
 // Key and value layout of the embedded log. Keys sort by topic, partition
 // and offset (big-endian), so a partition is one contiguous key range.
 //
-//   r <topic> \0 <partition:be32> <offset:be64>  -> <ts:fixed64> <klen:fixed32> key value
-//   c <group> \0 <topic> \0 <partition:be32>     -> <offset:fixed64>
+//   r <topic> \0 <partition:be32> <offset:be64>  -> <ts:fixed64> <klen:fixed32>
+//   key value c <group> \0 <topic> \0 <partition:be32>     -> <offset:fixed64>
 //   t <topic>                                    -> <partitions:fixed64>
 
 #include <cstdint>

@@ -5,9 +5,8 @@
 // balancer or Kubernetes probe waits until dependencies are ready.
 //
 //   ServerRunner server;
-//   ASSIGN_OR_RETURN(int port, server.Start("0.0.0.0:7400", {&ingest, &admin}));
-//   server.SetServing(true);
-//   server.Wait();
+//   ASSIGN_OR_RETURN(int port, server.Start("0.0.0.0:7400", {&ingest,
+//   &admin})); server.SetServing(true); server.Wait();
 
 #include <atomic>
 #include <memory>

@@ -5,7 +5,8 @@
 namespace strata {
 
 absl::Status ValidateId(absl::string_view field, absl::string_view id) {
-  if (id.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
+  if (id.empty())
+    return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
   if (id.size() > 128) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": longer than 128"));
   }

@@ -26,7 +26,7 @@ class LogLine {
 #define STRATA_LOG_SEVERITY_INFO ::strata::logging::Severity::kInfo
 #define STRATA_LOG_SEVERITY_WARNING ::strata::logging::Severity::kWarning
 #define STRATA_LOG_SEVERITY_ERROR ::strata::logging::Severity::kError
-#define STRATA_LOG(severity)                                              \
-  ::strata::logging::LogLine(STRATA_LOG_SEVERITY_##severity, __FILE__,    \
-                             __LINE__)                                    \
+#define STRATA_LOG(severity)                                           \
+  ::strata::logging::LogLine(STRATA_LOG_SEVERITY_##severity, __FILE__, \
+                             __LINE__)                                 \
       .stream()

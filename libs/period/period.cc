@@ -22,8 +22,7 @@ absl::StatusOr<int> ParseYear(absl::string_view text) {
 }  // namespace
 
 Period PeriodContaining(PeriodKind kind, absl::Time time) {
-  const absl::CivilMonth month =
-      absl::ToCivilMonth(time, absl::UTCTimeZone());
+  const absl::CivilMonth month = absl::ToCivilMonth(time, absl::UTCTimeZone());
   const int64_t year = month.year();
   const int32_t month0 = month.month() - 1;
   switch (kind) {
@@ -43,7 +42,8 @@ std::string PeriodLabel(const Period& period) {
       return absl::StrFormat("%04d-%02d", period.index / 12,
                              period.index % 12 + 1);
     case PeriodKind::kQuarter:
-      return absl::StrFormat("%04d-Q%d", period.index / 4, period.index % 4 + 1);
+      return absl::StrFormat("%04d-Q%d", period.index / 4,
+                             period.index % 4 + 1);
     case PeriodKind::kYear:
       return absl::StrFormat("%04d", period.index);
   }

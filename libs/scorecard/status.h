@@ -10,7 +10,12 @@
 namespace strata {
 
 // Values match strata.v1.KpiStatus.
-enum class KpiStatus : uint8_t { kUnknown = 0, kGreen = 1, kAmber = 2, kRed = 3 };
+enum class KpiStatus : uint8_t {
+  kUnknown = 0,
+  kGreen = 1,
+  kAmber = 2,
+  kRed = 3
+};
 enum class Polarity : uint8_t { kHigherIsBetter = 1, kLowerIsBetter = 2 };
 
 // Bands in percent of target. Higher-is-better: green at actual >=

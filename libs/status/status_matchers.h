@@ -29,16 +29,15 @@ MATCHER_P2(StatusIs, code, message_matcher, "") {
   const absl::Status& status = ::strata::testing::GetStatus(arg);
   *result_listener << "status is " << status.ToString();
   return status.code() == code &&
-         ::testing::ExplainMatchResult(message_matcher,
-                                       std::string(status.message()),
-                                       result_listener);
+         ::testing::ExplainMatchResult(
+             message_matcher, std::string(status.message()), result_listener);
 }
 
 }  // namespace strata::testing
 
-#define EXPECT_OK(expr) \
+#define EXPECT_OK(expr)                                \
   EXPECT_TRUE(::strata::testing::GetStatus(expr).ok()) \
       << ::strata::testing::GetStatus(expr).ToString()
-#define ASSERT_OK(expr) \
+#define ASSERT_OK(expr)                                \
   ASSERT_TRUE(::strata::testing::GetStatus(expr).ok()) \
       << ::strata::testing::GetStatus(expr).ToString()

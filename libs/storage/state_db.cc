@@ -65,9 +65,8 @@ StateDb::~StateDb() {
 absl::StatusOr<std::optional<std::string>> StateDb::Get(size_t family,
                                                         absl::string_view key) {
   std::string value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), handles_[family + 1],
-               rocksdb::Slice(key.data(), key.size()), &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[family + 1],
+                               rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return std::nullopt;
   RETURN_IF_ERROR(FromRocksDb(s));
   return value;

@@ -32,7 +32,9 @@ class StateDb {
   ~StateDb();
 
   // The i-th family named at Open.
-  rocksdb::ColumnFamilyHandle* family(size_t i) const { return handles_[i + 1]; }
+  rocksdb::ColumnFamilyHandle* family(size_t i) const {
+    return handles_[i + 1];
+  }
   rocksdb::DB& db() { return *db_; }
 
   // The value at `key`, or nullopt.

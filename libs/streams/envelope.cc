@@ -20,8 +20,9 @@ v1::EventEnvelope NewEnvelope(const v1::Producer& producer) {
   *envelope.mutable_producer() = producer;
   const absl::Time now = absl::Now();
   envelope.mutable_append_time()->set_seconds(absl::ToUnixSeconds(now));
-  envelope.mutable_append_time()->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(now - absl::FromUnixSeconds(absl::ToUnixSeconds(now)))));
+  envelope.mutable_append_time()->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(
+          now - absl::FromUnixSeconds(absl::ToUnixSeconds(now)))));
   return envelope;
 }
 

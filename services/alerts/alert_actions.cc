@@ -24,9 +24,9 @@ absl::StatusOr<v1::Alert> AlertActions::Acknowledge(
   }
   ASSIGN_OR_RETURN(v1::Alert alert, Load(request.alert_id()));
   if (alert.state() != v1::ALERT_STATE_OPEN) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "alert_id: alert is ", v1::AlertState_Name(alert.state()),
-        "; only an OPEN alert can be acknowledged"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("alert_id: alert is ", v1::AlertState_Name(alert.state()),
+                     "; only an OPEN alert can be acknowledged"));
   }
   v1::AlertAction action;
   action.mutable_acknowledge()->set_note(request.note());
@@ -59,9 +59,10 @@ absl::StatusOr<v1::Alert> AlertActions::Append(const v1::Alert& alert,
   v1::EventEnvelope envelope = NewEnvelope(producer_);
   envelope.mutable_producer()->set_principal(principal);
   *envelope.mutable_alert_action() = std::move(action);
-  RETURN_IF_ERROR(log_.Append(
-      kAlertActionsTopic,
-      {eventlog::AppendRecord{alert.alert_id(), envelope.SerializeAsString()}}));
+  RETURN_IF_ERROR(
+      log_.Append(kAlertActionsTopic,
+                  {eventlog::AppendRecord{alert.alert_id(),
+                                          envelope.SerializeAsString()}}));
   return engine_.WaitForChange(alert.alert_id(), alert.version(),
                                absl::Seconds(10));
 }

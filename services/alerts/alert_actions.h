@@ -16,9 +16,13 @@ class AlertActions {
  public:
   AlertActions(eventlog::EventLog& log, AlertStore& store, AlertEngine& engine,
                v1::Producer producer)
-      : log_(log), store_(store), engine_(engine), producer_(std::move(producer)) {}
+      : log_(log),
+        store_(store),
+        engine_(engine),
+        producer_(std::move(producer)) {}
 
-  absl::StatusOr<v1::Alert> Acknowledge(const v1::AcknowledgeAlertRequest& request);
+  absl::StatusOr<v1::Alert> Acknowledge(
+      const v1::AcknowledgeAlertRequest& request);
   absl::StatusOr<v1::Alert> Resolve(const v1::ResolveAlertRequest& request);
 
  private:

@@ -1,8 +1,8 @@
 #include "services/alerts/alert_engine.h"
 
-#include <algorithm>
-
 #include <pthread.h>
+
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
@@ -79,7 +79,9 @@ class AlertEngine::Pending {
     for (auto& [id, alert] : alerts_) {
       if (alert.version() > loaded_version(id)) changes.alerts.push_back(alert);
     }
-    auto by_key = [](const auto& a, const auto& b) { return a.first < b.first; };
+    auto by_key = [](const auto& a, const auto& b) {
+      return a.first < b.first;
+    };
     std::sort(changes.cells.begin(), changes.cells.end(), by_key);
     std::sort(changes.index.begin(), changes.index.end(), by_key);
     std::sort(changes.alerts.begin(), changes.alerts.end(),
@@ -100,7 +102,7 @@ class AlertEngine::Pending {
   absl::flat_hash_map<std::string, AlertIndex> index_;
   absl::flat_hash_map<std::string, v1::Alert> alerts_;
   absl::flat_hash_map<std::string, int64_t> loaded_versions_;  // To tell
-                                                                // changes.
+                                                               // changes.
 };
 
 AlertEngine::AlertEngine(const AlertEngineOptions& options,
@@ -194,10 +196,9 @@ absl::Status AlertEngine::RunOnce() {
     const eventlog::LogRecord& record = records[i];
     if (record.topic_partition.topic == kRollupsTopic) {
       if (rollups[i]) {
-        RETURN_IF_ERROR(Evaluate(rollups[i]->key(), rollups[i]->value(),
-                                 rollups[i]->version(),
-                                 absl::FromUnixMillis(record.timestamp_ms),
-                                 pending));
+        RETURN_IF_ERROR(Evaluate(
+            rollups[i]->key(), rollups[i]->value(), rollups[i]->version(),
+            absl::FromUnixMillis(record.timestamp_ms), pending));
       }
     } else {
       RETURN_IF_ERROR(ApplyAction(record, pending));
@@ -211,7 +212,8 @@ absl::Status AlertEngine::RunOnce() {
   if (absl::Status s = store_.Commit(changes); !s.ok()) {
     // Nothing of this poll is durable: read it again, definitions included.
     std::vector<eventlog::Position> committed;
-    for (const auto& [tp, offset] : next_offset_) committed.push_back({tp, offset});
+    for (const auto& [tp, offset] : next_offset_)
+      committed.push_back({tp, offset});
     RETURN_IF_ERROR(consumer_->Assign(committed));
     std::lock_guard<std::mutex> lock(definitions_mu_);
     definition_batches_.insert(definition_batches_.begin(), batches.begin(),
@@ -219,9 +221,7 @@ absl::Status AlertEngine::RunOnce() {
     return s;
   }
   next_offset_ = std::move(positions);
-  {
-    std::lock_guard<std::mutex> lock(changed_mu_);
-  }
+  { std::lock_guard<std::mutex> lock(changed_mu_); }
   changed_cv_.notify_all();
   if (!changes.alerts.empty()) {
     hub_.Publish(changes.alerts, *definitions_.Current());
@@ -247,8 +247,8 @@ absl::Status AlertEngine::Evaluate(const v1::RollupKey& key, double actual,
   std::optional<KpiIndex> kpi = defs->FindKpi(key.kpi_id());
   std::optional<UnitIndex> unit = defs->FindUnit(key.unit_id());
   if (!kpi || !unit) return absl::OkStatus();
-  const Period period = *ParsePeriod(static_cast<PeriodKind>(key.period().kind()),
-                                     key.period().label());
+  const Period period = *ParsePeriod(
+      static_cast<PeriodKind>(key.period().kind()), key.period().label());
   std::optional<double> target = defs->Target(*kpi, *unit, period);
   const KpiInfo& info = defs->kpi(*kpi);
   const KpiStatus status =

@@ -97,8 +97,8 @@ class AlertEngineTest : public ::testing::Test {
   void AppendDefinitionBatch(const v1::DefinitionBatch& batch) {
     v1::EventEnvelope envelope = NewEnvelope(ThisProducer("test"));
     *envelope.mutable_definitions() = batch;
-    ASSERT_OK(log_->Append(kDefinitionsTopic,
-                           {{"d", envelope.SerializeAsString()}}));
+    ASSERT_OK(
+        log_->Append(kDefinitionsTopic, {{"d", envelope.SerializeAsString()}}));
     ASSERT_OK(definitions_->CatchUp(absl::Seconds(5)));
   }
 
@@ -196,8 +196,8 @@ TEST_F(AlertEngineTest, ResolvedAlertsCloseAndTheNextChangeOpensANewOne) {
   v1::EventEnvelope envelope = NewEnvelope(ThisProducer("test"));
   envelope.mutable_producer()->set_principal("maria");
   *envelope.mutable_alert_action() = resolve;
-  ASSERT_OK(log_->Append(kAlertActionsTopic,
-                         {{"a", envelope.SerializeAsString()}}));
+  ASSERT_OK(
+      log_->Append(kAlertActionsTopic, {{"a", envelope.SerializeAsString()}}));
   auto resolved =
       engine_->WaitForChange("sales/team/2026-03#1", 1, absl::Seconds(10));
   ASSERT_OK(resolved);

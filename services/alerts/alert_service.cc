@@ -69,8 +69,10 @@ class SubscriptionReactor final : public grpc::ServerWriteReactor<v1::Alert>,
   void FinishLocked(const grpc::Status& status) {
     if (finished_) return;
     finished_ = true;
-    if (!writing_) Finish(status);
-    else pending_finish_ = status;  // Finished once the write completes.
+    if (!writing_)
+      Finish(status);
+    else
+      pending_finish_ = status;  // Finished once the write completes.
   }
 
   AlertHub& hub_;
@@ -88,7 +90,8 @@ absl::Status AlertService::CheckUnit(const std::string& unit_id) {
     return unit_id.empty() || defs.FindUnit(unit_id).has_value();
   };
   if (known(*definitions_.CurrentSatisfying(known))) return absl::OkStatus();
-  return absl::NotFoundError(absl::StrCat("unit_id: unknown unit '", unit_id, "'"));
+  return absl::NotFoundError(
+      absl::StrCat("unit_id: unknown unit '", unit_id, "'"));
 }
 
 grpc::ServerUnaryReactor* AlertService::ListAlerts(
@@ -147,8 +150,8 @@ grpc::ServerUnaryReactor* AlertService::AcknowledgeAlert(
 }
 
 grpc::ServerUnaryReactor* AlertService::ResolveAlert(
-    grpc::CallbackServerContext* context, const v1::ResolveAlertRequest* request,
-    v1::Alert* response) {
+    grpc::CallbackServerContext* context,
+    const v1::ResolveAlertRequest* request, v1::Alert* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<v1::Alert> alert = actions_.Resolve(*request);
   if (alert.ok()) *response = *std::move(alert);

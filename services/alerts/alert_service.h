@@ -3,10 +3,10 @@
 // AlertService over gRPC: list, subscribe (server stream), acknowledge,
 // resolve.
 
+#include "libs/definitions/definitions_follower.h"
 #include "services/alerts/alert_actions.h"
 #include "services/alerts/alert_hub.h"
 #include "services/alerts/alert_store.h"
-#include "libs/definitions/definitions_follower.h"
 #include "strata/v1/alert_service.grpc.pb.h"
 
 namespace strata::alerts {
@@ -15,11 +15,15 @@ class AlertService final : public v1::AlertService::CallbackService {
  public:
   AlertService(AlertStore& store, AlertHub& hub, AlertActions& actions,
                DefinitionsFollower& definitions)
-      : store_(store), hub_(hub), actions_(actions), definitions_(definitions) {}
+      : store_(store),
+        hub_(hub),
+        actions_(actions),
+        definitions_(definitions) {}
 
-  grpc::ServerUnaryReactor* ListAlerts(grpc::CallbackServerContext* context,
-                                       const v1::ListAlertsRequest* request,
-                                       v1::ListAlertsResponse* response) override;
+  grpc::ServerUnaryReactor* ListAlerts(
+      grpc::CallbackServerContext* context,
+      const v1::ListAlertsRequest* request,
+      v1::ListAlertsResponse* response) override;
   grpc::ServerWriteReactor<v1::Alert>* SubscribeAlerts(
       grpc::CallbackServerContext* context,
       const v1::SubscribeAlertsRequest* request) override;

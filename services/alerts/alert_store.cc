@@ -57,7 +57,8 @@ absl::StatusOr<std::optional<AlertIndex>> AlertStore::GetIndex(
   ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(kIndex, key));
   if (!value) return std::nullopt;
   if (value->size() != 16) return Malformed("index", key);
-  return AlertIndex{DecodeFixed64At(*value, 0), DecodeFixed64At(*value, 1) != 0};
+  return AlertIndex{DecodeFixed64At(*value, 0),
+                    DecodeFixed64At(*value, 1) != 0};
 }
 
 absl::StatusOr<std::optional<v1::Alert>> AlertStore::GetAlert(
@@ -96,15 +97,16 @@ absl::Status AlertStore::Commit(const AlertChanges& changes) {
     int64_t bits;
     std::memcpy(&bits, &cell.actual, sizeof(bits));
     batch.Put(db_->family(kCells), key,
-              EncodeFixed64s({bits, cell.version,
-                              static_cast<int64_t>(cell.status)}));
+              EncodeFixed64s(
+                  {bits, cell.version, static_cast<int64_t>(cell.status)}));
   }
   for (const auto& [key, index] : changes.index) {
     batch.Put(db_->family(kIndex), key,
               EncodeFixed64s({index.generation, index.open ? 1 : 0}));
   }
   for (const v1::Alert& alert : changes.alerts) {
-    batch.Put(db_->family(kAlerts), alert.alert_id(), alert.SerializeAsString());
+    batch.Put(db_->family(kAlerts), alert.alert_id(),
+              alert.SerializeAsString());
   }
   for (const eventlog::Position& p : changes.positions) {
     StateDb::PutPosition(batch, p.topic_partition.topic,

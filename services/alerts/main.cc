@@ -4,8 +4,8 @@
 //       [--kafka_brokers=kafka-0:9092,kafka-1:9092]
 
 #include "absl/flags/flag.h"
-#include "services/common/process.h"
 #include "services/alerts/alerts_module.h"
+#include "services/common/process.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:7403", "gRPC listen address.");
 
@@ -14,17 +14,19 @@ namespace {
 
 absl::Status Run(const std::vector<std::string>& args) {
   if (!args.empty()) return absl::InvalidArgumentError("no arguments expected");
-  return RunServices(
-      "strata-alerts", LogOptionsFromFlags(), absl::GetFlag(FLAGS_listen),
-      {[](const ModuleContext& c) {
-        return alerts::NewAlertsService(c.log, c.definitions, c.options.data_dir);
-      }});
+  return RunServices("strata-alerts", LogOptionsFromFlags(),
+                     absl::GetFlag(FLAGS_listen), {[](const ModuleContext& c) {
+                       return alerts::NewAlertsService(c.log, c.definitions,
+                                                       c.options.data_dir);
+                     }});
 }
 
 }  // namespace
 }  // namespace strata
 
 int main(int argc, char** argv) {
-  return strata::RunMain(
-      argc, argv, "strata-alerts: compares actuals with targets, raises alerts and streams them.", strata::Run);
+  return strata::RunMain(argc, argv,
+                         "strata-alerts: compares actuals with targets, raises "
+                         "alerts and streams them.",
+                         strata::Run);
 }

@@ -35,7 +35,8 @@ absl::Status AnnouncePort(int port) {
   {
     std::ofstream out(temp, std::ios::trunc);
     out << port << "\n";
-    if (!out.good()) return absl::InternalError(absl::StrCat("cannot write ", temp));
+    if (!out.good())
+      return absl::InternalError(absl::StrCat("cannot write ", temp));
   }
   // Renamed into place so a reader never sees a partial number.
   std::error_code ec;
@@ -102,7 +103,8 @@ absl::Status RunServices(
     const std::string& listen, const std::vector<ModuleFactory>& factories,
     const std::function<absl::Status(const ModuleContext&)>& ready) {
   BlockTerminationSignals();
-  ASSIGN_OR_RETURN(std::unique_ptr<eventlog::EventLog> log, OpenEventLog(options));
+  ASSIGN_OR_RETURN(std::unique_ptr<eventlog::EventLog> log,
+                   OpenEventLog(options));
   ASSIGN_OR_RETURN(std::unique_ptr<DefinitionsFollower> definitions,
                    DefinitionsFollower::Create(*log, name));
   const ModuleContext context{*log, *definitions, options};
@@ -110,7 +112,8 @@ absl::Status RunServices(
   std::vector<grpc::Service*> services;
   for (const ModuleFactory& factory : factories) {
     ASSIGN_OR_RETURN(std::unique_ptr<ServiceModule> module, factory(context));
-    for (grpc::Service* service : module->services()) services.push_back(service);
+    for (grpc::Service* service : module->services())
+      services.push_back(service);
     modules.push_back(std::move(module));
   }
   definitions->Start();

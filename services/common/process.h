@@ -52,8 +52,9 @@ struct ModuleContext {
   DefinitionsFollower& definitions;
   const LogOptions& options;  // data_dir holds the modules' state stores.
 };
-using ModuleFactory = std::function<absl::StatusOr<std::unique_ptr<ServiceModule>>(
-    const ModuleContext&)>;
+using ModuleFactory =
+    std::function<absl::StatusOr<std::unique_ptr<ServiceModule>>(
+        const ModuleContext&)>;
 
 // A server process: blocks SIGINT and SIGTERM before any thread starts,
 // opens the log, creates the modules (before definitions are read, so they

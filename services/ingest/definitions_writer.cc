@@ -14,9 +14,10 @@ absl::StatusOr<int64_t> DefinitionsWriter::Apply(
   if (batch.changes_size() == 0) return 0;
   v1::EventEnvelope envelope = NewEnvelope(producer_);
   *envelope.mutable_definitions() = batch;
-  RETURN_IF_ERROR(log_.Append(
-      kDefinitionsTopic,
-      {eventlog::AppendRecord{envelope.event_id(), envelope.SerializeAsString()}}));
+  RETURN_IF_ERROR(
+      log_.Append(kDefinitionsTopic,
+                  {eventlog::AppendRecord{envelope.event_id(),
+                                          envelope.SerializeAsString()}}));
   RETURN_IF_ERROR(definitions_.CatchUp(absl::Seconds(10)));
   return batch.changes_size();
 }

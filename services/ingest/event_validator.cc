@@ -35,9 +35,9 @@ absl::Status ValidateKpiEvents(
     const google::protobuf::RepeatedPtrField<v1::KpiEvent>& events,
     const Definitions& definitions) {
   if (events.size() > kMaxEventsPerRequest) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "events: ", events.size(), " events exceed the limit of ",
-        kMaxEventsPerRequest, " per request"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("events: ", events.size(), " events exceed the limit of ",
+                     kMaxEventsPerRequest, " per request"));
   }
   absl::flat_hash_map<absl::string_view, int> first_index;
   first_index.reserve(events.size());

@@ -95,8 +95,9 @@ TEST_F(EventValidatorTest, UnknownKpiOrUnitIsNotFound) {
                        HasSubstr("events[0].kpi_id: unknown KPI 'revenu'")));
   events_.Clear();
   Add("a")->set_unit_id("nowhere");
-  EXPECT_THAT(ValidateKpiEvents(events_, defs_),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("events[0].unit_id")));
+  EXPECT_THAT(
+      ValidateKpiEvents(events_, defs_),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("events[0].unit_id")));
 }
 
 }  // namespace

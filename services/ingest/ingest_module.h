@@ -23,7 +23,9 @@ class IngestModule final : public ServiceModule {
   static absl::StatusOr<std::unique_ptr<IngestModule>> Create(
       eventlog::EventLog& log, DefinitionsFollower& definitions);
 
-  std::vector<grpc::Service*> services() override { return {&ingest_, &admin_}; }
+  std::vector<grpc::Service*> services() override {
+    return {&ingest_, &admin_};
+  }
 
  private:
   IngestModule(eventlog::EventLog& log, DefinitionsFollower& definitions,

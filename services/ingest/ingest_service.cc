@@ -24,10 +24,10 @@ class IngestStreamReactor final
     }
     absl::StatusOr<int64_t> accepted = ingestor_.Ingest(request_.events());
     if (!accepted.ok()) {
-      Finish(ToGrpcStatus(absl::Status(
-          accepted.status().code(),
-          absl::StrCat("message ", messages_, ": ",
-                       accepted.status().message()))));
+      Finish(ToGrpcStatus(
+          absl::Status(accepted.status().code(),
+                       absl::StrCat("message ", messages_, ": ",
+                                    accepted.status().message()))));
       return;
     }
     response_->set_accepted(response_->accepted() + *accepted);

@@ -1,4 +1,5 @@
-// strata-ingest: validates KPI events and definitions and appends them to the log.
+// strata-ingest: validates KPI events and definitions and appends them to the
+// log.
 //
 //   strata-ingest --listen=0.0.0.0:7401 --data_dir=/var/lib/strata \
 //       [--kafka_brokers=kafka-0:9092,kafka-1:9092]
@@ -14,17 +15,19 @@ namespace {
 
 absl::Status Run(const std::vector<std::string>& args) {
   if (!args.empty()) return absl::InvalidArgumentError("no arguments expected");
-  return RunServices(
-      "strata-ingest", LogOptionsFromFlags(), absl::GetFlag(FLAGS_listen),
-      {[](const ModuleContext& c) {
-        return ingest::NewIngestService(c.log, c.definitions, c.options.data_dir);
-      }});
+  return RunServices("strata-ingest", LogOptionsFromFlags(),
+                     absl::GetFlag(FLAGS_listen), {[](const ModuleContext& c) {
+                       return ingest::NewIngestService(c.log, c.definitions,
+                                                       c.options.data_dir);
+                     }});
 }
 
 }  // namespace
 }  // namespace strata
 
 int main(int argc, char** argv) {
-  return strata::RunMain(
-      argc, argv, "strata-ingest: validates KPI events and definitions and appends them to the log.", strata::Run);
+  return strata::RunMain(argc, argv,
+                         "strata-ingest: validates KPI events and definitions "
+                         "and appends them to the log.",
+                         strata::Run);
 }

@@ -1,17 +1,17 @@
 #include "services/rollup/rollup_engine.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cstdlib>
-
-#include <pthread.h>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
 #include "libs/aggregation/fixed_point.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
-#include "libs/streams/topics.h"
 #include "libs/streams/cell_key.h"
+#include "libs/streams/topics.h"
 #include "strata/v1/rollup.pb.h"
 
 namespace strata::rollup {
@@ -74,10 +74,10 @@ void RollupEngine::Run() {
     // Idle: wait a whole interval. Otherwise until the hand-off is due, and
     // once due (the flusher still busy) in short steps rather than spinning.
     const absl::Duration wait =
-        pending == 0 ? options_.flush_interval
-                     : std::max(absl::Milliseconds(5),
-                                options_.flush_interval -
-                                    (absl::Now() - last_flush));
+        pending == 0
+            ? options_.flush_interval
+            : std::max(absl::Milliseconds(5),
+                       options_.flush_interval - (absl::Now() - last_flush));
     auto records = consumer_->Poll(options_.poll_batch, wait);
     if (!records.ok()) {
       STRATA_LOG(WARNING) << "rollup: poll: " << records.status();

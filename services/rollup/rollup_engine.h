@@ -76,7 +76,6 @@ class RollupEngine {
                                                  const Period& period) const;
 
  private:
-
   void Run();
   absl::Status ApplyRecords(const std::vector<eventlog::LogRecord>& records);
   absl::Status ApplyEvent(const v1::KpiEvent& event, const Definitions& defs);
@@ -99,7 +98,7 @@ class RollupEngine {
   mutable std::shared_mutex cells_mu_;
   std::shared_ptr<const Definitions> defs_;
   DirtyCache<CellId, RollupCell> cells_;  // Guarded by cells_mu_.
-  DirtyCache<CellId, OwnState> own_;  // Only for `last` KPIs.
+  DirtyCache<CellId, OwnState> own_;      // Only for `last` KPIs.
   absl::flat_hash_set<std::string> pending_event_ids_;
   absl::flat_hash_map<int32_t, int64_t> next_offset_;  // Per partition.
 };

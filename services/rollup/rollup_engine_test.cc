@@ -49,8 +49,8 @@ class RollupEngineTest : public ::testing::Test {
     store_ = *RollupStore::Open((dir_ / "rollup").string());
     RollupEngineOptions options;
     options.flush_interval = absl::Milliseconds(10);
-    engine_ = std::make_unique<RollupEngine>(options, *log_, *definitions_,
-                                             *store_);
+    engine_ =
+        std::make_unique<RollupEngine>(options, *log_, *definitions_, *store_);
     ASSERT_OK(engine_->Start());
   }
 
@@ -98,9 +98,9 @@ class RollupEngineTest : public ::testing::Test {
     ASSERT_OK(definitions_->CatchUp(absl::Seconds(5)));
   }
 
-  void AppendEvents(const std::vector<std::tuple<std::string, std::string,
-                                                 std::string, absl::Time,
-                                                 double>>& events) {
+  void AppendEvents(
+      const std::vector<std::tuple<std::string, std::string, std::string,
+                                   absl::Time, double>>& events) {
     v1::EventEnvelope envelope = NewEnvelope(ThisProducer("test"));
     for (const auto& [id, kpi, unit, time, value] : events) {
       v1::KpiEvent* e = envelope.mutable_kpi_events()->add_events();
@@ -111,8 +111,8 @@ class RollupEngineTest : public ::testing::Test {
           TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(time));
       e->set_value(value);
     }
-    ASSERT_OK(log_->Append(kKpiEventsTopic,
-                           {{envelope.event_id(), envelope.SerializeAsString()}}));
+    ASSERT_OK(log_->Append(kKpiEventsTopic, {{envelope.event_id(),
+                                              envelope.SerializeAsString()}}));
   }
 
   std::optional<RollupCell> Cell(const std::string& kpi,
@@ -206,8 +206,10 @@ TEST_F(RollupEngineTest, DeletedStateRebuildsIdenticallyFromTheLog) {
                 {"e1", "sales", "team-a", Utc(2026, 1, 10), 10.5}});
   WaitForApplied(4, 1);
   std::vector<std::pair<std::string, PeriodKind>> cells = {
-      {"2026-01", PeriodKind::kMonth}, {"2026-Q1", PeriodKind::kQuarter},
-      {"2026-Q2", PeriodKind::kQuarter}, {"2026", PeriodKind::kYear}};
+      {"2026-01", PeriodKind::kMonth},
+      {"2026-Q1", PeriodKind::kQuarter},
+      {"2026-Q2", PeriodKind::kQuarter},
+      {"2026", PeriodKind::kYear}};
   std::vector<std::optional<RollupCell>> before;
   for (const char* kpi : {"sales", "headcount"}) {
     for (const char* unit : {"team-a", "team-b", "bu", "ent"}) {

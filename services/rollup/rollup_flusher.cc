@@ -105,10 +105,9 @@ absl::Status RollupFlusher::Write(const FlushBatch& batch) {
   changelog.reserve(batch.cells.size());
   for (const auto& [id, cell] : batch.cells) {
     std::string key = KeyOf(defs, id);
-    const v1::RollupRecord record =
-        MakeRollupRecord(defs.kpi(id.kpi).definition.kpi_id(),
-                         defs.unit(id.unit).definition.unit_id(), id.period,
-                         cell);
+    const v1::RollupRecord record = MakeRollupRecord(
+        defs.kpi(id.kpi).definition.kpi_id(),
+        defs.unit(id.unit).definition.unit_id(), id.period, cell);
     changelog.push_back({key, record.SerializeAsString()});
     changes.cells.emplace_back(std::move(key), cell);
   }

@@ -8,7 +8,8 @@ namespace strata::rollup {
 
 v1::RollupRecord MakeRollupRecord(absl::string_view kpi_id,
                                   absl::string_view unit_id,
-                                  const Period& period, const RollupCell& cell) {
+                                  const Period& period,
+                                  const RollupCell& cell) {
   v1::RollupRecord record;
   v1::RollupKey* key = record.mutable_key();
   key->set_kpi_id(std::string(kpi_id));

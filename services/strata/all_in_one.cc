@@ -18,23 +18,26 @@ absl::Status ServeAllInOne(const AllInOneOptions& options) {
     }
     ingest::DefinitionsWriter writer(c.log, c.definitions,
                                      ThisProducer("strata-demo"));
-    ASSIGN_OR_RETURN(int64_t applied, writer.Apply(DemoDefinitions(absl::Now())));
+    ASSIGN_OR_RETURN(int64_t applied,
+                     writer.Apply(DemoDefinitions(absl::Now())));
     STRATA_LOG(INFO) << "loaded the demo organisation (" << applied
                      << " definitions)";
     return absl::OkStatus();
   };
-  return RunServices(
-      "strata", options.log, options.listen,
-      {[](const ModuleContext& c) {
-         return ingest::NewIngestService(c.log, c.definitions, c.options.data_dir);
-       },
-       [](const ModuleContext& c) {
-         return rollup::NewRollupService(c.log, c.definitions, c.options.data_dir);
-       },
-       [](const ModuleContext& c) {
-         return alerts::NewAlertsService(c.log, c.definitions, c.options.data_dir);
-       }},
-      load_demo);
+  return RunServices("strata", options.log, options.listen,
+                     {[](const ModuleContext& c) {
+                        return ingest::NewIngestService(c.log, c.definitions,
+                                                        c.options.data_dir);
+                      },
+                      [](const ModuleContext& c) {
+                        return rollup::NewRollupService(c.log, c.definitions,
+                                                        c.options.data_dir);
+                      },
+                      [](const ModuleContext& c) {
+                        return alerts::NewAlertsService(c.log, c.definitions,
+                                                        c.options.data_dir);
+                      }},
+                     load_demo);
 }
 
 }  // namespace strata::cli

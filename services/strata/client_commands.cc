@@ -23,27 +23,35 @@ namespace {
 
 std::string StatusName(v1::KpiStatus status) {
   switch (status) {
-    case v1::KPI_STATUS_GREEN: return "GREEN";
-    case v1::KPI_STATUS_AMBER: return "AMBER";
-    case v1::KPI_STATUS_RED: return "RED";
-    default: return "NONE";
+    case v1::KPI_STATUS_GREEN:
+      return "GREEN";
+    case v1::KPI_STATUS_AMBER:
+      return "AMBER";
+    case v1::KPI_STATUS_RED:
+      return "RED";
+    default:
+      return "NONE";
   }
 }
 
 std::string StateName(v1::AlertState state) {
   switch (state) {
-    case v1::ALERT_STATE_OPEN: return "OPEN";
-    case v1::ALERT_STATE_ACKNOWLEDGED: return "ACKED";
-    case v1::ALERT_STATE_RESOLVED: return "RESOLVED";
-    default: return "?";
+    case v1::ALERT_STATE_OPEN:
+      return "OPEN";
+    case v1::ALERT_STATE_ACKNOWLEDGED:
+      return "ACKED";
+    case v1::ALERT_STATE_RESOLVED:
+      return "RESOLVED";
+    default:
+      return "?";
   }
 }
 
 std::string FormatAlert(const v1::Alert& alert) {
   std::string line = absl::StrFormat(
-      "%-8s %-5s %s  actual=%.2f target=%.2f (was %s)", StateName(alert.state()),
-      StatusName(alert.status()), alert.alert_id(), alert.actual(),
-      alert.target(), StatusName(alert.previous_status()));
+      "%-8s %-5s %s  actual=%.2f target=%.2f (was %s)",
+      StateName(alert.state()), StatusName(alert.status()), alert.alert_id(),
+      alert.actual(), alert.target(), StatusName(alert.previous_status()));
   if (!alert.corrective_action().empty()) {
     absl::StrAppend(&line, "  action: ", alert.corrective_action());
   }
@@ -73,7 +81,8 @@ absl::Status Client::ApplyDefinitions(const std::string& path) {
   auto stub = v1::AdminService::NewStub(channel_);
   grpc::ClientContext context;
   v1::ApplyDefinitionsResponse response;
-  RETURN_IF_ERROR(FromGrpcStatus(stub->ApplyDefinitions(&context, batch, &response)));
+  RETURN_IF_ERROR(
+      FromGrpcStatus(stub->ApplyDefinitions(&context, batch, &response)));
   out_ << "applied " << response.applied() << " definitions\n";
   return absl::OkStatus();
 }
@@ -108,7 +117,8 @@ absl::Status Client::SendEvents(const std::string& path) {
   v1::IngestRequest request;
   for (size_t i = 0; i < events.size(); ++i) {
     *request.add_events() = std::move(events[i]);
-    if (request.events_size() == options_.batch_size || i + 1 == events.size()) {
+    if (request.events_size() == options_.batch_size ||
+        i + 1 == events.size()) {
       if (!writer->Write(request)) break;  // The server ended the call.
       request.Clear();
     }
@@ -145,8 +155,10 @@ absl::Status Client::ListAlerts() {
   request.set_unit_id(options_.unit);
   request.set_include_resolved(options_.include_resolved);
   v1::ListAlertsResponse response;
-  RETURN_IF_ERROR(FromGrpcStatus(stub->ListAlerts(&context, request, &response)));
-  for (const v1::Alert& alert : response.alerts()) out_ << FormatAlert(alert) << "\n";
+  RETURN_IF_ERROR(
+      FromGrpcStatus(stub->ListAlerts(&context, request, &response)));
+  for (const v1::Alert& alert : response.alerts())
+    out_ << FormatAlert(alert) << "\n";
   out_ << response.alerts_size() << " alerts\n";
   return absl::OkStatus();
 }
@@ -173,7 +185,8 @@ absl::Status Client::Acknowledge(const std::string& alert_id) {
   request.set_acknowledged_by(options_.by);
   request.set_note(options_.note);
   v1::Alert alert;
-  RETURN_IF_ERROR(FromGrpcStatus(stub->AcknowledgeAlert(&context, request, &alert)));
+  RETURN_IF_ERROR(
+      FromGrpcStatus(stub->AcknowledgeAlert(&context, request, &alert)));
   out_ << FormatAlert(alert) << "\n";
   return absl::OkStatus();
 }
@@ -186,7 +199,8 @@ absl::Status Client::Resolve(const std::string& alert_id) {
   request.set_resolved_by(options_.by);
   request.set_corrective_action(options_.action);
   v1::Alert alert;
-  RETURN_IF_ERROR(FromGrpcStatus(stub->ResolveAlert(&context, request, &alert)));
+  RETURN_IF_ERROR(
+      FromGrpcStatus(stub->ResolveAlert(&context, request, &alert)));
   out_ << FormatAlert(alert) << "\n";
   return absl::OkStatus();
 }

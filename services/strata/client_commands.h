@@ -13,11 +13,11 @@
 namespace strata::cli {
 
 struct ClientOptions {
-  std::string unit;          // Subtree filter for alerts and tail.
-  std::string by;            // Who acknowledges or resolves.
-  std::string note;          // Acknowledge note.
-  std::string action;        // Corrective action when resolving.
-  int batch_size = 5000;     // Events per IngestStream message.
+  std::string unit;       // Subtree filter for alerts and tail.
+  std::string by;         // Who acknowledges or resolves.
+  std::string note;       // Acknowledge note.
+  std::string action;     // Corrective action when resolving.
+  int batch_size = 5000;  // Events per IngestStream message.
   bool include_resolved = false;
 };
 

@@ -40,7 +40,8 @@ absl::StatusOr<std::vector<v1::KpiEvent>> ParseKpiEventsCsv(std::istream& in) {
     *event.mutable_event_time() =
         TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(time));
     double value = 0;
-    if (!absl::SimpleAtod(fields[4], &value)) return bad("value", "not a number");
+    if (!absl::SimpleAtod(fields[4], &value))
+      return bad("value", "not a number");
     event.set_value(value);
     if (fields.size() == 6) event.set_source(std::string(fields[5]));
     events.push_back(std::move(event));
@@ -53,13 +54,12 @@ std::string KpiEventCsvHeader() {
 }
 
 std::string FormatKpiEventCsv(const v1::KpiEvent& event) {
-  const absl::Time time =
-      absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(event.event_time()));
-  return absl::StrCat(event.event_id(), ",", event.kpi_id(), ",",
-                      event.unit_id(), ",",
-                      absl::FormatTime(absl::RFC3339_sec, time,
-                                       absl::UTCTimeZone()),
-                      ",", event.value(), ",", event.source());
+  const absl::Time time = absl::FromUnixMicros(
+      TimeUtil::TimestampToMicroseconds(event.event_time()));
+  return absl::StrCat(
+      event.event_id(), ",", event.kpi_id(), ",", event.unit_id(), ",",
+      absl::FormatTime(absl::RFC3339_sec, time, absl::UTCTimeZone()), ",",
+      event.value(), ",", event.source());
 }
 
 }  // namespace strata::cli

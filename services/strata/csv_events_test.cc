@@ -36,9 +36,9 @@ TEST(CsvEventsTest, NamesLineAndColumnOfABadRow) {
   std::istringstream bad_value(
       "e-1,revenue,team-1,2026-11-03T10:00:00Z,1\n"
       "e-2,revenue,team-1,2026-11-03T10:00:00Z,lots\n");
-  EXPECT_THAT(ParseKpiEventsCsv(bad_value),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("line 2: value")));
+  EXPECT_THAT(
+      ParseKpiEventsCsv(bad_value),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("line 2: value")));
   std::istringstream short_row("e-1,revenue\n");
   EXPECT_THAT(ParseKpiEventsCsv(short_row),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("row")));
@@ -51,7 +51,8 @@ TEST(CsvEventsTest, FormatRoundTrips) {
   std::istringstream again(FormatKpiEventCsv((*events)[0]) + "\n");
   auto reparsed = ParseKpiEventsCsv(again);
   ASSERT_OK(reparsed);
-  EXPECT_EQ((*reparsed)[0].SerializeAsString(), (*events)[0].SerializeAsString());
+  EXPECT_EQ((*reparsed)[0].SerializeAsString(),
+            (*events)[0].SerializeAsString());
 }
 
 }  // namespace

@@ -16,8 +16,8 @@ struct DemoKpi {
   v1::Perspective perspective;
   v1::Polarity polarity;
   v1::TimeAggregation time_aggregation;
-  double amber_pct;           // Green is always at 100 % of target.
-  double team_month_target;   // Parents' targets add up their teams'.
+  double amber_pct;          // Green is always at 100 % of target.
+  double team_month_target;  // Parents' targets add up their teams'.
 };
 
 constexpr auto kHigher = v1::POLARITY_HIGHER_IS_BETTER;
@@ -26,21 +26,34 @@ constexpr auto kSum = v1::TIME_AGGREGATION_SUM;
 constexpr auto kLast = v1::TIME_AGGREGATION_LAST;
 
 const std::array<DemoKpi, 12> kKpis = {{
-    {"revenue", "Revenue", "USD", v1::PERSPECTIVE_FINANCIAL, kHigher, kSum, 90, 100000},
-    {"operating_cost", "Operating cost", "USD", v1::PERSPECTIVE_FINANCIAL, kLower, kSum, 110, 60000},
-    {"gross_profit", "Gross profit", "USD", v1::PERSPECTIVE_FINANCIAL, kHigher, kSum, 90, 40000},
-    {"new_customers", "New customers", "count", v1::PERSPECTIVE_CUSTOMER, kHigher, kSum, 85, 50},
-    {"complaints", "Customer complaints", "count", v1::PERSPECTIVE_CUSTOMER, kLower, kSum, 120, 10},
-    {"active_customers", "Active customers", "count", v1::PERSPECTIVE_CUSTOMER, kHigher, kLast, 95, 1000},
-    {"orders_fulfilled", "Orders fulfilled", "count", v1::PERSPECTIVE_INTERNAL_PROCESS, kHigher, kSum, 90, 400},
-    {"incidents", "Operational incidents", "count", v1::PERSPECTIVE_INTERNAL_PROCESS, kLower, kSum, 125, 5},
-    {"backlog", "Open backlog items", "count", v1::PERSPECTIVE_INTERNAL_PROCESS, kLower, kLast, 115, 40},
-    {"training_hours", "Training hours", "hours", v1::PERSPECTIVE_LEARNING_GROWTH, kHigher, kSum, 80, 80},
-    {"headcount", "Headcount", "FTE", v1::PERSPECTIVE_LEARNING_GROWTH, kHigher, kLast, 95, 12},
-    {"certifications", "Certifications earned", "count", v1::PERSPECTIVE_LEARNING_GROWTH, kHigher, kSum, 75, 4},
+    {"revenue", "Revenue", "USD", v1::PERSPECTIVE_FINANCIAL, kHigher, kSum, 90,
+     100000},
+    {"operating_cost", "Operating cost", "USD", v1::PERSPECTIVE_FINANCIAL,
+     kLower, kSum, 110, 60000},
+    {"gross_profit", "Gross profit", "USD", v1::PERSPECTIVE_FINANCIAL, kHigher,
+     kSum, 90, 40000},
+    {"new_customers", "New customers", "count", v1::PERSPECTIVE_CUSTOMER,
+     kHigher, kSum, 85, 50},
+    {"complaints", "Customer complaints", "count", v1::PERSPECTIVE_CUSTOMER,
+     kLower, kSum, 120, 10},
+    {"active_customers", "Active customers", "count", v1::PERSPECTIVE_CUSTOMER,
+     kHigher, kLast, 95, 1000},
+    {"orders_fulfilled", "Orders fulfilled", "count",
+     v1::PERSPECTIVE_INTERNAL_PROCESS, kHigher, kSum, 90, 400},
+    {"incidents", "Operational incidents", "count",
+     v1::PERSPECTIVE_INTERNAL_PROCESS, kLower, kSum, 125, 5},
+    {"backlog", "Open backlog items", "count", v1::PERSPECTIVE_INTERNAL_PROCESS,
+     kLower, kLast, 115, 40},
+    {"training_hours", "Training hours", "hours",
+     v1::PERSPECTIVE_LEARNING_GROWTH, kHigher, kSum, 80, 80},
+    {"headcount", "Headcount", "FTE", v1::PERSPECTIVE_LEARNING_GROWTH, kHigher,
+     kLast, 95, 12},
+    {"certifications", "Certifications earned", "count",
+     v1::PERSPECTIVE_LEARNING_GROWTH, kHigher, kSum, 75, 4},
 }};
 
-const std::array<const char*, 3> kBusinessUnits = {"retail", "industrial", "digital"};
+const std::array<const char*, 3> kBusinessUnits = {"retail", "industrial",
+                                                   "digital"};
 const std::array<const char*, 2> kDepartments = {"sales", "ops"};
 constexpr int kTeamsPerDepartment = 2;
 
@@ -132,17 +145,18 @@ std::vector<v1::KpiEvent> DemoEvents(absl::Time now, int per_team_and_kpi) {
           const double total = k.team_month_target * Performance(team, k);
           for (int i = 0; i < per_team_and_kpi; ++i) {
             v1::KpiEvent event;
-            event.set_event_id(
-                absl::StrCat("demo-", month_label, "-", team, "-", k.id, "-", i));
+            event.set_event_id(absl::StrCat("demo-", month_label, "-", team,
+                                            "-", k.id, "-", i));
             event.set_kpi_id(k.id);
             event.set_unit_id(team);
-            const absl::Time at = start + span * (i + 1) / (per_team_and_kpi + 1);
+            const absl::Time at =
+                start + span * (i + 1) / (per_team_and_kpi + 1);
             *event.mutable_event_time() =
                 google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
                     absl::ToUnixMicros(at));
             // Flows split the month's total; stocks report it each time.
-            event.set_value(k.time_aggregation == kSum ? total / per_team_and_kpi
-                                                       : total);
+            event.set_value(
+                k.time_aggregation == kSum ? total / per_team_and_kpi : total);
             event.set_source("demo-feed");
             events.push_back(std::move(event));
           }

@@ -36,7 +36,7 @@ TEST(ExamplesTest, DefinitionsApplyAndEventsValidateAgainstThem) {
   ASSERT_OK(events);
   ASSERT_EQ(events->size(), 8u);
   google::protobuf::RepeatedPtrField<v1::KpiEvent> repeated(events->begin(),
-                                                             events->end());
+                                                            events->end());
   EXPECT_OK(ingest::ValidateKpiEvents(repeated, *definitions));
 }
 

@@ -1,13 +1,11 @@
 // strata: the all-in-one server and its command-line client.
 //
-//   strata [serve] [--demo] [--data_dir=./strata-data] [--listen=127.0.0.1:7400]
-//   strata demo-events > events.csv
-//   strata send events.csv            strata apply definitions.json
-//   strata query revenue acme 2026-11 strata definitions
-//   strata alerts [--unit=retail]     strata tail [--unit=retail]
-//   strata ack ALERT_ID --by=NAME [--note=...]
-//   strata resolve ALERT_ID --by=NAME --action="what was done"
-//   strata health
+//   strata [serve] [--demo] [--data_dir=./strata-data]
+//   [--listen=127.0.0.1:7400] strata demo-events > events.csv strata send
+//   events.csv            strata apply definitions.json strata query revenue
+//   acme 2026-11 strata definitions strata alerts [--unit=retail]     strata
+//   tail [--unit=retail] strata ack ALERT_ID --by=NAME [--note=...] strata
+//   resolve ALERT_ID --by=NAME --action="what was done" strata health
 
 #include <iostream>
 #include <string>

@@ -21,7 +21,8 @@ absl::Status ChildProcess::Start(const std::string& log_path) {
   argv.push_back(binary_.data());
   for (std::string& arg : args_) argv.push_back(arg.data());
   argv.push_back(nullptr);
-  const int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  const int log_fd =
+      open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (log_fd < 0) return absl::InternalError(absl::StrCat("open ", log_path));
   const pid_t pid = fork();
   if (pid < 0) return absl::InternalError("fork failed");
@@ -94,7 +95,8 @@ absl::StatusOr<int> WaitForPortFile(const std::string& path,
   if (!text.ok()) return text.status();
   int port = 0;
   if (!absl::SimpleAtoi(*text, &port) || port <= 0) {
-    return absl::InternalError(absl::StrCat("bad port file ", path, ": ", *text));
+    return absl::InternalError(
+        absl::StrCat("bad port file ", path, ": ", *text));
   }
   return port;
 }

@@ -6,7 +6,8 @@
 //   ChildProcess server(binary, {"serve", "--listen=127.0.0.1:0",
 //                                "--port_file=" + port_file});
 //   ASSERT_OK(server.Start(log_path));
-//   ASSERT_OK_AND_ASSIGN(int port, WaitForPortFile(port_file, absl::Seconds(30)));
+//   ASSERT_OK_AND_ASSIGN(int port, WaitForPortFile(port_file,
+//   absl::Seconds(30)));
 
 #include <string>
 #include <vector>

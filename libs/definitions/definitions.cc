@@ -162,7 +162,7 @@ absl::Status Definitions::ApplyTarget(const v1::Target& target,
     return Invalid(field + ".period.label", period.status().message());
   if (!std::isfinite(target.value()))
     return Invalid(field + ".value", "must be finite");
-  targets_[TargetKey{*kpi, *unit, *period}] = target.value();
+  targets_[CellId{*kpi, *unit, *period}] = target.value();
   return absl::OkStatus();
 }
 
@@ -188,7 +188,7 @@ bool Definitions::InSubtree(UnitIndex unit, UnitIndex root) const {
 
 std::optional<double> Definitions::Target(KpiIndex kpi, UnitIndex unit,
                                           const Period& period) const {
-  auto it = targets_.find(TargetKey{kpi, unit, period});
+  auto it = targets_.find(CellId{kpi, unit, period});
   if (it == targets_.end()) return std::nullopt;
   return it->second;
 }

@@ -17,15 +17,12 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "libs/aggregation/cell.h"
+#include "libs/definitions/cell_id.h"
 #include "libs/period/period.h"
 #include "libs/scorecard/status.h"
 #include "strata/v1/definitions.pb.h"
 
 namespace strata {
-
-// Dense, process-local numbering in order of definition.
-using UnitIndex = uint32_t;
-using KpiIndex = uint32_t;
 
 struct UnitInfo {
   v1::OrgUnit definition;
@@ -68,19 +65,6 @@ class Definitions {
   v1::DefinitionBatch ToBatch() const;
 
  private:
-  struct TargetKey {
-    KpiIndex kpi;
-    UnitIndex unit;
-    Period period;
-    friend bool operator==(const TargetKey& a, const TargetKey& b) {
-      return a.kpi == b.kpi && a.unit == b.unit && a.period == b.period;
-    }
-    template <typename H>
-    friend H AbslHashValue(H h, const TargetKey& k) {
-      return H::combine(std::move(h), k.kpi, k.unit, k.period);
-    }
-  };
-
   absl::Status ApplyUnit(const v1::OrgUnit& unit, const std::string& field);
   absl::Status ApplyKpi(const v1::Kpi& kpi, const std::string& field);
   absl::Status ApplyTarget(const v1::Target& target, const std::string& field);
@@ -89,7 +73,7 @@ class Definitions {
   absl::flat_hash_map<std::string, UnitIndex> unit_index_;
   std::vector<KpiInfo> kpis_;
   absl::flat_hash_map<std::string, KpiIndex> kpi_index_;
-  absl::flat_hash_map<TargetKey, double> targets_;
+  absl::flat_hash_map<CellId, double> targets_;
 };
 
 }  // namespace strata

@@ -19,9 +19,9 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "libs/aggregation/cell.h"
+#include "libs/definitions/cell_id.h"
 #include "libs/definitions/definitions.h"
 #include "libs/eventlog/event_log.h"
-#include "services/rollup/cell_id.h"
 #include "services/rollup/rollup_store.h"
 
 namespace strata::rollup {

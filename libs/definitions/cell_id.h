@@ -1,11 +1,17 @@
 #pragma once
 
-// A rollup cell in memory: dense indexes instead of the ids of its key.
+// A cell in memory: one KPI, one unit, one period, by the dense indexes
+// Definitions gives them rather than by their ids.
 
-#include "libs/definitions/definitions.h"
+#include <cstdint>
+
 #include "libs/period/period.h"
 
-namespace strata::rollup {
+namespace strata {
+
+// Dense, process-local numbering in order of definition.
+using UnitIndex = uint32_t;
+using KpiIndex = uint32_t;
 
 struct CellId {
   KpiIndex kpi;
@@ -21,4 +27,4 @@ struct CellId {
   }
 };
 
-}  // namespace strata::rollup
+}  // namespace strata

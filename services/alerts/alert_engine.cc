@@ -113,13 +113,7 @@ AlertEngine::AlertEngine(const AlertEngineOptions& options,
       log_(log),
       definitions_(definitions),
       store_(store),
-      hub_(hub) {
-  definitions_.AddListener(
-      [this](const Definitions&, const v1::DefinitionBatch& batch) {
-        std::lock_guard<std::mutex> lock(definitions_mu_);
-        definition_batches_.push_back(batch);
-      });
-}
+      hub_(hub) {}
 
 AlertEngine::~AlertEngine() { Stop(); }
 
@@ -162,18 +156,11 @@ void AlertEngine::Run() {
 absl::Status AlertEngine::RunOnce() {
   ASSIGN_OR_RETURN(std::vector<eventlog::LogRecord> records,
                    consumer_->Poll(options_.poll_batch, options_.poll_timeout));
-  std::deque<v1::DefinitionBatch> batches;
-  {
-    std::lock_guard<std::mutex> lock(definitions_mu_);
-    batches.swap(definition_batches_);
-  }
-  if (records.empty() && batches.empty()) return absl::OkStatus();
+  if (records.empty()) return absl::OkStatus();
 
   Pending pending(store_);
-  for (const v1::DefinitionBatch& batch : batches) {
-    RETURN_IF_ERROR(Reevaluate(batch, pending));
-  }
-  // Rollup records first parsed and their cells loaded in one look-up.
+  // Rollup records are parsed first, and the cells of those with a target
+  // loaded in one look-up; cells without a target are none of ours.
   std::vector<std::optional<v1::RollupRecord>> rollups(records.size());
   std::vector<std::string> cell_keys(records.size());
   for (size_t i = 0; i < records.size(); ++i) {
@@ -185,6 +172,7 @@ absl::Status AlertEngine::RunOnce() {
                         << records[i].offset;
       continue;
     }
+    if (!rollup.has_target()) continue;
     absl::StatusOr<std::string> key = CellKeyOf(rollup.key());
     if (!key.ok()) continue;  // Not a cell this version knows.
     cell_keys[i] = *std::move(key);
@@ -196,9 +184,9 @@ absl::Status AlertEngine::RunOnce() {
     const eventlog::LogRecord& record = records[i];
     if (record.topic_partition.topic == kRollupsTopic) {
       if (rollups[i]) {
-        RETURN_IF_ERROR(Evaluate(
-            rollups[i]->key(), rollups[i]->value(), rollups[i]->version(),
-            absl::FromUnixMillis(record.timestamp_ms), pending));
+        RETURN_IF_ERROR(Evaluate(*rollups[i], cell_keys[i],
+                                 absl::FromUnixMillis(record.timestamp_ms),
+                                 pending));
       }
     } else {
       RETURN_IF_ERROR(ApplyAction(record, pending));
@@ -210,14 +198,12 @@ absl::Status AlertEngine::RunOnce() {
     changes.positions.push_back({tp, offset});
   }
   if (absl::Status s = store_.Commit(changes); !s.ok()) {
-    // Nothing of this poll is durable: read it again, definitions included.
+    // Nothing of this poll is durable: read it again.
     std::vector<eventlog::Position> committed;
-    for (const auto& [tp, offset] : next_offset_)
+    for (const auto& [tp, offset] : next_offset_) {
       committed.push_back({tp, offset});
+    }
     RETURN_IF_ERROR(consumer_->Assign(committed));
-    std::lock_guard<std::mutex> lock(definitions_mu_);
-    definition_batches_.insert(definition_batches_.begin(), batches.begin(),
-                               batches.end());
     return s;
   }
   next_offset_ = std::move(positions);
@@ -229,46 +215,44 @@ absl::Status AlertEngine::RunOnce() {
   return absl::OkStatus();
 }
 
-absl::Status AlertEngine::Evaluate(const v1::RollupKey& key, double actual,
-                                   int64_t version, absl::Time time,
+absl::Status AlertEngine::Evaluate(const v1::RollupRecord& rollup,
+                                   const std::string& cell_key, absl::Time time,
                                    Pending& pending) {
-  absl::StatusOr<std::string> cell_key = CellKeyOf(key);
-  if (!cell_key.ok()) return absl::OkStatus();  // Not ours to judge.
-  ASSIGN_OR_RETURN(CellStatus * cell, pending.Cell(*cell_key));
-  if (version > 0) {
-    if (version <= cell->version) return absl::OkStatus();  // A repeat.
-    cell->actual = actual;
-    cell->version = version;
-  } else if (cell->version == 0) {
-    return absl::OkStatus();  // A target for a cell with no actual yet.
+  ASSIGN_OR_RETURN(CellStatus * cell, pending.Cell(cell_key));
+  // Older versions are repeats; the same version again is one only if its
+  // target did not change either.
+  if (rollup.version() < cell->version ||
+      (rollup.version() == cell->version && rollup.target() == cell->target)) {
+    return absl::OkStatus();
   }
+  cell->actual = rollup.value();
+  cell->target = rollup.target();
+  cell->version = rollup.version();
 
-  std::shared_ptr<const Definitions> defs = definitions_.Current();
-  std::optional<KpiIndex> kpi = defs->FindKpi(key.kpi_id());
-  std::optional<UnitIndex> unit = defs->FindUnit(key.unit_id());
-  if (!kpi || !unit) return absl::OkStatus();
-  const Period period = *ParsePeriod(
-      static_cast<PeriodKind>(key.period().kind()), key.period().label());
-  std::optional<double> target = defs->Target(*kpi, *unit, period);
+  const std::string& kpi_id = rollup.key().kpi_id();
+  std::shared_ptr<const Definitions> defs = definitions_.CurrentSatisfying(
+      [&](const Definitions& d) { return d.FindKpi(kpi_id).has_value(); });
+  std::optional<KpiIndex> kpi = defs->FindKpi(kpi_id);
+  if (!kpi) return absl::OkStatus();
   const KpiInfo& info = defs->kpi(*kpi);
   const KpiStatus status =
-      target ? EvaluateStatus(info.polarity, info.bands, cell->actual, *target)
-             : KpiStatus::kUnknown;
+      EvaluateStatus(info.polarity, info.bands, cell->actual, cell->target);
   const KpiStatus previous = cell->status;
   if (status == previous) return absl::OkStatus();
   cell->status = status;
+  const v1::RollupKey& key = rollup.key();
 
-  ASSIGN_OR_RETURN(AlertIndex * index, pending.Index(*cell_key));
+  ASSIGN_OR_RETURN(AlertIndex * index, pending.Index(cell_key));
   v1::Alert* alert = nullptr;
   if (index->open) {
-    const std::string id = absl::StrCat(*cell_key, "#", index->generation);
+    const std::string id = absl::StrCat(cell_key, "#", index->generation);
     ASSIGN_OR_RETURN(alert, pending.Alert(id));
   }
   if (alert == nullptr) {
     if (!IsWarning(status)) return absl::OkStatus();
     ++index->generation;
     index->open = true;
-    const std::string id = absl::StrCat(*cell_key, "#", index->generation);
+    const std::string id = absl::StrCat(cell_key, "#", index->generation);
     alert = pending.NewAlert(id);
     alert->set_alert_id(id);
     alert->set_rule(v1::ALERT_RULE_STATUS_CHANGE);
@@ -280,22 +264,9 @@ absl::Status AlertEngine::Evaluate(const v1::RollupKey& key, double actual,
   alert->set_status(static_cast<v1::KpiStatus>(status));
   alert->set_previous_status(static_cast<v1::KpiStatus>(previous));
   alert->set_actual(cell->actual);
-  alert->set_target(target.value_or(0));
+  alert->set_target(cell->target);
   *alert->mutable_updated_time() = ToProto(time);
   alert->set_version(alert->version() + 1);
-  return absl::OkStatus();
-}
-
-absl::Status AlertEngine::Reevaluate(const v1::DefinitionBatch& batch,
-                                     Pending& pending) {
-  for (const v1::DefinitionChange& change : batch.changes()) {
-    if (!change.has_target()) continue;
-    v1::RollupKey key;
-    key.set_kpi_id(change.target().kpi_id());
-    key.set_unit_id(change.target().unit_id());
-    *key.mutable_period() = change.target().period();
-    RETURN_IF_ERROR(Evaluate(key, 0, 0, absl::Now(), pending));
-  }
   return absl::OkStatus();
 }
 

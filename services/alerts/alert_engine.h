@@ -3,11 +3,12 @@
 // Compares rolled-up actuals with targets and raises, updates and closes
 // alerts.
 //
-// Reads the rollup changelog (dropping records whose version it has seen),
-// alert actions (acknowledge, resolve) and definition changes (a new target
-// re-evaluates its cell). Each poll's changes and the log positions they
-// reflect are committed in one WriteBatch; then the changed alerts go to the
-// hub's subscribers.
+// Reads the rollup changelog, whose records carry each cell's target (a new
+// target republishes the cell), and alert actions (acknowledge, resolve).
+// Records without a target are skipped unread; repeats (an older version, or
+// the same version and target) are dropped. Each poll's changes and the log
+// positions they reflect are committed in one WriteBatch; then the changed
+// alerts go to the hub's subscribers.
 //
 // Rule STATUS_CHANGE: a cell whose status becomes AMBER or RED opens an
 // alert unless one is open for it; while open, every status change updates
@@ -15,7 +16,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -43,7 +43,6 @@ struct AlertEngineOptions {
 
 class AlertEngine {
  public:
-  // Registers for definition changes: construct before the follower starts.
   AlertEngine(const AlertEngineOptions& options, eventlog::EventLog& log,
               DefinitionsFollower& definitions, AlertStore& store,
               AlertHub& hub);
@@ -65,9 +64,9 @@ class AlertEngine {
   void Run();
   absl::Status RunOnce();
   absl::Status ApplyAction(const eventlog::LogRecord& record, Pending& pending);
-  absl::Status Reevaluate(const v1::DefinitionBatch& batch, Pending& pending);
-  absl::Status Evaluate(const v1::RollupKey& key, double actual,
-                        int64_t version, absl::Time time, Pending& pending);
+  absl::Status Evaluate(const v1::RollupRecord& rollup,
+                        const std::string& cell_key, absl::Time time,
+                        Pending& pending);
 
   const AlertEngineOptions options_;
   eventlog::EventLog& log_;
@@ -76,9 +75,6 @@ class AlertEngine {
   AlertHub& hub_;
   std::unique_ptr<eventlog::LogConsumer> consumer_;
   absl::flat_hash_map<eventlog::TopicPartition, int64_t> next_offset_;
-
-  std::mutex definitions_mu_;
-  std::deque<v1::DefinitionBatch> definition_batches_;  // Guarded.
 
   std::mutex changed_mu_;
   std::condition_variable changed_cv_;  // After every commit.

@@ -31,8 +31,9 @@ class Recorder : public AlertSubscriber {
 };
 
 // The engine on an embedded log, fed rollup records directly, as the rollup
-// service would publish them. "sales" (higher is better, amber at 90 %) has a
-// March target of 100 for "team"; "cost" (lower is better, amber at 110 %) 50.
+// service would publish them, with their targets: "sales" (higher is better,
+// amber at 90 %) against 100 unless said otherwise; "cost" (lower is better,
+// amber at 110 %) against 50.
 class AlertEngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -79,19 +80,7 @@ class AlertEngineTest : public ::testing::Test {
     };
     kpi("sales", v1::POLARITY_HIGHER_IS_BETTER, 90);
     kpi("cost", v1::POLARITY_LOWER_IS_BETTER, 110);
-    AppendTarget(batch, "sales", 100);
-    AppendTarget(batch, "cost", 50);
     AppendDefinitionBatch(batch);
-  }
-
-  static void AppendTarget(v1::DefinitionBatch& batch, const char* kpi,
-                           double value) {
-    v1::Target* t = batch.add_changes()->mutable_target();
-    t->set_kpi_id(kpi);
-    t->set_unit_id("team");
-    t->mutable_period()->set_kind(v1::PERIOD_KIND_MONTH);
-    t->mutable_period()->set_label("2026-03");
-    t->set_value(value);
   }
 
   void AppendDefinitionBatch(const v1::DefinitionBatch& batch) {
@@ -102,7 +91,10 @@ class AlertEngineTest : public ::testing::Test {
     ASSERT_OK(definitions_->CatchUp(absl::Seconds(5)));
   }
 
-  void PublishRollup(const std::string& kpi, double value, int64_t version) {
+  // `target` < 0: the KPI's usual target; 0: none.
+  void PublishRollup(const std::string& kpi, double value, int64_t version,
+                     double target = -1) {
+    if (target < 0) target = kpi == "cost" ? 50 : 100;
     v1::RollupRecord record;
     record.mutable_key()->set_kpi_id(kpi);
     record.mutable_key()->set_unit_id("team");
@@ -110,6 +102,7 @@ class AlertEngineTest : public ::testing::Test {
     record.mutable_key()->mutable_period()->set_label("2026-03");
     record.set_value(value);
     record.set_version(version);
+    if (target > 0) record.set_target(target);
     const std::string key = *CellKeyOf(record.key());
     ASSERT_OK(log_->Append(kRollupsTopic, {{key, record.SerializeAsString()}}));
   }
@@ -166,6 +159,15 @@ TEST_F(AlertEngineTest, GreenRaisesNothingRedOpensAnAlertThatFollowsChanges) {
   EXPECT_EQ(alerts[1].version(), 2);
 }
 
+TEST_F(AlertEngineTest, CellsWithoutTargetsAreNotJudged) {
+  PublishRollup("sales", 1, 1, /*target=*/0);
+  Settle();
+  EXPECT_TRUE(recorder_.alerts().empty());
+  auto cell = store_->GetCell("sales/team/2026-03");
+  ASSERT_OK(cell);
+  EXPECT_FALSE(cell->has_value());
+}
+
 TEST_F(AlertEngineTest, RepeatedAndOlderVersionsAreDropped) {
   PublishRollup("sales", 80, 5);
   WaitForPublished(1);
@@ -213,12 +215,10 @@ TEST_F(AlertEngineTest, ResolvedAlertsCloseAndTheNextChangeOpensANewOne) {
   EXPECT_EQ(alerts[2].state(), v1::ALERT_STATE_OPEN);
 }
 
-TEST_F(AlertEngineTest, ANewTargetReevaluatesTheLatestActual) {
+TEST_F(AlertEngineTest, ARepublishedTargetReevaluatesTheSameActual) {
   PublishRollup("sales", 95, 1);  // Amber against 100.
   WaitForPublished(1);
-  v1::DefinitionBatch batch;
-  AppendTarget(batch, "sales", 200);  // Now 47.5 %: red.
-  AppendDefinitionBatch(batch);
+  PublishRollup("sales", 95, 1, 200);  // Same version, new target: red.
   std::vector<v1::Alert> alerts = WaitForPublished(2);
   ASSERT_EQ(alerts.size(), 2u);
   EXPECT_EQ(alerts[1].status(), v1::KPI_STATUS_RED);

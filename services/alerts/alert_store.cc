@@ -15,15 +15,27 @@ absl::Status Malformed(absl::string_view what, absl::string_view key) {
   return absl::DataLossError(absl::StrCat("malformed ", what, " '", key, "'"));
 }
 
+int64_t BitsOfDouble(double d) {
+  int64_t bits;
+  std::memcpy(&bits, &d, sizeof(bits));
+  return bits;
+}
+
+double DoubleFromBits(int64_t bits) {
+  double d;
+  std::memcpy(&d, &bits, sizeof(d));
+  return d;
+}
+
 absl::StatusOr<std::optional<CellStatus>> DecodeCell(
     absl::string_view key, const std::optional<std::string>& value) {
   if (!value) return std::nullopt;
-  if (value->size() != 24) return Malformed("cell", key);
+  if (value->size() != 32) return Malformed("cell", key);
   CellStatus cell;
-  const int64_t bits = DecodeFixed64At(*value, 0);
-  std::memcpy(&cell.actual, &bits, sizeof(bits));
-  cell.version = DecodeFixed64At(*value, 1);
-  cell.status = static_cast<KpiStatus>(DecodeFixed64At(*value, 2));
+  cell.actual = DoubleFromBits(DecodeFixed64At(*value, 0));
+  cell.target = DoubleFromBits(DecodeFixed64At(*value, 1));
+  cell.version = DecodeFixed64At(*value, 2);
+  cell.status = static_cast<KpiStatus>(DecodeFixed64At(*value, 3));
   return cell;
 }
 
@@ -94,11 +106,10 @@ absl::StatusOr<int64_t> AlertStore::Position(
 absl::Status AlertStore::Commit(const AlertChanges& changes) {
   rocksdb::WriteBatch batch;
   for (const auto& [key, cell] : changes.cells) {
-    int64_t bits;
-    std::memcpy(&bits, &cell.actual, sizeof(bits));
-    batch.Put(db_->family(kCells), key,
-              EncodeFixed64s(
-                  {bits, cell.version, static_cast<int64_t>(cell.status)}));
+    batch.Put(
+        db_->family(kCells), key,
+        EncodeFixed64s({BitsOfDouble(cell.actual), BitsOfDouble(cell.target),
+                        cell.version, static_cast<int64_t>(cell.status)}));
   }
   for (const auto& [key, index] : changes.index) {
     batch.Put(db_->family(kIndex), key,

@@ -1,8 +1,9 @@
 #pragma once
 
-// The alerts service's state in RocksDB: the last actual and status seen per
-// rollup cell, every alert, an index from cell to its current alert, and the
-// log positions all of that reflects, committed in one WriteBatch.
+// The alerts service's state in RocksDB: the last actual, target and status
+// seen per rollup cell with a target, every alert, an index from cell to its
+// current alert, and the log positions all of that reflects, committed in
+// one WriteBatch.
 
 #include <memory>
 #include <optional>
@@ -17,9 +18,10 @@
 
 namespace strata::alerts {
 
-// What the engine knows of one rollup cell.
+// What the engine knows of one rollup cell that has a target.
 struct CellStatus {
   double actual = 0;
+  double target = 0;
   int64_t version = 0;  // Of the rollup record; older ones are repeats.
   KpiStatus status = KpiStatus::kUnknown;
 };

@@ -27,7 +27,6 @@ struct AlertsModuleOptions {
 
 class AlertsModule final : public ServiceModule {
  public:
-  // Registers with `definitions`: create before the follower starts.
   static absl::StatusOr<std::unique_ptr<AlertsModule>> Create(
       const AlertsModuleOptions& options, eventlog::EventLog& log,
       DefinitionsFollower& definitions);

@@ -33,7 +33,8 @@ absl::StatusOr<v1::RollupRecord> QueryService::Lookup(
   if (!cell) {
     return absl::NotFoundError(absl::StrCat("no events yet for ", cell_key));
   }
-  return MakeRollupRecord(key.kpi_id(), key.unit_id(), period, *cell);
+  return MakeRollupRecord(key.kpi_id(), key.unit_id(), period, *cell,
+                          defs->Target(*kpi, *unit, period));
 }
 
 grpc::ServerUnaryReactor* QueryService::GetRollup(

@@ -36,7 +36,21 @@ int64_t ToMicros(const google::protobuf::Timestamp& t) {
 RollupEngine::RollupEngine(const RollupEngineOptions& options,
                            eventlog::EventLog& log,
                            DefinitionsFollower& definitions, RollupStore& store)
-    : options_(options), log_(log), definitions_(definitions), store_(store) {}
+    : options_(options), log_(log), definitions_(definitions), store_(store) {
+  definitions_.AddListener(
+      [this](const Definitions& defs, const v1::DefinitionBatch& batch) {
+        std::lock_guard<std::mutex> lock(retargeted_mu_);
+        for (const v1::DefinitionChange& change : batch.changes()) {
+          if (!change.has_target()) continue;
+          const v1::Target& t = change.target();
+          // The batch applied, so its ids and period are valid.
+          retargeted_.push_back(
+              {*defs.FindKpi(t.kpi_id()), *defs.FindUnit(t.unit_id()),
+               *ParsePeriod(static_cast<PeriodKind>(t.period().kind()),
+                            t.period().label())});
+        }
+      });
+}
 
 RollupEngine::~RollupEngine() { Stop(); }
 
@@ -93,6 +107,13 @@ void RollupEngine::Run() {
       std::abort();
     }
     pending += records->size();
+    absl::StatusOr<size_t> retargeted = MarkRetargetedCells();
+    if (!retargeted.ok()) {
+      STRATA_LOG(ERROR) << "rollup: state store read failed: "
+                        << retargeted.status();
+      std::abort();
+    }
+    pending += *retargeted;
     // While the flusher is still writing the last batch, keep folding: the
     // next batch coalesces more changes per cell. Wait for it only once
     // max_pending_events are pending.
@@ -109,6 +130,24 @@ void RollupEngine::Run() {
                            "the log replays it";
   }
   flusher_->Stop();
+}
+
+absl::StatusOr<size_t> RollupEngine::MarkRetargetedCells() {
+  std::vector<CellId> cells;
+  {
+    std::lock_guard<std::mutex> lock(retargeted_mu_);
+    cells.swap(retargeted_);
+  }
+  if (cells.empty()) return 0;
+  defs_ = definitions_.Current();
+  std::unique_lock<std::shared_mutex> lock(cells_mu_);
+  for (const CellId& id : cells) {
+    // Marked dirty, the cell is published again with its new target.
+    RETURN_IF_ERROR(
+        cells_.Mutable(id, [&] { return store_.GetCell(KeyOf(*defs_, id)); })
+            .status());
+  }
+  return cells.size();
 }
 
 void RollupEngine::HandOff() {
@@ -183,7 +222,11 @@ absl::StatusOr<std::optional<RollupCell>> RollupEngine::Read(
     const Period& period) const {
   {
     std::shared_lock<std::shared_mutex> lock(cells_mu_);
-    if (const RollupCell* cell = cells_.Find({kpi, unit, period})) return *cell;
+    if (const RollupCell* cell = cells_.Find({kpi, unit, period})) {
+      // A cell marked for its target before any event reached it.
+      if (cell->version == 0) return std::nullopt;
+      return *cell;
+    }
   }
   return store_.GetCell(KeyOf(defs, {kpi, unit, period}));
 }

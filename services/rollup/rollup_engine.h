@@ -6,10 +6,13 @@
 // Events fold into an in-memory cache (read through from the store); every
 // `flush_interval`, or once `max_pending_events` are pending, the changed
 // cells, applied event ids and log positions go to the RollupFlusher, which
-// publishes and commits them while the engine folds on.
+// publishes and commits them while the engine folds on. Published records
+// carry the cell's target; a new target republishes its cell, so consumers
+// (alerts) need no view of targets of their own.
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -57,6 +60,7 @@ struct RollupStats {
 
 class RollupEngine {
  public:
+  // Registers for definition changes: construct before the follower starts.
   RollupEngine(const RollupEngineOptions& options, eventlog::EventLog& log,
                DefinitionsFollower& definitions, RollupStore& store);
   ~RollupEngine();
@@ -80,6 +84,8 @@ class RollupEngine {
   absl::Status ApplyRecords(const std::vector<eventlog::LogRecord>& records);
   absl::Status ApplyEvent(const v1::KpiEvent& event, const Definitions& defs);
   std::string KeyOf(const Definitions& defs, const CellId& id) const;
+  // Marks the cells whose target changed, for republishing; returns how many.
+  absl::StatusOr<size_t> MarkRetargetedCells();
   // Hands what changed since the last hand-off to the flusher.
   void HandOff();
 
@@ -89,6 +95,9 @@ class RollupEngine {
   RollupStore& store_;
   std::unique_ptr<eventlog::LogConsumer> consumer_;
   std::unique_ptr<RollupFlusher> flusher_;
+
+  std::mutex retargeted_mu_;
+  std::vector<CellId> retargeted_;  // Guarded by retargeted_mu_.
 
   std::atomic<bool> stop_{false};
   std::thread thread_;

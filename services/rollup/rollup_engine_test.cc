@@ -45,12 +45,13 @@ class RollupEngineTest : public ::testing::Test {
     log_options.topics = DefaultTopics();
     log_ = *eventlog::OpenRocksDbEventLog(log_options);
     definitions_ = *DefinitionsFollower::Create(*log_, "test");
-    definitions_->Start();
     store_ = *RollupStore::Open((dir_ / "rollup").string());
     RollupEngineOptions options;
     options.flush_interval = absl::Milliseconds(10);
+    // Before the follower starts, so that it hears of every target.
     engine_ =
         std::make_unique<RollupEngine>(options, *log_, *definitions_, *store_);
+    definitions_->Start();
     ASSERT_OK(engine_->Start());
   }
 
@@ -91,11 +92,39 @@ class RollupEngineTest : public ::testing::Test {
     };
     kpi("sales", v1::TIME_AGGREGATION_SUM);
     kpi("headcount", v1::TIME_AGGREGATION_LAST);
+    AppendDefinitionBatch(batch);
+  }
+
+  void AppendDefinitionBatch(const v1::DefinitionBatch& batch) {
     v1::EventEnvelope envelope = NewEnvelope(ThisProducer("test"));
     *envelope.mutable_definitions() = batch;
     ASSERT_OK(log_->Append(kDefinitionsTopic,
                            {{"defs", envelope.SerializeAsString()}}));
     ASSERT_OK(definitions_->CatchUp(absl::Seconds(5)));
+  }
+
+  // The latest record per key on the changelog so far.
+  absl::flat_hash_map<std::string, v1::RollupRecord> ReadChangelog() {
+    auto consumer = *log_->NewConsumer("reader");
+    std::vector<eventlog::Position> positions;
+    for (int p = 0; p < DefaultTopics()[kRollupsTopic]; ++p) {
+      positions.push_back({{kRollupsTopic, p}, 0});
+    }
+    EXPECT_OK(consumer->Assign(positions));
+    absl::flat_hash_map<std::string, v1::RollupRecord> latest;
+    while (true) {
+      auto records = consumer->Poll(1000, absl::Milliseconds(50));
+      EXPECT_OK(records);
+      if (!records.ok() || records->empty()) break;
+      for (const auto& r : *records) {
+        v1::RollupRecord record;
+        EXPECT_TRUE(record.ParseFromString(r.value));
+        EXPECT_EQ(r.key, *CellKeyOf(record.key()));
+        // Later records win: a republished target keeps the version.
+        if (record.version() >= latest[r.key].version()) latest[r.key] = record;
+      }
+    }
+    return latest;
   }
 
   void AppendEvents(
@@ -245,29 +274,42 @@ TEST_F(RollupEngineTest, PublishesChangedCellsOnTheChangelog) {
   AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10},
                 {"e2", "sales", "team-a", Utc(2026, 1, 11), 5}});
   WaitForApplied(2);
-  auto consumer = *log_->NewConsumer("reader");
-  std::vector<eventlog::Position> positions;
-  for (int p = 0; p < DefaultTopics()[kRollupsTopic]; ++p) {
-    positions.push_back({{kRollupsTopic, p}, 0});
-  }
-  ASSERT_OK(consumer->Assign(positions));
-  absl::flat_hash_map<std::string, v1::RollupRecord> latest;
-  for (int i = 0; i < 20; ++i) {
-    auto records = consumer->Poll(1000, absl::Milliseconds(50));
-    ASSERT_OK(records);
-    for (const auto& r : *records) {
-      v1::RollupRecord record;
-      ASSERT_TRUE(record.ParseFromString(r.value));
-      ASSERT_EQ(r.key, *CellKeyOf(record.key()));
-      if (record.version() > latest[r.key].version()) latest[r.key] = record;
-    }
-  }
+  absl::flat_hash_map<std::string, v1::RollupRecord> latest = ReadChangelog();
   // 3 units x 3 period kinds, each at its final version.
   EXPECT_EQ(latest.size(), 9u);
   const v1::RollupRecord& ent = latest["sales/ent/2026"];
   EXPECT_EQ(ent.value(), 15);
   EXPECT_EQ(ent.event_count(), 2);
   EXPECT_EQ(ent.version(), 2);
+  EXPECT_FALSE(ent.has_target());
+}
+
+TEST_F(RollupEngineTest, ANewTargetRepublishesItsCellWithTheTarget) {
+  AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10}});
+  WaitForApplied(1);
+  const int64_t flushes = engine_->stats().flushes;
+  v1::DefinitionBatch batch;
+  for (const char* unit : {"bu", "team-b"}) {  // team-b has no events.
+    v1::Target* t = batch.add_changes()->mutable_target();
+    t->set_kpi_id("sales");
+    t->set_unit_id(unit);
+    t->mutable_period()->set_kind(v1::PERIOD_KIND_MONTH);
+    t->mutable_period()->set_label("2026-01");
+    t->set_value(40);
+  }
+  AppendDefinitionBatch(batch);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline && engine_->stats().flushes == flushes) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  absl::flat_hash_map<std::string, v1::RollupRecord> latest = ReadChangelog();
+  const v1::RollupRecord& bu = latest["sales/bu/2026-01"];
+  ASSERT_TRUE(bu.has_target());
+  EXPECT_EQ(bu.target(), 40);
+  EXPECT_EQ(bu.value(), 10);
+  EXPECT_EQ(bu.version(), 1);  // Same events, same version.
+  EXPECT_FALSE(latest.contains("sales/team-b/2026-01"));
+  EXPECT_FALSE(Cell("sales", "team-b", PeriodKind::kMonth, "2026-01"));
 }
 
 }  // namespace

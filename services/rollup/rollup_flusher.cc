@@ -104,10 +104,12 @@ absl::Status RollupFlusher::Write(const FlushBatch& batch) {
   changes.cells.reserve(batch.cells.size());
   changelog.reserve(batch.cells.size());
   for (const auto& [id, cell] : batch.cells) {
+    if (cell.version == 0) continue;  // Marked for a target, no event yet.
     std::string key = KeyOf(defs, id);
-    const v1::RollupRecord record = MakeRollupRecord(
-        defs.kpi(id.kpi).definition.kpi_id(),
-        defs.unit(id.unit).definition.unit_id(), id.period, cell);
+    const v1::RollupRecord record =
+        MakeRollupRecord(defs.kpi(id.kpi).definition.kpi_id(),
+                         defs.unit(id.unit).definition.unit_id(), id.period,
+                         cell, defs.Target(id.kpi, id.unit, id.period));
     changelog.push_back({key, record.SerializeAsString()});
     changes.cells.emplace_back(std::move(key), cell);
   }

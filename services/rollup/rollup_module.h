@@ -25,6 +25,7 @@ struct RollupModuleOptions {
 
 class RollupModule final : public ServiceModule {
  public:
+  // Registers with `definitions`: create before the follower starts.
   static absl::StatusOr<std::unique_ptr<RollupModule>> Create(
       const RollupModuleOptions& options, eventlog::EventLog& log,
       DefinitionsFollower& definitions);

@@ -8,8 +8,8 @@ namespace strata::rollup {
 
 v1::RollupRecord MakeRollupRecord(absl::string_view kpi_id,
                                   absl::string_view unit_id,
-                                  const Period& period,
-                                  const RollupCell& cell) {
+                                  const Period& period, const RollupCell& cell,
+                                  std::optional<double> target) {
   v1::RollupRecord record;
   v1::RollupKey* key = record.mutable_key();
   key->set_kpi_id(std::string(kpi_id));
@@ -23,6 +23,7 @@ v1::RollupRecord MakeRollupRecord(absl::string_view kpi_id,
   record.mutable_last_event_time()->set_nanos(
       static_cast<int32_t>(cell.last_event_time_us % 1'000'000) * 1000);
   record.set_version(cell.version);
+  if (target) record.set_target(*target);
   return record;
 }
 

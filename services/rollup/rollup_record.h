@@ -3,6 +3,8 @@
 // The public form of a rollup cell, as queries answer and the changelog
 // publishes it.
 
+#include <optional>
+
 #include "absl/strings/string_view.h"
 #include "libs/aggregation/cell.h"
 #include "libs/period/period.h"
@@ -12,6 +14,7 @@ namespace strata::rollup {
 
 v1::RollupRecord MakeRollupRecord(absl::string_view kpi_id,
                                   absl::string_view unit_id,
-                                  const Period& period, const RollupCell& cell);
+                                  const Period& period, const RollupCell& cell,
+                                  std::optional<double> target);
 
 }  // namespace strata::rollup

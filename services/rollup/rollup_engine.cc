@@ -27,6 +27,14 @@ uint64_t Fnv1a(absl::string_view s) {
   return hash;
 }
 
+// Only a store read fails while folding, leaving the cache half updated:
+// the one safe way on is a restart, which replays from the committed state.
+void RestartUnlessOk(const absl::Status& status) {
+  if (status.ok()) return;
+  STRATA_LOG(ERROR) << "rollup: state store read failed: " << status;
+  std::abort();
+}
+
 int64_t ToMicros(const google::protobuf::Timestamp& t) {
   return t.seconds() * 1'000'000 + t.nanos() / 1000;
 }
@@ -100,20 +108,11 @@ void RollupEngine::Run() {
     }
     if (pending == 0) last_flush = absl::Now();
     defs_ = definitions_.Current();
-    if (absl::Status status = ApplyRecords(*records); !status.ok()) {
-      // Only a store read fails here, with the cache half updated: the one
-      // safe way on is a restart, which replays from the committed state.
-      STRATA_LOG(ERROR) << "rollup: state store read failed: " << status;
-      std::abort();
-    }
+    RestartUnlessOk(ApplyRecords(*records));
     pending += records->size();
     absl::StatusOr<size_t> retargeted = MarkRetargetedCells();
-    if (!retargeted.ok()) {
-      STRATA_LOG(ERROR) << "rollup: state store read failed: "
-                        << retargeted.status();
-      std::abort();
-    }
-    pending += *retargeted;
+    RestartUnlessOk(retargeted.status());
+    pending += retargeted.value_or(0);
     // While the flusher is still writing the last batch, keep folding: the
     // next batch coalesces more changes per cell. Wait for it only once
     // max_pending_events are pending.

@@ -26,6 +26,10 @@ int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 struct SharedLog {
   std::unique_ptr<rocksdb::DB> db;
   bool sync = false;
+  // One append at a time per topic: offsets are assigned in order without
+  // gaps. Fixed after open.
+  absl::flat_hash_map<std::string, std::unique_ptr<std::mutex>> append_mu;
+  // Guards end_offset only, held briefly, so readers never wait for a write.
   std::mutex mu;
   std::condition_variable appended;
   absl::flat_hash_map<std::string, int32_t> partitions;     // Fixed after open.
@@ -173,9 +177,7 @@ class RocksDbEventLog final : public EventLog {
       }
     }
     const int64_t now = NowMs();
-    // Offsets are assigned under the lock so that concurrent appends to one
-    // partition neither collide nor leave gaps.
-    std::lock_guard<std::mutex> lock(log_->mu);
+    std::lock_guard<std::mutex> append_lock(*log_->append_mu.at(topic));
     rocksdb::WriteBatch batch;
     absl::flat_hash_map<int32_t, int64_t> next;
     for (const AppendRecord& r : records) {
@@ -183,13 +185,18 @@ class RocksDbEventLog final : public EventLog {
           r.partition >= 0 ? r.partition : PartitionForKey(r.key, partitions);
       TopicPartition tp{std::string(topic), partition};
       auto [it, inserted] = next.try_emplace(partition, 0);
-      if (inserted) it->second = log_->end_offset[tp];
+      if (inserted) {
+        std::lock_guard<std::mutex> lock(log_->mu);
+        it->second = log_->end_offset[tp];
+      }
       batch.Put(RecordKey(tp, it->second++),
                 EncodeRecordValue(now, r.key, r.value));
     }
     rocksdb::WriteOptions write_options;
     write_options.sync = log_->sync;
     RETURN_IF_ERROR(FromRocksDb(log_->db->Write(write_options, &batch)));
+    // Readers see the new records only once they are written.
+    std::lock_guard<std::mutex> lock(log_->mu);
     for (const auto& [partition, end] : next) {
       log_->end_offset[TopicPartition{std::string(topic), partition}] = end;
     }
@@ -280,6 +287,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> OpenRocksDbEventLog(
     ASSIGN_OR_RETURN(int32_t n, LoadOrCreateTopic(*shared->db, topic,
                                                   partitions, options.sync));
     shared->partitions[topic] = n;
+    shared->append_mu[topic] = std::make_unique<std::mutex>();
     for (int32_t p = 0; p < n; ++p) {
       TopicPartition tp{topic, p};
       ASSIGN_OR_RETURN(shared->end_offset[tp], FindEndOffset(*shared->db, tp));

@@ -60,8 +60,8 @@ std::vector<std::string> AppendOrganisation(eventlog::EventLog& log) {
 
 // `events` over the teams and KPIs, uniformly, times in one 30-day window,
 // in envelopes of 250 as ingest writes them.
-void AppendEvents(eventlog::EventLog& log, const std::vector<std::string>& teams,
-                  int64_t events) {
+void AppendEvents(eventlog::EventLog& log,
+                  const std::vector<std::string>& teams, int64_t events) {
   std::mt19937_64 rng(7);
   const int64_t start = 1'790'000'000;  // 2026-09-22
   const int32_t partitions = *log.PartitionCount(kKpiEventsTopic);

@@ -150,22 +150,25 @@ absl::StatusOr<size_t> RollupEngine::MarkRetargetedCells() {
 }
 
 void RollupEngine::HandOff() {
-  FlushBatch batch;
-  batch.definitions = defs_;
+  std::vector<std::pair<CellId, RollupCell>> cells;
   {
     std::unique_lock<std::shared_mutex> lock(cells_mu_);
-    batch.cells.reserve(cells_.dirty().size());
+    cells.reserve(cells_.dirty().size());
     for (const CellId& id : cells_.dirty()) {
-      batch.cells.emplace_back(id, cells_.at(id));
+      cells.emplace_back(id, cells_.at(id));
     }
     cells_.ClearDirty();
   }
-  for (const CellId& id : own_.dirty()) batch.own.emplace_back(id, own_.at(id));
-  batch.event_ids.swap(pending_event_ids_);
-  for (const auto& [partition, offset] : next_offset_) {
-    batch.positions.push_back({{kKpiEventsTopic, partition}, offset});
-  }
+  std::vector<std::pair<CellId, OwnState>> own;
+  for (const CellId& id : own_.dirty()) own.emplace_back(id, own_.at(id));
   own_.ClearDirty();
+  std::vector<eventlog::Position> positions;
+  for (const auto& [partition, offset] : next_offset_) {
+    positions.push_back({{kKpiEventsTopic, partition}, offset});
+  }
+  FlushBatch batch = PrepareFlushBatch(
+      *defs_, cells, own, std::move(pending_event_ids_), std::move(positions));
+  pending_event_ids_.clear();  // Valid but unspecified after the move.
   const std::vector<eventlog::Position> durable =
       flusher_->Submit(std::move(batch));
   // The group's position only reports lag; the store's is the one of record.

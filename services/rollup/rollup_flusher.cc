@@ -47,7 +47,7 @@ RollupFlusher::~RollupFlusher() {
 std::vector<eventlog::Position> RollupFlusher::Submit(FlushBatch batch) {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return !pending_ || stop_; });
-  std::vector<eventlog::Position> durable = std::move(batch_.positions);
+  std::vector<eventlog::Position> durable = std::move(batch_.changes.positions);
   batch_ = std::move(batch);
   pending_ = !stop_;
   cv_.notify_all();
@@ -97,37 +97,45 @@ void RollupFlusher::Run() {
   }
 }
 
-absl::Status RollupFlusher::Write(const FlushBatch& batch) {
-  const Definitions& defs = *batch.definitions;
-  StateChanges changes;
-  std::vector<eventlog::AppendRecord> changelog;
-  changes.cells.reserve(batch.cells.size());
-  changelog.reserve(batch.cells.size());
-  for (const auto& [id, cell] : batch.cells) {
+FlushBatch PrepareFlushBatch(
+    const Definitions& defs,
+    const std::vector<std::pair<CellId, RollupCell>>& cells,
+    const std::vector<std::pair<CellId, OwnState>>& own,
+    absl::flat_hash_set<std::string> event_ids,
+    std::vector<eventlog::Position> positions) {
+  FlushBatch batch;
+  StateChanges& changes = batch.changes;
+  changes.cells.reserve(cells.size());
+  batch.changelog.reserve(cells.size());
+  for (const auto& [id, cell] : cells) {
     if (cell.version == 0) continue;  // Marked for a target, no event yet.
     std::string key = KeyOf(defs, id);
     const v1::RollupRecord record =
         MakeRollupRecord(defs.kpi(id.kpi).definition.kpi_id(),
                          defs.unit(id.unit).definition.unit_id(), id.period,
                          cell, defs.Target(id.kpi, id.unit, id.period));
-    changelog.push_back({key, record.SerializeAsString()});
+    batch.changelog.push_back({key, record.SerializeAsString()});
     changes.cells.emplace_back(std::move(key), cell);
   }
-  for (const auto& [id, own] : batch.own) {
-    changes.own.emplace_back(KeyOf(defs, id), own);
+  for (const auto& [id, state] : own) {
+    changes.own.emplace_back(KeyOf(defs, id), state);
   }
-  changes.seen_event_ids.assign(batch.event_ids.begin(), batch.event_ids.end());
-  changes.positions = batch.positions;
-  // Sorted keys insert into RocksDB's memtable far faster than random ones.
+  changes.seen_event_ids.assign(event_ids.begin(), event_ids.end());
+  changes.positions = std::move(positions);
   std::sort(changes.seen_event_ids.begin(), changes.seen_event_ids.end());
   SortByKey(changes.cells);
   SortByKey(changes.own);
+  batch.event_ids = std::move(event_ids);
+  return batch;
+}
 
+absl::Status RollupFlusher::Write(const FlushBatch& batch) {
   // Published before the commit: a crash in between republishes the same
   // versions, which consumers drop.
-  RETURN_IF_ERROR(log_.Append(kRollupsTopic, changelog));
-  RETURN_IF_ERROR(store_.Commit(changes));
-  committed_events_ += static_cast<int64_t>(batch.event_ids.size());
+  RETURN_IF_ERROR(log_.Append(kRollupsTopic, batch.changelog));
+  RETURN_IF_ERROR(store_.Commit(batch.changes));
+  committed_events_ +=
+      static_cast<int64_t>(batch.changes.seen_event_ids.size());
   ++flushes_;
   return absl::OkStatus();
 }

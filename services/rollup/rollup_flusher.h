@@ -26,14 +26,25 @@
 
 namespace strata::rollup {
 
-// Copies of what changed since the last batch.
+// What changed since the last batch, ready to write: the changelog records
+// and the state changes, keys sorted (RocksDB's memtable takes sorted
+// inserts far faster).
 struct FlushBatch {
-  std::shared_ptr<const Definitions> definitions;  // Names the cells.
-  std::vector<std::pair<CellId, RollupCell>> cells;
-  std::vector<std::pair<CellId, OwnState>> own;
-  absl::flat_hash_set<std::string> event_ids;
-  std::vector<eventlog::Position> positions;
+  std::vector<eventlog::AppendRecord> changelog;
+  StateChanges changes;
+  absl::flat_hash_set<std::string> event_ids;  // For InFlight().
 };
+
+// Builds a batch from copies of the changed cells and own states, the event
+// ids applied and the positions reached. Cells with no event yet (marked for
+// a new target only) are left out. Runs on the folding thread, which has
+// time to spare while the flusher writes.
+FlushBatch PrepareFlushBatch(
+    const Definitions& definitions,
+    const std::vector<std::pair<CellId, RollupCell>>& cells,
+    const std::vector<std::pair<CellId, OwnState>>& own,
+    absl::flat_hash_set<std::string> event_ids,
+    std::vector<eventlog::Position> positions);
 
 class RollupFlusher {
  public:

@@ -10,8 +10,8 @@
 #include "libs/aggregation/fixed_point.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
-#include "libs/streams/cell_key.h"
 #include "libs/streams/topics.h"
+#include "services/rollup/rollup_record.h"
 #include "strata/v1/rollup.pb.h"
 
 namespace strata::rollup {
@@ -143,7 +143,8 @@ absl::StatusOr<size_t> RollupEngine::MarkRetargetedCells() {
   for (const CellId& id : cells) {
     // Marked dirty, the cell is published again with its new target.
     RETURN_IF_ERROR(
-        cells_.Mutable(id, [&] { return store_.GetCell(KeyOf(*defs_, id)); })
+        cells_
+            .Mutable(id, [&] { return store_.GetCell(CellKeyFor(*defs_, id)); })
             .status());
   }
   return cells.size();
@@ -230,7 +231,7 @@ absl::StatusOr<std::optional<RollupCell>> RollupEngine::Read(
       return *cell;
     }
   }
-  return store_.GetCell(KeyOf(defs, {kpi, unit, period}));
+  return store_.GetCell(CellKeyFor(defs, {kpi, unit, period}));
 }
 
 absl::Status RollupEngine::ApplyEvent(const v1::KpiEvent& event,
@@ -265,26 +266,20 @@ absl::Status RollupEngine::ApplyEvent(const v1::KpiEvent& event,
     if (info.time_aggregation != TimeAggregation::kSum) {
       const CellId id{*kpi, *unit, period};
       ASSIGN_OR_RETURN(OwnState * own, own_.Mutable(id, [&] {
-        return store_.GetOwn(KeyOf(defs, id));
+        return store_.GetOwn(CellKeyFor(defs, id));
       }));
       delta = FoldIntoOwn(info.time_aggregation, sample, *own);
     }
     for (UnitIndex ancestor : defs.PathToRoot(*unit)) {
       const CellId id{*kpi, ancestor, period};
       ASSIGN_OR_RETURN(RollupCell * cell, cells_.Mutable(id, [&] {
-        return store_.GetCell(KeyOf(defs, id));
+        return store_.GetCell(CellKeyFor(defs, id));
       }));
       ApplyDelta(delta, time_us, *cell);
     }
   }
   ++stats_.events_applied;
   return absl::OkStatus();
-}
-
-std::string RollupEngine::KeyOf(const Definitions& defs,
-                                const CellId& id) const {
-  return CellKey(defs.kpi(id.kpi).definition.kpi_id(),
-                 defs.unit(id.unit).definition.unit_id(), id.period);
 }
 
 }  // namespace strata::rollup

@@ -83,7 +83,6 @@ class RollupEngine {
   void Run();
   absl::Status ApplyRecords(const std::vector<eventlog::LogRecord>& records);
   absl::Status ApplyEvent(const v1::KpiEvent& event, const Definitions& defs);
-  std::string KeyOf(const Definitions& defs, const CellId& id) const;
   // Marks the cells whose target changed, for republishing; returns how many.
   absl::StatusOr<size_t> MarkRetargetedCells();
   // Hands what changed since the last hand-off to the flusher.

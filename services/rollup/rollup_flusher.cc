@@ -6,17 +6,11 @@
 
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
-#include "libs/streams/cell_key.h"
 #include "libs/streams/topics.h"
 #include "services/rollup/rollup_record.h"
 
 namespace strata::rollup {
 namespace {
-
-std::string KeyOf(const Definitions& defs, const CellId& id) {
-  return CellKey(defs.kpi(id.kpi).definition.kpi_id(),
-                 defs.unit(id.unit).definition.unit_id(), id.period);
-}
 
 template <typename State>
 void SortByKey(std::vector<std::pair<std::string, State>>& entries) {
@@ -109,7 +103,7 @@ FlushBatch PrepareFlushBatch(
   batch.changelog.reserve(cells.size());
   for (const auto& [id, cell] : cells) {
     if (cell.version == 0) continue;  // Marked for a target, no event yet.
-    std::string key = KeyOf(defs, id);
+    std::string key = CellKeyFor(defs, id);
     const v1::RollupRecord record =
         MakeRollupRecord(defs.kpi(id.kpi).definition.kpi_id(),
                          defs.unit(id.unit).definition.unit_id(), id.period,
@@ -118,7 +112,7 @@ FlushBatch PrepareFlushBatch(
     changes.cells.emplace_back(std::move(key), cell);
   }
   for (const auto& [id, state] : own) {
-    changes.own.emplace_back(KeyOf(defs, id), state);
+    changes.own.emplace_back(CellKeyFor(defs, id), state);
   }
   changes.seen_event_ids.assign(event_ids.begin(), event_ids.end());
   changes.positions = std::move(positions);

@@ -3,8 +3,14 @@
 #include <string>
 
 #include "libs/aggregation/fixed_point.h"
+#include "libs/streams/cell_key.h"
 
 namespace strata::rollup {
+
+std::string CellKeyFor(const Definitions& defs, const CellId& id) {
+  return CellKey(defs.kpi(id.kpi).definition.kpi_id(),
+                 defs.unit(id.unit).definition.unit_id(), id.period);
+}
 
 v1::RollupRecord MakeRollupRecord(absl::string_view kpi_id,
                                   absl::string_view unit_id,

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -141,7 +142,9 @@ int RunMain(int argc, char** argv, const char* usage,
   absl::Status status =
       run(std::vector<std::string>(positional.begin() + 1, positional.end()));
   if (!status.ok()) {
-    STRATA_LOG(ERROR) << argv[0] << ": " << status;
+    // Plain, for people at a terminal: "strata: NOT_FOUND: unit_id: ...".
+    const std::string program = std::filesystem::path(argv[0]).filename();
+    std::cerr << program << ": " << status << std::endl;
     return 1;
   }
   return 0;

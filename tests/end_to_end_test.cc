@@ -16,6 +16,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "libs/definitions/testing/definition_builders.h"
 #include "libs/grpcutil/health_client.h"
 #include "libs/status/status_matchers.h"
 #include "strata/v1/admin_service.grpc.pb.h"
@@ -27,7 +28,11 @@
 namespace strata {
 namespace {
 
+using ::strata::testing::Batch;
 using ::strata::testing::ChildProcess;
+using ::strata::testing::KpiChange;
+using ::strata::testing::TargetChange;
+using ::strata::testing::UnitChange;
 using ::strata::testing::WaitForFile;
 using ::strata::testing::WaitForPortFile;
 using ::testing::HasSubstr;
@@ -269,50 +274,18 @@ class EndToEndTest : public ::testing::TestWithParam<std::string> {
   // ent -> east -> {east-1, east-2}; ent -> west -> {west-1}.
   // sales (sum) with March targets; staff (last).
   void ApplyOrganisation() {
-    v1::DefinitionBatch batch;
-    auto unit = [&](const char* id, const char* parent) {
-      v1::OrgUnit* u = batch.add_changes()->mutable_org_unit();
-      u->set_unit_id(id);
-      u->set_name(id);
-      u->set_parent_id(parent);
-    };
-    unit("ent", "");
-    unit("east", "ent");
-    unit("east-1", "east");
-    unit("east-2", "east");
-    unit("west", "ent");
-    unit("west-1", "west");
-    auto kpi = [&](const char* id, v1::TimeAggregation time) {
-      v1::Kpi* k = batch.add_changes()->mutable_kpi();
-      k->set_kpi_id(id);
-      k->set_name(id);
-      k->set_polarity(v1::POLARITY_HIGHER_IS_BETTER);
-      k->set_perspective(v1::PERSPECTIVE_FINANCIAL);
-      k->set_time_aggregation(time);
-      k->set_hierarchy_aggregation(v1::HIERARCHY_AGGREGATION_SUM);
-      k->mutable_thresholds()->set_green_pct(100);
-      k->mutable_thresholds()->set_amber_pct(90);
-    };
-    kpi("sales", v1::TIME_AGGREGATION_SUM);
-    kpi("staff", v1::TIME_AGGREGATION_LAST);
-    *batch.add_changes() = MarchSalesTarget("west-1", 1000);
+    v1::DefinitionBatch batch =
+        Batch({UnitChange("ent", ""), UnitChange("east", "ent"),
+               UnitChange("east-1", "east"), UnitChange("east-2", "east"),
+               UnitChange("west", "ent"), UnitChange("west-1", "west"),
+               KpiChange("sales", v1::TIME_AGGREGATION_SUM),
+               KpiChange("staff", v1::TIME_AGGREGATION_LAST),
+               TargetChange("sales", "west-1", "2026-03", 1000)});
     grpc::ClientContext context;
     v1::ApplyDefinitionsResponse response;
     grpc::Status status = admin_->ApplyDefinitions(&context, batch, &response);
     ASSERT_TRUE(status.ok()) << status.error_message();
     ASSERT_EQ(response.applied(), batch.changes_size());
-  }
-
-  static v1::DefinitionChange MarchSalesTarget(const std::string& unit,
-                                               double value) {
-    v1::DefinitionChange change;
-    v1::Target* t = change.mutable_target();
-    t->set_kpi_id("sales");
-    t->set_unit_id(unit);
-    t->mutable_period()->set_kind(v1::PERIOD_KIND_MONTH);
-    t->mutable_period()->set_label("2026-03");
-    t->set_value(value);
-    return change;
   }
 
   grpc::Status Ingest(const std::vector<v1::KpiEvent>& events,
@@ -405,8 +378,8 @@ TEST_P(EndToEndTest, RollsUpTeamsToBusinessUnitsToEnterpriseAndAlerts) {
   // against 100, red. The subscriber for "east" hears of it; west-1's red
   // (200 of 1000) is outside its subtree.
   {
-    v1::DefinitionBatch targets;
-    *targets.add_changes() = MarchSalesTarget("east-1", 100);
+    const v1::DefinitionBatch targets =
+        Batch({TargetChange("sales", "east-1", "2026-03", 100)});
     grpc::ClientContext context;
     v1::ApplyDefinitionsResponse response;
     ASSERT_TRUE(admin_->ApplyDefinitions(&context, targets, &response).ok());
@@ -471,15 +444,8 @@ TEST_P(EndToEndTest, RejectsBadInputPreciselyAndAppliesNoneOfIt) {
   EXPECT_THAT(status.error_message(), HasSubstr("events[0].unit_id"));
 
   // A definition batch with one bad change applies none of its changes.
-  v1::DefinitionBatch batch;
-  v1::OrgUnit* fine = batch.add_changes()->mutable_org_unit();
-  fine->set_unit_id("south");
-  fine->set_name("South");
-  fine->set_parent_id("ent");
-  v1::OrgUnit* orphan = batch.add_changes()->mutable_org_unit();
-  orphan->set_unit_id("south-1");
-  orphan->set_name("South 1");
-  orphan->set_parent_id("nowhere");
+  const v1::DefinitionBatch batch =
+      Batch({UnitChange("south", "ent"), UnitChange("south-1", "nowhere")});
   grpc::ClientContext context;
   v1::ApplyDefinitionsResponse response;
   status = admin_->ApplyDefinitions(&context, batch, &response);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "libs/definitions/testing/definition_builders.h"
 #include "libs/eventlog/rocksdb_event_log.h"
 #include "libs/status/status_matchers.h"
 #include "libs/streams/cell_key.h"
@@ -12,6 +13,10 @@
 
 namespace strata::alerts {
 namespace {
+
+using ::strata::testing::Batch;
+using ::strata::testing::KpiChange;
+using ::strata::testing::UnitChange;
 
 // Records every alert the hub publishes.
 class Recorder : public AlertSubscriber {
@@ -64,23 +69,12 @@ class AlertEngineTest : public ::testing::Test {
   }
 
   void AppendDefinitions() {
-    v1::DefinitionBatch batch;
-    v1::OrgUnit* unit = batch.add_changes()->mutable_org_unit();
-    unit->set_unit_id("team");
-    unit->set_name("Team");
-    auto kpi = [&](const char* id, v1::Polarity polarity, double amber) {
-      v1::Kpi* k = batch.add_changes()->mutable_kpi();
-      k->set_kpi_id(id);
-      k->set_name(id);
-      k->set_polarity(polarity);
-      k->set_time_aggregation(v1::TIME_AGGREGATION_SUM);
-      k->set_hierarchy_aggregation(v1::HIERARCHY_AGGREGATION_SUM);
-      k->mutable_thresholds()->set_green_pct(100);
-      k->mutable_thresholds()->set_amber_pct(amber);
-    };
-    kpi("sales", v1::POLARITY_HIGHER_IS_BETTER, 90);
-    kpi("cost", v1::POLARITY_LOWER_IS_BETTER, 110);
-    AppendDefinitionBatch(batch);
+    AppendDefinitionBatch(
+        Batch({UnitChange("team", ""),
+               KpiChange("sales", v1::TIME_AGGREGATION_SUM,
+                         v1::POLARITY_HIGHER_IS_BETTER, 90),
+               KpiChange("cost", v1::TIME_AGGREGATION_SUM,
+                         v1::POLARITY_LOWER_IS_BETTER, 110)}));
   }
 
   void AppendDefinitionBatch(const v1::DefinitionBatch& batch) {

@@ -3,30 +3,23 @@
 #include <cmath>
 
 #include "gtest/gtest.h"
+#include "libs/definitions/testing/definition_builders.h"
 #include "libs/status/status_matchers.h"
 
 namespace strata::ingest {
 namespace {
 
+using ::strata::testing::Batch;
+using ::strata::testing::KpiChange;
 using ::strata::testing::StatusIs;
+using ::strata::testing::UnitChange;
 using ::testing::HasSubstr;
 
 class EventValidatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    v1::DefinitionBatch batch;
-    v1::OrgUnit* unit = batch.add_changes()->mutable_org_unit();
-    unit->set_unit_id("team");
-    unit->set_name("Team");
-    v1::Kpi* kpi = batch.add_changes()->mutable_kpi();
-    kpi->set_kpi_id("revenue");
-    kpi->set_name("Revenue");
-    kpi->set_polarity(v1::POLARITY_HIGHER_IS_BETTER);
-    kpi->set_time_aggregation(v1::TIME_AGGREGATION_SUM);
-    kpi->set_hierarchy_aggregation(v1::HIERARCHY_AGGREGATION_SUM);
-    kpi->mutable_thresholds()->set_green_pct(100);
-    kpi->mutable_thresholds()->set_amber_pct(90);
-    defs_ = *Definitions().WithBatch(batch);
+    defs_ = *Definitions().WithBatch(
+        Batch({UnitChange("team", ""), KpiChange("revenue")}));
   }
 
   v1::KpiEvent* Add(const std::string& id) {

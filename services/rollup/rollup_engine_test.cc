@@ -6,6 +6,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "libs/aggregation/fixed_point.h"
+#include "libs/definitions/testing/definition_builders.h"
 #include "libs/eventlog/rocksdb_event_log.h"
 #include "libs/status/status_matchers.h"
 #include "libs/streams/cell_key.h"
@@ -15,6 +16,11 @@
 
 namespace strata::rollup {
 namespace {
+
+using ::strata::testing::Batch;
+using ::strata::testing::KpiChange;
+using ::strata::testing::TargetChange;
+using ::strata::testing::UnitChange;
 
 using google::protobuf::util::TimeUtil;
 
@@ -69,30 +75,11 @@ class RollupEngineTest : public ::testing::Test {
 
   // ent -> bu -> {team-a, team-b}; "sales" sums, "headcount" keeps the last.
   void AppendDefinitions() {
-    v1::DefinitionBatch batch;
-    auto unit = [&](const char* id, const char* parent) {
-      v1::OrgUnit* u = batch.add_changes()->mutable_org_unit();
-      u->set_unit_id(id);
-      u->set_name(id);
-      u->set_parent_id(parent);
-    };
-    unit("ent", "");
-    unit("bu", "ent");
-    unit("team-a", "bu");
-    unit("team-b", "bu");
-    auto kpi = [&](const char* id, v1::TimeAggregation time) {
-      v1::Kpi* k = batch.add_changes()->mutable_kpi();
-      k->set_kpi_id(id);
-      k->set_name(id);
-      k->set_polarity(v1::POLARITY_HIGHER_IS_BETTER);
-      k->set_time_aggregation(time);
-      k->set_hierarchy_aggregation(v1::HIERARCHY_AGGREGATION_SUM);
-      k->mutable_thresholds()->set_green_pct(100);
-      k->mutable_thresholds()->set_amber_pct(90);
-    };
-    kpi("sales", v1::TIME_AGGREGATION_SUM);
-    kpi("headcount", v1::TIME_AGGREGATION_LAST);
-    AppendDefinitionBatch(batch);
+    AppendDefinitionBatch(
+        Batch({UnitChange("ent", ""), UnitChange("bu", "ent"),
+               UnitChange("team-a", "bu"), UnitChange("team-b", "bu"),
+               KpiChange("sales", v1::TIME_AGGREGATION_SUM),
+               KpiChange("headcount", v1::TIME_AGGREGATION_LAST)}));
   }
 
   void AppendDefinitionBatch(const v1::DefinitionBatch& batch) {
@@ -288,16 +275,10 @@ TEST_F(RollupEngineTest, ANewTargetRepublishesItsCellWithTheTarget) {
   AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10}});
   WaitForApplied(1);
   const int64_t flushes = engine_->stats().flushes;
-  v1::DefinitionBatch batch;
-  for (const char* unit : {"bu", "team-b"}) {  // team-b has no events.
-    v1::Target* t = batch.add_changes()->mutable_target();
-    t->set_kpi_id("sales");
-    t->set_unit_id(unit);
-    t->mutable_period()->set_kind(v1::PERIOD_KIND_MONTH);
-    t->mutable_period()->set_label("2026-01");
-    t->set_value(40);
-  }
-  AppendDefinitionBatch(batch);
+  AppendDefinitionBatch(
+      Batch({TargetChange("sales", "bu", "2026-01", 40),
+             // team-b has no events.
+             TargetChange("sales", "team-b", "2026-01", 40)}));
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (absl::Now() < deadline && engine_->stats().flushes == flushes) {
     absl::SleepFor(absl::Milliseconds(5));

@@ -1,0 +1,63 @@
+#pragma once
+
+// Definition changes for tests, with the defaults most tests want.
+//
+//   v1::DefinitionBatch batch = Batch({UnitChange("ent", ""),
+//                                      UnitChange("team", "ent"),
+//                                      KpiChange("sales")});
+
+#include <string>
+#include <vector>
+
+#include "strata/v1/definitions.pb.h"
+
+namespace strata::testing {
+
+inline v1::DefinitionChange UnitChange(const std::string& id,
+                                       const std::string& parent) {
+  v1::DefinitionChange change;
+  v1::OrgUnit* unit = change.mutable_org_unit();
+  unit->set_unit_id(id);
+  unit->set_name(id);
+  unit->set_parent_id(parent);
+  return change;
+}
+
+// Hierarchy sum; green at 100 % of target.
+inline v1::DefinitionChange KpiChange(
+    const std::string& id, v1::TimeAggregation time = v1::TIME_AGGREGATION_SUM,
+    v1::Polarity polarity = v1::POLARITY_HIGHER_IS_BETTER,
+    double amber_pct = 90) {
+  v1::DefinitionChange change;
+  v1::Kpi* kpi = change.mutable_kpi();
+  kpi->set_kpi_id(id);
+  kpi->set_name(id);
+  kpi->set_polarity(polarity);
+  kpi->set_time_aggregation(time);
+  kpi->set_hierarchy_aggregation(v1::HIERARCHY_AGGREGATION_SUM);
+  kpi->mutable_thresholds()->set_green_pct(100);
+  kpi->mutable_thresholds()->set_amber_pct(amber_pct);
+  return change;
+}
+
+inline v1::DefinitionChange TargetChange(const std::string& kpi,
+                                         const std::string& unit,
+                                         const std::string& month,
+                                         double value) {
+  v1::DefinitionChange change;
+  v1::Target* target = change.mutable_target();
+  target->set_kpi_id(kpi);
+  target->set_unit_id(unit);
+  target->mutable_period()->set_kind(v1::PERIOD_KIND_MONTH);
+  target->mutable_period()->set_label(month);
+  target->set_value(value);
+  return change;
+}
+
+inline v1::DefinitionBatch Batch(std::vector<v1::DefinitionChange> changes) {
+  v1::DefinitionBatch batch;
+  for (auto& change : changes) *batch.add_changes() = std::move(change);
+  return batch;
+}
+
+}  // namespace strata::testing

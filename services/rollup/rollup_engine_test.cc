@@ -1,6 +1,7 @@
 #include "services/rollup/rollup_engine.h"
 
 #include <filesystem>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
@@ -221,37 +222,37 @@ TEST_F(RollupEngineTest, DeletedStateRebuildsIdenticallyFromTheLog) {
   AppendEvents({{"e2", "sales", "team-b", Utc(2026, 5, 10), 2},
                 {"e1", "sales", "team-a", Utc(2026, 1, 10), 10.5}});
   WaitForApplied(4, 1);
-  std::vector<std::pair<std::string, PeriodKind>> cells = {
-      {"2026-01", PeriodKind::kMonth},
-      {"2026-Q1", PeriodKind::kQuarter},
-      {"2026-Q2", PeriodKind::kQuarter},
-      {"2026", PeriodKind::kYear}};
-  std::vector<std::optional<RollupCell>> before;
-  for (const char* kpi : {"sales", "headcount"}) {
-    for (const char* unit : {"team-a", "team-b", "bu", "ent"}) {
-      for (const auto& [label, kind] : cells) {
-        before.push_back(Cell(kpi, unit, kind, label));
+  // Every cell the events reach, or could, keyed by its name.
+  auto snapshot = [&] {
+    std::map<std::string, std::optional<RollupCell>> cells;
+    const std::pair<const char*, PeriodKind> periods[] = {
+        {"2026-01", PeriodKind::kMonth},
+        {"2026-Q1", PeriodKind::kQuarter},
+        {"2026-Q2", PeriodKind::kQuarter},
+        {"2026", PeriodKind::kYear}};
+    for (const char* kpi : {"sales", "headcount"}) {
+      for (const char* unit : {"team-a", "team-b", "bu", "ent"}) {
+        for (const auto& [label, kind] : periods) {
+          cells[absl::StrCat(kpi, "/", unit, "/", label)] =
+              Cell(kpi, unit, kind, label);
+        }
       }
     }
-  }
+    return cells;
+  };
+  const auto before = snapshot();
   CloseAll();
   std::filesystem::remove_all(dir_ / "rollup");
   OpenAll();
   WaitForApplied(4, 1);
-  size_t i = 0;
-  for (const char* kpi : {"sales", "headcount"}) {
-    for (const char* unit : {"team-a", "team-b", "bu", "ent"}) {
-      for (const auto& [label, kind] : cells) {
-        const std::optional<RollupCell> after = Cell(kpi, unit, kind, label);
-        const std::optional<RollupCell>& was = before[i++];
-        ASSERT_EQ(after.has_value(), was.has_value()) << kpi << unit << label;
-        if (!after) continue;
-        EXPECT_EQ(after->value, was->value) << kpi << unit << label;
-        EXPECT_EQ(after->event_count, was->event_count);
-        EXPECT_EQ(after->last_event_time_us, was->last_event_time_us);
-        EXPECT_EQ(after->version, was->version);
-      }
-    }
+  for (const auto& [name, after] : snapshot()) {
+    const std::optional<RollupCell>& was = before.at(name);
+    ASSERT_EQ(after.has_value(), was.has_value()) << name;
+    if (!after) continue;
+    EXPECT_EQ(after->value, was->value) << name;
+    EXPECT_EQ(after->event_count, was->event_count) << name;
+    EXPECT_EQ(after->last_event_time_us, was->last_event_time_us) << name;
+    EXPECT_EQ(after->version, was->version) << name;
   }
   EXPECT_EQ(Cell("headcount", "ent", PeriodKind::kQuarter, "2026-Q1")->value,
             ToFixedPoint(6));

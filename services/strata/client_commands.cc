@@ -178,29 +178,30 @@ absl::Status Client::TailAlerts() {
 }
 
 absl::Status Client::Acknowledge(const std::string& alert_id) {
-  auto stub = v1::AlertService::NewStub(channel_);
-  grpc::ClientContext context;
   v1::AcknowledgeAlertRequest request;
   request.set_alert_id(alert_id);
   request.set_acknowledged_by(options_.by);
   request.set_note(options_.note);
-  v1::Alert alert;
-  RETURN_IF_ERROR(
-      FromGrpcStatus(stub->AcknowledgeAlert(&context, request, &alert)));
-  out_ << FormatAlert(alert) << "\n";
-  return absl::OkStatus();
+  return ActOnAlert(&v1::AlertService::Stub::AcknowledgeAlert, request);
 }
 
 absl::Status Client::Resolve(const std::string& alert_id) {
-  auto stub = v1::AlertService::NewStub(channel_);
-  grpc::ClientContext context;
   v1::ResolveAlertRequest request;
   request.set_alert_id(alert_id);
   request.set_resolved_by(options_.by);
   request.set_corrective_action(options_.action);
+  return ActOnAlert(&v1::AlertService::Stub::ResolveAlert, request);
+}
+
+template <typename Request>
+absl::Status Client::ActOnAlert(
+    grpc::Status (v1::AlertService::Stub::*call)(grpc::ClientContext*,
+                                                 const Request&, v1::Alert*),
+    const Request& request) {
+  auto stub = v1::AlertService::NewStub(channel_);
+  grpc::ClientContext context;
   v1::Alert alert;
-  RETURN_IF_ERROR(
-      FromGrpcStatus(stub->ResolveAlert(&context, request, &alert)));
+  RETURN_IF_ERROR(FromGrpcStatus(((*stub).*call)(&context, request, &alert)));
   out_ << FormatAlert(alert) << "\n";
   return absl::OkStatus();
 }

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "grpcpp/channel.h"
+#include "strata/v1/alert_service.grpc.pb.h"
 
 namespace strata::cli {
 
@@ -43,6 +44,12 @@ class Client {
   absl::Status Health();
 
  private:
+  // Sends an acknowledge or resolve and prints the alert that results.
+  template <typename Request>
+  absl::Status ActOnAlert(grpc::Status (v1::AlertService::Stub::*call)(
+                              grpc::ClientContext*, const Request&, v1::Alert*),
+                          const Request& request);
+
   std::shared_ptr<grpc::Channel> channel_;
   const ClientOptions options_;
   std::ostream& out_;

@@ -21,8 +21,9 @@ absl::StatusOr<int> ParseYear(absl::string_view text) {
 
 }  // namespace
 
-Period PeriodContaining(PeriodKind kind, absl::Time time) {
-  const absl::CivilMonth month = absl::ToCivilMonth(time, absl::UTCTimeZone());
+namespace {
+
+Period PeriodOfMonth(PeriodKind kind, const absl::CivilMonth& month) {
   const int64_t year = month.year();
   const int32_t month0 = month.month() - 1;
   switch (kind) {
@@ -34,6 +35,22 @@ Period PeriodContaining(PeriodKind kind, absl::Time time) {
       return {kind, static_cast<int32_t>(year)};
   }
   return {kind, 0};
+}
+
+}  // namespace
+
+Period PeriodContaining(PeriodKind kind, absl::Time time) {
+  return PeriodOfMonth(kind, absl::ToCivilMonth(time, absl::UTCTimeZone()));
+}
+
+std::array<Period, kRollupPeriodKinds.size()> RollupPeriodsContaining(
+    absl::Time time) {
+  const absl::CivilMonth month = absl::ToCivilMonth(time, absl::UTCTimeZone());
+  std::array<Period, kRollupPeriodKinds.size()> periods;
+  for (size_t i = 0; i < periods.size(); ++i) {
+    periods[i] = PeriodOfMonth(kRollupPeriodKinds[i], month);
+  }
+  return periods;
 }
 
 std::string PeriodLabel(const Period& period) {

@@ -44,6 +44,11 @@ struct Period {
 
 Period PeriodContaining(PeriodKind kind, absl::Time time);
 
+// The periods of every kind in kRollupPeriodKinds that contain `time`, in
+// that order, from one calendar conversion.
+std::array<Period, kRollupPeriodKinds.size()> RollupPeriodsContaining(
+    absl::Time time);
+
 // "2026-11", "2026-Q4", "2026".
 std::string PeriodLabel(const Period& period);
 

@@ -32,6 +32,15 @@ TEST(PeriodTest, BoundariesAreUtcAndHalfOpen) {
             "2025");
 }
 
+TEST(PeriodTest, RollupPeriodsMatchEachKind) {
+  const absl::Time t = Utc(2026, 2, 28, 23, 59, 59);
+  const auto periods = RollupPeriodsContaining(t);
+  for (size_t i = 0; i < kRollupPeriodKinds.size(); ++i) {
+    EXPECT_EQ(periods[i], PeriodContaining(kRollupPeriodKinds[i], t));
+  }
+  EXPECT_EQ(PeriodLabel(periods[1]), "2026-Q1");
+}
+
 TEST(PeriodTest, ConsecutivePeriodsHaveConsecutiveIndexes) {
   const Period dec = PeriodContaining(PeriodKind::kMonth, Utc(2025, 12, 15));
   const Period jan = PeriodContaining(PeriodKind::kMonth, Utc(2026, 1, 15));

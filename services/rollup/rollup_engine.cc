@@ -260,8 +260,7 @@ absl::Status RollupEngine::ApplyEvent(const v1::KpiEvent& event,
   const EventSample sample{time_us, Fnv1a(event.event_id()),
                            ToFixedPoint(event.value())};
   const absl::Time time = absl::FromUnixMicros(time_us);
-  for (PeriodKind kind : kRollupPeriodKinds) {
-    const Period period = PeriodContaining(kind, time);
+  for (const Period& period : RollupPeriodsContaining(time)) {
     int64_t delta = sample.value;
     if (info.time_aggregation != TimeAggregation::kSum) {
       const CellId id{*kpi, *unit, period};

@@ -1,6 +1,5 @@
 #include "services/ingest/event_validator.h"
 
-#include <cmath>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -57,9 +56,8 @@ absl::Status ValidateKpiEvents(
         e.event_time().nanos() > 999'999'999) {
       return Invalid(i, "event_time", "outside 0001-01-01 .. 9999-12-31");
     }
-    if (!std::isfinite(e.value())) return Invalid(i, "value", "must be finite");
-    if (std::fabs(e.value()) > kMaxEventMagnitude) {
-      return Invalid(i, "value", "magnitude above 1e12");
+    if (absl::Status s = ValidateEventValue(e.value()); !s.ok()) {
+      return Invalid(i, "value", s.message());
     }
     if (!definitions.FindKpi(e.kpi_id())) {
       return absl::NotFoundError(absl::StrCat(

@@ -70,6 +70,13 @@ TEST_F(EventValidatorTest, RejectsMissingAndMalformedFields) {
   EXPECT_THAT(ValidateKpiEvents(events_, defs_),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("events[0].value")));
+  events_.Clear();
+  // Stored as 0 before: refused rather than silently zeroed.
+  Add("a")->set_value(1e-5);
+  EXPECT_THAT(ValidateKpiEvents(events_, defs_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].value: 1e-05 is below the "
+                                 "resolution of 0.0001")));
 }
 
 TEST_F(EventValidatorTest, RejectsARepeatedIdWithinTheBatch) {

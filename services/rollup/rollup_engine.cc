@@ -35,8 +35,8 @@ void RestartUnlessOk(const absl::Status& status) {
   std::abort();
 }
 
-int64_t ToMicros(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1'000'000 + t.nanos() / 1000;
+EventTime ToEventTime(const google::protobuf::Timestamp& t) {
+  return {t.seconds(), t.nanos()};
 }
 
 }  // namespace
@@ -256,11 +256,11 @@ absl::Status RollupEngine::ApplyEvent(const v1::KpiEvent& event,
   }
   pending_event_ids_.insert(event.event_id());
   const KpiInfo& info = defs.kpi(*kpi);
-  const int64_t time_us = ToMicros(event.event_time());
-  const EventSample sample{time_us, Fnv1a(event.event_id()),
+  const EventTime time = ToEventTime(event.event_time());
+  const EventSample sample{time, Fnv1a(event.event_id()),
                            ToFixedPoint(event.value())};
-  const absl::Time time = absl::FromUnixMicros(time_us);
-  for (const Period& period : RollupPeriodsContaining(time)) {
+  for (const Period& period : RollupPeriodsContaining(
+           absl::FromUnixSeconds(time.seconds) + absl::Nanoseconds(time.nanos))) {
     int64_t delta = sample.value;
     if (info.time_aggregation != TimeAggregation::kSum) {
       const CellId id{*kpi, *unit, period};
@@ -274,7 +274,11 @@ absl::Status RollupEngine::ApplyEvent(const v1::KpiEvent& event,
       ASSIGN_OR_RETURN(RollupCell * cell, cells_.Mutable(id, [&] {
         return store_.GetCell(CellKeyFor(defs, id));
       }));
-      ApplyDelta(delta, time_us, *cell);
+      if (!ApplyDelta(delta, time, *cell)) {
+        return absl::OutOfRangeError(
+            absl::StrCat("event ", event.event_id(), " takes ",
+                         CellKeyFor(defs, id), " beyond the 128-bit range"));
+      }
     }
   }
   ++stats_.events_applied;

@@ -4,7 +4,6 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "libs/aggregation/fixed_point.h"
 #include "libs/definitions/testing/definition_builders.h"
@@ -23,7 +22,6 @@ using ::strata::testing::KpiChange;
 using ::strata::testing::TargetChange;
 using ::strata::testing::UnitChange;
 
-using google::protobuf::util::TimeUtil;
 
 absl::Time Utc(int y, int m, int d, int hh = 12) {
   return absl::FromCivil(absl::CivilSecond(y, m, d, hh, 0, 0),
@@ -124,8 +122,10 @@ class RollupEngineTest : public ::testing::Test {
       e->set_event_id(id);
       e->set_kpi_id(kpi);
       e->set_unit_id(unit);
-      *e->mutable_event_time() =
-          TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(time));
+      const int64_t seconds = absl::ToUnixSeconds(time);
+      e->mutable_event_time()->set_seconds(seconds);
+      e->mutable_event_time()->set_nanos(static_cast<int32_t>(
+          absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
       e->set_value(value);
     }
     ASSERT_OK(log_->Append(kKpiEventsTopic, {{envelope.event_id(),
@@ -193,6 +193,48 @@ TEST_F(RollupEngineTest, LastKeepsEachUnitsLatestValueAndParentsSumThem) {
             ToFixedPoint(17));
 }
 
+TEST_F(RollupEngineTest, SumsOfTheLargestValuesAreExactNotWrapped) {
+  // 923 events of 1e12 wrapped a 64-bit cell to a negative total.
+  std::vector<std::tuple<std::string, std::string, std::string, absl::Time,
+                         double>>
+      events;
+  for (int i = 0; i < 1000; ++i) {
+    events.emplace_back(absl::StrCat("big", i), "sales", "team-a",
+                        Utc(2026, 1, 10), 1e12);
+  }
+  AppendEvents(events);
+  WaitForApplied(1000);
+  const auto year = Cell("sales", "ent", PeriodKind::kYear, "2026");
+  EXPECT_EQ(year->value, absl::int128(ToFixedPoint(1e12)) * 1000);
+  const v1::RollupRecord record =
+      ReadChangelog().at(CellKey("sales", "ent", *ParsePeriod(
+                                                      PeriodKind::kYear, "2026")));
+  EXPECT_EQ(record.exact_value(), "1000000000000000");
+  EXPECT_EQ(record.value(), 1e15);
+}
+
+TEST_F(RollupEngineTest, LastOrdersByNanosecondsAndKeepsValidTimestamps) {
+  // 800 ns apart. Truncated to microseconds the two tie, and the id hash
+  // (larger for "early") picked the earlier one.
+  const absl::Time t = Utc(2026, 3, 1);
+  AppendEvents({{"late", "headcount", "team-a", t + absl::Nanoseconds(800), 2},
+                {"early", "headcount", "team-a", t, 1}});
+  // Before 1970 with a fraction: nanos must stay within 0..999,999,999.
+  AppendEvents({{"old", "sales", "team-b",
+                 absl::FromUnixSeconds(-1) + absl::Milliseconds(500), 3}});
+  WaitForApplied(3);
+  EXPECT_EQ(Cell("headcount", "team-a", PeriodKind::kMonth, "2026-03")->value,
+            ToFixedPoint(2));
+  const auto changelog = ReadChangelog();
+  const v1::RollupRecord& old = changelog.at(
+      CellKey("sales", "team-b", *ParsePeriod(PeriodKind::kYear, "1969")));
+  EXPECT_EQ(old.last_event_time().seconds(), -1);
+  EXPECT_EQ(old.last_event_time().nanos(), 500'000'000);
+  const v1::RollupRecord& late = changelog.at(
+      CellKey("headcount", "ent", *ParsePeriod(PeriodKind::kMonth, "2026-03")));
+  EXPECT_EQ(late.last_event_time().nanos(), 800);
+}
+
 TEST_F(RollupEngineTest, RepeatedEventIdsCountOnce) {
   AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10}});
   AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10},
@@ -251,7 +293,7 @@ TEST_F(RollupEngineTest, DeletedStateRebuildsIdenticallyFromTheLog) {
     if (!after) continue;
     EXPECT_EQ(after->value, was->value) << name;
     EXPECT_EQ(after->event_count, was->event_count) << name;
-    EXPECT_EQ(after->last_event_time_us, was->last_event_time_us) << name;
+    EXPECT_EQ(after->last_event_time, was->last_event_time) << name;
     EXPECT_EQ(after->version, was->version) << name;
   }
   EXPECT_EQ(Cell("headcount", "ent", PeriodKind::kQuarter, "2026-Q1")->value,

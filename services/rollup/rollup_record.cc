@@ -23,11 +23,10 @@ v1::RollupRecord MakeRollupRecord(absl::string_view kpi_id,
   key->mutable_period()->set_kind(static_cast<v1::PeriodKind>(period.kind));
   key->mutable_period()->set_label(PeriodLabel(period));
   record.set_value(FromFixedPoint(cell.value));
+  record.set_exact_value(FixedPointDecimal(cell.value));
   record.set_event_count(cell.event_count);
-  record.mutable_last_event_time()->set_seconds(cell.last_event_time_us /
-                                                1'000'000);
-  record.mutable_last_event_time()->set_nanos(
-      static_cast<int32_t>(cell.last_event_time_us % 1'000'000) * 1000);
+  record.mutable_last_event_time()->set_seconds(cell.last_event_time.seconds);
+  record.mutable_last_event_time()->set_nanos(cell.last_event_time.nanos);
   record.set_version(cell.version);
   if (target) record.set_target(*target);
   return record;

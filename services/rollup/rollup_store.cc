@@ -25,19 +25,27 @@ absl::StatusOr<std::optional<RollupCell>> RollupStore::GetCell(
     const std::string& key) {
   ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(kCells, key));
   if (!value) return std::nullopt;
-  if (value->size() != 32) return Malformed("cell", key);
-  return RollupCell{DecodeFixed64At(*value, 0), DecodeFixed64At(*value, 1),
-                    DecodeFixed64At(*value, 2), DecodeFixed64At(*value, 3)};
+  if (value->size() != 6 * 8) return Malformed("cell", key);
+  RollupCell cell;
+  cell.value = absl::MakeInt128(DecodeFixed64At(*value, 1),
+                                static_cast<uint64_t>(DecodeFixed64At(*value, 0)));
+  cell.event_count = DecodeFixed64At(*value, 2);
+  cell.last_event_time = {DecodeFixed64At(*value, 3),
+                          static_cast<int32_t>(DecodeFixed64At(*value, 4))};
+  cell.version = DecodeFixed64At(*value, 5);
+  return cell;
 }
 
 absl::StatusOr<std::optional<OwnState>> RollupStore::GetOwn(
     const std::string& key) {
   ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(kOwn, key));
   if (!value) return std::nullopt;
-  if (value->size() != 24) return Malformed("own state", key);
-  return OwnState{true, DecodeFixed64At(*value, 0),
-                  static_cast<uint64_t>(DecodeFixed64At(*value, 1)),
-                  DecodeFixed64At(*value, 2)};
+  if (value->size() != 4 * 8) return Malformed("own state", key);
+  return OwnState{true,
+                  {DecodeFixed64At(*value, 0),
+                   static_cast<int32_t>(DecodeFixed64At(*value, 1))},
+                  static_cast<uint64_t>(DecodeFixed64At(*value, 2)),
+                  DecodeFixed64At(*value, 3)};
 }
 
 absl::StatusOr<std::vector<bool>> RollupStore::AreSeen(
@@ -54,12 +62,14 @@ absl::Status RollupStore::Commit(const StateChanges& changes) {
   rocksdb::WriteBatch batch;
   for (const auto& [key, cell] : changes.cells) {
     batch.Put(db_->family(kCells), key,
-              EncodeFixed64s({cell.value, cell.event_count,
-                              cell.last_event_time_us, cell.version}));
+              EncodeFixed64s({static_cast<int64_t>(absl::Int128Low64(cell.value)),
+                              absl::Int128High64(cell.value), cell.event_count,
+                              cell.last_event_time.seconds,
+                              cell.last_event_time.nanos, cell.version}));
   }
   for (const auto& [key, own] : changes.own) {
     batch.Put(db_->family(kOwn), key,
-              EncodeFixed64s({own.last_time_us,
+              EncodeFixed64s({own.last_time.seconds, own.last_time.nanos,
                               static_cast<int64_t>(own.last_tiebreak),
                               own.last_value}));
   }

@@ -142,9 +142,9 @@ absl::Status Client::Query(const std::string& kpi, const std::string& unit,
   grpc::ClientContext context;
   v1::RollupRecord record;
   RETURN_IF_ERROR(FromGrpcStatus(stub->GetRollup(&context, request, &record)));
-  out_ << absl::StrFormat("%s %s %s = %.4f  (%d events, version %d)\n", kpi,
-                          unit, period, record.value(), record.event_count(),
-                          record.version());
+  out_ << absl::StrFormat("%s %s %s = %s  (%d events, version %d)\n", kpi,
+                          unit, period, record.exact_value(),
+                          record.event_count(), record.version());
   return absl::OkStatus();
 }
 

@@ -463,6 +463,18 @@ TEST_P(EndToEndTest, RejectsBadInputPreciselyAndAppliesNoneOfIt) {
           .value(),
       3);
 
+  // An id names one fact: reused for another unit it is refused, resent
+  // unchanged it is accepted and still counted once.
+  status = Ingest({Event("good", "sales", "east-1", 2, 3)});
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_THAT(status.error_message(), HasSubstr("events[0].event_id: 'good'"));
+  ASSERT_TRUE(Ingest({Event("good", "sales", "west-1", 2, 3)}).ok());
+  ASSERT_TRUE(Ingest({Event("after", "sales", "west-1", 2, 1)}).ok());
+  EXPECT_EQ(
+      WaitForCount(Key("sales", "west-1", v1::PERIOD_KIND_MONTH, "2026-03"), 2)
+          .value(),
+      4);
+
   v1::RollupRecord record;
   EXPECT_EQ(
       GetRollup(Key("sales", "ent", v1::PERIOD_KIND_MONTH, "2026-13"), &record)

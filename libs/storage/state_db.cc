@@ -98,15 +98,6 @@ absl::StatusOr<std::vector<std::optional<std::string>>> StateDb::GetMany(
   return found;
 }
 
-absl::StatusOr<std::vector<bool>> StateDb::Contains(
-    size_t family, const std::vector<absl::string_view>& keys) {
-  ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values,
-                   GetMany(family, keys));
-  std::vector<bool> found(values.size());
-  for (size_t i = 0; i < values.size(); ++i) found[i] = values[i].has_value();
-  return found;
-}
-
 absl::StatusOr<int64_t> StateDb::Position(absl::string_view topic,
                                           int32_t partition) {
   std::string value;

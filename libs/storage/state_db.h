@@ -45,10 +45,6 @@ class StateDb {
   absl::StatusOr<std::vector<std::optional<std::string>>> GetMany(
       size_t family, const std::vector<absl::string_view>& keys);
 
-  // For each key, whether it is stored; one batched look-up.
-  absl::StatusOr<std::vector<bool>> Contains(
-      size_t family, const std::vector<absl::string_view>& keys);
-
   // The stored position of a partition, 0 when none.
   absl::StatusOr<int64_t> Position(absl::string_view topic, int32_t partition);
   static void PutPosition(rocksdb::WriteBatch& batch, absl::string_view topic,

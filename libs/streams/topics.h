@@ -1,7 +1,8 @@
 #pragma once
 
 // The topics Strata's services talk through, and how many partitions each
-// has. Keys: KPI events by "<kpi>/<unit>"; rollups by their cell key.
+// has. Keys: KPI events by event id (every copy of an id in one partition,
+// see kpi_event_identity.h); rollups by their cell key.
 
 #include <cstdint>
 #include <map>

@@ -7,15 +7,22 @@
 namespace strata::ingest {
 
 absl::StatusOr<std::unique_ptr<IngestModule>> IngestModule::Create(
-    eventlog::EventLog& log, DefinitionsFollower& definitions) {
+    eventlog::EventLog& log, DefinitionsFollower& definitions,
+    const std::string& state_dir) {
   ASSIGN_OR_RETURN(int32_t partitions, log.PartitionCount(kKpiEventsTopic));
+  ASSIGN_OR_RETURN(std::unique_ptr<EventIdIndex> index,
+                   EventIdIndex::Open(state_dir));
   return std::unique_ptr<IngestModule>(
-      new IngestModule(log, definitions, partitions));
+      new IngestModule(log, definitions, std::move(index), partitions));
 }
 
 IngestModule::IngestModule(eventlog::EventLog& log,
-                           DefinitionsFollower& definitions, int32_t partitions)
-    : ingestor_(log, definitions, ThisProducer("strata-ingest"), partitions),
+                           DefinitionsFollower& definitions,
+                           std::unique_ptr<EventIdIndex> index,
+                           int32_t partitions)
+    : index_(std::move(index)),
+      ingestor_(log, definitions, *index_, ThisProducer("strata-ingest"),
+                partitions),
       writer_(log, definitions, ThisProducer("strata-admin")),
       ingest_(ingestor_),
       admin_(writer_, definitions) {}
@@ -23,7 +30,8 @@ IngestModule::IngestModule(eventlog::EventLog& log,
 absl::StatusOr<std::unique_ptr<ServiceModule>> NewIngestService(
     eventlog::EventLog& log, DefinitionsFollower& definitions,
     const std::string& data_dir) {
-  return AsServiceModule(IngestModule::Create(log, definitions));
+  return AsServiceModule(
+      IngestModule::Create(log, definitions, data_dir + "/ingest"));
 }
 
 }  // namespace strata::ingest

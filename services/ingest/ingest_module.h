@@ -13,6 +13,7 @@
 #include "libs/grpcutil/service_module.h"
 #include "services/ingest/admin_service.h"
 #include "services/ingest/definitions_writer.h"
+#include "services/ingest/event_id_index.h"
 #include "services/ingest/ingest_service.h"
 #include "services/ingest/kpi_event_ingestor.h"
 
@@ -20,8 +21,10 @@ namespace strata::ingest {
 
 class IngestModule final : public ServiceModule {
  public:
+  // The event-id index lives in `state_dir` (created when missing).
   static absl::StatusOr<std::unique_ptr<IngestModule>> Create(
-      eventlog::EventLog& log, DefinitionsFollower& definitions);
+      eventlog::EventLog& log, DefinitionsFollower& definitions,
+      const std::string& state_dir);
 
   std::vector<grpc::Service*> services() override {
     return {&ingest_, &admin_};
@@ -29,8 +32,9 @@ class IngestModule final : public ServiceModule {
 
  private:
   IngestModule(eventlog::EventLog& log, DefinitionsFollower& definitions,
-               int32_t partitions);
+               std::unique_ptr<EventIdIndex> index, int32_t partitions);
 
+  std::unique_ptr<EventIdIndex> index_;
   KpiEventIngestor ingestor_;
   DefinitionsWriter writer_;
   IngestService ingest_;

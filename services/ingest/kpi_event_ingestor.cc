@@ -3,12 +3,44 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/envelope.h"
+#include "libs/streams/kpi_event_identity.h"
 #include "libs/streams/topics.h"
 #include "services/ingest/event_validator.h"
 
 namespace strata::ingest {
+
+// Holds a call's ids in in_flight_ from the look-up until they are indexed.
+class KpiEventIngestor::InFlightClaim {
+ public:
+  InFlightClaim(KpiEventIngestor& ingestor) : ingestor_(ingestor) {}
+  ~InFlightClaim() {
+    std::lock_guard<std::mutex> lock(ingestor_.in_flight_mu_);
+    for (absl::string_view id : claimed_) ingestor_.in_flight_.erase(id);
+  }
+
+  // ABORTED naming the first id another call holds; claims none then.
+  absl::Status Claim(const std::vector<absl::string_view>& ids) {
+    std::lock_guard<std::mutex> lock(ingestor_.in_flight_mu_);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ingestor_.in_flight_.contains(ids[i])) {
+        return absl::AbortedError(absl::StrCat(
+            "events[", i, "].event_id: '", ids[i],
+            "' is being ingested by a concurrent request; retry"));
+      }
+    }
+    for (absl::string_view id : ids) ingestor_.in_flight_.emplace(id);
+    claimed_ = ids;
+    return absl::OkStatus();
+  }
+
+ private:
+  KpiEventIngestor& ingestor_;
+  std::vector<absl::string_view> claimed_;
+};
 
 absl::StatusOr<int64_t> KpiEventIngestor::Ingest(
     const google::protobuf::RepeatedPtrField<v1::KpiEvent>& events) {
@@ -24,12 +56,29 @@ absl::StatusOr<int64_t> KpiEventIngestor::Ingest(
   if (absl::IsNotFound(valid)) references_known(*defs);
   RETURN_IF_ERROR(valid);
 
+  std::vector<absl::string_view> ids;
+  ids.reserve(events.size());
+  for (const v1::KpiEvent& event : events) ids.push_back(event.event_id());
+  InFlightClaim claim(*this);
+  RETURN_IF_ERROR(claim.Claim(ids));
+  ASSIGN_OR_RETURN(std::vector<std::optional<uint64_t>> known,
+                   index_.Lookup(ids));
+
   std::vector<v1::EventEnvelope> by_partition(partitions_);
-  std::string key;
-  for (const v1::KpiEvent& event : events) {
-    key.clear();
-    absl::StrAppend(&key, event.kpi_id(), "/", event.unit_id());
-    const int32_t p = eventlog::PartitionForKey(key, partitions_);
+  std::vector<std::pair<absl::string_view, uint64_t>> appended;
+  for (int i = 0; i < events.size(); ++i) {
+    const v1::KpiEvent& event = events[i];
+    const uint64_t fingerprint = KpiEventFingerprint(event);
+    if (known[i]) {
+      if (*known[i] == fingerprint) continue;  // A resend: already there.
+      return absl::AlreadyExistsError(absl::StrCat(
+          "events[", i, "].event_id: '", event.event_id(),
+          "' was accepted before with a different KPI, unit, time, value or "
+          "source; an event id names one fact (send a new id)"));
+    }
+    appended.emplace_back(event.event_id(), fingerprint);
+    const int32_t p =
+        eventlog::PartitionForKey(KpiEventPartitionKey(event), partitions_);
     *by_partition[p].mutable_kpi_events()->add_events() = event;
   }
   std::vector<eventlog::AppendRecord> records;
@@ -43,7 +92,18 @@ absl::StatusOr<int64_t> KpiEventIngestor::Ingest(
     record.partition = p;
     records.push_back(std::move(record));
   }
-  RETURN_IF_ERROR(log_.Append(kKpiEventsTopic, records));
+  if (!records.empty()) {
+    RETURN_IF_ERROR(log_.Append(kKpiEventsTopic, records));
+    // Accepted whatever follows: the events are on the log.
+    absl::Status indexed =
+        index_.Record(appended, absl::ToUnixMillis(absl::Now()));
+    if (!indexed.ok()) {
+      STRATA_LOG(ERROR) << "ingest: events appended but not indexed (a "
+                           "conflicting resend is then caught by rollup "
+                           "only): "
+                        << indexed;
+    }
+  }
   return events.size();
 }
 

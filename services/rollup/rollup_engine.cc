@@ -10,22 +10,13 @@
 #include "libs/aggregation/fixed_point.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
+#include "libs/streams/kpi_event_identity.h"
 #include "libs/streams/topics.h"
 #include "services/rollup/rollup_record.h"
 #include "strata/v1/rollup.pb.h"
 
 namespace strata::rollup {
 namespace {
-
-// Stable across processes, so `last` ties resolve the same on replay.
-uint64_t Fnv1a(absl::string_view s) {
-  uint64_t hash = 14695981039346656037ull;
-  for (unsigned char c : s) {
-    hash ^= c;
-    hash *= 1099511628211ull;
-  }
-  return hash;
-}
 
 // Only a store read fails while folding, leaving the cache half updated:
 // the one safe way on is a restart, which replays from the committed state.
@@ -117,7 +108,7 @@ void RollupEngine::Run() {
     // next batch coalesces more changes per cell. Wait for it only once
     // max_pending_events are pending.
     const bool due = absl::Now() - last_flush >= options_.flush_interval;
-    const bool full = pending_event_ids_.size() >= options_.max_pending_events;
+    const bool full = pending_events_.size() >= options_.max_pending_events;
     if (pending > 0 && (full || (due && !flusher_->Busy()))) {
       HandOff();
       pending = 0;
@@ -168,8 +159,8 @@ void RollupEngine::HandOff() {
     positions.push_back({{kKpiEventsTopic, partition}, offset});
   }
   FlushBatch batch = PrepareFlushBatch(
-      *defs_, cells, own, std::move(pending_event_ids_), std::move(positions));
-  pending_event_ids_.clear();  // Valid but unspecified after the move.
+      *defs_, cells, own, std::move(pending_events_), std::move(positions));
+  pending_events_.clear();  // Valid but unspecified after the move.
   const std::vector<eventlog::Position> durable =
       flusher_->Submit(std::move(batch));
   // The group's position only reports lag; the store's is the one of record.
@@ -184,7 +175,11 @@ void RollupEngine::HandOff() {
 absl::Status RollupEngine::ApplyRecords(
     const std::vector<eventlog::LogRecord>& records) {
   google::protobuf::Arena arena;
-  std::vector<const v1::KpiEvent*> events;
+  struct Located {
+    const v1::KpiEvent* event;
+    const eventlog::LogRecord* record;
+  };
+  std::vector<Located> events;
   for (const eventlog::LogRecord& record : records) {
     next_offset_[record.topic_partition.partition] = record.offset + 1;
     auto* envelope =
@@ -198,24 +193,43 @@ absl::Status RollupEngine::ApplyRecords(
       continue;
     }
     for (const v1::KpiEvent& event : envelope->kpi_events().events()) {
-      events.push_back(&event);
+      events.push_back({&event, &record});
     }
   }
-  // Which events were committed before: one batched look-up per poll.
+  // What was committed under each id before: one batched look-up per poll.
   std::vector<absl::string_view> ids;
   ids.reserve(events.size());
-  for (const v1::KpiEvent* event : events) ids.push_back(event->event_id());
-  ASSIGN_OR_RETURN(std::vector<bool> committed, store_.AreSeen(ids));
+  for (const Located& e : events) ids.push_back(e.event->event_id());
+  ASSIGN_OR_RETURN(std::vector<std::optional<uint64_t>> committed,
+                   store_.SeenFingerprints(ids));
   for (size_t i = 0; i < events.size(); ++i) {
+    const uint64_t fingerprint = KpiEventFingerprint(*events[i].event);
     // Pending ids also catch repeats within this poll; in-flight ones are
     // being committed right now.
-    if (committed[i] || pending_event_ids_.contains(ids[i]) ||
-        flusher_->InFlight(ids[i])) {
-      ++stats_.events_duplicate;
+    std::optional<uint64_t> first = committed[i];
+    if (auto it = pending_events_.find(ids[i]); it != pending_events_.end()) {
+      first = it->second;
+    } else if (const uint64_t* in_flight = flusher_->InFlight(ids[i])) {
+      first = *in_flight;
+    }
+    if (first) {
+      if (*first == fingerprint) {
+        ++stats_.events_duplicate;
+        continue;
+      }
+      // Ingest refuses such reuse where it can see it; one that got through
+      // (another ingest replica, a crash between append and index) loses to
+      // the first copy, which the log orders first on every replay too.
+      ++stats_.events_conflicting;
+      STRATA_LOG(ERROR) << "rollup: event id '" << ids[i]
+                        << "' reused with a different payload at "
+                        << events[i].record->topic_partition.partition << "@"
+                        << events[i].record->offset
+                        << "; the first event with that id stands";
       continue;
     }
     std::unique_lock<std::shared_mutex> lock(cells_mu_);
-    RETURN_IF_ERROR(ApplyEvent(*events[i], *defs_));
+    RETURN_IF_ERROR(ApplyEvent(*events[i].event, fingerprint, *defs_));
   }
   return absl::OkStatus();
 }
@@ -235,6 +249,7 @@ absl::StatusOr<std::optional<RollupCell>> RollupEngine::Read(
 }
 
 absl::Status RollupEngine::ApplyEvent(const v1::KpiEvent& event,
+                                      uint64_t fingerprint,
                                       const Definitions& defs) {
   std::optional<KpiIndex> kpi = defs.FindKpi(event.kpi_id());
   std::optional<UnitIndex> unit = defs.FindUnit(event.unit_id());
@@ -252,12 +267,12 @@ absl::Status RollupEngine::ApplyEvent(const v1::KpiEvent& event,
       ++stats_.events_rejected;
       return absl::OkStatus();
     }
-    return ApplyEvent(event, *defs_);
+    return ApplyEvent(event, fingerprint, *defs_);
   }
-  pending_event_ids_.insert(event.event_id());
+  pending_events_.emplace(event.event_id(), fingerprint);
   const KpiInfo& info = defs.kpi(*kpi);
   const EventTime time = ToEventTime(event.event_time());
-  const EventSample sample{time, Fnv1a(event.event_id()),
+  const EventSample sample{time, StableHash(event.event_id()),
                            ToFixedPoint(event.value())};
   for (const Period& period : RollupPeriodsContaining(
            absl::FromUnixSeconds(time.seconds) + absl::Nanoseconds(time.nanos))) {

@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "libs/aggregation/cell.h"
@@ -53,7 +52,8 @@ struct RollupEngineOptions {
 struct RollupStats {
   std::atomic<int64_t> events_applied{0};    // Folded into the cache.
   std::atomic<int64_t> events_committed{0};  // Durable and queryable.
-  std::atomic<int64_t> events_duplicate{0};
+  std::atomic<int64_t> events_duplicate{0};    // Same id, same payload.
+  std::atomic<int64_t> events_conflicting{0};  // Same id, other payload.
   std::atomic<int64_t> events_rejected{0};
   std::atomic<int64_t> flushes{0};
 };
@@ -82,7 +82,8 @@ class RollupEngine {
  private:
   void Run();
   absl::Status ApplyRecords(const std::vector<eventlog::LogRecord>& records);
-  absl::Status ApplyEvent(const v1::KpiEvent& event, const Definitions& defs);
+  absl::Status ApplyEvent(const v1::KpiEvent& event, uint64_t fingerprint,
+                          const Definitions& defs);
   // Marks the cells whose target changed, for republishing; returns how many.
   absl::StatusOr<size_t> MarkRetargetedCells();
   // Hands what changed since the last hand-off to the flusher.
@@ -107,7 +108,8 @@ class RollupEngine {
   std::shared_ptr<const Definitions> defs_;
   DirtyCache<CellId, RollupCell> cells_;  // Guarded by cells_mu_.
   DirtyCache<CellId, OwnState> own_;      // Only for `last` KPIs.
-  absl::flat_hash_set<std::string> pending_event_ids_;
+  // Id -> fingerprint of the events applied since the last hand-off.
+  absl::flat_hash_map<std::string, uint64_t> pending_events_;
   absl::flat_hash_map<int32_t, int64_t> next_offset_;  // Per partition.
 };
 

@@ -113,9 +113,12 @@ class RollupEngineTest : public ::testing::Test {
     return latest;
   }
 
+  // Appends `events` in one envelope to `partition`, or by the envelope's
+  // key when negative.
   void AppendEvents(
       const std::vector<std::tuple<std::string, std::string, std::string,
-                                   absl::Time, double>>& events) {
+                                   absl::Time, double>>& events,
+      int32_t partition = -1) {
     v1::EventEnvelope envelope = NewEnvelope(ThisProducer("test"));
     for (const auto& [id, kpi, unit, time, value] : events) {
       v1::KpiEvent* e = envelope.mutable_kpi_events()->add_events();
@@ -128,8 +131,9 @@ class RollupEngineTest : public ::testing::Test {
           absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
       e->set_value(value);
     }
-    ASSERT_OK(log_->Append(kKpiEventsTopic, {{envelope.event_id(),
-                                              envelope.SerializeAsString()}}));
+    ASSERT_OK(log_->Append(
+        kKpiEventsTopic,
+        {{envelope.event_id(), envelope.SerializeAsString(), partition}}));
   }
 
   std::optional<RollupCell> Cell(const std::string& kpi,
@@ -242,6 +246,33 @@ TEST_F(RollupEngineTest, RepeatedEventIdsCountOnce) {
   WaitForApplied(2, 1);
   EXPECT_EQ(Cell("sales", "ent", PeriodKind::kMonth, "2026-01")->value,
             ToFixedPoint(11));
+}
+
+TEST_F(RollupEngineTest, AReusedIdLosesToTheFirstCopyLiveAndOnReplay) {
+  // Ingest puts every copy of an id in one partition, the id's.
+  const int32_t partition =
+      eventlog::PartitionForKey("x", DefaultTopics()[kKpiEventsTopic]);
+  AppendEvents({{"x", "sales", "team-a", Utc(2026, 1, 10), 10}}, partition);
+  AppendEvents({{"x", "sales", "team-b", Utc(2026, 1, 10), 99},
+                {"x", "sales", "team-a", Utc(2026, 1, 10), 10},
+                {"y", "sales", "team-b", Utc(2026, 1, 11), 1}},
+               partition);
+  WaitForApplied(2, 1);
+  auto check = [&] {
+    EXPECT_EQ(engine_->stats().events_conflicting, 1);
+    EXPECT_EQ(Cell("sales", "team-a", PeriodKind::kMonth, "2026-01")->value,
+              ToFixedPoint(10));
+    EXPECT_EQ(Cell("sales", "team-b", PeriodKind::kMonth, "2026-01")->value,
+              ToFixedPoint(1));
+    EXPECT_EQ(Cell("sales", "ent", PeriodKind::kMonth, "2026-01")->value,
+              ToFixedPoint(11));
+  };
+  check();
+  CloseAll();
+  std::filesystem::remove_all(dir_ / "rollup");
+  OpenAll();
+  WaitForApplied(2, 1);
+  check();
 }
 
 TEST_F(RollupEngineTest, RestartResumesWithoutLosingOrRecounting) {

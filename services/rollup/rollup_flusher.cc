@@ -95,7 +95,7 @@ FlushBatch PrepareFlushBatch(
     const Definitions& defs,
     const std::vector<std::pair<CellId, RollupCell>>& cells,
     const std::vector<std::pair<CellId, OwnState>>& own,
-    absl::flat_hash_set<std::string> event_ids,
+    absl::flat_hash_map<std::string, uint64_t> events,
     std::vector<eventlog::Position> positions) {
   FlushBatch batch;
   StateChanges& changes = batch.changes;
@@ -114,12 +114,12 @@ FlushBatch PrepareFlushBatch(
   for (const auto& [id, state] : own) {
     changes.own.emplace_back(CellKeyFor(defs, id), state);
   }
-  changes.seen_event_ids.assign(event_ids.begin(), event_ids.end());
+  changes.seen_events.assign(events.begin(), events.end());
   changes.positions = std::move(positions);
-  std::sort(changes.seen_event_ids.begin(), changes.seen_event_ids.end());
+  SortByKey(changes.seen_events);
   SortByKey(changes.cells);
   SortByKey(changes.own);
-  batch.event_ids = std::move(event_ids);
+  batch.events = std::move(events);
   return batch;
 }
 
@@ -129,7 +129,7 @@ absl::Status RollupFlusher::Write(const FlushBatch& batch) {
   RETURN_IF_ERROR(log_.Append(kRollupsTopic, batch.changelog));
   RETURN_IF_ERROR(store_.Commit(batch.changes));
   committed_events_ +=
-      static_cast<int64_t>(batch.changes.seen_event_ids.size());
+      static_cast<int64_t>(batch.changes.seen_events.size());
   ++flushes_;
   return absl::OkStatus();
 }

@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "libs/aggregation/cell.h"
 #include "libs/definitions/cell_id.h"
 #include "libs/definitions/definitions.h"
@@ -32,18 +32,19 @@ namespace strata::rollup {
 struct FlushBatch {
   std::vector<eventlog::AppendRecord> changelog;
   StateChanges changes;
-  absl::flat_hash_set<std::string> event_ids;  // For InFlight().
+  // Id -> fingerprint of the events applied, for InFlight().
+  absl::flat_hash_map<std::string, uint64_t> events;
 };
 
-// Builds a batch from copies of the changed cells and own states, the event
-// ids applied and the positions reached. Cells with no event yet (marked for
+// Builds a batch from copies of the changed cells and own states, the events
+// applied (id -> fingerprint) and the positions reached. Cells with no event yet (marked for
 // a new target only) are left out. Runs on the folding thread, which has
 // time to spare while the flusher writes.
 FlushBatch PrepareFlushBatch(
     const Definitions& definitions,
     const std::vector<std::pair<CellId, RollupCell>>& cells,
     const std::vector<std::pair<CellId, OwnState>>& own,
-    absl::flat_hash_set<std::string> event_ids,
+    absl::flat_hash_map<std::string, uint64_t> events,
     std::vector<eventlog::Position> positions);
 
 class RollupFlusher {
@@ -68,10 +69,12 @@ class RollupFlusher {
   // Gives up on a batch still failing; the log replays it after a restart.
   void Stop();
 
-  // Whether an event is in the batch being made durable. Only for the
-  // submitting thread: the batch changes only in Submit().
-  bool InFlight(absl::string_view event_id) const {
-    return batch_.event_ids.contains(event_id);
+  // The fingerprint of the event with `event_id` in the batch being made
+  // durable, or nullptr. Only for the submitting thread: the batch changes
+  // only in Submit().
+  const uint64_t* InFlight(absl::string_view event_id) const {
+    auto it = batch_.events.find(event_id);
+    return it == batch_.events.end() ? nullptr : &it->second;
   }
 
  private:

@@ -48,9 +48,17 @@ absl::StatusOr<std::optional<OwnState>> RollupStore::GetOwn(
                   DecodeFixed64At(*value, 3)};
 }
 
-absl::StatusOr<std::vector<bool>> RollupStore::AreSeen(
-    std::vector<absl::string_view> event_ids) {
-  return db_->Contains(kSeen, event_ids);
+absl::StatusOr<std::vector<std::optional<uint64_t>>>
+RollupStore::SeenFingerprints(const std::vector<absl::string_view>& event_ids) {
+  ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values,
+                   db_->GetMany(kSeen, event_ids));
+  std::vector<std::optional<uint64_t>> fingerprints(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!values[i]) continue;
+    if (values[i]->size() != 8) return Malformed("event id", event_ids[i]);
+    fingerprints[i] = static_cast<uint64_t>(DecodeFixed64At(*values[i], 0));
+  }
+  return fingerprints;
 }
 
 absl::StatusOr<int64_t> RollupStore::Position(
@@ -73,8 +81,9 @@ absl::Status RollupStore::Commit(const StateChanges& changes) {
                               static_cast<int64_t>(own.last_tiebreak),
                               own.last_value}));
   }
-  for (const std::string& id : changes.seen_event_ids) {
-    batch.Put(db_->family(kSeen), id, rocksdb::Slice());
+  for (const auto& [id, fingerprint] : changes.seen_events) {
+    batch.Put(db_->family(kSeen), id,
+              EncodeFixed64s({static_cast<int64_t>(fingerprint)}));
   }
   for (const eventlog::Position& p : changes.positions) {
     StateDb::PutPosition(batch, p.topic_partition.topic,

@@ -23,7 +23,8 @@ namespace strata::rollup {
 struct StateChanges {
   std::vector<std::pair<std::string, RollupCell>> cells;
   std::vector<std::pair<std::string, OwnState>> own;
-  std::vector<std::string> seen_event_ids;
+  // Event id and fingerprint of every event applied.
+  std::vector<std::pair<std::string, uint64_t>> seen_events;
   std::vector<eventlog::Position> positions;
 };
 
@@ -35,9 +36,10 @@ class RollupStore {
 
   absl::StatusOr<std::optional<RollupCell>> GetCell(const std::string& key);
   absl::StatusOr<std::optional<OwnState>> GetOwn(const std::string& key);
-  // For each id, whether an event with it was applied and committed.
-  absl::StatusOr<std::vector<bool>> AreSeen(
-      std::vector<absl::string_view> event_ids);
+  // For each id, the fingerprint of the event applied and committed under
+  // it, or nullopt.
+  absl::StatusOr<std::vector<std::optional<uint64_t>>> SeenFingerprints(
+      const std::vector<absl::string_view>& event_ids);
   // Stored position of the partition, 0 when none.
   absl::StatusOr<int64_t> Position(const eventlog::TopicPartition& tp);
 

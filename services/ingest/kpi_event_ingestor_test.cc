@@ -1,0 +1,142 @@
+#include "services/ingest/kpi_event_ingestor.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "libs/definitions/testing/definition_builders.h"
+#include "libs/eventlog/rocksdb_event_log.h"
+#include "libs/status/status_matchers.h"
+#include "libs/streams/envelope.h"
+#include "libs/streams/topics.h"
+
+namespace strata::ingest {
+namespace {
+
+using ::strata::testing::Batch;
+using ::strata::testing::KpiChange;
+using ::strata::testing::StatusIs;
+using ::strata::testing::UnitChange;
+using ::testing::HasSubstr;
+
+// An embedded log with two teams and one KPI, and an ingestor over it.
+class KpiEventIngestorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           absl::StrCat("strata_ingestor_", getpid(), "_", counter_++);
+    std::filesystem::remove_all(dir_);
+    eventlog::RocksDbEventLogOptions options;
+    options.path = (dir_ / "log").string();
+    options.topics = DefaultTopics();
+    log_ = *eventlog::OpenRocksDbEventLog(options);
+    v1::EventEnvelope envelope = NewEnvelope(ThisProducer("test"));
+    *envelope.mutable_definitions() =
+        Batch({UnitChange("ent", ""), UnitChange("team-a", "ent"),
+               UnitChange("team-b", "ent"), KpiChange("sales")});
+    ASSERT_OK(log_->Append(kDefinitionsTopic,
+                           {{"defs", envelope.SerializeAsString()}}));
+    definitions_ = *DefinitionsFollower::Create(*log_, "test");
+    definitions_->Start();
+    ASSERT_OK(definitions_->CatchUp(absl::Seconds(5)));
+    partitions_ = *log_->PartitionCount(kKpiEventsTopic);
+    index_ = *EventIdIndex::Open((dir_ / "ingest").string());
+    ingestor_ = NewIngestor(*index_);
+  }
+  void TearDown() override {
+    ingestor_.reset();
+    index_.reset();
+    definitions_.reset();
+    log_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::unique_ptr<KpiEventIngestor> NewIngestor(EventIdIndex& index) {
+    return std::make_unique<KpiEventIngestor>(
+        *log_, *definitions_, index, ThisProducer("test"), partitions_);
+  }
+
+  static google::protobuf::RepeatedPtrField<v1::KpiEvent> Events(
+      std::vector<std::tuple<std::string, std::string, double>> events) {
+    google::protobuf::RepeatedPtrField<v1::KpiEvent> out;
+    for (const auto& [id, unit, value] : events) {
+      v1::KpiEvent* e = out.Add();
+      e->set_event_id(id);
+      e->set_kpi_id("sales");
+      e->set_unit_id(unit);
+      e->mutable_event_time()->set_seconds(1'790'000'000);
+      e->set_value(value);
+    }
+    return out;
+  }
+
+  // Records on the KPI events topic, per partition.
+  std::vector<int64_t> EndOffsets() {
+    std::vector<int64_t> ends;
+    for (int32_t p = 0; p < partitions_; ++p) {
+      ends.push_back(*log_->EndOffset({kKpiEventsTopic, p}));
+    }
+    return ends;
+  }
+
+  static inline int counter_ = 0;
+  std::filesystem::path dir_;
+  std::unique_ptr<eventlog::EventLog> log_;
+  std::unique_ptr<DefinitionsFollower> definitions_;
+  int32_t partitions_ = 0;
+  std::unique_ptr<EventIdIndex> index_;
+  std::unique_ptr<KpiEventIngestor> ingestor_;
+};
+
+TEST_F(KpiEventIngestorTest, AnIdenticalResendIsAcceptedAndNotAppendedAgain) {
+  ASSERT_OK(ingestor_->Ingest(Events({{"e1", "team-a", 10}})));
+  const std::vector<int64_t> before = EndOffsets();
+  absl::StatusOr<int64_t> accepted =
+      ingestor_->Ingest(Events({{"e1", "team-a", 10}}));
+  ASSERT_OK(accepted);
+  EXPECT_EQ(*accepted, 1);
+  EXPECT_EQ(EndOffsets(), before);
+}
+
+TEST_F(KpiEventIngestorTest, ReusingAnIdForAnotherFactIsRefusedAndAppliesNone) {
+  ASSERT_OK(ingestor_->Ingest(Events({{"e1", "team-a", 10}})));
+  const std::vector<int64_t> before = EndOffsets();
+  // Answered `accepted: 1` and dropped the event before.
+  EXPECT_THAT(ingestor_->Ingest(Events({{"new", "team-a", 1},
+                                        {"e1", "team-b", 10}})),
+              StatusIs(absl::StatusCode::kAlreadyExists,
+                       HasSubstr("events[1].event_id: 'e1' was accepted "
+                                 "before with a different")));
+  EXPECT_THAT(ingestor_->Ingest(Events({{"e1", "team-a", 10.5}})),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("'e1'")));
+  EXPECT_EQ(EndOffsets(), before);
+  // The batch applied nothing: "new" is still new.
+  ASSERT_OK(ingestor_->Ingest(Events({{"new", "team-a", 1}})));
+  EXPECT_NE(EndOffsets(), before);
+}
+
+TEST_F(KpiEventIngestorTest, EveryCopyOfAnIdLandsInOnePartition) {
+  // Two ingest replicas, each with its own index, cannot see each other's
+  // ids; the log must still order the copies, so rollup picks the same one
+  // live and on replay. Keyed by KPI and unit, they went to two partitions.
+  auto other_index = *EventIdIndex::Open((dir_ / "other").string());
+  auto other = NewIngestor(*other_index);
+  int32_t partition = -1;
+  for (const auto& [ingestor, unit] :
+       {std::pair{ingestor_.get(), "team-a"}, {other.get(), "team-b"}}) {
+    const std::vector<int64_t> before = EndOffsets();
+    ASSERT_OK(ingestor->Ingest(Events({{"shared-id", unit, 10}})));
+    const std::vector<int64_t> after = EndOffsets();
+    for (int32_t p = 0; p < partitions_; ++p) {
+      if (after[p] == before[p]) continue;
+      if (partition >= 0) {
+        EXPECT_EQ(p, partition) << unit;
+      }
+      partition = p;
+    }
+  }
+  EXPECT_GE(partition, 0);
+}
+
+}  // namespace
+}  // namespace strata::ingest

@@ -72,11 +72,11 @@ class Deployment {
     if (!started.ok()) return started;
     absl::StatusOr<int> port = WaitForPortFile(port_file, kStartTimeout);
     if (!port.ok()) return port.status();
-    // The port file is written after health turns SERVING; check anyway.
-    absl::StatusOr<bool> serving =
-        CheckServing(Channel(*port), absl::Seconds(5));
-    if (!serving.ok()) return serving.status();
-    if (!*serving) return absl::UnavailableError(name + " not serving");
+    // The port file is written once listening; serving follows catch-up.
+    absl::Status serving = WaitUntilServing(Channel(*port), kStartTimeout);
+    if (!serving.ok()) {
+      return absl::UnavailableError(absl::StrCat(name, ": ", serving.message()));
+    }
     return port;
   }
 

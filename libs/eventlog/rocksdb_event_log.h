@@ -19,9 +19,9 @@ struct RocksDbEventLogOptions {
   // Topic name -> partition count. Topics are created on open; a topic that
   // already exists keeps the partition count it was created with.
   std::map<std::string, int32_t> topics;
-  // fsync the WAL on every append. Off by default: a process crash loses
-  // nothing, a power loss may lose the last appends (as Kafka without
-  // replication would).
+  // fsync the WAL on every append before returning. Off, a process crash
+  // loses nothing, but a power loss may lose the last appends (as Kafka
+  // without replication would). The servers turn it on (--log_fsync).
   bool sync = false;
 };
 

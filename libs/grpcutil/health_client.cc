@@ -2,6 +2,8 @@
 
 #include <future>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
@@ -32,6 +34,22 @@ absl::StatusOr<bool> CheckServing(const std::shared_ptr<grpc::Channel>& channel,
   }
   // HealthCheckResponse{status: SERVING (1)} is field 1, varint 1.
   return bytes == std::string("\x08\x01", 2);
+}
+
+absl::Status WaitUntilServing(const std::shared_ptr<grpc::Channel>& channel,
+                              absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Status last = absl::UnavailableError("not asked yet");
+  while (absl::Now() < deadline) {
+    absl::StatusOr<bool> serving = CheckServing(channel, absl::Seconds(1));
+    if (serving.ok() && *serving) return absl::OkStatus();
+    last = serving.ok() ? absl::UnavailableError("NOT_SERVING")
+                        : serving.status();
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::UnavailableError(
+      absl::StrCat("not serving after ", absl::FormatDuration(timeout), ": ",
+                   last.message()));
 }
 
 }  // namespace strata

@@ -16,4 +16,8 @@ namespace strata {
 absl::StatusOr<bool> CheckServing(const std::shared_ptr<grpc::Channel>& channel,
                                   absl::Duration timeout);
 
+// Asks until the server is SERVING; UNAVAILABLE after `timeout`.
+absl::Status WaitUntilServing(const std::shared_ptr<grpc::Channel>& channel,
+                              absl::Duration timeout);
+
 }  // namespace strata

@@ -25,6 +25,10 @@ class ServiceModule {
   virtual absl::Status Start() { return absl::OkStatus(); }
   // Called after the server stopped taking calls.
   virtual void Stop() {}
+  // OK when the module's answers can be trusted; otherwise why not:
+  // UNAVAILABLE while starting or catching up, DATA_LOSS and the like for
+  // damage. The process serves NOT_SERVING unless every module is OK.
+  virtual absl::Status Health() { return absl::OkStatus(); }
 };
 
 // Converts a module factory's result to the interface.

@@ -118,6 +118,17 @@ AlertEngine::AlertEngine(const AlertEngineOptions& options,
 AlertEngine::~AlertEngine() { Stop(); }
 
 absl::Status AlertEngine::Start() {
+  absl::Status started = StartConsuming();
+  if (!started.ok()) health_.Set(started);
+  return started;
+}
+
+absl::Status AlertEngine::Health() const {
+  RETURN_IF_ERROR(health_.Get());
+  return progress_->Status();
+}
+
+absl::Status AlertEngine::StartConsuming() {
   std::vector<eventlog::Position> positions;
   for (const char* topic : {kRollupsTopic, kAlertActionsTopic}) {
     ASSIGN_OR_RETURN(int32_t partitions, log_.PartitionCount(topic));
@@ -128,8 +139,11 @@ absl::Status AlertEngine::Start() {
       positions.push_back({tp, offset});
     }
   }
+  ASSIGN_OR_RETURN(progress_, eventlog::ReplayProgress::Begin(
+                                  log_, positions, "alerts state"));
   ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
   RETURN_IF_ERROR(consumer_->Assign(positions));
+  health_.Set(absl::OkStatus());
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "alert-engine");
     Run();
@@ -146,11 +160,34 @@ void AlertEngine::Stop() {
 void AlertEngine::Run() {
   while (!stop_) {
     absl::Status status = RunOnce();
-    if (!status.ok()) {
+    if (status.ok()) {
+      health_.SetUnlessDamaged(absl::OkStatus());
+      continue;
+    }
+    // Nothing of a failed poll was committed; read it again, or stop for
+    // good on damage, which a retry would only meet again.
+    if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status)) {
       STRATA_LOG(WARNING) << "alerts: " << status << "; retrying";
-      absl::SleepFor(absl::Milliseconds(200));
+      health_.SetUnlessDamaged(absl::UnavailableError(
+          absl::StrCat("alerts: retrying after: ", status.message())));
+    } else {
+      STRATA_LOG(ERROR) << "alerts: stopped, not serving: " << status;
+      health_.Set(status);
+      return;
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+    if (absl::Status rewound = Rewind(); !rewound.ok()) {
+      STRATA_LOG(WARNING) << "alerts: " << rewound;
     }
   }
+}
+
+absl::Status AlertEngine::Rewind() {
+  std::vector<eventlog::Position> committed;
+  for (const auto& [tp, offset] : next_offset_) {
+    committed.push_back({tp, offset});
+  }
+  return consumer_->Assign(committed);
 }
 
 absl::Status AlertEngine::RunOnce() {
@@ -192,20 +229,13 @@ absl::Status AlertEngine::RunOnce() {
       RETURN_IF_ERROR(ApplyAction(record, pending));
     }
     positions[record.topic_partition] = record.offset + 1;
+    progress_->Advance(record.topic_partition, record.offset + 1);
   }
   AlertChanges changes = pending.TakeChanges();
   for (const auto& [tp, offset] : positions) {
     changes.positions.push_back({tp, offset});
   }
-  if (absl::Status s = store_.Commit(changes); !s.ok()) {
-    // Nothing of this poll is durable: read it again.
-    std::vector<eventlog::Position> committed;
-    for (const auto& [tp, offset] : next_offset_) {
-      committed.push_back({tp, offset});
-    }
-    RETURN_IF_ERROR(consumer_->Assign(committed));
-    return s;
-  }
+  RETURN_IF_ERROR(store_.Commit(changes));
   next_offset_ = std::move(positions);
   { std::lock_guard<std::mutex> lock(changed_mu_); }
   changed_cv_.notify_all();

@@ -25,6 +25,8 @@
 #include "absl/time/time.h"
 #include "libs/definitions/definitions_follower.h"
 #include "libs/eventlog/event_log.h"
+#include "libs/eventlog/replay_progress.h"
+#include "libs/status/health_report.h"
 #include "services/alerts/alert_hub.h"
 #include "services/alerts/alert_store.h"
 #include "strata/v1/events.pb.h"
@@ -48,8 +50,15 @@ class AlertEngine {
               AlertHub& hub);
   ~AlertEngine();
 
+  // Resumes from the stored positions; DATA_LOSS when the store reflects
+  // records the log no longer has.
   absl::Status Start();
   void Stop();
+
+  // OK when the alerts can be trusted; UNAVAILABLE while starting, catching
+  // up or retrying a failed poll; DATA_LOSS (and the engine stopped) when
+  // the log or the store is damaged.
+  absl::Status Health() const;
 
   // Waits until alert `alert_id` has a version above `version`, then
   // returns it; DEADLINE_EXCEEDED after `timeout`.
@@ -61,8 +70,12 @@ class AlertEngine {
   // Changes of one poll, read through to the store.
   class Pending;
 
+  absl::Status StartConsuming();
   void Run();
   absl::Status RunOnce();
+  // Reads again from the committed positions, after a poll that failed
+  // part way.
+  absl::Status Rewind();
   absl::Status ApplyAction(const eventlog::LogRecord& record, Pending& pending);
   absl::Status Evaluate(const v1::RollupRecord& rollup,
                         const std::string& cell_key, absl::Time time,
@@ -78,6 +91,9 @@ class AlertEngine {
 
   std::mutex changed_mu_;
   std::condition_variable changed_cv_;  // After every commit.
+
+  std::unique_ptr<eventlog::ReplayProgress> progress_;
+  HealthReport health_{absl::UnavailableError("alerts: starting")};
 
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/grpcutil/status_conversion.h"
+#include "libs/status/status_macros.h"
 
 namespace strata::alerts {
 namespace {
@@ -86,6 +87,7 @@ class SubscriptionReactor final : public grpc::ServerWriteReactor<v1::Alert>,
 }  // namespace
 
 absl::Status AlertService::CheckUnit(const std::string& unit_id) {
+  RETURN_IF_ERROR(health_());
   auto known = [&](const Definitions& defs) {
     return unit_id.empty() || defs.FindUnit(unit_id).has_value();
   };
@@ -143,6 +145,10 @@ grpc::ServerUnaryReactor* AlertService::AcknowledgeAlert(
     grpc::CallbackServerContext* context,
     const v1::AcknowledgeAlertRequest* request, v1::Alert* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status health = health_(); !health.ok()) {
+    reactor->Finish(ToGrpcStatus(health));
+    return reactor;
+  }
   absl::StatusOr<v1::Alert> alert = actions_.Acknowledge(*request);
   if (alert.ok()) *response = *std::move(alert);
   reactor->Finish(ToGrpcStatus(alert.status()));
@@ -153,6 +159,10 @@ grpc::ServerUnaryReactor* AlertService::ResolveAlert(
     grpc::CallbackServerContext* context,
     const v1::ResolveAlertRequest* request, v1::Alert* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status health = health_(); !health.ok()) {
+    reactor->Finish(ToGrpcStatus(health));
+    return reactor;
+  }
   absl::StatusOr<v1::Alert> alert = actions_.Resolve(*request);
   if (alert.ok()) *response = *std::move(alert);
   reactor->Finish(ToGrpcStatus(alert.status()));

@@ -3,6 +3,8 @@
 // AlertService over gRPC: list, subscribe (server stream), acknowledge,
 // resolve.
 
+#include <functional>
+
 #include "libs/definitions/definitions_follower.h"
 #include "services/alerts/alert_actions.h"
 #include "services/alerts/alert_hub.h"
@@ -13,12 +15,16 @@ namespace strata::alerts {
 
 class AlertService final : public v1::AlertService::CallbackService {
  public:
+  // Every call first asks `health`, and answers its error if not OK: no
+  // alert list from an engine still replaying or stopped by damage.
   AlertService(AlertStore& store, AlertHub& hub, AlertActions& actions,
-               DefinitionsFollower& definitions)
+               DefinitionsFollower& definitions,
+               std::function<absl::Status()> health)
       : store_(store),
         hub_(hub),
         actions_(actions),
-        definitions_(definitions) {}
+        definitions_(definitions),
+        health_(std::move(health)) {}
 
   grpc::ServerUnaryReactor* ListAlerts(
       grpc::CallbackServerContext* context,
@@ -35,12 +41,14 @@ class AlertService final : public v1::AlertService::CallbackService {
                                          v1::Alert* response) override;
 
  private:
+  // The engine's health, then the unit's existence.
   absl::Status CheckUnit(const std::string& unit_id);
 
   AlertStore& store_;
   AlertHub& hub_;
   AlertActions& actions_;
   DefinitionsFollower& definitions_;
+  const std::function<absl::Status()> health_;
 };
 
 }  // namespace strata::alerts

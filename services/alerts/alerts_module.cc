@@ -24,7 +24,8 @@ AlertsModule::AlertsModule(const AlertsModuleOptions& options,
     : store_(std::move(store)),
       engine_(options.engine, log, definitions, *store_, hub_),
       actions_(log, *store_, engine_, ThisProducer("strata-alerts")),
-      service_(*store_, hub_, actions_, definitions) {}
+      service_(*store_, hub_, actions_, definitions,
+               [this] { return engine_.Health(); }) {}
 
 absl::StatusOr<std::unique_ptr<ServiceModule>> NewAlertsService(
     eventlog::EventLog& log, DefinitionsFollower& definitions,

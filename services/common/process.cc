@@ -21,8 +21,11 @@ ABSL_FLAG(std::string, data_dir, "./strata-data",
           "--kafka_brokers is set.");
 ABSL_FLAG(std::string, kafka_brokers, "",
           "Kafka bootstrap servers (host:port,...). Empty: embedded log.");
-ABSL_FLAG(bool, log_fsync, false,
-          "Embedded log: fsync every append (survives power loss).");
+ABSL_FLAG(bool, log_fsync, true,
+          "Embedded log: fsync every append before acknowledging it, so "
+          "accepted events survive a power loss. false: faster; a process "
+          "crash loses nothing, a power loss may lose the last accepted "
+          "events (services then refuse with DATA_LOSS).");
 
 ABSL_FLAG(std::string, port_file, "",
           "Once serving, write the bound port to this file.");
@@ -88,13 +91,14 @@ void BlockTerminationSignals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-void WaitForTerminationSignal() {
+// Waits up to `timeout` for SIGINT or SIGTERM.
+bool TerminationRequested(absl::Duration timeout) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
-  int signal = 0;
-  sigwait(&set, &signal);
+  const timespec wait = absl::ToTimespec(timeout);
+  return sigtimedwait(&set, nullptr, &wait) > 0;
 }
 
 }  // namespace
@@ -117,17 +121,44 @@ absl::Status RunServices(
       services.push_back(service);
     modules.push_back(std::move(module));
   }
-  definitions->Start();
-  RETURN_IF_ERROR(definitions->CatchUp(absl::Seconds(60)));
-  for (auto& module : modules) RETURN_IF_ERROR(module->Start());
-  if (ready) RETURN_IF_ERROR(ready(context));
-
+  // Listening from the start, NOT_SERVING until every module is healthy.
   ServerRunner server;
   ASSIGN_OR_RETURN(int port, server.Start(listen, services));
-  server.SetServing(true);
   RETURN_IF_ERROR(AnnouncePort(port));
-  STRATA_LOG(INFO) << name << " serving on port " << port;
-  WaitForTerminationSignal();
+  STRATA_LOG(INFO) << name << " listening on port " << port;
+  definitions->Start();
+  while (true) {
+    absl::Status caught_up = definitions->CatchUp(absl::Seconds(10));
+    if (caught_up.ok()) break;
+    STRATA_LOG(WARNING) << name << ": still reading definitions: " << caught_up;
+    if (TerminationRequested(absl::ZeroDuration())) return absl::OkStatus();
+  }
+  for (auto& module : modules) {
+    // A module that cannot start reports why through its Health(); the
+    // process stays up, NOT_SERVING, so that the reason can be asked for.
+    if (absl::Status started = module->Start(); !started.ok()) {
+      STRATA_LOG(ERROR) << name << ": not serving: " << started;
+    }
+  }
+  if (ready) RETURN_IF_ERROR(ready(context));
+
+  absl::Status reported = absl::UnknownError("not yet reported");
+  do {
+    absl::Status health = absl::OkStatus();
+    for (auto& module : modules) {
+      health = module->Health();
+      if (!health.ok()) break;
+    }
+    server.SetServing(health.ok());
+    if (health.ToString() != reported.ToString()) {
+      if (health.ok()) {
+        STRATA_LOG(INFO) << name << " serving on port " << port;
+      } else {
+        STRATA_LOG(WARNING) << name << " NOT_SERVING: " << health;
+      }
+      reported = health;
+    }
+  } while (!TerminationRequested(absl::Milliseconds(200)));
   STRATA_LOG(INFO) << name << " stopping";
   server.SetServing(false);
   server.Shutdown(absl::Seconds(5));

@@ -30,8 +30,11 @@ struct LogOptions {
   std::string data_dir = "./strata-data";
   // Kafka bootstrap servers; empty selects the embedded log.
   std::string kafka_brokers;
-  // Embedded log only: fsync every append.
-  bool fsync = false;
+  // Embedded log only: fsync every append before acknowledging it, so an
+  // accepted event survives a power loss. Off, a process crash still loses
+  // nothing, but a power loss may lose the last acknowledged appends (and
+  // the services then refuse with DATA_LOSS rather than miscount).
+  bool fsync = true;
 };
 
 // From --data_dir, --kafka_brokers and --log_fsync.
@@ -42,8 +45,9 @@ LogOptions LogOptionsFromFlags();
 absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(
     const LogOptions& options);
 
-// Writes the bound port to --port_file, if set, once the server is ready:
-// how tests and scripts learn a port the system picked (--listen=...:0).
+// Writes the bound port to --port_file, if set, once the server listens
+// (it may still answer NOT_SERVING): how tests and scripts learn a port the
+// system picked (--listen=...:0).
 absl::Status AnnouncePort(int port);
 
 // What a module factory is given.
@@ -58,10 +62,12 @@ using ModuleFactory =
 
 // A server process: blocks SIGINT and SIGTERM before any thread starts,
 // opens the log, creates the modules (before definitions are read, so they
-// can listen to every batch), catches up with the definitions, starts the
-// modules, runs `ready` if given, and serves every module's services on
-// `listen` (health SERVING) until a signal; then drains calls for up to
-// five seconds and stops the modules.
+// can listen to every batch), listens on `listen` with health NOT_SERVING,
+// catches up with the definitions, starts the modules, runs `ready` if
+// given, and then reports SERVING exactly while every module's Health() is
+// OK, until a signal; then drains calls for up to five seconds and stops
+// the modules. A module that fails to start leaves the process up and
+// NOT_SERVING, its calls answering why.
 absl::Status RunServices(
     const std::string& name, const LogOptions& options,
     const std::string& listen, const std::vector<ModuleFactory>& factories,

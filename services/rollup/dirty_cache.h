@@ -49,6 +49,12 @@ class DirtyCache {
   const std::vector<Key>& dirty() const { return dirty_; }
   const State& at(const Key& key) const { return entries_.at(key).state; }
 
+  // Forgets every entry, dirty or not.
+  void Clear() {
+    entries_.clear();
+    dirty_.clear();
+  }
+
   void ClearDirty() {
     for (const Key& key : dirty_) entries_[key].dirty = false;
     dirty_.clear();

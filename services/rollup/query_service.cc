@@ -41,6 +41,12 @@ grpc::ServerUnaryReactor* QueryService::GetRollup(
     grpc::CallbackServerContext* context, const v1::GetRollupRequest* request,
     v1::RollupRecord* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // Never a plausible but partial total: no answer while replaying or
+  // damaged.
+  if (absl::Status health = engine_.Health(); !health.ok()) {
+    reactor->Finish(ToGrpcStatus(health));
+    return reactor;
+  }
   absl::StatusOr<v1::RollupRecord> record = Lookup(request->key());
   if (record.ok()) *response = *std::move(record);
   reactor->Finish(ToGrpcStatus(record.status()));
@@ -52,6 +58,10 @@ grpc::ServerUnaryReactor* QueryService::BatchGetRollups(
     const v1::BatchGetRollupsRequest* request,
     v1::BatchGetRollupsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status health = engine_.Health(); !health.ok()) {
+    reactor->Finish(ToGrpcStatus(health));
+    return reactor;
+  }
   for (int i = 0; i < request->keys_size(); ++i) {
     absl::StatusOr<v1::RollupRecord> record = Lookup(request->keys(i));
     if (record.ok()) {

@@ -3,7 +3,6 @@
 #include <pthread.h>
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
@@ -18,19 +17,27 @@
 namespace strata::rollup {
 namespace {
 
-// Only a store read fails while folding, leaving the cache half updated:
-// the one safe way on is a restart, which replays from the committed state.
-void RestartUnlessOk(const absl::Status& status) {
-  if (status.ok()) return;
-  STRATA_LOG(ERROR) << "rollup: state store read failed: " << status;
-  std::abort();
-}
-
 EventTime ToEventTime(const google::protobuf::Timestamp& t) {
   return {t.seconds(), t.nanos()};
 }
 
+// What passes (a store or disk that may recover) versus damage that replay
+// would only meet again.
+bool IsTransient(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status) ||
+         absl::IsResourceExhausted(status);
+}
+
 }  // namespace
+
+// An event of a poll, with its definitions resolved and where it was read.
+struct RollupEngine::Located {
+  const v1::KpiEvent* event;
+  const eventlog::LogRecord* record;
+  uint64_t fingerprint = 0;
+  KpiIndex kpi = 0;
+  UnitIndex unit = 0;
+};
 
 RollupEngine::RollupEngine(const RollupEngineOptions& options,
                            eventlog::EventLog& log,
@@ -54,6 +61,12 @@ RollupEngine::RollupEngine(const RollupEngineOptions& options,
 RollupEngine::~RollupEngine() { Stop(); }
 
 absl::Status RollupEngine::Start() {
+  absl::Status started = StartConsuming();
+  if (!started.ok()) health_.Set(started);
+  return started;
+}
+
+absl::Status RollupEngine::StartConsuming() {
   ASSIGN_OR_RETURN(int32_t partitions, log_.PartitionCount(kKpiEventsTopic));
   RETURN_IF_ERROR(log_.PartitionCount(kRollupsTopic).status());
   std::vector<eventlog::Position> positions;
@@ -63,10 +76,13 @@ absl::Status RollupEngine::Start() {
     next_offset_[p] = offset;
     positions.push_back({tp, offset});
   }
+  ASSIGN_OR_RETURN(progress_, eventlog::ReplayProgress::Begin(
+                                  log_, positions, "rollup state"));
   ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
   RETURN_IF_ERROR(consumer_->Assign(positions));
   flusher_ = std::make_unique<RollupFlusher>(
       log_, store_, stats_.events_committed, stats_.flushes);
+  health_.Set(absl::OkStatus());
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "rollup-engine");
     Run();
@@ -80,10 +96,20 @@ void RollupEngine::Stop() {
   thread_.join();
 }
 
+absl::Status RollupEngine::Health() const {
+  RETURN_IF_ERROR(health_.Get());
+  if (flusher_ != nullptr) RETURN_IF_ERROR(flusher_->Health());
+  return progress_->Status();
+}
+
 void RollupEngine::Run() {
   absl::Time last_flush = absl::Now();
-  size_t pending = 0;  // Records applied since the last flush.
+  size_t pending = 0;  // Records and cells changed since the last hand-off.
   while (!stop_) {
+    if (halted_) {
+      absl::SleepFor(absl::Milliseconds(50));
+      continue;
+    }
     // Idle: wait a whole interval. Otherwise until the hand-off is due, and
     // once due (the flusher still busy) in short steps rather than spinning.
     const absl::Duration wait =
@@ -93,17 +119,27 @@ void RollupEngine::Run() {
                        options_.flush_interval - (absl::Now() - last_flush));
     auto records = consumer_->Poll(options_.poll_batch, wait);
     if (!records.ok()) {
+      if (!IsTransient(records.status())) {
+        Halt(records.status());
+        continue;
+      }
+      health_.SetUnlessDamaged(absl::UnavailableError(
+          absl::StrCat("rollup: reading the log: ", records.status().message())));
       STRATA_LOG(WARNING) << "rollup: poll: " << records.status();
       absl::SleepFor(absl::Milliseconds(100));
       continue;
     }
+    health_.SetUnlessDamaged(absl::OkStatus());
     if (pending == 0) last_flush = absl::Now();
-    defs_ = definitions_.Current();
-    RestartUnlessOk(ApplyRecords(*records));
-    pending += records->size();
-    absl::StatusOr<size_t> retargeted = MarkRetargetedCells();
-    RestartUnlessOk(retargeted.status());
-    pending += retargeted.value_or(0);
+    if (absl::Status folded = Fold(*records, pending); !folded.ok()) {
+      if (IsTransient(folded)) {
+        RestartFromCommitted(folded);
+        pending = 0;
+      } else {
+        Halt(folded);
+      }
+      continue;
+    }
     // While the flusher is still writing the last batch, keep folding: the
     // next batch coalesces more changes per cell. Wait for it only once
     // max_pending_events are pending.
@@ -114,12 +150,70 @@ void RollupEngine::Run() {
       pending = 0;
     }
   }
-  if (pending > 0) HandOff();
+  if (pending > 0 && !halted_) HandOff();
   if (!flusher_->Drain(absl::Seconds(10))) {
     STRATA_LOG(WARNING) << "rollup: stopping with a batch not yet durable; "
                            "the log replays it";
   }
   flusher_->Stop();
+}
+
+absl::Status RollupEngine::Fold(const std::vector<eventlog::LogRecord>& records,
+                                size_t& pending) {
+  defs_ = definitions_.Current();
+  RETURN_IF_ERROR(ApplyRecords(records));
+  pending += records.size();
+  ASSIGN_OR_RETURN(size_t retargeted, MarkRetargetedCells());
+  pending += retargeted;
+  return absl::OkStatus();
+}
+
+void RollupEngine::Halt(const absl::Status& cause) {
+  STRATA_LOG(ERROR) << "rollup: stopped, not serving: " << cause;
+  health_.Set(cause);
+  halted_ = true;
+}
+
+void RollupEngine::RestartFromCommitted(const absl::Status& cause) {
+  ++stats_.restarts;
+  STRATA_LOG(WARNING) << "rollup: resuming from the committed state after: "
+                      << cause;
+  health_.SetUnlessDamaged(absl::UnavailableError(
+      absl::StrCat("rollup: resuming from the committed state after: ",
+                   cause.message())));
+  // The batch in flight must be durable first, or its events would be
+  // applied twice: once from it, once more from the replay.
+  while (!flusher_->Drain(absl::Seconds(1))) {
+    if (stop_) return;
+  }
+  {
+    absl::MutexLock lock(&cells_mu_);
+    cells_.Clear();
+  }
+  own_.Clear();
+  pending_events_.clear();
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (!stop_) {
+    absl::Status assigned = AssignCommittedPositions();
+    if (assigned.ok()) return;
+    if (!IsTransient(assigned)) {
+      Halt(assigned);
+      return;
+    }
+    STRATA_LOG(WARNING) << "rollup: " << assigned << "; retrying";
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+  }
+}
+
+absl::Status RollupEngine::AssignCommittedPositions() {
+  std::vector<eventlog::Position> positions;
+  for (auto& [partition, offset] : next_offset_) {
+    eventlog::TopicPartition tp{kKpiEventsTopic, partition};
+    ASSIGN_OR_RETURN(offset, store_.Position(tp));
+    positions.push_back({tp, offset});
+  }
+  return consumer_->Assign(positions);
 }
 
 absl::StatusOr<size_t> RollupEngine::MarkRetargetedCells() {
@@ -130,13 +224,23 @@ absl::StatusOr<size_t> RollupEngine::MarkRetargetedCells() {
   }
   if (cells.empty()) return 0;
   defs_ = definitions_.Current();
-  std::unique_lock<std::shared_mutex> lock(cells_mu_);
-  for (const CellId& id : cells) {
-    // Marked dirty, the cell is published again with its new target.
-    RETURN_IF_ERROR(
-        cells_
-            .Mutable(id, [&] { return store_.GetCell(CellKeyFor(*defs_, id)); })
-            .status());
+  absl::Status marked;
+  {
+    absl::MutexLock lock(&cells_mu_);
+    for (const CellId& id : cells) {
+      // Marked dirty, the cell is published again with its new target.
+      marked = cells_
+                   .Mutable(id,
+                            [&] { return store_.GetCell(CellKeyFor(*defs_, id)); })
+                   .status();
+      if (!marked.ok()) break;
+    }
+  }
+  if (!marked.ok()) {
+    // Marked again after the restart that follows.
+    std::lock_guard<std::mutex> lock(retargeted_mu_);
+    retargeted_.insert(retargeted_.end(), cells.begin(), cells.end());
+    return marked;
   }
   return cells.size();
 }
@@ -144,7 +248,7 @@ absl::StatusOr<size_t> RollupEngine::MarkRetargetedCells() {
 void RollupEngine::HandOff() {
   std::vector<std::pair<CellId, RollupCell>> cells;
   {
-    std::unique_lock<std::shared_mutex> lock(cells_mu_);
+    absl::MutexLock lock(&cells_mu_);
     cells.reserve(cells_.dirty().size());
     for (const CellId& id : cells_.dirty()) {
       cells.emplace_back(id, cells_.at(id));
@@ -175,13 +279,10 @@ void RollupEngine::HandOff() {
 absl::Status RollupEngine::ApplyRecords(
     const std::vector<eventlog::LogRecord>& records) {
   google::protobuf::Arena arena;
-  struct Located {
-    const v1::KpiEvent* event;
-    const eventlog::LogRecord* record;
-  };
   std::vector<Located> events;
   for (const eventlog::LogRecord& record : records) {
     next_offset_[record.topic_partition.partition] = record.offset + 1;
+    progress_->Advance(record.topic_partition, record.offset + 1);
     auto* envelope =
         google::protobuf::Arena::CreateMessage<v1::EventEnvelope>(&arena);
     if (!envelope->ParseFromString(record.value) ||
@@ -203,7 +304,8 @@ absl::Status RollupEngine::ApplyRecords(
   ASSIGN_OR_RETURN(std::vector<std::optional<uint64_t>> committed,
                    store_.SeenFingerprints(ids));
   for (size_t i = 0; i < events.size(); ++i) {
-    const uint64_t fingerprint = KpiEventFingerprint(*events[i].event);
+    Located& located = events[i];
+    located.fingerprint = KpiEventFingerprint(*located.event);
     // Pending ids also catch repeats within this poll; in-flight ones are
     // being committed right now.
     std::optional<uint64_t> first = committed[i];
@@ -213,7 +315,7 @@ absl::Status RollupEngine::ApplyRecords(
       first = *in_flight;
     }
     if (first) {
-      if (*first == fingerprint) {
+      if (*first == located.fingerprint) {
         ++stats_.events_duplicate;
         continue;
       }
@@ -223,13 +325,33 @@ absl::Status RollupEngine::ApplyRecords(
       ++stats_.events_conflicting;
       STRATA_LOG(ERROR) << "rollup: event id '" << ids[i]
                         << "' reused with a different payload at "
-                        << events[i].record->topic_partition.partition << "@"
-                        << events[i].record->offset
+                        << located.record->topic_partition.partition << "@"
+                        << located.record->offset
                         << "; the first event with that id stands";
       continue;
     }
-    std::unique_lock<std::shared_mutex> lock(cells_mu_);
-    RETURN_IF_ERROR(ApplyEvent(*events[i].event, fingerprint, *defs_));
+    std::optional<KpiIndex> kpi = defs_->FindKpi(located.event->kpi_id());
+    std::optional<UnitIndex> unit = defs_->FindUnit(located.event->unit_id());
+    if (!kpi || !unit) {
+      // Ingest validated the event, so its definitions are on the log, just
+      // not read yet: catch up once (not holding the cells' lock, which
+      // queries take) before giving up on it.
+      if (definitions_.CatchUp(absl::Seconds(10)).ok()) {
+        defs_ = definitions_.Current();
+        kpi = defs_->FindKpi(located.event->kpi_id());
+        unit = defs_->FindUnit(located.event->unit_id());
+      }
+      if (!kpi || !unit) {
+        STRATA_LOG(ERROR) << "rollup: event " << ids[i]
+                          << " names an undefined KPI or unit; skipped";
+        ++stats_.events_rejected;
+        continue;
+      }
+    }
+    located.kpi = *kpi;
+    located.unit = *unit;
+    absl::MutexLock lock(&cells_mu_);
+    RETURN_IF_ERROR(ApplyEvent(located, *defs_));
   }
   return absl::OkStatus();
 }
@@ -238,7 +360,7 @@ absl::StatusOr<std::optional<RollupCell>> RollupEngine::Read(
     const Definitions& defs, KpiIndex kpi, UnitIndex unit,
     const Period& period) const {
   {
-    std::shared_lock<std::shared_mutex> lock(cells_mu_);
+    absl::ReaderMutexLock lock(&cells_mu_);
     if (const RollupCell* cell = cells_.Find({kpi, unit, period})) {
       // A cell marked for its target before any event reached it.
       if (cell->version == 0) return std::nullopt;
@@ -248,29 +370,11 @@ absl::StatusOr<std::optional<RollupCell>> RollupEngine::Read(
   return store_.GetCell(CellKeyFor(defs, {kpi, unit, period}));
 }
 
-absl::Status RollupEngine::ApplyEvent(const v1::KpiEvent& event,
-                                      uint64_t fingerprint,
+absl::Status RollupEngine::ApplyEvent(const Located& located,
                                       const Definitions& defs) {
-  std::optional<KpiIndex> kpi = defs.FindKpi(event.kpi_id());
-  std::optional<UnitIndex> unit = defs.FindUnit(event.unit_id());
-  if (!kpi || !unit) {
-    // Ingest validated the event, so its definitions are on the log, just
-    // not read yet: catch up once before giving up on it.
-    if (definitions_.CatchUp(absl::Seconds(10)).ok()) {
-      defs_ = definitions_.Current();
-      kpi = defs_->FindKpi(event.kpi_id());
-      unit = defs_->FindUnit(event.unit_id());
-    }
-    if (!kpi || !unit) {
-      STRATA_LOG(ERROR) << "rollup: event " << event.event_id()
-                        << " names an undefined KPI or unit; skipped";
-      ++stats_.events_rejected;
-      return absl::OkStatus();
-    }
-    return ApplyEvent(event, fingerprint, *defs_);
-  }
-  pending_events_.emplace(event.event_id(), fingerprint);
-  const KpiInfo& info = defs.kpi(*kpi);
+  const v1::KpiEvent& event = *located.event;
+  pending_events_.emplace(event.event_id(), located.fingerprint);
+  const KpiInfo& info = defs.kpi(located.kpi);
   const EventTime time = ToEventTime(event.event_time());
   const EventSample sample{time, StableHash(event.event_id()),
                            ToFixedPoint(event.value())};
@@ -278,14 +382,14 @@ absl::Status RollupEngine::ApplyEvent(const v1::KpiEvent& event,
            absl::FromUnixSeconds(time.seconds) + absl::Nanoseconds(time.nanos))) {
     int64_t delta = sample.value;
     if (info.time_aggregation != TimeAggregation::kSum) {
-      const CellId id{*kpi, *unit, period};
+      const CellId id{located.kpi, located.unit, period};
       ASSIGN_OR_RETURN(OwnState * own, own_.Mutable(id, [&] {
         return store_.GetOwn(CellKeyFor(defs, id));
       }));
       delta = FoldIntoOwn(info.time_aggregation, sample, *own);
     }
-    for (UnitIndex ancestor : defs.PathToRoot(*unit)) {
-      const CellId id{*kpi, ancestor, period};
+    for (UnitIndex ancestor : defs.PathToRoot(located.unit)) {
+      const CellId id{located.kpi, ancestor, period};
       ASSIGN_OR_RETURN(RollupCell * cell, cells_.Mutable(id, [&] {
         return store_.GetCell(CellKeyFor(defs, id));
       }));

@@ -9,23 +9,34 @@
 // publishes and commits them while the engine folds on. Published records
 // carry the cell's target; a new target republishes its cell, so consumers
 // (alerts) need no view of targets of their own.
+//
+// Failures (see the README's crash-or-handle table): a store read that
+// fails while folding leaves the cache half updated, so the engine drops
+// it and resumes from the committed state (UNAVAILABLE meanwhile); damage
+// (a corrupt log record or store block, a sum leaving its range) stops the
+// engine and Health() reports it (DATA_LOSS, OUT_OF_RANGE) until an
+// operator acts. Health() is also UNAVAILABLE until the engine has caught
+// up with the log as it was at Start().
 
 #include <atomic>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/aggregation/cell.h"
 #include "libs/definitions/cell_id.h"
 #include "libs/definitions/definitions_follower.h"
 #include "libs/eventlog/event_log.h"
+#include "libs/eventlog/replay_progress.h"
 #include "libs/period/period.h"
+#include "libs/status/health_report.h"
 #include "services/rollup/dirty_cache.h"
 #include "services/rollup/rollup_flusher.h"
 #include "services/rollup/rollup_store.h"
@@ -56,6 +67,7 @@ struct RollupStats {
   std::atomic<int64_t> events_conflicting{0};  // Same id, other payload.
   std::atomic<int64_t> events_rejected{0};
   std::atomic<int64_t> flushes{0};
+  std::atomic<int64_t> restarts{0};  // Resumed from the committed state.
 };
 
 class RollupEngine {
@@ -66,9 +78,13 @@ class RollupEngine {
   ~RollupEngine();
 
   // Resumes from the stored positions and starts the engine's thread.
+  // DATA_LOSS when the store reflects records the log no longer has.
   absl::Status Start();
   // Flushes what is pending and stops the thread.
   void Stop();
+
+  // OK when queries can trust the engine's answers; otherwise why not.
+  absl::Status Health() const;
 
   const RollupStats& stats() const { return stats_; }
 
@@ -80,14 +96,26 @@ class RollupEngine {
                                                  const Period& period) const;
 
  private:
+  struct Located;
+
+  absl::Status StartConsuming();
   void Run();
+  // Folds one poll's records and marked cells; adds to `pending` what
+  // awaits the next hand-off.
+  absl::Status Fold(const std::vector<eventlog::LogRecord>& records,
+                    size_t& pending);
   absl::Status ApplyRecords(const std::vector<eventlog::LogRecord>& records);
-  absl::Status ApplyEvent(const v1::KpiEvent& event, uint64_t fingerprint,
-                          const Definitions& defs);
+  absl::Status ApplyEvent(const Located& event, const Definitions& defs)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
   // Marks the cells whose target changed, for republishing; returns how many.
   absl::StatusOr<size_t> MarkRetargetedCells();
   // Hands what changed since the last hand-off to the flusher.
   void HandOff();
+  // Drops the cache and resumes from the committed state.
+  void RestartFromCommitted(const absl::Status& cause);
+  absl::Status AssignCommittedPositions();
+  // Stops folding for good, reporting `cause`.
+  void Halt(const absl::Status& cause);
 
   const RollupEngineOptions options_;
   eventlog::EventLog& log_;
@@ -95,19 +123,22 @@ class RollupEngine {
   RollupStore& store_;
   std::unique_ptr<eventlog::LogConsumer> consumer_;
   std::unique_ptr<RollupFlusher> flusher_;
+  std::unique_ptr<eventlog::ReplayProgress> progress_;
+  HealthReport health_{absl::UnavailableError("rollup: starting")};
 
   std::mutex retargeted_mu_;
   std::vector<CellId> retargeted_;  // Guarded by retargeted_mu_.
 
   std::atomic<bool> stop_{false};
+  std::atomic<bool> halted_{false};
   std::thread thread_;
   RollupStats stats_;
 
   // Written by the engine's thread only; cells_ is also read by queries.
-  mutable std::shared_mutex cells_mu_;
+  mutable absl::Mutex cells_mu_;
   std::shared_ptr<const Definitions> defs_;
-  DirtyCache<CellId, RollupCell> cells_;  // Guarded by cells_mu_.
-  DirtyCache<CellId, OwnState> own_;      // Only for `last` KPIs.
+  DirtyCache<CellId, RollupCell> cells_ ABSL_GUARDED_BY(cells_mu_);
+  DirtyCache<CellId, OwnState> own_;  // Only for `last` KPIs.
   // Id -> fingerprint of the events applied since the last hand-off.
   absl::flat_hash_map<std::string, uint64_t> pending_events_;
   absl::flat_hash_map<int32_t, int64_t> next_offset_;  // Per partition.

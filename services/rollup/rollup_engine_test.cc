@@ -18,6 +18,9 @@ namespace strata::rollup {
 namespace {
 
 using ::strata::testing::Batch;
+using ::strata::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
 using ::strata::testing::KpiChange;
 using ::strata::testing::TargetChange;
 using ::strata::testing::UnitChange;
@@ -44,7 +47,10 @@ class RollupEngineTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void OpenAll() {
+  void OpenAll() { ASSERT_OK(OpenAllAndStart()); }
+
+  // Opens everything and returns how the engine's Start() went.
+  absl::Status OpenAllAndStart() {
     eventlog::RocksDbEventLogOptions log_options;
     log_options.path = (dir_ / "log").string();
     log_options.topics = DefaultTopics();
@@ -57,7 +63,7 @@ class RollupEngineTest : public ::testing::Test {
     engine_ =
         std::make_unique<RollupEngine>(options, *log_, *definitions_, *store_);
     definitions_->Start();
-    ASSERT_OK(engine_->Start());
+    return engine_->Start();
   }
 
   void CloseAll() {
@@ -273,6 +279,29 @@ TEST_F(RollupEngineTest, AReusedIdLosesToTheFirstCopyLiveAndOnReplay) {
   OpenAll();
   WaitForApplied(2, 1);
   check();
+}
+
+TEST_F(RollupEngineTest, ALogShorterThanTheStateIsDataLossNotASilentSkip) {
+  // The log as it was before any event: a restored backup, or a tail lost
+  // to a power loss with fsync off.
+  CloseAll();
+  std::filesystem::copy(dir_ / "log", dir_ / "log-before");
+  OpenAll();
+  AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10},
+                {"e2", "sales", "team-a", Utc(2026, 1, 11), 5}});
+  WaitForApplied(2);
+  CloseAll();
+  std::filesystem::remove_all(dir_ / "log");
+  std::filesystem::rename(dir_ / "log-before", dir_ / "log");
+  // Before: the engine resumed past the log's end, so the next events
+  // landed below its position and were never counted.
+  const absl::Status started = OpenAllAndStart();
+  EXPECT_THAT(started, StatusIs(absl::StatusCode::kDataLoss,
+                                AllOf(HasSubstr("rollup state reflects "
+                                                "strata.kpi-events/"),
+                                      HasSubstr("up to offset 1 but the log "
+                                                "ends at 0"))));
+  EXPECT_THAT(engine_->Health(), StatusIs(absl::StatusCode::kDataLoss));
 }
 
 TEST_F(RollupEngineTest, RestartResumesWithoutLosingOrRecounting) {

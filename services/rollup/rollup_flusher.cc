@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/topics.h"
@@ -77,6 +78,8 @@ void RollupFlusher::Run() {
     absl::Status status;
     while (!(status = Write(batch_)).ok()) {
       STRATA_LOG(WARNING) << "rollup: flush failed, retrying: " << status;
+      health_.Set(absl::UnavailableError(absl::StrCat(
+          "rollup: committing failed, retrying: ", status.message())));
       std::unique_lock<std::mutex> lock(mu_);
       if (cv_.wait_for(lock, absl::ToChronoNanoseconds(backoff),
                        [&] { return stop_; })) {
@@ -85,6 +88,7 @@ void RollupFlusher::Run() {
       }
       backoff = std::min(backoff * 2, absl::Seconds(5));
     }
+    if (status.ok()) health_.Set(absl::OkStatus());
     std::lock_guard<std::mutex> lock(mu_);
     pending_ = false;
     cv_.notify_all();

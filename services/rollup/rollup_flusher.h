@@ -22,6 +22,7 @@
 #include "libs/definitions/cell_id.h"
 #include "libs/definitions/definitions.h"
 #include "libs/eventlog/event_log.h"
+#include "libs/status/health_report.h"
 #include "services/rollup/rollup_store.h"
 
 namespace strata::rollup {
@@ -62,6 +63,9 @@ class RollupFlusher {
   // Whether a batch is still being made durable.
   bool Busy();
 
+  // UNAVAILABLE while a batch keeps failing (it is retried), else OK.
+  absl::Status Health() const { return health_.Get(); }
+
   // Waits up to `timeout` until every submitted batch is durable; false
   // when one is still failing.
   bool Drain(absl::Duration timeout);
@@ -85,6 +89,7 @@ class RollupFlusher {
   RollupStore& store_;
   std::atomic<int64_t>& committed_events_;
   std::atomic<int64_t>& flushes_;
+  HealthReport health_{absl::OkStatus()};
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -33,6 +33,7 @@ class RollupModule final : public ServiceModule {
   // Starts consuming; queries are served from creation on.
   absl::Status Start() override { return engine_.Start(); }
   void Stop() override { engine_.Stop(); }
+  absl::Status Health() override { return engine_.Health(); }
 
   std::vector<grpc::Service*> services() override { return {&query_}; }
   const RollupStats& stats() const { return engine_.stats(); }

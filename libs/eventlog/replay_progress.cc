@@ -1,0 +1,56 @@
+#include "libs/eventlog/replay_progress.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "libs/status/status_macros.h"
+
+namespace strata::eventlog {
+
+absl::StatusOr<std::unique_ptr<ReplayProgress>> ReplayProgress::Begin(
+    EventLog& log, const std::vector<Position>& stored,
+    absl::string_view state_name) {
+  absl::flat_hash_map<TopicPartition, Partition> partitions;
+  for (const Position& p : stored) {
+    ASSIGN_OR_RETURN(int64_t end, log.EndOffset(p.topic_partition));
+    if (p.offset > end) {
+      return absl::DataLossError(absl::StrCat(
+          state_name, " reflects ", p.topic_partition.topic, "/",
+          p.topic_partition.partition, " up to offset ", p.offset,
+          " but the log ends at ", end, ": ", p.offset - end,
+          " records it was built from are gone (a restored or truncated log, "
+          "or a power loss with fsync off), and new records would be "
+          "skipped. Refusing to serve; see the README, 'Damage and "
+          "recovery'"));
+    }
+    partitions[p.topic_partition] = {p.offset, end, p.offset};
+  }
+  return std::unique_ptr<ReplayProgress>(
+      new ReplayProgress(std::string(state_name), std::move(partitions)));
+}
+
+ReplayProgress::ReplayProgress(
+    std::string state_name,
+    absl::flat_hash_map<TopicPartition, Partition> partitions)
+    : state_name_(std::move(state_name)), partitions_(std::move(partitions)) {
+  for (const auto& [tp, p] : partitions_) total_ += p.target - p.start;
+}
+
+void ReplayProgress::Advance(const TopicPartition& tp, int64_t next_offset) {
+  auto it = partitions_.find(tp);
+  if (it == partitions_.end()) return;
+  Partition& p = it->second;
+  const int64_t reached = std::clamp(next_offset, p.start, p.target);
+  replayed_ += reached - p.reached;
+  p.reached = reached;
+}
+
+absl::Status ReplayProgress::Status() const {
+  const int64_t replayed = replayed_.load();
+  if (replayed >= total_) return absl::OkStatus();
+  return absl::UnavailableError(
+      absl::StrCat(state_name_, ": catching up with the log, ", replayed,
+                   " of ", total_, " records replayed"));
+}
+
+}  // namespace strata::eventlog

@@ -107,6 +107,10 @@ class EventLog {
   // One past the last offset of the partition.
   virtual absl::StatusOr<int64_t> EndOffset(const TopicPartition& tp) = 0;
 
+  // The first offset the partition still holds: 0 unless retention or
+  // compaction removed earlier records; EndOffset() when it is empty.
+  virtual absl::StatusOr<int64_t> StartOffset(const TopicPartition& tp) = 0;
+
   virtual absl::StatusOr<std::unique_ptr<LogConsumer>> NewConsumer(
       absl::string_view group) = 0;
 };

@@ -144,6 +144,12 @@ TEST_P(EventLogConformanceTest, AppendedRecordsReadBackInOrder) {
     EXPECT_GT(read[i].timestamp_ms, 0);
   }
   EXPECT_EQ(*log_->EndOffset({"single", 0}), 20);
+  EXPECT_EQ(*log_->StartOffset({"single", 0}), 0);
+}
+
+TEST_P(EventLogConformanceTest, AnEmptyPartitionStartsAndEndsAtZero) {
+  EXPECT_EQ(*log_->StartOffset({"events", 2}), 0);
+  EXPECT_EQ(*log_->EndOffset({"events", 2}), 0);
 }
 
 TEST_P(EventLogConformanceTest, KeysPickTheSharedPartitionerAndExplicitWins) {

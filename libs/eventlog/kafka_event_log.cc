@@ -290,12 +290,13 @@ class KafkaEventLog final : public EventLog {
   }
 
   absl::StatusOr<int64_t> EndOffset(const TopicPartition& tp) override {
-    int64_t low = 0, high = 0;
-    RETURN_IF_ERROR(
-        FromKafka(metadata_->query_watermark_offsets(tp.topic, tp.partition,
-                                                     &low, &high, timeout_ms_),
-                  absl::StrCat("watermarks of ", tp.topic, "/", tp.partition)));
-    return high;
+    ASSIGN_OR_RETURN(auto watermarks, Watermarks(tp));
+    return watermarks.second;
+  }
+
+  absl::StatusOr<int64_t> StartOffset(const TopicPartition& tp) override {
+    ASSIGN_OR_RETURN(auto watermarks, Watermarks(tp));
+    return watermarks.first;
   }
 
   absl::StatusOr<std::unique_ptr<LogConsumer>> NewConsumer(
@@ -322,6 +323,17 @@ class KafkaEventLog final : public EventLog {
   }
 
  private:
+  // The partition's (low, high) watermarks.
+  absl::StatusOr<std::pair<int64_t, int64_t>> Watermarks(
+      const TopicPartition& tp) {
+    int64_t low = 0, high = 0;
+    RETURN_IF_ERROR(
+        FromKafka(metadata_->query_watermark_offsets(tp.topic, tp.partition,
+                                                     &low, &high, timeout_ms_),
+                  absl::StrCat("watermarks of ", tp.topic, "/", tp.partition)));
+    return std::make_pair(low, high);
+  }
+
   const KafkaEventLogOptions options_;
   const int timeout_ms_;
   DeliveryReporter reporter_;

@@ -23,6 +23,16 @@ absl::StatusOr<std::unique_ptr<ReplayProgress>> ReplayProgress::Begin(
           "skipped. Refusing to serve; see the README, 'Damage and "
           "recovery'"));
     }
+    ASSIGN_OR_RETURN(int64_t start, log.StartOffset(p.topic_partition));
+    if (p.offset < start) {
+      return absl::DataLossError(absl::StrCat(
+          state_name, " stands at ", p.topic_partition.topic, "/",
+          p.topic_partition.partition, " offset ", p.offset,
+          " but the log now starts at ", start, ": ", start - p.offset,
+          " records it never applied were removed (retention or "
+          "compaction), so it cannot be brought up to date from this log. "
+          "Refusing to serve; see the README, 'Damage and recovery'"));
+    }
     partitions[p.topic_partition] = {p.offset, end, p.offset};
   }
   return std::unique_ptr<ReplayProgress>(

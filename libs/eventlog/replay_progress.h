@@ -30,7 +30,8 @@ namespace strata::eventlog {
 
 class ReplayProgress {
  public:
-  // DATA_LOSS when a stored position lies beyond its partition's end.
+  // DATA_LOSS when a stored position lies beyond its partition's end, or
+  // before its start (records the state never saw were removed).
   static absl::StatusOr<std::unique_ptr<ReplayProgress>> Begin(
       EventLog& log, const std::vector<Position>& stored,
       absl::string_view state_name);

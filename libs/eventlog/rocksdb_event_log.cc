@@ -1,13 +1,19 @@
 #include "libs/eventlog/rocksdb_event_log.h"
 
+#include <pthread.h>
+
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "libs/eventlog/end_offsets_mark.h"
 #include "libs/eventlog/rocksdb_keys.h"
+#include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
 #include "libs/storage/rocksdb_status.h"
 #include "rocksdb/db.h"
@@ -71,8 +77,11 @@ class RocksDbConsumer final : public LogConsumer {
     const auto deadline =
         std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
     while (true) {
-      RETURN_IF_ERROR(ReadAvailable(max_records, out));
+      // Records read before a failure are returned first (their positions
+      // have advanced); the failure recurs at the next poll.
+      absl::Status read = ReadAvailable(max_records, out);
       if (!out.empty()) return out;
+      RETURN_IF_ERROR(read);
       std::unique_lock<std::mutex> lock(log_->mu);
       if (HasUnread()) continue;
       if (log_->appended.wait_until(lock, deadline) ==
@@ -136,7 +145,11 @@ class RocksDbConsumer final : public LogConsumer {
            it->Next()) {
         LogRecord record;
         record.topic_partition = p.topic_partition;
-        record.offset = p.offset;
+        if (!DecodeRecordKeyOffset(it->key(), p.topic_partition,
+                                   &record.offset) ||
+            record.offset != p.offset) {
+          break;  // A hole, reported below.
+        }
         if (!DecodeRecordValue(it->value(), record)) {
           return absl::DataLossError(
               absl::StrCat("corrupt record at ", p.topic_partition.topic, "/",
@@ -145,7 +158,19 @@ class RocksDbConsumer final : public LogConsumer {
         out.push_back(std::move(record));
         ++p.offset;
       }
-      RETURN_IF_ERROR(FromRocksDb(it->status()));
+      if (!it->status().ok()) {
+        const absl::Status s = FromRocksDb(it->status());
+        return absl::Status(
+            s.code(), absl::StrCat("reading ", p.topic_partition.topic, "/",
+                                   p.topic_partition.partition, " at offset ",
+                                   p.offset, ": ", s.message()));
+      }
+      if (out.size() < max_records && p.offset < end) {
+        // The store ends before the offset recorded as the end: a hole.
+        return absl::DataLossError(absl::StrCat(
+            "record ", p.topic_partition.topic, "/",
+            p.topic_partition.partition, "@", p.offset, " is missing"));
+      }
     }
     next_ = (next_ + 1) % assignment_.size();
     return absl::OkStatus();
@@ -159,8 +184,18 @@ class RocksDbConsumer final : public LogConsumer {
 
 class RocksDbEventLog final : public EventLog {
  public:
-  explicit RocksDbEventLog(std::shared_ptr<SharedLog> log)
-      : log_(std::move(log)) {}
+  RocksDbEventLog(std::shared_ptr<SharedLog> log, std::string path)
+      : log_(std::move(log)), path_(std::move(path)) {
+    marker_ = std::thread([this] { MarkEnds(); });
+  }
+  ~RocksDbEventLog() override {
+    {
+      std::lock_guard<std::mutex> lock(marker_mu_);
+      stop_ = true;
+    }
+    marker_cv_.notify_all();
+    marker_.join();
+  }
 
   absl::StatusOr<int32_t> PartitionCount(absl::string_view topic) override {
     return log_->Partitions(topic);
@@ -214,6 +249,19 @@ class RocksDbEventLog final : public EventLog {
     return log_->end_offset[tp];
   }
 
+  absl::StatusOr<int64_t> StartOffset(const TopicPartition& tp) override {
+    ASSIGN_OR_RETURN(int64_t end, EndOffset(tp));
+    std::unique_ptr<rocksdb::Iterator> it(
+        log_->db->NewIterator(rocksdb::ReadOptions()));
+    it->Seek(RecordKey(tp, 0));
+    int64_t offset;
+    if (it->Valid() && DecodeRecordKeyOffset(it->key(), tp, &offset)) {
+      return std::min(offset, end);
+    }
+    RETURN_IF_ERROR(FromRocksDb(it->status()));
+    return end;
+  }
+
   absl::StatusOr<std::unique_ptr<LogConsumer>> NewConsumer(
       absl::string_view group) override {
     if (group.empty()) return absl::InvalidArgumentError("group: empty");
@@ -222,8 +270,81 @@ class RocksDbEventLog final : public EventLog {
   }
 
  private:
+  // Keeps the END_OFFSETS mark about a second behind the log, and exact
+  // after a clean close.
+  void MarkEnds() {
+    pthread_setname_np(pthread_self(), "log-end-mark");
+    EndOffsets marked;
+    bool stopping = false;
+    while (!stopping) {
+      {
+        std::unique_lock<std::mutex> lock(marker_mu_);
+        stopping = marker_cv_.wait_for(lock, std::chrono::seconds(1),
+                                       [&] { return stop_; });
+      }
+      EndOffsets ends;
+      {
+        std::lock_guard<std::mutex> lock(log_->mu);
+        ends = log_->end_offset;
+      }
+      if (ends == marked) continue;
+      if (absl::Status s = WriteEndOffsetsMark(path_, ends); !s.ok()) {
+        STRATA_LOG(WARNING) << "event log: " << s;
+        continue;
+      }
+      marked = std::move(ends);
+    }
+  }
+
   std::shared_ptr<SharedLog> log_;
+  const std::string path_;
+  std::mutex marker_mu_;
+  std::condition_variable marker_cv_;
+  bool stop_ = false;  // Guarded by marker_mu_.
+  std::thread marker_;
 };
+
+absl::Status Damaged(const std::string& path, absl::string_view why) {
+  return absl::DataLossError(absl::StrCat(
+      "event log ", path, " is damaged: ", why,
+      ". Refusing to open; see the README, 'Damage and recovery'"));
+}
+
+absl::Status CheckEndsAgainstMark(const SharedLog& log,
+                                  const std::string& path) {
+  ASSIGN_OR_RETURN(EndOffsets mark, ReadEndOffsetsMark(path));
+  return CheckAgainstMark(log.end_offset, mark, path);
+}
+
+// Reads every record once: each block's checksum holds, and each partition
+// holds every offset from its first to its end (a database that lost files
+// would show a hole).
+absl::Status VerifyContiguous(SharedLog& log, const std::string& path) {
+  rocksdb::ReadOptions read_options;
+  read_options.verify_checksums = true;
+  read_options.fill_cache = false;
+  for (const auto& [tp, end] : log.end_offset) {
+    std::unique_ptr<rocksdb::Iterator> it(log.db->NewIterator(read_options));
+    int64_t expected = -1;
+    int64_t offset = 0;
+    for (it->Seek(RecordKey(tp, 0));
+         it->Valid() && DecodeRecordKeyOffset(it->key(), tp, &offset);
+         it->Next()) {
+      if (expected >= 0 && offset != expected) {
+        return Damaged(path, absl::StrCat("records ", tp.topic, "/",
+                                          tp.partition, "@", expected, "..",
+                                          offset - 1, " are missing"));
+      }
+      expected = offset + 1;
+    }
+    if (!it->status().ok()) {
+      return Damaged(path, absl::StrCat("reading ", tp.topic, "/",
+                                        tp.partition, ": ",
+                                        it->status().ToString()));
+    }
+  }
+  return absl::OkStatus();
+}
 
 // Reads the partition count stored for `topic`, creating it when new.
 absl::StatusOr<int32_t> LoadOrCreateTopic(rocksdb::DB& db,
@@ -262,14 +383,22 @@ absl::StatusOr<int64_t> FindEndOffset(rocksdb::DB& db,
 absl::StatusOr<std::unique_ptr<EventLog>> OpenRocksDbEventLog(
     const RocksDbEventLogOptions& options) {
   if (options.path.empty()) return absl::InvalidArgumentError("path: empty");
+  const std::filesystem::path path(options.path);
   std::error_code ec;
-  std::filesystem::create_directories(options.path, ec);
+  const bool create =
+      !std::filesystem::exists(path, ec) || std::filesystem::is_empty(path, ec);
+  std::filesystem::create_directories(path, ec);
   if (ec) {
     return absl::InternalError(
         absl::StrCat("cannot create ", options.path, ": ", ec.message()));
   }
   rocksdb::Options db_options;
-  db_options.create_if_missing = true;
+  // Only an empty directory becomes a new log: a log that lost its CURRENT
+  // file must not open as an empty one.
+  db_options.create_if_missing = create;
+  db_options.error_if_exists = create;
+  // A WAL missing or cut short against the MANIFEST fails the open.
+  db_options.track_and_verify_wals_in_manifest = true;
   db_options.compression = rocksdb::kLZ4Compression;
   db_options.IncreaseParallelism(2);
   rocksdb::BlockBasedTableOptions table_options;
@@ -277,8 +406,8 @@ absl::StatusOr<std::unique_ptr<EventLog>> OpenRocksDbEventLog(
   db_options.table_factory.reset(
       rocksdb::NewBlockBasedTableFactory(table_options));
   rocksdb::DB* raw = nullptr;
-  RETURN_IF_ERROR(
-      FromRocksDb(rocksdb::DB::Open(db_options, options.path, &raw)));
+  rocksdb::Status opened = rocksdb::DB::Open(db_options, options.path, &raw);
+  if (!opened.ok()) return Damaged(options.path, opened.ToString());
 
   auto shared = std::make_shared<SharedLog>();
   shared->db.reset(raw);
@@ -293,7 +422,14 @@ absl::StatusOr<std::unique_ptr<EventLog>> OpenRocksDbEventLog(
       ASSIGN_OR_RETURN(shared->end_offset[tp], FindEndOffset(*shared->db, tp));
     }
   }
-  return std::unique_ptr<EventLog>(new RocksDbEventLog(std::move(shared)));
+  if (!create) {
+    RETURN_IF_ERROR(CheckEndsAgainstMark(*shared, options.path));
+    if (options.verify_on_open) {
+      RETURN_IF_ERROR(VerifyContiguous(*shared, options.path));
+    }
+  }
+  return std::unique_ptr<EventLog>(
+      new RocksDbEventLog(std::move(shared), options.path));
 }
 
 }  // namespace strata::eventlog

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "absl/base/internal/endian.h"
 #include "absl/strings/str_cat.h"
+#include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
 #include "libs/storage/rocksdb_status.h"
 #include "rocksdb/filter_policy.h"
@@ -20,15 +23,30 @@ std::string PositionKey(absl::string_view topic, int32_t partition) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<StateDb>> StateDb::Open(
-    const std::string& path, const std::vector<std::string>& families) {
+namespace {
+
+constexpr char kFormatKey[] = "format";
+constexpr char kRebuildMarker[] = "REBUILD";
+
+bool IsMissingOrEmpty(const std::filesystem::path& dir) {
   std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return absl::InternalError(absl::StrCat(path, ": ", ec.message()));
+  if (!std::filesystem::exists(dir, ec)) return true;
+  return std::filesystem::is_empty(dir, ec) && !ec;
+}
+
+rocksdb::Options DatabaseOptions() {
   rocksdb::Options options;
-  options.create_if_missing = true;
-  options.create_missing_column_families = true;
   options.IncreaseParallelism(2);
+  // A store whose families flushed at different points would come back
+  // mutually inconsistent from a damaged MANIFEST.
+  options.atomic_flush = true;
+  // A WAL missing or cut short against the MANIFEST fails the open rather
+  // than leaving a hole.
+  options.track_and_verify_wals_in_manifest = true;
+  return options;
+}
+
+rocksdb::ColumnFamilyOptions FamilyOptions(const rocksdb::Options& options) {
   rocksdb::BlockBasedTableOptions table;
   // Most look-ups are for keys not there yet (new cells, new event ids).
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -45,17 +63,107 @@ absl::StatusOr<std::unique_ptr<StateDb>> StateDb::Open(
   family_options.memtable_insert_with_hint_prefix_extractor.reset(
       rocksdb::NewFixedPrefixTransform(1));
   family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return family_options;
+}
+
+absl::Status Damaged(const std::string& path, absl::string_view why) {
+  return absl::DataLossError(
+      absl::StrCat("state store ", path, " is damaged: ", why));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<StateDb>> StateDb::Open(
+    const StateDbOptions& options) {
+  const std::filesystem::path path(options.path);
+  absl::StatusOr<std::unique_ptr<StateDb>> opened = OpenOrCreate(options);
+  if (opened.ok() || !options.rebuild_when_damaged ||
+      !(absl::IsDataLoss(opened.status()) ||
+        absl::IsFailedPrecondition(opened.status()))) {
+    return opened;
+  }
+  std::filesystem::path aside = path;
+  aside += ".discarded";
+  STRATA_LOG(ERROR) << opened.status() << "; moving it to " << aside.string()
+                    << " and rebuilding it from the log";
+  std::error_code ec;
+  std::filesystem::remove_all(aside, ec);
+  std::filesystem::rename(path, aside, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("cannot move ", options.path,
+                                            " aside: ", ec.message()));
+  }
+  return OpenOrCreate(options);
+}
+
+absl::StatusOr<std::unique_ptr<StateDb>> StateDb::OpenOrCreate(
+    const StateDbOptions& options) {
+  const std::filesystem::path path(options.path);
+  const bool create = IsMissingOrEmpty(path);
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return absl::InternalError(absl::StrCat(options.path, ": ", ec.message()));
+  if (std::filesystem::exists(path / kRebuildMarker)) {
+    std::ifstream marker(path / kRebuildMarker);
+    std::string reason((std::istreambuf_iterator<char>(marker)),
+                       std::istreambuf_iterator<char>());
+    return Damaged(options.path, absl::StrCat("marked for rebuild: ", reason));
+  }
+  rocksdb::Options db_options = DatabaseOptions();
+  // Only an empty directory may become a new store: a store that lost its
+  // CURRENT file or a family must not open as an empty one.
+  db_options.create_if_missing = create;
+  db_options.error_if_exists = create;
+  db_options.create_missing_column_families = create;
+  const rocksdb::ColumnFamilyOptions family_options =
+      FamilyOptions(db_options);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, family_options}};
-  for (const std::string& name : families) {
+  for (const std::string& name : options.families) {
     descriptors.emplace_back(name, family_options);
   }
   std::unique_ptr<StateDb> state(new StateDb());
+  state->path_ = options.path;
+  state->created_ = create;
   rocksdb::DB* db = nullptr;
-  RETURN_IF_ERROR(FromRocksDb(
-      rocksdb::DB::Open(options, path, descriptors, &state->handles_, &db)));
+  rocksdb::Status s =
+      rocksdb::DB::Open(db_options, options.path, descriptors,
+                        &state->handles_, &db);
+  if (!s.ok()) return Damaged(options.path, s.ToString());
   state->db_.reset(db);
+  if (create) {
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    RETURN_IF_ERROR(FromRocksDb(db->Put(sync, kFormatKey, options.format)));
+    return state;
+  }
+  std::string format;
+  s = db->Get(rocksdb::ReadOptions(), kFormatKey, &format);
+  if (s.IsNotFound()) format = "(none)";
+  else if (!s.ok()) return Damaged(options.path, s.ToString());
+  if (format != options.format) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("state store ", options.path, " holds format ", format,
+                     "; this build reads ", options.format));
+  }
+  if (options.verify_on_open) {
+    s = db->VerifyChecksum();
+    if (!s.ok()) return Damaged(options.path, s.ToString());
+  }
   return state;
+}
+
+absl::Status StateDb::MarkForRebuild(absl::string_view reason) {
+  const std::filesystem::path marker =
+      std::filesystem::path(path_) / kRebuildMarker;
+  std::ofstream out(marker, std::ios::trunc);
+  out << reason << "\n";
+  out.flush();
+  if (!out.good()) {
+    return absl::InternalError(
+        absl::StrCat("cannot write ", marker.string()));
+  }
+  return absl::OkStatus();
 }
 
 StateDb::~StateDb() {

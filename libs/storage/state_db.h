@@ -5,11 +5,21 @@
 // family). Callers write state and positions in one WriteBatch, so after a
 // crash the two always agree.
 //
-//   ASSIGN_OR_RETURN(auto db, StateDb::Open(dir, {"cells", "own"}));
+//   StateDbOptions options;
+//   options.path = dir;
+//   options.families = {"cells", "own"};
+//   options.format = "strata.rollup/2";
+//   ASSIGN_OR_RETURN(auto db, StateDb::Open(options));
 //   rocksdb::WriteBatch batch;
 //   batch.Put(db->family(0), key, value);             // "cells"
 //   StateDb::PutPosition(batch, "strata.kpi-events", 3, 1200);
 //   RETURN_IF_ERROR(db->Write(batch));
+//
+// Damage never opens silently: a store is created only in a missing or
+// empty directory; otherwise it must open cleanly (WALs tracked in the
+// MANIFEST, flushes atomic across families), hold the expected format and,
+// with verify_on_open, pass a checksum of every block. Derived state can
+// then be discarded and rebuilt from the log (rebuild_when_damaged).
 
 #include <cstdint>
 #include <memory>
@@ -24,18 +34,38 @@
 
 namespace strata {
 
+struct StateDbOptions {
+  // Directory of the database; created (with parents) when missing.
+  std::string path;
+  // Column families besides the default one, in the order family(i) uses.
+  std::vector<std::string> families;
+  // What the store holds and how it is encoded, e.g. "strata.rollup/2";
+  // stored at creation and required to match at every open.
+  std::string format;
+  // Read every block once at open to check its checksum: the only way to
+  // find a flipped byte before a query reads it. Costs a read of the store.
+  bool verify_on_open = true;
+  // When the store is damaged, of another format, or marked for rebuild
+  // (MarkForRebuild): move it aside to "<path>.discarded" (replacing an
+  // older one) and start empty, for the log to rebuild it. Otherwise such
+  // a store is refused with DATA_LOSS (FAILED_PRECONDITION for a format).
+  bool rebuild_when_damaged = true;
+};
+
 class StateDb {
  public:
-  // Creates the directory (with parents), database and families as needed.
   static absl::StatusOr<std::unique_ptr<StateDb>> Open(
-      const std::string& path, const std::vector<std::string>& families);
+      const StateDbOptions& options);
   ~StateDb();
 
-  // The i-th family named at Open.
+  // The i-th family of StateDbOptions::families.
   rocksdb::ColumnFamilyHandle* family(size_t i) const {
     return handles_[i + 1];
   }
   rocksdb::DB& db() { return *db_; }
+  const std::string& path() const { return path_; }
+  // Whether Open() started this store empty (new, or rebuilt).
+  bool created() const { return created_; }
 
   // The value at `key`, or nullopt.
   absl::StatusOr<std::optional<std::string>> Get(size_t family,
@@ -54,9 +84,19 @@ class StateDb {
   // and positions fall back together and the log replays the gap.
   absl::Status Write(rocksdb::WriteBatch& batch);
 
+  // Records that the store was found damaged while running, so that the
+  // next Open() rebuilds (or refuses) it even if its blocks check out.
+  absl::Status MarkForRebuild(absl::string_view reason);
+
  private:
   StateDb() = default;
+  // Opens the store as it is, or creates it in an empty directory:
+  // DATA_LOSS for damage, FAILED_PRECONDITION for another format.
+  static absl::StatusOr<std::unique_ptr<StateDb>> OpenOrCreate(
+      const StateDbOptions& options);
 
+  std::string path_;
+  bool created_ = false;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [0] is the default.
 };

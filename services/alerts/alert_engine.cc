@@ -159,7 +159,22 @@ void AlertEngine::Stop() {
 
 void AlertEngine::Run() {
   while (!stop_) {
-    absl::Status status = RunOnce();
+    absl::StatusOr<std::vector<eventlog::LogRecord>> records =
+        consumer_->Poll(options_.poll_batch, options_.poll_timeout);
+    absl::Status status = records.status();
+    if (records.ok() && !records->empty()) {
+      status = Apply(*records);
+      // A store that cannot be read back is rebuilt at the next start.
+      if (absl::IsDataLoss(status)) {
+        if (absl::Status marked = store_.MarkForRebuild(status.message());
+            !marked.ok()) {
+          STRATA_LOG(ERROR) << "alerts: " << marked;
+        }
+        status = absl::DataLossError(absl::StrCat(
+            status.message(), "; restart to rebuild the alerts state from "
+                              "the log"));
+      }
+    }
     if (status.ok()) {
       health_.SetUnlessDamaged(absl::OkStatus());
       continue;
@@ -190,11 +205,8 @@ absl::Status AlertEngine::Rewind() {
   return consumer_->Assign(committed);
 }
 
-absl::Status AlertEngine::RunOnce() {
-  ASSIGN_OR_RETURN(std::vector<eventlog::LogRecord> records,
-                   consumer_->Poll(options_.poll_batch, options_.poll_timeout));
-  if (records.empty()) return absl::OkStatus();
-
+absl::Status AlertEngine::Apply(
+    const std::vector<eventlog::LogRecord>& records) {
   Pending pending(store_);
   // Rollup records are parsed first, and the cells of those with a target
   // loaded in one look-up; cells without a target are none of ours.

@@ -72,7 +72,8 @@ class AlertEngine {
 
   absl::Status StartConsuming();
   void Run();
-  absl::Status RunOnce();
+  // Evaluates one poll's records and commits them with their positions.
+  absl::Status Apply(const std::vector<eventlog::LogRecord>& records);
   // Reads again from the committed positions, after a poll that failed
   // part way.
   absl::Status Rewind();

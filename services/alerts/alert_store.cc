@@ -43,7 +43,7 @@ absl::StatusOr<std::optional<CellStatus>> DecodeCell(
 
 absl::StatusOr<std::unique_ptr<AlertStore>> AlertStore::Open(
     const std::string& path) {
-  ASSIGN_OR_RETURN(auto db, StateDb::Open(path, {"cells", "index", "alerts"}));
+  ASSIGN_OR_RETURN(auto db, StateDb::Open({path, {"cells", "index", "alerts"}, "strata.alerts/1"}));
   return std::unique_ptr<AlertStore>(new AlertStore(std::move(db)));
 }
 

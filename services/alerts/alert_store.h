@@ -55,6 +55,12 @@ class AlertStore {
   // Stored position of the partition, 0 when none.
   absl::StatusOr<int64_t> Position(const eventlog::TopicPartition& tp);
 
+  // Has the next Open() rebuild the store from the log (it was found
+  // damaged while running).
+  absl::Status MarkForRebuild(absl::string_view reason) {
+    return db_->MarkForRebuild(reason);
+  }
+
   absl::Status Commit(const AlertChanges& changes);
 
  private:

@@ -12,7 +12,7 @@ constexpr size_t kIds = 0;  // The one family: id -> fingerprint, time.
 
 absl::StatusOr<std::unique_ptr<EventIdIndex>> EventIdIndex::Open(
     const std::string& path) {
-  ASSIGN_OR_RETURN(auto db, StateDb::Open(path, {"event_ids"}));
+  ASSIGN_OR_RETURN(auto db, StateDb::Open({path, {"event_ids"}, "strata.ingest-event-ids/1"}));
   return std::unique_ptr<EventIdIndex>(new EventIdIndex(std::move(db)));
 }
 

@@ -135,6 +135,15 @@ void RollupEngine::Run() {
       if (IsTransient(folded)) {
         RestartFromCommitted(folded);
         pending = 0;
+      } else if (absl::IsDataLoss(folded)) {
+        // The store cannot be read back: rebuilt at the next start.
+        if (absl::Status marked = store_.MarkForRebuild(folded.message());
+            !marked.ok()) {
+          STRATA_LOG(ERROR) << "rollup: " << marked;
+        }
+        Halt(absl::DataLossError(
+            absl::StrCat(folded.message(), "; restart to rebuild the rollup "
+                                           "state from the log")));
       } else {
         Halt(folded);
       }

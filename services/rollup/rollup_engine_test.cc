@@ -304,6 +304,40 @@ TEST_F(RollupEngineTest, ALogShorterThanTheStateIsDataLossNotASilentSkip) {
   EXPECT_THAT(engine_->Health(), StatusIs(absl::StatusCode::kDataLoss));
 }
 
+TEST_F(RollupEngineTest, AnUnreadableCellStopsTheEngineAndIsRebuiltOnRestart) {
+  AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10}});
+  WaitForApplied(1);
+  CloseAll();
+  {
+    // A cell the store returns damaged (as a bad block would be).
+    StateDbOptions layout = RollupStore::Layout((dir_ / "rollup").string());
+    layout.rebuild_when_damaged = false;
+    auto raw = StateDb::Open(layout);
+    ASSERT_OK(raw);
+    rocksdb::WriteBatch batch;
+    batch.Put((*raw)->family(0),
+              CellKey("sales", "ent", *ParsePeriod(PeriodKind::kYear, "2026")),
+              "garbage");
+    ASSERT_OK((*raw)->Write(batch));
+  }
+  OpenAll();
+  AppendEvents({{"e2", "sales", "team-a", Utc(2026, 1, 11), 5}});
+  // Before: std::abort, and the same again at every restart.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (engine_->Health().ok() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_THAT(engine_->Health(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr("malformed cell 'sales/ent/2026'"),
+                             HasSubstr("restart to rebuild"))));
+  Restart();
+  WaitForApplied(2);
+  EXPECT_EQ(Cell("sales", "ent", PeriodKind::kYear, "2026")->value,
+            ToFixedPoint(15));
+  EXPECT_EQ(Cell("sales", "ent", PeriodKind::kYear, "2026")->event_count, 2);
+}
+
 TEST_F(RollupEngineTest, RestartResumesWithoutLosingOrRecounting) {
   AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10}});
   WaitForApplied(1);

@@ -15,9 +15,18 @@ absl::Status Malformed(absl::string_view what, absl::string_view key) {
 
 }  // namespace
 
+StateDbOptions RollupStore::Layout(const std::string& path) {
+  StateDbOptions options;
+  options.path = path;
+  options.families = {"cells", "own", "seen"};
+  // 2: 128-bit sums, nanosecond times, event fingerprints.
+  options.format = "strata.rollup/2";
+  return options;
+}
+
 absl::StatusOr<std::unique_ptr<RollupStore>> RollupStore::Open(
     const std::string& path) {
-  ASSIGN_OR_RETURN(auto db, StateDb::Open(path, {"cells", "own", "seen"}));
+  ASSIGN_OR_RETURN(auto db, StateDb::Open(Layout(path)));
   return std::unique_ptr<RollupStore>(new RollupStore(std::move(db)));
 }
 

@@ -30,9 +30,12 @@ struct StateChanges {
 
 class RollupStore {
  public:
-  // Creates the directory and the database when missing.
+  // Creates the directory and the database when missing; a damaged store,
+  // or one of an older format, is set aside and rebuilt from the log.
   static absl::StatusOr<std::unique_ptr<RollupStore>> Open(
       const std::string& path);
+  // The store's families and format, for tools and tests that open it raw.
+  static StateDbOptions Layout(const std::string& path);
 
   absl::StatusOr<std::optional<RollupCell>> GetCell(const std::string& key);
   absl::StatusOr<std::optional<OwnState>> GetOwn(const std::string& key);
@@ -42,6 +45,12 @@ class RollupStore {
       const std::vector<absl::string_view>& event_ids);
   // Stored position of the partition, 0 when none.
   absl::StatusOr<int64_t> Position(const eventlog::TopicPartition& tp);
+
+  // Has the next Open() rebuild the store from the log (it was found
+  // damaged while running).
+  absl::Status MarkForRebuild(absl::string_view reason) {
+    return db_->MarkForRebuild(reason);
+  }
 
   absl::Status Commit(const StateChanges& changes);
 

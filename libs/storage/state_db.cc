@@ -110,6 +110,7 @@ absl::StatusOr<std::unique_ptr<StateDb>> StateDb::OpenOrCreate(
     return Damaged(options.path, absl::StrCat("marked for rebuild: ", reason));
   }
   rocksdb::Options db_options = DatabaseOptions();
+  if (options.env != nullptr) db_options.env = options.env;
   // Only an empty directory may become a new store: a store that lost its
   // CURRENT file or a family must not open as an empty one.
   db_options.create_if_missing = create;

@@ -50,6 +50,9 @@ struct StateDbOptions {
   // older one) and start empty, for the log to rebuild it. Otherwise such
   // a store is refused with DATA_LOSS (FAILED_PRECONDITION for a format).
   bool rebuild_when_damaged = true;
+  // The environment RocksDB reads and writes through; null for the real
+  // one. Tests pass one whose file system fails on demand.
+  rocksdb::Env* env = nullptr;
 };
 
 class StateDb {

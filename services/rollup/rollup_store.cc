@@ -25,8 +25,10 @@ StateDbOptions RollupStore::Layout(const std::string& path) {
 }
 
 absl::StatusOr<std::unique_ptr<RollupStore>> RollupStore::Open(
-    const std::string& path) {
-  ASSIGN_OR_RETURN(auto db, StateDb::Open(Layout(path)));
+    const std::string& path, rocksdb::Env* env) {
+  StateDbOptions options = Layout(path);
+  options.env = env;
+  ASSIGN_OR_RETURN(auto db, StateDb::Open(options));
   return std::unique_ptr<RollupStore>(new RollupStore(std::move(db)));
 }
 

@@ -32,8 +32,9 @@ class RollupStore {
  public:
   // Creates the directory and the database when missing; a damaged store,
   // or one of an older format, is set aside and rebuilt from the log.
+  // `env`: null for the real file system (tests pass a failing one).
   static absl::StatusOr<std::unique_ptr<RollupStore>> Open(
-      const std::string& path);
+      const std::string& path, rocksdb::Env* env = nullptr);
   // The store's families and format, for tools and tests that open it raw.
   static StateDbOptions Layout(const std::string& path);
 

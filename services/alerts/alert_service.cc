@@ -4,7 +4,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
-#include "libs/grpcutil/status_conversion.h"
+#include "libs/grpcutil/raw_messages.h"
 #include "libs/status/status_macros.h"
 
 namespace strata::alerts {
@@ -14,8 +14,9 @@ namespace {
 constexpr size_t kMaxQueuedAlerts = 10'000;
 
 // Streams alerts from the hub to one subscriber, one write at a time.
-class SubscriptionReactor final : public grpc::ServerWriteReactor<v1::Alert>,
-                                  public AlertSubscriber {
+class SubscriptionReactor final
+    : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
+      public AlertSubscriber {
  public:
   SubscriptionReactor(AlertHub& hub, const std::string& unit_id) : hub_(hub) {
     hub_.Subscribe(this, unit_id);
@@ -31,7 +32,7 @@ class SubscriptionReactor final : public grpc::ServerWriteReactor<v1::Alert>,
                                 "subscriber too slow; resubscribe"));
       return;
     }
-    queue_.push_back(alert);
+    queue_.push_back(ToByteBuffer(alert));
     if (!writing_) WriteNextLocked();
   }
 
@@ -78,7 +79,7 @@ class SubscriptionReactor final : public grpc::ServerWriteReactor<v1::Alert>,
 
   AlertHub& hub_;
   std::mutex mu_;
-  std::deque<v1::Alert> queue_;
+  std::deque<grpc::ByteBuffer> queue_;
   bool writing_ = false;
   bool finished_ = false;
   grpc::Status pending_finish_;
@@ -96,24 +97,15 @@ absl::Status AlertService::CheckUnit(const std::string& unit_id) {
       absl::StrCat("unit_id: unknown unit '", unit_id, "'"));
 }
 
-grpc::ServerUnaryReactor* AlertService::ListAlerts(
-    grpc::CallbackServerContext* context, const v1::ListAlertsRequest* request,
-    v1::ListAlertsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status s = CheckUnit(request->unit_id()); !s.ok()) {
-    reactor->Finish(ToGrpcStatus(s));
-    return reactor;
-  }
-  absl::StatusOr<std::vector<v1::Alert>> alerts = store_.ListAlerts();
-  if (!alerts.ok()) {
-    reactor->Finish(ToGrpcStatus(alerts.status()));
-    return reactor;
-  }
+absl::Status AlertService::List(const v1::ListAlertsRequest& request,
+                                v1::ListAlertsResponse& response) {
+  RETURN_IF_ERROR(CheckUnit(request.unit_id()));
+  ASSIGN_OR_RETURN(std::vector<v1::Alert> alerts, store_.ListAlerts());
   std::shared_ptr<const Definitions> defs = definitions_.Current();
   std::optional<UnitIndex> root;
-  if (!request->unit_id().empty()) root = defs->FindUnit(request->unit_id());
-  for (v1::Alert& alert : *alerts) {
-    if (!request->include_resolved() &&
+  if (!request.unit_id().empty()) root = defs->FindUnit(request.unit_id());
+  for (v1::Alert& alert : alerts) {
+    if (!request.include_resolved() &&
         alert.state() == v1::ALERT_STATE_RESOLVED) {
       continue;
     }
@@ -121,52 +113,59 @@ grpc::ServerUnaryReactor* AlertService::ListAlerts(
       std::optional<UnitIndex> unit = defs->FindUnit(alert.key().unit_id());
       if (!unit || !defs->InSubtree(*unit, *root)) continue;
     }
-    *response->add_alerts() = std::move(alert);
+    *response.add_alerts() = std::move(alert);
   }
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return absl::OkStatus();
 }
 
-grpc::ServerWriteReactor<v1::Alert>* AlertService::SubscribeAlerts(
-    grpc::CallbackServerContext* context,
-    const v1::SubscribeAlertsRequest* request) {
-  if (absl::Status s = CheckUnit(request->unit_id()); !s.ok()) {
-    class Rejected final : public grpc::ServerWriteReactor<v1::Alert> {
+grpc::ServerUnaryReactor* AlertService::ListAlerts(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary<v1::ListAlertsRequest, v1::ListAlertsResponse>(
+      context, request, response,
+      [&](const v1::ListAlertsRequest& in, v1::ListAlertsResponse& out) {
+        return List(in, out);
+      });
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* AlertService::SubscribeAlerts(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* bytes) {
+  v1::SubscribeAlertsRequest request;
+  absl::Status status = ParseRequest(*bytes, request);
+  if (status.ok()) status = CheckUnit(request.unit_id());
+  if (!status.ok()) {
+    class Rejected final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
      public:
       explicit Rejected(const grpc::Status& status) { Finish(status); }
       void OnDone() override { delete this; }
     };
-    return new Rejected(ToGrpcStatus(s));
+    return new Rejected(ToGrpcStatus(status));
   }
-  return new SubscriptionReactor(hub_, request->unit_id());
+  return new SubscriptionReactor(hub_, request.unit_id());
 }
 
 grpc::ServerUnaryReactor* AlertService::AcknowledgeAlert(
-    grpc::CallbackServerContext* context,
-    const v1::AcknowledgeAlertRequest* request, v1::Alert* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status health = health_(); !health.ok()) {
-    reactor->Finish(ToGrpcStatus(health));
-    return reactor;
-  }
-  absl::StatusOr<v1::Alert> alert = actions_.Acknowledge(*request);
-  if (alert.ok()) *response = *std::move(alert);
-  reactor->Finish(ToGrpcStatus(alert.status()));
-  return reactor;
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary<v1::AcknowledgeAlertRequest, v1::Alert>(
+      context, request, response,
+      [&](const v1::AcknowledgeAlertRequest& in, v1::Alert& out) {
+        RETURN_IF_ERROR(health_());
+        ASSIGN_OR_RETURN(out, actions_.Acknowledge(in));
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* AlertService::ResolveAlert(
-    grpc::CallbackServerContext* context,
-    const v1::ResolveAlertRequest* request, v1::Alert* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status health = health_(); !health.ok()) {
-    reactor->Finish(ToGrpcStatus(health));
-    return reactor;
-  }
-  absl::StatusOr<v1::Alert> alert = actions_.Resolve(*request);
-  if (alert.ok()) *response = *std::move(alert);
-  reactor->Finish(ToGrpcStatus(alert.status()));
-  return reactor;
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary<v1::ResolveAlertRequest, v1::Alert>(
+      context, request, response,
+      [&](const v1::ResolveAlertRequest& in, v1::Alert& out) {
+        RETURN_IF_ERROR(health_());
+        ASSIGN_OR_RETURN(out, actions_.Resolve(in));
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace strata::alerts

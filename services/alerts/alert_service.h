@@ -13,7 +13,14 @@
 
 namespace strata::alerts {
 
-class AlertService final : public v1::AlertService::CallbackService {
+// Registered raw, so that a request that does not parse is answered
+// INVALID_ARGUMENT naming it (libs/grpcutil/raw_messages.h).
+class AlertService final
+    : public v1::AlertService::WithRawCallbackMethod_ListAlerts<
+          v1::AlertService::WithRawCallbackMethod_SubscribeAlerts<
+              v1::AlertService::WithRawCallbackMethod_AcknowledgeAlert<
+                  v1::AlertService::WithRawCallbackMethod_ResolveAlert<
+                      v1::AlertService::Service>>>> {
  public:
   // Every call first asks `health`, and answers its error if not OK: no
   // alert list from an engine still replaying or stopped by damage.
@@ -26,21 +33,23 @@ class AlertService final : public v1::AlertService::CallbackService {
         definitions_(definitions),
         health_(std::move(health)) {}
 
-  grpc::ServerUnaryReactor* ListAlerts(
+  grpc::ServerUnaryReactor* ListAlerts(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
+  // Streams strata.v1.Alert messages.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* SubscribeAlerts(
       grpc::CallbackServerContext* context,
-      const v1::ListAlertsRequest* request,
-      v1::ListAlertsResponse* response) override;
-  grpc::ServerWriteReactor<v1::Alert>* SubscribeAlerts(
-      grpc::CallbackServerContext* context,
-      const v1::SubscribeAlertsRequest* request) override;
+      const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* AcknowledgeAlert(
-      grpc::CallbackServerContext* context,
-      const v1::AcknowledgeAlertRequest* request, v1::Alert* response) override;
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ResolveAlert(grpc::CallbackServerContext* context,
-                                         const v1::ResolveAlertRequest* request,
-                                         v1::Alert* response) override;
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
 
  private:
+  absl::Status List(const v1::ListAlertsRequest& request,
+                    v1::ListAlertsResponse& response);
   // The engine's health, then the unit's existence.
   absl::Status CheckUnit(const std::string& unit_id);
 

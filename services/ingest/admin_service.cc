@@ -1,26 +1,30 @@
 #include "services/ingest/admin_service.h"
 
-#include "libs/grpcutil/status_conversion.h"
+#include "libs/grpcutil/raw_messages.h"
 
 namespace strata::ingest {
 
 grpc::ServerUnaryReactor* AdminService::ApplyDefinitions(
-    grpc::CallbackServerContext* context, const v1::DefinitionBatch* request,
-    v1::ApplyDefinitionsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<int64_t> applied = writer_.Apply(*request);
-  if (applied.ok()) response->set_applied(*applied);
-  reactor->Finish(ToGrpcStatus(applied.status()));
-  return reactor;
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary<v1::DefinitionBatch, v1::ApplyDefinitionsResponse>(
+      context, request, response,
+      [&](const v1::DefinitionBatch& batch, v1::ApplyDefinitionsResponse& out) {
+        absl::StatusOr<int64_t> applied = writer_.Apply(batch);
+        if (applied.ok()) out.set_applied(*applied);
+        return applied.status();
+      });
 }
 
 grpc::ServerUnaryReactor* AdminService::GetDefinitions(
-    grpc::CallbackServerContext* context,
-    const v1::GetDefinitionsRequest* request, v1::DefinitionBatch* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  *response = definitions_.Current()->ToBatch();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary<v1::GetDefinitionsRequest, v1::DefinitionBatch>(
+      context, request, response,
+      [&](const v1::GetDefinitionsRequest&, v1::DefinitionBatch& out) {
+        out = definitions_.Current()->ToBatch();
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace strata::ingest

@@ -8,18 +8,22 @@
 
 namespace strata::ingest {
 
-class AdminService final : public v1::AdminService::CallbackService {
+// Registered raw, so that a request that does not parse is answered
+// INVALID_ARGUMENT naming it (libs/grpcutil/raw_messages.h).
+class AdminService final
+    : public v1::AdminService::WithRawCallbackMethod_ApplyDefinitions<
+          v1::AdminService::WithRawCallbackMethod_GetDefinitions<
+              v1::AdminService::Service>> {
  public:
   AdminService(DefinitionsWriter& writer, DefinitionsFollower& definitions)
       : writer_(writer), definitions_(definitions) {}
 
   grpc::ServerUnaryReactor* ApplyDefinitions(
-      grpc::CallbackServerContext* context, const v1::DefinitionBatch* request,
-      v1::ApplyDefinitionsResponse* response) override;
-  grpc::ServerUnaryReactor* GetDefinitions(
-      grpc::CallbackServerContext* context,
-      const v1::GetDefinitionsRequest* request,
-      v1::DefinitionBatch* response) override;
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetDefinitions(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
 
  private:
   DefinitionsWriter& writer_;

@@ -1,64 +1,76 @@
 #include "services/ingest/ingest_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "libs/grpcutil/raw_messages.h"
 #include "libs/grpcutil/status_conversion.h"
 
 namespace strata::ingest {
 namespace {
 
 // Reads batches until the client closes its side; each batch is ingested
-// whole before the next is read, and the first rejected one ends the call
-// with its error (prefixed with the batch's position in the stream).
+// whole before the next is read, and the first one that does not parse or
+// is rejected ends the call with its error, prefixed with its position in
+// the stream ("message 3: ..."); the batches before it stay accepted.
 class IngestStreamReactor final
-    : public grpc::ServerReadReactor<v1::IngestRequest> {
+    : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
-  IngestStreamReactor(KpiEventIngestor& ingestor, v1::IngestResponse* response)
+  IngestStreamReactor(KpiEventIngestor& ingestor, grpc::ByteBuffer* response)
       : ingestor_(ingestor), response_(response) {
-    StartRead(&request_);
+    StartRead(&bytes_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
+      // The client closed its side (a message that fails to parse arrives
+      // here as bytes, so it cannot end the stream unnoticed).
+      *response_ = ToByteBuffer(summary_);
       Finish(grpc::Status::OK);
       return;
     }
-    absl::StatusOr<int64_t> accepted = ingestor_.Ingest(request_.events());
+    v1::IngestRequest request;
+    absl::Status status = ParseRequest(bytes_, request);
+    absl::StatusOr<int64_t> accepted =
+        status.ok() ? ingestor_.Ingest(request.events()) : status;
     if (!accepted.ok()) {
-      Finish(ToGrpcStatus(
-          absl::Status(accepted.status().code(),
-                       absl::StrCat("message ", messages_, ": ",
-                                    accepted.status().message()))));
+      Finish(ToGrpcStatus(absl::Status(
+          accepted.status().code(),
+          absl::StrCat("message ", messages_, " (", summary_.accepted(),
+                       " events accepted before it): ",
+                       accepted.status().message()))));
       return;
     }
-    response_->set_accepted(response_->accepted() + *accepted);
+    summary_.set_accepted(summary_.accepted() + *accepted);
     ++messages_;
-    request_.Clear();
-    StartRead(&request_);
+    bytes_.Clear();
+    StartRead(&bytes_);
   }
 
   void OnDone() override { delete this; }
 
  private:
   KpiEventIngestor& ingestor_;
-  v1::IngestResponse* response_;
-  v1::IngestRequest request_;
+  grpc::ByteBuffer* response_;
+  grpc::ByteBuffer bytes_;
+  v1::IngestResponse summary_;
   int64_t messages_ = 0;
 };
 
 }  // namespace
 
 grpc::ServerUnaryReactor* IngestService::Ingest(
-    grpc::CallbackServerContext* context, const v1::IngestRequest* request,
-    v1::IngestResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<int64_t> accepted = ingestor_.Ingest(request->events());
-  if (accepted.ok()) response->set_accepted(*accepted);
-  reactor->Finish(ToGrpcStatus(accepted.status()));
-  return reactor;
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary<v1::IngestRequest, v1::IngestResponse>(
+      context, request, response,
+      [&](const v1::IngestRequest& in, v1::IngestResponse& out) {
+        absl::StatusOr<int64_t> accepted = ingestor_.Ingest(in.events());
+        if (accepted.ok()) out.set_accepted(*accepted);
+        return accepted.status();
+      });
 }
 
-grpc::ServerReadReactor<v1::IngestRequest>* IngestService::IngestStream(
-    grpc::CallbackServerContext* context, v1::IngestResponse* response) {
+grpc::ServerReadReactor<grpc::ByteBuffer>* IngestService::IngestStream(
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
   return new IngestStreamReactor(ingestor_, response);
 }
 

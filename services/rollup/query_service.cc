@@ -1,7 +1,7 @@
 #include "services/rollup/query_service.h"
 
 #include "absl/strings/str_cat.h"
-#include "libs/grpcutil/status_conversion.h"
+#include "libs/grpcutil/raw_messages.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/cell_key.h"
 #include "services/rollup/rollup_record.h"
@@ -37,44 +37,46 @@ absl::StatusOr<v1::RollupRecord> QueryService::Lookup(
                           defs->Target(*kpi, *unit, period));
 }
 
-grpc::ServerUnaryReactor* QueryService::GetRollup(
-    grpc::CallbackServerContext* context, const v1::GetRollupRequest* request,
-    v1::RollupRecord* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  // Never a plausible but partial total: no answer while replaying or
-  // damaged.
-  if (absl::Status health = engine_.Health(); !health.ok()) {
-    reactor->Finish(ToGrpcStatus(health));
-    return reactor;
+absl::Status QueryService::Get(const v1::GetRollupRequest& request,
+                               v1::RollupRecord& response) {
+  RETURN_IF_ERROR(engine_.Health());
+  ASSIGN_OR_RETURN(response, Lookup(request.key()));
+  return absl::OkStatus();
+}
+
+absl::Status QueryService::BatchGet(const v1::BatchGetRollupsRequest& request,
+                                    v1::BatchGetRollupsResponse& response) {
+  RETURN_IF_ERROR(engine_.Health());
+  for (int i = 0; i < request.keys_size(); ++i) {
+    absl::StatusOr<v1::RollupRecord> record = Lookup(request.keys(i));
+    if (record.ok()) {
+      *response.add_records() = *std::move(record);
+    } else if (!absl::IsNotFound(record.status())) {
+      return absl::Status(
+          record.status().code(),
+          absl::StrCat("keys[", i, "].", record.status().message()));
+    }
   }
-  absl::StatusOr<v1::RollupRecord> record = Lookup(request->key());
-  if (record.ok()) *response = *std::move(record);
-  reactor->Finish(ToGrpcStatus(record.status()));
-  return reactor;
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* QueryService::GetRollup(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary<v1::GetRollupRequest, v1::RollupRecord>(
+      context, request, response,
+      [&](const v1::GetRollupRequest& in, v1::RollupRecord& out) {
+        return Get(in, out);
+      });
 }
 
 grpc::ServerUnaryReactor* QueryService::BatchGetRollups(
-    grpc::CallbackServerContext* context,
-    const v1::BatchGetRollupsRequest* request,
-    v1::BatchGetRollupsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status health = engine_.Health(); !health.ok()) {
-    reactor->Finish(ToGrpcStatus(health));
-    return reactor;
-  }
-  for (int i = 0; i < request->keys_size(); ++i) {
-    absl::StatusOr<v1::RollupRecord> record = Lookup(request->keys(i));
-    if (record.ok()) {
-      *response->add_records() = *std::move(record);
-    } else if (record.status().code() != absl::StatusCode::kNotFound) {
-      reactor->Finish(ToGrpcStatus(absl::Status(
-          record.status().code(),
-          absl::StrCat("keys[", i, "].", record.status().message()))));
-      return reactor;
-    }
-  }
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary<v1::BatchGetRollupsRequest, v1::BatchGetRollupsResponse>(
+      context, request, response,
+      [&](const v1::BatchGetRollupsRequest& in,
+          v1::BatchGetRollupsResponse& out) { return BatchGet(in, out); });
 }
 
 }  // namespace strata::rollup

@@ -5,18 +5,34 @@
 #include "absl/strings/str_cat.h"
 #include "libs/ids/ids.h"
 #include "libs/status/status_macros.h"
+#include "libs/status/quote.h"
 
 namespace strata {
 namespace {
 
+// Targets beyond this are surely mistakes (1e308 was accepted); sums
+// themselves reach about 1.7e34 (see fixed_point.h).
+constexpr double kMaxTargetMagnitude = 1e18;
+
 absl::Status Invalid(const std::string& field, absl::string_view reason) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", reason));
+}
+
+// An enum value's name, or its number when this build does not know it.
+std::string EnumName(const std::string& name, int value) {
+  return name.empty() ? absl::StrCat("value ", value) : name;
 }
 
 }  // namespace
 
 absl::StatusOr<Definitions> Definitions::WithBatch(
     const v1::DefinitionBatch& batch) const {
+  if (batch.changes_size() > kMaxChangesPerBatch) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("changes: ", batch.changes_size(),
+                     " changes exceed the limit of ", kMaxChangesPerBatch,
+                     " per batch"));
+  }
   Definitions next = *this;
   for (int i = 0; i < batch.changes_size(); ++i) {
     const v1::DefinitionChange& change = batch.changes(i);
@@ -50,18 +66,27 @@ absl::Status Definitions::ApplyUnit(const v1::OrgUnit& unit,
     parent = FindUnit(unit.parent_id());
     if (!parent) {
       return absl::NotFoundError(absl::StrCat(
-          field, ".parent_id: unknown unit '", unit.parent_id(), "'"));
+          field, ".parent_id: unknown unit ", Quoted(unit.parent_id())));
     }
   }
   if (std::optional<UnitIndex> existing = FindUnit(unit.unit_id())) {
     if (units_[*existing].definition.parent_id() != unit.parent_id()) {
       return absl::FailedPreconditionError(
-          absl::StrCat(field, ".parent_id: moving unit '", unit.unit_id(),
-                       "' needs a reorg with an effective date, which is not "
+          absl::StrCat(field, ".parent_id: moving unit ", Quoted(unit.unit_id()), " needs a reorg with an effective date, which is not "
                        "supported yet"));
     }
     units_[*existing].definition = unit;
     return absl::OkStatus();
+  }
+  if (units_.size() >= kMaxUnits) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(field, ": a unit beyond the limit of ", kMaxUnits));
+  }
+  if (parent && units_[*parent].path_to_root.size() >= kMaxUnitDepth) {
+    return Invalid(field + ".parent_id",
+                   absl::StrCat("unit ", Quoted(unit.unit_id()),
+                                " would be ", kMaxUnitDepth + 1,
+                                " levels deep; the limit is ", kMaxUnitDepth));
   }
   const UnitIndex index = static_cast<UnitIndex>(units_.size());
   UnitInfo info;
@@ -94,7 +119,8 @@ absl::Status Definitions::ApplyKpi(const v1::Kpi& kpi,
     default:
       return absl::UnimplementedError(
           absl::StrCat(field, ".time_aggregation: ",
-                       v1::TimeAggregation_Name(kpi.time_aggregation()),
+                       EnumName(v1::TimeAggregation_Name(kpi.time_aggregation()),
+                                kpi.time_aggregation()),
                        " is not supported yet (SUM, LAST are)"));
   }
   switch (kpi.hierarchy_aggregation()) {
@@ -105,7 +131,8 @@ absl::Status Definitions::ApplyKpi(const v1::Kpi& kpi,
     default:
       return absl::UnimplementedError(absl::StrCat(
           field, ".hierarchy_aggregation: ",
-          v1::HierarchyAggregation_Name(kpi.hierarchy_aggregation()),
+          EnumName(v1::HierarchyAggregation_Name(kpi.hierarchy_aggregation()),
+                   kpi.hierarchy_aggregation()),
           " is not supported yet (SUM is)"));
   }
   switch (kpi.polarity()) {
@@ -130,11 +157,14 @@ absl::Status Definitions::ApplyKpi(const v1::Kpi& kpi,
     if (old.time_aggregation() != kpi.time_aggregation() ||
         old.hierarchy_aggregation() != kpi.hierarchy_aggregation()) {
       return absl::FailedPreconditionError(
-          absl::StrCat(field, ": the aggregation of KPI '", kpi.kpi_id(),
-                       "' cannot change once defined; define a new KPI"));
+          absl::StrCat(field, ": the aggregation of KPI ", Quoted(kpi.kpi_id()), " cannot change once defined; define a new KPI"));
     }
     kpis_[*existing] = std::move(info);
     return absl::OkStatus();
+  }
+  if (kpis_.size() >= kMaxKpis) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(field, ": a KPI beyond the limit of ", kMaxKpis));
   }
   kpi_index_[kpi.kpi_id()] = static_cast<KpiIndex>(kpis_.size());
   kpis_.push_back(std::move(info));
@@ -146,12 +176,12 @@ absl::Status Definitions::ApplyTarget(const v1::Target& target,
   std::optional<KpiIndex> kpi = FindKpi(target.kpi_id());
   if (!kpi) {
     return absl::NotFoundError(
-        absl::StrCat(field, ".kpi_id: unknown KPI '", target.kpi_id(), "'"));
+        absl::StrCat(field, ".kpi_id: unknown KPI ", Quoted(target.kpi_id())));
   }
   std::optional<UnitIndex> unit = FindUnit(target.unit_id());
   if (!unit) {
     return absl::NotFoundError(
-        absl::StrCat(field, ".unit_id: unknown unit '", target.unit_id(), "'"));
+        absl::StrCat(field, ".unit_id: unknown unit ", Quoted(target.unit_id())));
   }
   if (!IsSupportedPeriodKind(target.period().kind())) {
     return Invalid(field + ".period.kind", "must be MONTH, QUARTER or YEAR");
@@ -162,7 +192,15 @@ absl::Status Definitions::ApplyTarget(const v1::Target& target,
     return Invalid(field + ".period.label", period.status().message());
   if (!std::isfinite(target.value()))
     return Invalid(field + ".value", "must be finite");
-  targets_[CellId{*kpi, *unit, *period}] = target.value();
+  if (std::fabs(target.value()) > kMaxTargetMagnitude) {
+    return Invalid(field + ".value", "magnitude above 1e18");
+  }
+  const CellId cell{*kpi, *unit, *period};
+  if (targets_.size() >= kMaxTargets && !targets_.contains(cell)) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(field, ": a target beyond the limit of ", kMaxTargets));
+  }
+  targets_[cell] = target.value();
   return absl::OkStatus();
 }
 

@@ -24,6 +24,15 @@
 
 namespace strata {
 
+// What one set of definitions may hold. Memory is linear in each, and a
+// request beyond one is refused whole: RESOURCE_EXHAUSTED for a count,
+// INVALID_ARGUMENT for a unit deeper than kMaxUnitDepth.
+inline constexpr size_t kMaxUnits = 100'000;
+inline constexpr size_t kMaxKpis = 10'000;
+inline constexpr size_t kMaxTargets = 1'000'000;
+inline constexpr size_t kMaxUnitDepth = 32;  // Levels, the root being 1.
+inline constexpr int kMaxChangesPerBatch = 100'000;
+
 struct UnitInfo {
   v1::OrgUnit definition;
   std::vector<UnitIndex> path_to_root;  // Self first, root last.
@@ -41,8 +50,9 @@ class Definitions {
   // The snapshot with `batch` applied in order, or the first problem:
   // INVALID_ARGUMENT for a malformed field, NOT_FOUND for a reference to an
   // unknown unit or KPI, FAILED_PRECONDITION for a change the current state
-  // forbids, UNIMPLEMENTED for a declared but not yet supported option. The
-  // message names the field, e.g. "changes[2].org_unit.parent_id: ...".
+  // forbids, UNIMPLEMENTED for a declared but not yet supported option,
+  // RESOURCE_EXHAUSTED beyond a limit above. The message names the field,
+  // e.g. "changes[2].org_unit.parent_id: ...".
   absl::StatusOr<Definitions> WithBatch(const v1::DefinitionBatch& batch) const;
 
   std::optional<UnitIndex> FindUnit(absl::string_view unit_id) const;

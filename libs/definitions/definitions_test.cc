@@ -1,5 +1,6 @@
 #include "libs/definitions/definitions.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "libs/definitions/testing/definition_builders.h"
 #include "libs/status/status_matchers.h"
@@ -88,6 +89,58 @@ TEST(DefinitionsTest, ToBatchReplaysToTheSameDefinitions) {
   ASSERT_OK(replayed);
   EXPECT_EQ(replayed->ToBatch().SerializeAsString(),
             defs->ToBatch().SerializeAsString());
+}
+
+TEST(DefinitionsTest, AUnitChainDeeperThanTheLimitIsRefused) {
+  // A 20,000-deep chain took 2.5 GB before (every path copied its parent's).
+  std::vector<v1::DefinitionChange> chain = {UnitChange("u0", "")};
+  for (size_t i = 1; i < kMaxUnitDepth; ++i) {
+    chain.push_back(UnitChange(absl::StrCat("u", i), absl::StrCat("u", i - 1)));
+  }
+  auto deepest = Definitions().WithBatch(Batch(chain));
+  ASSERT_OK(deepest);
+  EXPECT_EQ(deepest->PathToRoot(*deepest->FindUnit("u31")).size(),
+            kMaxUnitDepth);
+  chain.push_back(UnitChange("u32", "u31"));
+  EXPECT_THAT(Definitions().WithBatch(Batch(chain)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("changes[32].org_unit.parent_id: unit 'u32' "
+                                 "would be 33 levels deep; the limit is 32")));
+}
+
+TEST(DefinitionsTest, CountsBeyondTheLimitsAreResourceExhausted) {
+  v1::DefinitionBatch too_many;
+  for (int i = 0; i <= kMaxChangesPerBatch; ++i) too_many.add_changes();
+  EXPECT_THAT(Definitions().WithBatch(too_many),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("exceed the limit of 100000 per batch")));
+  std::vector<v1::DefinitionChange> kpis;
+  for (size_t i = 0; i <= kMaxKpis; ++i) {
+    kpis.push_back(KpiChange(absl::StrCat("k", i)));
+  }
+  EXPECT_THAT(Definitions().WithBatch(Batch(kpis)),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("changes[10000].kpi: a KPI beyond the limit")));
+}
+
+TEST(DefinitionsTest, TargetsAndEnumsAreValidatedWhole) {
+  auto base =
+      Definitions().WithBatch(Batch({UnitChange("u", ""), KpiChange("k")}));
+  ASSERT_OK(base);
+  // 1e308 was accepted before.
+  EXPECT_THAT(base->WithBatch(Batch({TargetChange("k", "u", "2026-01", 1e308)})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("changes[0].target.value: magnitude above "
+                                 "1e18")));
+  v1::DefinitionChange odd = KpiChange("k2");
+  odd.mutable_kpi()->set_time_aggregation(
+      static_cast<v1::TimeAggregation>(99));
+  // Printed an empty name before.
+  EXPECT_THAT(base->WithBatch(Batch({odd})),
+              StatusIs(absl::StatusCode::kUnimplemented,
+                       HasSubstr("time_aggregation: value 99 is not")));
+  EXPECT_THAT(base->WithBatch(Batch({TargetChange("k", "u", "+202-01", 1)})),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "libs/ids/ids.h"
 
 #include "absl/strings/str_cat.h"
+#include "libs/status/quote.h"
 
 namespace strata {
 
@@ -16,7 +17,7 @@ absl::Status ValidateId(absl::string_view field, absl::string_view id) {
                     c == ':' || c == '-';
     if (!ok) {
       return absl::InvalidArgumentError(
-          absl::StrCat(field, ": '", id, "' may hold only [A-Za-z0-9_.:-]"));
+          absl::StrCat(field, ": ", Quoted(id), " may hold only [A-Za-z0-9_.:-]"));
     }
   }
   return absl::OkStatus();

@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "libs/status/quote.h"
 
 namespace strata {
 namespace {
@@ -10,11 +11,20 @@ namespace {
 constexpr int kMinYear = 1;
 constexpr int kMaxYear = 9999;
 
+// Digits only: SimpleAtoi alone also takes "+202" and " 202".
+bool ParseDigits(absl::string_view text, int* value) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  return absl::SimpleAtoi(text, value);
+}
+
 absl::StatusOr<int> ParseYear(absl::string_view text) {
   int year = 0;
-  if (text.size() != 4 || !absl::SimpleAtoi(text, &year) || year < kMinYear) {
+  if (text.size() != 4 || !ParseDigits(text, &year) || year < kMinYear) {
     return absl::InvalidArgumentError(
-        absl::StrCat("year '", text, "' is not four digits from 0001 to 9999"));
+        absl::StrCat("year ", Quoted(text), " is not four digits from 0001 to 9999"));
   }
   return year;
 }
@@ -77,10 +87,10 @@ absl::StatusOr<Period> ParsePeriod(PeriodKind kind, absl::string_view label) {
     case PeriodKind::kMonth: {
       int month = 0;
       if (label.size() != 7 || label[4] != '-' ||
-          !absl::SimpleAtoi(label.substr(5), &month) || month < 1 ||
+          !ParseDigits(label.substr(5), &month) || month < 1 ||
           month > 12) {
         return absl::InvalidArgumentError(
-            absl::StrCat("month '", label, "' is not YYYY-MM"));
+            absl::StrCat("month ", Quoted(label), " is not YYYY-MM"));
       }
       auto year = ParseYear(label.substr(0, 4));
       if (!year.ok()) return year.status();
@@ -89,10 +99,10 @@ absl::StatusOr<Period> ParsePeriod(PeriodKind kind, absl::string_view label) {
     case PeriodKind::kQuarter: {
       int quarter = 0;
       if (label.size() != 7 || label.substr(4, 2) != "-Q" ||
-          !absl::SimpleAtoi(label.substr(6), &quarter) || quarter < 1 ||
+          !ParseDigits(label.substr(6), &quarter) || quarter < 1 ||
           quarter > 4) {
         return absl::InvalidArgumentError(
-            absl::StrCat("quarter '", label, "' is not YYYY-Qn"));
+            absl::StrCat("quarter ", Quoted(label), " is not YYYY-Qn"));
       }
       auto year = ParseYear(label.substr(0, 4));
       if (!year.ok()) return year.status();

@@ -71,5 +71,27 @@ TEST(PeriodTest, MalformedLabelsAreRejected) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(PeriodTest, OnlyCanonicalLabelsAreAccepted) {
+  // Signs and spaces passed as digits before: "+202" was year 202.
+  for (const char* label : {"+202", " 202", "-202"}) {
+    EXPECT_THAT(ParsePeriod(PeriodKind::kYear, label),
+                StatusIs(absl::StatusCode::kInvalidArgument))
+        << label;
+  }
+  for (const char* label : {"2025-+1", "2025- 1", "+025-11"}) {
+    EXPECT_THAT(ParsePeriod(PeriodKind::kMonth, label),
+                StatusIs(absl::StatusCode::kInvalidArgument))
+        << label;
+  }
+  EXPECT_THAT(ParsePeriod(PeriodKind::kQuarter, "2025-Q+"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  // A label is echoed bounded, however long.
+  const absl::Status long_label =
+      ParsePeriod(PeriodKind::kMonth, std::string(9000, '9')).status();
+  EXPECT_LT(long_label.message().size(), 200u);
+  EXPECT_THAT(long_label, StatusIs(absl::StatusCode::kInvalidArgument,
+                                   ::testing::HasSubstr("(9000 bytes)")));
+}
+
 }  // namespace
 }  // namespace strata

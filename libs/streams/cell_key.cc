@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/ids/ids.h"
 #include "libs/status/status_macros.h"
+#include "libs/status/quote.h"
 
 namespace strata {
 
@@ -16,7 +17,7 @@ absl::StatusOr<PeriodKind> KindOfLabel(absl::string_view label) {
   if (label.size() == 7 && label[5] == 'Q') return PeriodKind::kQuarter;
   if (label.size() == 7) return PeriodKind::kMonth;
   return absl::InvalidArgumentError(
-      absl::StrCat("'", label, "' is not YYYY, YYYY-Qn or YYYY-MM"));
+      absl::StrCat(Quoted(label), " is not YYYY, YYYY-Qn or YYYY-MM"));
 }
 
 absl::StatusOr<std::string> CellKeyOf(const v1::RollupKey& key) {

@@ -4,6 +4,7 @@
 #include "libs/status/status_macros.h"
 #include "libs/streams/envelope.h"
 #include "libs/streams/topics.h"
+#include "libs/status/quote.h"
 
 namespace strata::alerts {
 
@@ -12,7 +13,7 @@ absl::StatusOr<v1::Alert> AlertActions::Load(const std::string& alert_id) {
   ASSIGN_OR_RETURN(std::optional<v1::Alert> alert, store_.GetAlert(alert_id));
   if (!alert) {
     return absl::NotFoundError(
-        absl::StrCat("alert_id: unknown alert '", alert_id, "'"));
+        absl::StrCat("alert_id: unknown alert ", Quoted(alert_id)));
   }
   return *std::move(alert);
 }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/grpcutil/raw_messages.h"
 #include "libs/status/status_macros.h"
+#include "libs/status/quote.h"
 
 namespace strata::alerts {
 namespace {
@@ -94,7 +95,7 @@ absl::Status AlertService::CheckUnit(const std::string& unit_id) {
   };
   if (known(*definitions_.CurrentSatisfying(known))) return absl::OkStatus();
   return absl::NotFoundError(
-      absl::StrCat("unit_id: unknown unit '", unit_id, "'"));
+      absl::StrCat("unit_id: unknown unit ", Quoted(unit_id)));
 }
 
 absl::Status AlertService::List(const v1::ListAlertsRequest& request,

@@ -4,13 +4,17 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "libs/aggregation/fixed_point.h"
+#include "libs/status/quote.h"
 
 namespace strata::ingest {
 namespace {
 
-// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the range of Timestamp.
-constexpr int64_t kMinSeconds = -62135596800;
-constexpr int64_t kMaxSeconds = 253402300799;
+// 1900-01-01T00:00:00Z and 2199-12-31T23:59:59Z: every period an event can
+// reach is one of these 300 years, so the cells a KPI and unit can ever
+// have are bounded (events over years 0001-9999 grew the cache without
+// bound).
+constexpr int64_t kMinSeconds = -2208988800;
+constexpr int64_t kMaxSeconds = 7258118399;
 
 absl::Status Invalid(int i, absl::string_view field, absl::string_view why) {
   return absl::InvalidArgumentError(
@@ -54,18 +58,19 @@ absl::Status ValidateKpiEvents(
     if (e.event_time().seconds() < kMinSeconds ||
         e.event_time().seconds() > kMaxSeconds || e.event_time().nanos() < 0 ||
         e.event_time().nanos() > 999'999'999) {
-      return Invalid(i, "event_time", "outside 0001-01-01 .. 9999-12-31");
+      return Invalid(i, "event_time",
+                     "outside 1900-01-01T00:00:00Z .. 2199-12-31T23:59:59Z");
     }
     if (absl::Status s = ValidateEventValue(e.value()); !s.ok()) {
       return Invalid(i, "value", s.message());
     }
     if (!definitions.FindKpi(e.kpi_id())) {
       return absl::NotFoundError(absl::StrCat(
-          "events[", i, "].kpi_id: unknown KPI '", e.kpi_id(), "'"));
+          "events[", i, "].kpi_id: unknown KPI ", Quoted(e.kpi_id())));
     }
     if (!definitions.FindUnit(e.unit_id())) {
       return absl::NotFoundError(absl::StrCat(
-          "events[", i, "].unit_id: unknown unit '", e.unit_id(), "'"));
+          "events[", i, "].unit_id: unknown unit ", Quoted(e.unit_id())));
     }
   }
   return absl::OkStatus();

@@ -71,6 +71,12 @@ TEST_F(EventValidatorTest, RejectsMissingAndMalformedFields) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("events[0].value")));
   events_.Clear();
+  // Year 0001 and 9999 were accepted, each a new set of cells.
+  Add("a")->mutable_event_time()->set_seconds(-62135596800);
+  EXPECT_THAT(ValidateKpiEvents(events_, defs_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].event_time: outside 1900")));
+  events_.Clear();
   // Stored as 0 before: refused rather than silently zeroed.
   Add("a")->set_value(1e-5);
   EXPECT_THAT(ValidateKpiEvents(events_, defs_),

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/logging/log.h"
+#include "libs/status/quote.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/envelope.h"
 #include "libs/streams/kpi_event_identity.h"
@@ -28,8 +29,8 @@ class KpiEventIngestor::InFlightClaim {
     for (size_t i = 0; i < ids.size(); ++i) {
       if (ingestor_.in_flight_.contains(ids[i])) {
         return absl::AbortedError(absl::StrCat(
-            "events[", i, "].event_id: '", ids[i],
-            "' is being ingested by a concurrent request; retry"));
+            "events[", i, "].event_id: ", Quoted(ids[i]),
+            " is being ingested by a concurrent request; retry"));
       }
     }
     for (absl::string_view id : ids) ingestor_.in_flight_.emplace(id);
@@ -72,8 +73,8 @@ absl::StatusOr<int64_t> KpiEventIngestor::Ingest(
     if (known[i]) {
       if (*known[i] == fingerprint) continue;  // A resend: already there.
       return absl::AlreadyExistsError(absl::StrCat(
-          "events[", i, "].event_id: '", event.event_id(),
-          "' was accepted before with a different KPI, unit, time, value or "
+          "events[", i, "].event_id: ", Quoted(event.event_id()),
+          " was accepted before with a different KPI, unit, time, value or "
           "source; an event id names one fact (send a new id)"));
     }
     appended.emplace_back(event.event_id(), fingerprint);

@@ -49,6 +49,19 @@ class DirtyCache {
   const std::vector<Key>& dirty() const { return dirty_; }
   const State& at(const Key& key) const { return entries_.at(key).state; }
 
+  size_t size() const { return entries_.size(); }
+
+  // Forgets every entry but those of `keep`.
+  void RetainOnly(const std::vector<Key>& keep) {
+    absl::flat_hash_map<Key, Entry> kept;
+    kept.reserve(keep.size());
+    for (const Key& key : keep) {
+      auto it = entries_.find(key);
+      if (it != entries_.end()) kept.emplace(key, it->second);
+    }
+    entries_.swap(kept);
+  }
+
   // Forgets every entry, dirty or not.
   void Clear() {
     entries_.clear();

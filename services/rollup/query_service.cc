@@ -5,6 +5,7 @@
 #include "libs/status/status_macros.h"
 #include "libs/streams/cell_key.h"
 #include "services/rollup/rollup_record.h"
+#include "libs/status/quote.h"
 
 namespace strata::rollup {
 
@@ -18,12 +19,12 @@ absl::StatusOr<v1::RollupRecord> QueryService::Lookup(
   std::optional<KpiIndex> kpi = defs->FindKpi(key.kpi_id());
   if (!kpi) {
     return absl::NotFoundError(
-        absl::StrCat("key.kpi_id: unknown KPI '", key.kpi_id(), "'"));
+        absl::StrCat("key.kpi_id: unknown KPI ", Quoted(key.kpi_id())));
   }
   std::optional<UnitIndex> unit = defs->FindUnit(key.unit_id());
   if (!unit) {
     return absl::NotFoundError(
-        absl::StrCat("key.unit_id: unknown unit '", key.unit_id(), "'"));
+        absl::StrCat("key.unit_id: unknown unit ", Quoted(key.unit_id())));
   }
   // CellKeyOf validated the period.
   const Period period = *ParsePeriod(

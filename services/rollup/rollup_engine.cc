@@ -276,6 +276,23 @@ void RollupEngine::HandOff() {
   pending_events_.clear();  // Valid but unspecified after the move.
   const std::vector<eventlog::Position> durable =
       flusher_->Submit(std::move(batch));
+  // Every batch before this one is durable now, so only this batch's
+  // entries must stay: the store holds the rest exactly.
+  {
+    absl::MutexLock lock(&cells_mu_);
+    if (cells_.size() > options_.max_cached_cells) {
+      std::vector<CellId> keep;
+      keep.reserve(cells.size());
+      for (const auto& [id, cell] : cells) keep.push_back(id);
+      cells_.RetainOnly(keep);
+    }
+  }
+  if (own_.size() > options_.max_cached_cells) {
+    std::vector<CellId> keep;
+    keep.reserve(own.size());
+    for (const auto& [id, state] : own) keep.push_back(id);
+    own_.RetainOnly(keep);
+  }
   // The group's position only reports lag; the store's is the one of record.
   if (!durable.empty()) {
     absl::Status reported = consumer_->Commit(durable);

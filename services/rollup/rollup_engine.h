@@ -54,6 +54,10 @@ struct RollupEngineOptions {
   size_t max_pending_events = 200'000;
   // Records taken from the log per poll.
   size_t poll_batch = 1024;
+  // Cells (and own states) the cache holds before it drops those already
+  // durable, so memory stays bounded however many cells events reach
+  // (about 100 bytes each). Queries read dropped cells from the store.
+  size_t max_cached_cells = 2'000'000;
   // Consumer group for position reporting (lag); positions of record are
   // those in the store.
   std::string consumer_group = "strata-rollup";

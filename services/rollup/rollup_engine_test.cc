@@ -57,8 +57,7 @@ class RollupEngineTest : public ::testing::Test {
     log_ = *eventlog::OpenRocksDbEventLog(log_options);
     definitions_ = *DefinitionsFollower::Create(*log_, "test");
     store_ = *RollupStore::Open((dir_ / "rollup").string());
-    RollupEngineOptions options;
-    options.flush_interval = absl::Milliseconds(10);
+    RollupEngineOptions options = engine_options_;
     // Before the follower starts, so that it hears of every target.
     engine_ =
         std::make_unique<RollupEngine>(options, *log_, *definitions_, *store_);
@@ -164,6 +163,11 @@ class RollupEngineTest : public ::testing::Test {
   }
 
   static inline int counter_ = 0;
+  RollupEngineOptions engine_options_ = [] {
+    RollupEngineOptions options;
+    options.flush_interval = absl::Milliseconds(10);
+    return options;
+  }();
   std::filesystem::path dir_;
   std::unique_ptr<eventlog::EventLog> log_;
   std::unique_ptr<DefinitionsFollower> definitions_;
@@ -336,6 +340,36 @@ TEST_F(RollupEngineTest, AnUnreadableCellStopsTheEngineAndIsRebuiltOnRestart) {
   EXPECT_EQ(Cell("sales", "ent", PeriodKind::kYear, "2026")->value,
             ToFixedPoint(15));
   EXPECT_EQ(Cell("sales", "ent", PeriodKind::kYear, "2026")->event_count, 2);
+}
+
+TEST_F(RollupEngineTest, ABoundedCacheKeepsEveryTotalExact) {
+  engine_options_.max_cached_cells = 5;
+  Restart();
+  // 12 months x 2 teams x (month, quarter, year) x 3 levels: far more cells
+  // than the cache holds, each revisited across many flushes.
+  for (int round = 0; round < 4; ++round) {
+    for (int month = 1; month <= 12; ++month) {
+      AppendEvents({{absl::StrCat("a", round, "-", month), "sales", "team-a",
+                     Utc(2026, month, 3), 1},
+                    {absl::StrCat("b", round, "-", month), "sales", "team-b",
+                     Utc(2026, month, 4), 2}});
+    }
+  }
+  // Not waiting in between: hand-offs happen while a batch is in flight.
+  WaitForApplied(4 * 24);
+  EXPECT_EQ(Cell("sales", "ent", PeriodKind::kYear, "2026")->value,
+            ToFixedPoint(4 * 12 * 3));
+  EXPECT_EQ(Cell("sales", "bu", PeriodKind::kQuarter, "2026-Q2")->value,
+            ToFixedPoint(4 * 3 * 3));
+  EXPECT_EQ(Cell("sales", "team-b", PeriodKind::kMonth, "2026-07")->value,
+            ToFixedPoint(4 * 2));
+  // Queries read dropped cells from the store: the same values.
+  auto defs = definitions_->Current();
+  auto read = engine_->Read(*defs, *defs->FindKpi("sales"),
+                            *defs->FindUnit("ent"),
+                            *ParsePeriod(PeriodKind::kYear, "2026"));
+  ASSERT_OK(read);
+  EXPECT_EQ((*read)->value, ToFixedPoint(4 * 12 * 3));
 }
 
 TEST_F(RollupEngineTest, RestartResumesWithoutLosingOrRecounting) {

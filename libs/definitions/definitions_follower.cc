@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
@@ -21,8 +23,31 @@ DefinitionsFollower::Create(eventlog::EventLog& log,
       new DefinitionsFollower(log, std::move(consumer)));
 }
 
-void DefinitionsFollower::AddListener(Listener listener) {
-  listeners_.push_back(std::move(listener));
+DefinitionsFollower::Registration DefinitionsFollower::AddListener(
+    Listener listener) {
+  std::lock_guard<std::mutex> lock(listeners_mu_);
+  const int id = next_listener_id_++;
+  listeners_.emplace(id, std::move(listener));
+  return Registration(this, id);
+}
+
+void DefinitionsFollower::RemoveListener(int id) {
+  std::lock_guard<std::mutex> lock(listeners_mu_);
+  listeners_.erase(id);
+}
+
+DefinitionsFollower::Registration&
+DefinitionsFollower::Registration::operator=(Registration&& other) noexcept {
+  if (this != &other) {
+    if (follower_ != nullptr) follower_->RemoveListener(id_);
+    follower_ = std::exchange(other.follower_, nullptr);
+    id_ = other.id_;
+  }
+  return *this;
+}
+
+DefinitionsFollower::Registration::~Registration() {
+  if (follower_ != nullptr) follower_->RemoveListener(id_);
 }
 
 void DefinitionsFollower::Start() {
@@ -38,7 +63,9 @@ DefinitionsFollower::DefinitionsFollower(
       consumer_(std::move(consumer)),
       current_(std::make_shared<const Definitions>()) {}
 
-DefinitionsFollower::~DefinitionsFollower() {
+DefinitionsFollower::~DefinitionsFollower() { Stop(); }
+
+void DefinitionsFollower::Stop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
 }
@@ -115,7 +142,8 @@ void DefinitionsFollower::Run() {
       applied_cv_.notify_all();
       // After Current() shows the batch, so a listener reading it sees it.
       if (changed) {
-        for (const Listener& listener : listeners_) {
+        std::lock_guard<std::mutex> lock(listeners_mu_);
+        for (const auto& [id, listener] : listeners_) {
           listener(*next, envelope.definitions());
         }
       }

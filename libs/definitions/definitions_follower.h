@@ -3,15 +3,19 @@
 // Keeps a Definitions snapshot current by tailing the definitions topic from
 // its start in a background thread. Every service process has one.
 //
-//   ASSIGN_OR_RETURN(auto follower, DefinitionsFollower::Create(log,
-//   "rollup")); follower->AddListener(...);  // Before Start, to see every
-//   batch. follower->Start(); std::shared_ptr<const Definitions> defs =
-//   follower->Current(); RETURN_IF_ERROR(follower->CatchUp(absl::Seconds(5)));
-//   // read-your-writes
+//   ASSIGN_OR_RETURN(auto follower,
+//                    DefinitionsFollower::Create(log, "rollup"));
+//   // Before Start, to hear of every batch; removed when `listening` goes.
+//   DefinitionsFollower::Registration listening =
+//       follower->AddListener(...);
+//   follower->Start();
+//   std::shared_ptr<const Definitions> defs = follower->Current();
+//   RETURN_IF_ERROR(follower->CatchUp(absl::Seconds(5)));  // read-your-writes
 
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -30,14 +34,35 @@ class DefinitionsFollower {
   using Listener =
       std::function<void(const Definitions&, const v1::DefinitionBatch&)>;
 
+  // Keeps a listener registered while it lives; its destructor removes the
+  // listener, waiting for a call in progress, so that an owner destroyed
+  // while the follower still runs is never called afterwards.
+  class Registration {
+   public:
+    Registration() = default;
+    Registration(Registration&& other) noexcept { *this = std::move(other); }
+    Registration& operator=(Registration&& other) noexcept;
+    ~Registration();
+
+   private:
+    friend class DefinitionsFollower;
+    Registration(DefinitionsFollower* follower, int id)
+        : follower_(follower), id_(id) {}
+    DefinitionsFollower* follower_ = nullptr;
+    int id_ = 0;
+  };
+
   // A follower that has not started reading yet.
   static absl::StatusOr<std::unique_ptr<DefinitionsFollower>> Create(
       eventlog::EventLog& log, const std::string& consumer_group);
   ~DefinitionsFollower();
 
-  // Only before Start().
-  void AddListener(Listener listener);
+  // Before Start() to hear of every batch. The follower must outlive the
+  // registration.
+  [[nodiscard]] Registration AddListener(Listener listener);
   void Start();
+  // Stops reading (idempotent); the destructor does too.
+  void Stop();
 
   std::shared_ptr<const Definitions> Current() const;
 
@@ -60,9 +85,14 @@ class DefinitionsFollower {
                       std::unique_ptr<eventlog::LogConsumer> consumer);
   void Run();
 
+  void RemoveListener(int id);
+
   eventlog::EventLog& log_;
   std::unique_ptr<eventlog::LogConsumer> consumer_;
-  std::vector<Listener> listeners_;
+  // Held while listeners are called, so removal waits for a call.
+  std::mutex listeners_mu_;
+  std::map<int, Listener> listeners_;  // Guarded by listeners_mu_.
+  int next_listener_id_ = 0;           // Guarded by listeners_mu_.
   std::atomic<bool> stop_{false};
   std::thread thread_;
 

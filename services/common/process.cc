@@ -162,6 +162,8 @@ absl::Status RunServices(
   STRATA_LOG(INFO) << name << " stopping";
   server.SetServing(false);
   server.Shutdown(absl::Seconds(5));
+  // The follower calls into the modules: stopped first.
+  definitions->Stop();
   for (auto& module : modules) module->Stop();
   return absl::OkStatus();
 }

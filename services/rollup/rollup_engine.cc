@@ -43,7 +43,7 @@ RollupEngine::RollupEngine(const RollupEngineOptions& options,
                            eventlog::EventLog& log,
                            DefinitionsFollower& definitions, RollupStore& store)
     : options_(options), log_(log), definitions_(definitions), store_(store) {
-  definitions_.AddListener(
+  retargets_ = definitions_.AddListener(
       [this](const Definitions& defs, const v1::DefinitionBatch& batch) {
         std::lock_guard<std::mutex> lock(retargeted_mu_);
         for (const v1::DefinitionChange& change : batch.changes()) {
@@ -58,7 +58,10 @@ RollupEngine::RollupEngine(const RollupEngineOptions& options,
       });
 }
 
-RollupEngine::~RollupEngine() { Stop(); }
+RollupEngine::~RollupEngine() {
+  retargets_ = {};  // No definitions callback from here on.
+  Stop();
+}
 
 absl::Status RollupEngine::Start() {
   absl::Status started = StartConsuming();

@@ -132,6 +132,7 @@ class RollupEngine {
 
   std::mutex retargeted_mu_;
   std::vector<CellId> retargeted_;  // Guarded by retargeted_mu_.
+  DefinitionsFollower::Registration retargets_;
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> halted_{false};

@@ -1,7 +1,9 @@
 #include "services/rollup/rollup_engine.h"
 
 #include <filesystem>
+#include <atomic>
 #include <map>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -370,6 +372,27 @@ TEST_F(RollupEngineTest, ABoundedCacheKeepsEveryTotalExact) {
                             *ParsePeriod(PeriodKind::kYear, "2026"));
   ASSERT_OK(read);
   EXPECT_EQ((*read)->value, ToFixedPoint(4 * 12 * 3));
+}
+
+TEST_F(RollupEngineTest, TearsDownWhileDefinitionsKeepArriving) {
+  // The follower called the engine's target listener after the engine was
+  // gone (a use-after-free, in the order RunServices destroyed them).
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) {
+      v1::EventEnvelope envelope = NewEnvelope(ThisProducer("test"));
+      *envelope.mutable_definitions() =
+          Batch({TargetChange("sales", "team-a", "2026-01", i)});
+      ASSERT_OK(log_->Append(kDefinitionsTopic,
+                             {{"defs", envelope.SerializeAsString()}}));
+    }
+  });
+  absl::SleepFor(absl::Milliseconds(50));
+  engine_.reset();
+  absl::SleepFor(absl::Milliseconds(50));
+  stop = true;
+  writer.join();
+  ASSERT_OK(definitions_->CatchUp(absl::Seconds(10)));
 }
 
 TEST_F(RollupEngineTest, RestartResumesWithoutLosingOrRecounting) {

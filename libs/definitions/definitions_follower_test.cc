@@ -1,0 +1,68 @@
+#include "libs/definitions/definitions_follower.h"
+
+#include <atomic>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "libs/definitions/testing/definition_builders.h"
+#include "libs/eventlog/rocksdb_event_log.h"
+#include "libs/status/status_matchers.h"
+#include "libs/streams/envelope.h"
+#include "libs/streams/topics.h"
+
+namespace strata {
+namespace {
+
+using ::strata::testing::Batch;
+using ::strata::testing::UnitChange;
+
+class DefinitionsFollowerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           absl::StrCat("strata_follower_", getpid());
+    std::filesystem::remove_all(dir_);
+    log_ = *eventlog::OpenRocksDbEventLog({dir_.string(), DefaultTopics()});
+    follower_ = *DefinitionsFollower::Create(*log_, "test");
+  }
+  void TearDown() override {
+    follower_.reset();
+    log_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void AppendUnit(const std::string& id) {
+    v1::EventEnvelope envelope = NewEnvelope(ThisProducer("test"));
+    *envelope.mutable_definitions() = Batch({UnitChange(id, "")});
+    ASSERT_OK(log_->Append(kDefinitionsTopic,
+                           {{"defs", envelope.SerializeAsString()}}));
+    ASSERT_OK(follower_->CatchUp(absl::Seconds(5)));
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<eventlog::EventLog> log_;
+  std::unique_ptr<DefinitionsFollower> follower_;
+};
+
+TEST_F(DefinitionsFollowerTest, AListenerIsCalledOnlyWhileRegistered) {
+  std::atomic<int> calls{0};
+  auto registration = std::make_unique<DefinitionsFollower::Registration>(
+      follower_->AddListener(
+          [&](const Definitions& defs, const v1::DefinitionBatch&) {
+            EXPECT_TRUE(defs.FindUnit("a").has_value());
+            ++calls;
+          }));
+  follower_->Start();
+  AppendUnit("a");
+  EXPECT_EQ(calls, 1);
+  // An owner going away takes its listener with it (the rollup engine's
+  // was called after the engine was destroyed).
+  registration.reset();
+  AppendUnit("b");
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(follower_->Current()->FindUnit("b").has_value());
+}
+
+}  // namespace
+}  // namespace strata

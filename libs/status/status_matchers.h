@@ -35,9 +35,16 @@ MATCHER_P2(StatusIs, code, message_matcher, "") {
 
 }  // namespace strata::testing
 
-#define EXPECT_OK(expr)                                \
-  EXPECT_TRUE(::strata::testing::GetStatus(expr).ok()) \
-      << ::strata::testing::GetStatus(expr).ToString()
-#define ASSERT_OK(expr)                                \
-  ASSERT_TRUE(::strata::testing::GetStatus(expr).ok()) \
-      << ::strata::testing::GetStatus(expr).ToString()
+// Each evaluates `expr` once (a failing side-effecting call is not run
+// again to print its status) and takes a streamed message after it.
+#define STRATA_OK_IMPL_(expr, fail)                                     \
+  switch (0)                                                            \
+  case 0:                                                               \
+  default:                                                              \
+    if (const ::absl::Status strata_ok_status_ =                        \
+            ::strata::testing::GetStatus(expr);                         \
+        strata_ok_status_.ok()) {                                       \
+    } else                                                              \
+      fail() << strata_ok_status_.ToString()
+#define EXPECT_OK(expr) STRATA_OK_IMPL_(expr, ADD_FAILURE)
+#define ASSERT_OK(expr) STRATA_OK_IMPL_(expr, FAIL)

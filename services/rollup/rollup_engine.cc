@@ -106,20 +106,24 @@ absl::Status RollupEngine::Health() const {
 }
 
 void RollupEngine::Run() {
-  absl::Time last_flush = absl::Now();
+  Clock& clock = *options_.clock;
+  absl::Time last_flush = clock.Now();
+  absl::Duration restart_backoff = absl::Milliseconds(10);
   size_t pending = 0;  // Records and cells changed since the last hand-off.
   while (!stop_) {
     if (halted_) {
       absl::SleepFor(absl::Milliseconds(50));
       continue;
     }
-    // Idle: wait a whole interval. Otherwise until the hand-off is due, and
-    // once due (the flusher still busy) in short steps rather than spinning.
+    // Wait for records until the hand-off is due, in real-time steps of at
+    // most 50 ms (100 ms idle), since the engine's clock may not be the one
+    // the log waits by and Stop() should not wait long; once due (the
+    // flusher still busy), in short steps rather than spinning.
     const absl::Duration wait =
         pending == 0
-            ? options_.flush_interval
-            : std::max(absl::Milliseconds(5),
-                       options_.flush_interval - (absl::Now() - last_flush));
+            ? absl::Milliseconds(100)
+            : std::clamp(options_.flush_interval - (clock.Now() - last_flush),
+                         absl::Milliseconds(5), absl::Milliseconds(50));
     auto records = consumer_->Poll(options_.poll_batch, wait);
     if (!records.ok()) {
       if (!IsTransient(records.status())) {
@@ -132,12 +136,15 @@ void RollupEngine::Run() {
       absl::SleepFor(absl::Milliseconds(100));
       continue;
     }
-    health_.SetUnlessDamaged(absl::OkStatus());
-    if (pending == 0) last_flush = absl::Now();
+    if (pending == 0) last_flush = clock.Now();
     if (absl::Status folded = Fold(*records, pending); !folded.ok()) {
       if (IsTransient(folded)) {
         RestartFromCommitted(folded);
         pending = 0;
+        // The same records come back at once: a store that keeps failing
+        // is retried at a falling rate, not in a tight loop.
+        absl::SleepFor(restart_backoff);
+        restart_backoff = std::min(restart_backoff * 2, absl::Seconds(5));
       } else if (absl::IsDataLoss(folded)) {
         // The store cannot be read back: rebuilt at the next start.
         if (absl::Status marked = store_.MarkForRebuild(folded.message());
@@ -152,10 +159,13 @@ void RollupEngine::Run() {
       }
       continue;
     }
+    // OK only once records fold again: not merely because a poll worked.
+    health_.SetUnlessDamaged(absl::OkStatus());
+    restart_backoff = absl::Milliseconds(10);
     // While the flusher is still writing the last batch, keep folding: the
     // next batch coalesces more changes per cell. Wait for it only once
     // max_pending_events are pending.
-    const bool due = absl::Now() - last_flush >= options_.flush_interval;
+    const bool due = clock.Now() - last_flush >= options_.flush_interval;
     const bool full = pending_events_.size() >= options_.max_pending_events;
     if (pending > 0 && (full || (due && !flusher_->Busy()))) {
       HandOff();

@@ -31,6 +31,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/aggregation/cell.h"
+#include "libs/clock/clock.h"
 #include "libs/definitions/cell_id.h"
 #include "libs/definitions/definitions_follower.h"
 #include "libs/eventlog/event_log.h"
@@ -61,6 +62,8 @@ struct RollupEngineOptions {
   // Consumer group for position reporting (lag); positions of record are
   // those in the store.
   std::string consumer_group = "strata-rollup";
+  // Decides when a hand-off is due. Not owned; the real clock by default.
+  Clock* clock = &Clock::Real();
 };
 
 // Counters, readable from any thread.

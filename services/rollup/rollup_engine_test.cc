@@ -374,6 +374,33 @@ TEST_F(RollupEngineTest, ABoundedCacheKeepsEveryTotalExact) {
   EXPECT_EQ((*read)->value, ToFixedPoint(4 * 12 * 3));
 }
 
+TEST_F(RollupEngineTest, AHandOffIsDueWhenTheIntervalHasPassedOnItsClock) {
+  SimulatedClock clock(absl::FromUnixSeconds(1'790'000'000));
+  engine_options_.clock = &clock;
+  engine_options_.flush_interval = absl::Minutes(1);
+  Restart();
+  AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10}});
+  const RollupStats& stats = engine_->stats();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (stats.events_applied < 1 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_EQ(stats.events_applied, 1);
+  // Folded and queryable, not yet committed: the clock has not moved.
+  auto defs = definitions_->Current();
+  auto read = engine_->Read(*defs, *defs->FindKpi("sales"),
+                            *defs->FindUnit("ent"),
+                            *ParsePeriod(PeriodKind::kMonth, "2026-01"));
+  ASSERT_OK(read);
+  EXPECT_EQ((*read)->value, ToFixedPoint(10));
+  EXPECT_EQ(stats.events_committed, 0);
+  EXPECT_FALSE(Cell("sales", "ent", PeriodKind::kMonth, "2026-01"));
+  clock.Advance(absl::Minutes(1));
+  WaitForApplied(1);
+  EXPECT_EQ(Cell("sales", "ent", PeriodKind::kMonth, "2026-01")->value,
+            ToFixedPoint(10));
+}
+
 TEST_F(RollupEngineTest, TearsDownWhileDefinitionsKeepArriving) {
   // The follower called the engine's target listener after the engine was
   // gone (a use-after-free, in the order RunServices destroyed them).

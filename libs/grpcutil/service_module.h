@@ -4,7 +4,10 @@
 // and background work started once its inputs are ready. A binary serves one
 // module (strata-rollup) or several on one port (strata).
 
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -20,6 +23,9 @@ class ServiceModule {
  public:
   virtual ~ServiceModule() = default;
 
+  // Short, for status reports: "ingest", "rollup", "alerts".
+  virtual std::string name() const = 0;
+
   virtual std::vector<grpc::Service*> services() = 0;
   // Called once the definitions have caught up, before serving.
   virtual absl::Status Start() { return absl::OkStatus(); }
@@ -29,6 +35,8 @@ class ServiceModule {
   // UNAVAILABLE while starting or catching up, DATA_LOSS and the like for
   // damage. The process serves NOT_SERVING unless every module is OK.
   virtual absl::Status Health() { return absl::OkStatus(); }
+  // What the module measures, for status reports: name -> value.
+  virtual std::map<std::string, int64_t> Gauges() { return {}; }
 };
 
 // Converts a module factory's result to the interface.

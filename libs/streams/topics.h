@@ -19,6 +19,10 @@ inline constexpr char kRollupsTopic[] = "strata.rollups";
 // Acknowledgements and resolutions of alerts.
 inline constexpr char kAlertActionsTopic[] = "strata.alert-actions";
 
+// The consumer group whose committed positions show how far rollup has
+// come (ingest's back-pressure reads them).
+inline constexpr char kRollupConsumerGroup[] = "strata-rollup";
+
 // Topic -> partition count for a fresh log.
 std::map<std::string, int32_t> DefaultTopics();
 

@@ -34,6 +34,7 @@ class AlertsModule final : public ServiceModule {
   absl::Status Start() override { return engine_.Start(); }
   void Stop() override { engine_.Stop(); }
   absl::Status Health() override { return engine_.Health(); }
+  std::string name() const override { return "alerts"; }
 
   std::vector<grpc::Service*> services() override { return {&service_}; }
 

@@ -14,7 +14,7 @@ namespace {
 
 absl::Status Run(const std::vector<std::string>& args) {
   if (!args.empty()) return absl::InvalidArgumentError("no arguments expected");
-  return RunServices("strata-alerts", LogOptionsFromFlags(),
+  return RunServices("strata-alerts", ServerOptionsFromFlags(),
                      absl::GetFlag(FLAGS_listen), {[](const ModuleContext& c) {
                        return alerts::NewAlertsService(c.log, c.definitions,
                                                        c.options.data_dir);

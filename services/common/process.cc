@@ -15,6 +15,7 @@
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/topics.h"
+#include "services/common/status_service.h"
 
 ABSL_FLAG(std::string, data_dir, "./strata-data",
           "Directory of local state; also of the embedded log unless "
@@ -26,6 +27,10 @@ ABSL_FLAG(bool, log_fsync, true,
           "accepted events survive a power loss. false: faster; a process "
           "crash loses nothing, a power loss may lose the last accepted "
           "events (services then refuse with DATA_LOSS).");
+
+ABSL_FLAG(absl::Duration, max_rollup_lag, absl::Seconds(10),
+          "Ingest: refuse new events (RESOURCE_EXHAUSTED, retry later) while "
+          "rollup trails the log by more than this; 0 never refuses.");
 
 ABSL_FLAG(std::string, port_file, "",
           "Once serving, write the bound port to this file.");
@@ -49,16 +54,17 @@ absl::Status AnnouncePort(int port) {
   return absl::OkStatus();
 }
 
-LogOptions LogOptionsFromFlags() {
-  LogOptions options;
+ServerOptions ServerOptionsFromFlags() {
+  ServerOptions options;
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.kafka_brokers = absl::GetFlag(FLAGS_kafka_brokers);
   options.fsync = absl::GetFlag(FLAGS_log_fsync);
+  options.max_rollup_lag = absl::GetFlag(FLAGS_max_rollup_lag);
   return options;
 }
 
 absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(
-    const LogOptions& options) {
+    const ServerOptions& options) {
   if (options.kafka_brokers.empty()) {
     eventlog::RocksDbEventLogOptions embedded;
     embedded.path = (std::filesystem::path(options.data_dir) / "log").string();
@@ -104,7 +110,7 @@ bool TerminationRequested(absl::Duration timeout) {
 }  // namespace
 
 absl::Status RunServices(
-    const std::string& name, const LogOptions& options,
+    const std::string& name, const ServerOptions& options,
     const std::string& listen, const std::vector<ModuleFactory>& factories,
     const std::function<absl::Status(const ModuleContext&)>& ready) {
   BlockTerminationSignals();
@@ -121,6 +127,8 @@ absl::Status RunServices(
       services.push_back(service);
     modules.push_back(std::move(module));
   }
+  StatusService status(modules);
+  services.push_back(&status);
   // Listening from the start, NOT_SERVING until every module is healthy.
   ServerRunner server;
   ASSIGN_OR_RETURN(int port, server.Start(listen, services));
@@ -142,21 +150,24 @@ absl::Status RunServices(
   }
   if (ready) RETURN_IF_ERROR(ready(context));
 
-  absl::Status reported = absl::UnknownError("not yet reported");
+  std::string reported = "(none yet)";
   do {
-    absl::Status health = absl::OkStatus();
-    for (auto& module : modules) {
-      health = module->Health();
-      if (!health.ok()) break;
+    const v1::ServerStatus report = status.Report();
+    server.SetServing(report.serving());
+    // Logged when it changes: each module that holds serving back, and why.
+    std::string summary;
+    for (const v1::ModuleStatus& module : report.modules()) {
+      if (module.code() == "OK") continue;
+      absl::StrAppend(&summary, summary.empty() ? "" : "; ", module.module(),
+                      ": ", module.code(), ": ", module.message());
     }
-    server.SetServing(health.ok());
-    if (health.ToString() != reported.ToString()) {
-      if (health.ok()) {
+    if (summary != reported) {
+      if (summary.empty()) {
         STRATA_LOG(INFO) << name << " serving on port " << port;
       } else {
-        STRATA_LOG(WARNING) << name << " NOT_SERVING: " << health;
+        STRATA_LOG(WARNING) << name << " NOT_SERVING: " << summary;
       }
-      reported = health;
+      reported = summary;
     }
   } while (!TerminationRequested(absl::Milliseconds(200)));
   STRATA_LOG(INFO) << name << " stopping";

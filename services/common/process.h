@@ -4,7 +4,7 @@
 // choose, and run until SIGINT or SIGTERM. Linked only into binaries.
 //
 //   absl::Status Run(const std::vector<std::string>& args) {
-//     return RunServices("strata-rollup", LogOptionsFromFlags(), listen,
+//     return RunServices("strata-rollup", ServerOptionsFromFlags(), listen,
 //                        {[](const ModuleContext& c) { return ...; }});
 //   }
 //   int main(int argc, char** argv) { return RunMain(argc, argv, "...", Run); }
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "libs/definitions/definitions_follower.h"
 #include "libs/eventlog/event_log.h"
 #include "libs/grpcutil/service_module.h"
@@ -25,7 +26,8 @@ class Service;
 
 namespace strata {
 
-struct LogOptions {
+// What every server binary is configured with.
+struct ServerOptions {
   // Local state; with no brokers also the embedded log (<data_dir>/log).
   std::string data_dir = "./strata-data";
   // Kafka bootstrap servers; empty selects the embedded log.
@@ -35,15 +37,18 @@ struct LogOptions {
   // nothing, but a power loss may lose the last acknowledged appends (and
   // the services then refuse with DATA_LOSS rather than miscount).
   bool fsync = true;
+  // Ingest refuses new events (RESOURCE_EXHAUSTED) while rollup trails
+  // the log by more than this; zero never refuses.
+  absl::Duration max_rollup_lag = absl::Seconds(10);
 };
 
-// From --data_dir, --kafka_brokers and --log_fsync.
-LogOptions LogOptionsFromFlags();
+// From --data_dir, --kafka_brokers, --log_fsync and --max_rollup_lag.
+ServerOptions ServerOptionsFromFlags();
 
 // The embedded log creates Strata's topics; on Kafka they must exist
 // (FAILED_PRECONDITION names the missing one).
 absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(
-    const LogOptions& options);
+    const ServerOptions& options);
 
 // Writes the bound port to --port_file, if set, once the server listens
 // (it may still answer NOT_SERVING): how tests and scripts learn a port the
@@ -54,7 +59,7 @@ absl::Status AnnouncePort(int port);
 struct ModuleContext {
   eventlog::EventLog& log;
   DefinitionsFollower& definitions;
-  const LogOptions& options;  // data_dir holds the modules' state stores.
+  const ServerOptions& options;  // data_dir holds the modules' state stores.
 };
 using ModuleFactory =
     std::function<absl::StatusOr<std::unique_ptr<ServiceModule>>(
@@ -69,7 +74,7 @@ using ModuleFactory =
 // the modules. A module that fails to start leaves the process up and
 // NOT_SERVING, its calls answering why.
 absl::Status RunServices(
-    const std::string& name, const LogOptions& options,
+    const std::string& name, const ServerOptions& options,
     const std::string& listen, const std::vector<ModuleFactory>& factories,
     const std::function<absl::Status(const ModuleContext&)>& ready = nullptr);
 

@@ -16,6 +16,7 @@
 #include "services/ingest/event_id_index.h"
 #include "services/ingest/ingest_service.h"
 #include "services/ingest/kpi_event_ingestor.h"
+#include "services/ingest/rollup_lag_monitor.h"
 
 namespace strata::ingest {
 
@@ -24,17 +25,28 @@ class IngestModule final : public ServiceModule {
   // The event-id index lives in `state_dir` (created when missing).
   static absl::StatusOr<std::unique_ptr<IngestModule>> Create(
       eventlog::EventLog& log, DefinitionsFollower& definitions,
-      const std::string& state_dir);
+      const std::string& state_dir, absl::Duration max_rollup_lag);
 
   std::vector<grpc::Service*> services() override {
     return {&ingest_, &admin_};
   }
+  absl::Status Start() override {
+    lag_.Start();
+    return absl::OkStatus();
+  }
+  void Stop() override { lag_.Stop(); }
+  std::string name() const override { return "ingest"; }
+  std::map<std::string, int64_t> Gauges() override {
+    return {{"rollup_lag_ms", absl::ToInt64Milliseconds(lag_.Lag())}};
+  }
 
  private:
   IngestModule(eventlog::EventLog& log, DefinitionsFollower& definitions,
-               std::unique_ptr<EventIdIndex> index, int32_t partitions);
+               std::unique_ptr<EventIdIndex> index, int32_t partitions,
+               absl::Duration max_rollup_lag);
 
   std::unique_ptr<EventIdIndex> index_;
+  RollupLagMonitor lag_;
   KpiEventIngestor ingestor_;
   DefinitionsWriter writer_;
   IngestService ingest_;
@@ -45,6 +57,6 @@ class IngestModule final : public ServiceModule {
 // under `data_dir`.
 absl::StatusOr<std::unique_ptr<ServiceModule>> NewIngestService(
     eventlog::EventLog& log, DefinitionsFollower& definitions,
-    const std::string& data_dir);
+    const std::string& data_dir, absl::Duration max_rollup_lag);
 
 }  // namespace strata::ingest

@@ -7,6 +7,14 @@
 namespace strata::ingest {
 namespace {
 
+// Tells a client refused for back-pressure when to try again.
+void AddRetryAfter(grpc::CallbackServerContext* context,
+                   const absl::Status& status) {
+  if (absl::IsResourceExhausted(status)) {
+    context->AddTrailingMetadata(kRetryAfterMsKey, "1000");
+  }
+}
+
 // Reads batches until the client closes its side; each batch is ingested
 // whole before the next is read, and the first one that does not parse or
 // is rejected ends the call with its error, prefixed with its position in
@@ -14,8 +22,9 @@ namespace {
 class IngestStreamReactor final
     : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
-  IngestStreamReactor(KpiEventIngestor& ingestor, grpc::ByteBuffer* response)
-      : ingestor_(ingestor), response_(response) {
+  IngestStreamReactor(grpc::CallbackServerContext* context,
+                      KpiEventIngestor& ingestor, grpc::ByteBuffer* response)
+      : context_(context), ingestor_(ingestor), response_(response) {
     StartRead(&bytes_);
   }
 
@@ -32,6 +41,7 @@ class IngestStreamReactor final
     absl::StatusOr<int64_t> accepted =
         status.ok() ? ingestor_.Ingest(request.events()) : status;
     if (!accepted.ok()) {
+      AddRetryAfter(context_, accepted.status());
       Finish(ToGrpcStatus(absl::Status(
           accepted.status().code(),
           absl::StrCat("message ", messages_, " (", summary_.accepted(),
@@ -48,6 +58,7 @@ class IngestStreamReactor final
   void OnDone() override { delete this; }
 
  private:
+  grpc::CallbackServerContext* context_;
   KpiEventIngestor& ingestor_;
   grpc::ByteBuffer* response_;
   grpc::ByteBuffer bytes_;
@@ -65,13 +76,14 @@ grpc::ServerUnaryReactor* IngestService::Ingest(
       [&](const v1::IngestRequest& in, v1::IngestResponse& out) {
         absl::StatusOr<int64_t> accepted = ingestor_.Ingest(in.events());
         if (accepted.ok()) out.set_accepted(*accepted);
+        AddRetryAfter(context, accepted.status());
         return accepted.status();
       });
 }
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* IngestService::IngestStream(
     grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
-  return new IngestStreamReactor(ingestor_, response);
+  return new IngestStreamReactor(context, ingestor_, response);
 }
 
 }  // namespace strata::ingest

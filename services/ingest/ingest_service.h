@@ -9,6 +9,10 @@
 
 namespace strata::ingest {
 
+// Trailing metadata on a RESOURCE_EXHAUSTED answer (back-pressure): how many
+// milliseconds to wait before sending again.
+inline constexpr char kRetryAfterMsKey[] = "strata-retry-after-ms";
+
 class IngestService final
     : public v1::IngestService::WithRawCallbackMethod_Ingest<
           v1::IngestService::WithRawCallbackMethod_IngestStream<

@@ -46,6 +46,16 @@ class KpiEventIngestor::InFlightClaim {
 absl::StatusOr<int64_t> KpiEventIngestor::Ingest(
     const google::protobuf::RepeatedPtrField<v1::KpiEvent>& events) {
   if (events.empty()) return 0;
+  if (options_.lag != nullptr && options_.max_rollup_lag > absl::ZeroDuration()) {
+    const absl::Duration lag = options_.lag->Lag();
+    if (lag > options_.max_rollup_lag) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "rollup is ", absl::FormatDuration(absl::Trunc(lag, absl::Milliseconds(100))),
+          " behind the log (the limit is ",
+          absl::FormatDuration(options_.max_rollup_lag),
+          "); nothing was accepted, retry in a moment"));
+    }
+  }
   absl::Status valid;
   // A NOT_FOUND may name a definition on the log but not yet read here.
   auto references_known = [&](const Definitions& defs) {

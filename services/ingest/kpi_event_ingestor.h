@@ -20,26 +20,39 @@
 #include "libs/definitions/definitions_follower.h"
 #include "libs/eventlog/event_log.h"
 #include "services/ingest/event_id_index.h"
+#include "services/ingest/rollup_lag_monitor.h"
 #include "strata/v1/events.pb.h"
 
 namespace strata::ingest {
+
+struct KpiEventIngestorOptions {
+  // Refuse new events (RESOURCE_EXHAUSTED) while rollup trails the log by
+  // more than this, so that a saturated rollup slows the feeds down rather
+  // than falling minutes behind. Zero: never refuse.
+  absl::Duration max_rollup_lag = absl::Seconds(10);
+  // Where the lag comes from; null: not measured, never refused.
+  const RollupLagMonitor* lag = nullptr;
+};
 
 class KpiEventIngestor {
  public:
   KpiEventIngestor(eventlog::EventLog& log, DefinitionsFollower& definitions,
                    EventIdIndex& index, v1::Producer producer,
-                   int32_t partitions)
+                   int32_t partitions,
+                   const KpiEventIngestorOptions& options = {})
       : log_(log),
         definitions_(definitions),
         index_(index),
         producer_(std::move(producer)),
-        partitions_(partitions) {}
+        partitions_(partitions),
+        options_(options) {}
 
   // Returns the number of events accepted (appended now, or identical to
   // ones appended before), or why none was: INVALID_ARGUMENT or NOT_FOUND
   // from validation, ALREADY_EXISTS when an id was accepted before with a
   // different payload, ABORTED when a concurrent call is ingesting the same
-  // id (retry), or the log's error.
+  // id (retry), RESOURCE_EXHAUSTED while rollup lags too far behind
+  // (retry after a pause), or the log's error.
   absl::StatusOr<int64_t> Ingest(
       const google::protobuf::RepeatedPtrField<v1::KpiEvent>& events);
 
@@ -51,6 +64,7 @@ class KpiEventIngestor {
   EventIdIndex& index_;
   const v1::Producer producer_;
   const int32_t partitions_;
+  const KpiEventIngestorOptions options_;
 
   // Ids between look-up and index, so two calls cannot both take one id.
   std::mutex in_flight_mu_;

@@ -8,6 +8,7 @@
 #include "libs/eventlog/rocksdb_event_log.h"
 #include "libs/status/status_matchers.h"
 #include "libs/streams/envelope.h"
+#include "libs/clock/clock.h"
 #include "libs/streams/topics.h"
 
 namespace strata::ingest {
@@ -136,6 +137,37 @@ TEST_F(KpiEventIngestorTest, EveryCopyOfAnIdLandsInOnePartition) {
     }
   }
   EXPECT_GE(partition, 0);
+}
+
+TEST_F(KpiEventIngestorTest, RefusesWhileRollupLagsTooFarBehind) {
+  // Ingest took ~600k events/s while rollup folded far fewer, and rollups
+  // fell a minute behind. Rollup (absent here) never commits a position.
+  SimulatedClock clock(absl::Now());
+  RollupLagMonitor lag(*log_, kRollupConsumerGroup, clock);
+  KpiEventIngestorOptions options;
+  options.max_rollup_lag = absl::Seconds(10);
+  options.lag = &lag;
+  KpiEventIngestor ingestor(*log_, *definitions_, *index_,
+                            ThisProducer("test"), partitions_, options);
+  ASSERT_OK(ingestor.Ingest(Events({{"e1", "team-a", 1}})));
+  clock.Advance(absl::Seconds(11));
+  ASSERT_OK(lag.Refresh());
+  EXPECT_GE(lag.Lag(), absl::Seconds(10));
+  const std::vector<int64_t> before = EndOffsets();
+  EXPECT_THAT(ingestor.Ingest(Events({{"e2", "team-a", 1}})),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("behind the log (the limit is 10s)")));
+  EXPECT_EQ(EndOffsets(), before);
+  // Rollup catches up (commits its group position at the log's end).
+  auto rollup = *log_->NewConsumer(kRollupConsumerGroup);
+  std::vector<eventlog::Position> ends;
+  for (int32_t p = 0; p < partitions_; ++p) {
+    ends.push_back({{kKpiEventsTopic, p}, before[p]});
+  }
+  ASSERT_OK(rollup->Commit(ends));
+  ASSERT_OK(lag.Refresh());
+  EXPECT_EQ(lag.Lag(), absl::ZeroDuration());
+  EXPECT_OK(ingestor.Ingest(Events({{"e2", "team-a", 1}})));
 }
 
 }  // namespace

@@ -15,10 +15,11 @@ namespace {
 
 absl::Status Run(const std::vector<std::string>& args) {
   if (!args.empty()) return absl::InvalidArgumentError("no arguments expected");
-  return RunServices("strata-ingest", LogOptionsFromFlags(),
+  return RunServices("strata-ingest", ServerOptionsFromFlags(),
                      absl::GetFlag(FLAGS_listen), {[](const ModuleContext& c) {
                        return ingest::NewIngestService(c.log, c.definitions,
-                                                       c.options.data_dir);
+                                                       c.options.data_dir,
+                                                       c.options.max_rollup_lag);
                      }});
 }
 

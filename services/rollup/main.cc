@@ -15,7 +15,7 @@ namespace {
 
 absl::Status Run(const std::vector<std::string>& args) {
   if (!args.empty()) return absl::InvalidArgumentError("no arguments expected");
-  return RunServices("strata-rollup", LogOptionsFromFlags(),
+  return RunServices("strata-rollup", ServerOptionsFromFlags(),
                      absl::GetFlag(FLAGS_listen), {[](const ModuleContext& c) {
                        return rollup::NewRollupService(c.log, c.definitions,
                                                        c.options.data_dir);

@@ -38,6 +38,7 @@
 #include "libs/eventlog/replay_progress.h"
 #include "libs/period/period.h"
 #include "libs/status/health_report.h"
+#include "libs/streams/topics.h"
 #include "services/rollup/dirty_cache.h"
 #include "services/rollup/rollup_flusher.h"
 #include "services/rollup/rollup_store.h"
@@ -61,7 +62,7 @@ struct RollupEngineOptions {
   size_t max_cached_cells = 2'000'000;
   // Consumer group for position reporting (lag); positions of record are
   // those in the store.
-  std::string consumer_group = "strata-rollup";
+  std::string consumer_group = kRollupConsumerGroup;
   // Decides when a hand-off is due. Not owned; the real clock by default.
   Clock* clock = &Clock::Real();
 };

@@ -34,6 +34,16 @@ class RollupModule final : public ServiceModule {
   absl::Status Start() override { return engine_.Start(); }
   void Stop() override { engine_.Stop(); }
   absl::Status Health() override { return engine_.Health(); }
+  std::string name() const override { return "rollup"; }
+  std::map<std::string, int64_t> Gauges() override {
+    const RollupStats& s = engine_.stats();
+    return {{"events_applied", s.events_applied},
+            {"events_committed", s.events_committed},
+            {"events_duplicate", s.events_duplicate},
+            {"events_conflicting", s.events_conflicting},
+            {"events_rejected", s.events_rejected},
+            {"restarts", s.restarts}};
+  }
 
   std::vector<grpc::Service*> services() override { return {&query_}; }
   const RollupStats& stats() const { return engine_.stats(); }

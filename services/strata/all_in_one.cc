@@ -26,8 +26,9 @@ absl::Status ServeAllInOne(const AllInOneOptions& options) {
   };
   return RunServices("strata", options.log, options.listen,
                      {[](const ModuleContext& c) {
-                        return ingest::NewIngestService(c.log, c.definitions,
-                                                        c.options.data_dir);
+                        return ingest::NewIngestService(
+                            c.log, c.definitions, c.options.data_dir,
+                            c.options.max_rollup_lag);
                       },
                       [](const ModuleContext& c) {
                         return rollup::NewRollupService(c.log, c.definitions,

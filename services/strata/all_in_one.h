@@ -11,7 +11,7 @@
 namespace strata::cli {
 
 struct AllInOneOptions {
-  LogOptions log;
+  ServerOptions log;
   std::string listen = "127.0.0.1:7400";
   // Load the demo organisation unless its root unit already exists.
   bool demo = false;

@@ -1,6 +1,7 @@
 #include "services/strata/client_commands.h"
 
 #include <fstream>
+#include <map>
 #include <iostream>
 #include <sstream>
 
@@ -17,6 +18,7 @@
 #include "strata/v1/alert_service.grpc.pb.h"
 #include "strata/v1/ingest_service.grpc.pb.h"
 #include "strata/v1/query_service.grpc.pb.h"
+#include "strata/v1/status_service.grpc.pb.h"
 
 namespace strata::cli {
 namespace {
@@ -111,21 +113,42 @@ absl::Status Client::SendEvents(const std::string& path) {
   }
   ASSIGN_OR_RETURN(std::vector<v1::KpiEvent> events, ParseKpiEventsCsv(*in));
   auto stub = v1::IngestService::NewStub(channel_);
-  grpc::ClientContext context;
-  v1::IngestResponse response;
-  auto writer = stub->IngestStream(&context, &response);
+  int64_t accepted = 0;
   v1::IngestRequest request;
   for (size_t i = 0; i < events.size(); ++i) {
     *request.add_events() = std::move(events[i]);
-    if (request.events_size() == options_.batch_size ||
-        i + 1 == events.size()) {
-      if (!writer->Write(request)) break;  // The server ended the call.
-      request.Clear();
+    if (request.events_size() < options_.batch_size && i + 1 < events.size()) {
+      continue;
     }
+    // One call per batch, so that a refusal names the batch and a retry
+    // resends only it (event ids make a resend harmless).
+    absl::Duration backoff = absl::Milliseconds(200);
+    while (true) {
+      grpc::ClientContext context;
+      v1::IngestResponse response;
+      const absl::Status status =
+          FromGrpcStatus(stub->Ingest(&context, request, &response));
+      if (status.ok()) {
+        accepted += response.accepted();
+        break;
+      }
+      // Back-pressure and passing trouble: wait and send the batch again.
+      if (!absl::IsResourceExhausted(status) && !absl::IsUnavailable(status) &&
+          !absl::IsAborted(status)) {
+        return absl::Status(
+            status.code(),
+            absl::StrCat("events from line ", i + 3 - request.events_size(),
+                         " on (", accepted, " accepted before): ",
+                         status.message()));
+      }
+      std::cerr << "strata: " << status << "; retrying in "
+                << absl::FormatDuration(backoff) << "\n";
+      absl::SleepFor(backoff);
+      backoff = std::min(backoff * 2, absl::Seconds(10));
+    }
+    request.Clear();
   }
-  writer->WritesDone();
-  RETURN_IF_ERROR(FromGrpcStatus(writer->Finish()));
-  out_ << "accepted " << response.accepted() << " events\n";
+  out_ << "accepted " << accepted << " events\n";
   return absl::OkStatus();
 }
 
@@ -209,6 +232,23 @@ absl::Status Client::ActOnAlert(
 absl::Status Client::Health() {
   ASSIGN_OR_RETURN(bool serving, CheckServing(channel_, absl::Seconds(5)));
   out_ << (serving ? "SERVING" : "NOT_SERVING") << "\n";
+  // Why, module by module, with what each measures.
+  auto stub = v1::StatusService::NewStub(channel_);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  v1::ServerStatus status;
+  if (stub->GetStatus(&context, v1::GetStatusRequest(), &status).ok()) {
+    for (const v1::ModuleStatus& module : status.modules()) {
+      out_ << "  " << module.module() << ": " << module.code();
+      if (!module.message().empty()) out_ << ": " << module.message();
+      std::map<std::string, int64_t> gauges(module.gauges().begin(),
+                                            module.gauges().end());
+      for (const auto& [name, value] : gauges) {
+        out_ << "\n    " << name << " " << value;
+      }
+      out_ << "\n";
+    }
+  }
   return serving ? absl::OkStatus() : absl::UnavailableError("not serving");
 }
 

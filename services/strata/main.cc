@@ -59,7 +59,7 @@ absl::Status Run(const std::vector<std::string>& args) {
   };
   if (command == "serve") {
     AllInOneOptions options;
-    options.log = LogOptionsFromFlags();
+    options.log = ServerOptionsFromFlags();
     options.listen = absl::GetFlag(FLAGS_listen);
     options.demo = absl::GetFlag(FLAGS_demo);
     return ServeAllInOne(options);

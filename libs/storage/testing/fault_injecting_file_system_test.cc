@@ -122,17 +122,6 @@ TEST_F(FaultInjectingFileSystemTest, SyncFailuresFailAFlushAndThenWrites) {
   EXPECT_EQ(Get("after"), "3");
 }
 
-TEST_F(FaultInjectingFileSystemTest, OnlyTheNamedFilesFail) {
-  fs_->Fail(Operation::kWrite, ".sst");
-  ASSERT_OK(Put("a", "1"));  // The WAL is written, not an SST.
-  EXPECT_EQ(fs_->injected(Operation::kWrite), 0);
-  EXPECT_FALSE(Flush().ok());
-  EXPECT_GE(fs_->injected(Operation::kWrite), 1);
-  fs_->Clear();
-  ASSERT_OK(PutOnceRecovered("b", "2"));
-  EXPECT_EQ(Get("a"), "1");
-}
-
 TEST_F(FaultInjectingFileSystemTest, FailsOnlyTheNextCountCalls) {
   fs_->Fail(Operation::kWrite, ".log", 1);
   EXPECT_FALSE(Put("a", "1").ok());

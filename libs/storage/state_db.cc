@@ -120,8 +120,10 @@ absl::StatusOr<std::unique_ptr<StateDb>> StateDb::OpenOrCreate(
       FamilyOptions(db_options);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, family_options}};
+  rocksdb::ColumnFamilyOptions filtered_options = family_options;
+  filtered_options.compaction_filter = options.compaction_filter;
   for (const std::string& name : options.families) {
-    descriptors.emplace_back(name, family_options);
+    descriptors.emplace_back(name, filtered_options);
   }
   std::unique_ptr<StateDb> state(new StateDb());
   state->path_ = options.path;

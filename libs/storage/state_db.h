@@ -29,6 +29,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "rocksdb/compaction_filter.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 
@@ -53,6 +54,9 @@ struct StateDbOptions {
   // The environment RocksDB reads and writes through; null for the real
   // one. Tests pass one whose file system fails on demand.
   rocksdb::Env* env = nullptr;
+  // Drops entries of the named families (not the default one) when they
+  // are compacted; null keeps everything. Not owned; must outlive the store.
+  const rocksdb::CompactionFilter* compaction_filter = nullptr;
 };
 
 class StateDb {

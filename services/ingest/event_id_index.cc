@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/status/status_macros.h"
+#include "libs/storage/rocksdb_status.h"
 
 namespace strata::ingest {
 namespace {
@@ -10,10 +11,45 @@ constexpr size_t kIds = 0;  // The one family: id -> fingerprint, time.
 
 }  // namespace
 
+// Drops entries whose append time lies beyond the horizon.
+class EventIdIndex::ExpiryFilter final : public rocksdb::CompactionFilter {
+ public:
+  ExpiryFilter(absl::Duration horizon, Clock& clock)
+      : horizon_(horizon), clock_(clock) {}
+
+  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value,
+              std::string*, bool*) const override {
+    if (value.size() != 16) return false;  // Reported by Lookup, not here.
+    const int64_t appended_ms = DecodeFixed64At(
+        absl::string_view(value.data(), value.size()), 1);
+    return absl::FromUnixMillis(appended_ms) < clock_.Now() - horizon_;
+  }
+  const char* Name() const override { return "strata.EventIdExpiry"; }
+
+ private:
+  const absl::Duration horizon_;
+  Clock& clock_;
+};
+
 absl::StatusOr<std::unique_ptr<EventIdIndex>> EventIdIndex::Open(
-    const std::string& path) {
-  ASSIGN_OR_RETURN(auto db, StateDb::Open({path, {"event_ids"}, "strata.ingest-event-ids/1"}));
-  return std::unique_ptr<EventIdIndex>(new EventIdIndex(std::move(db)));
+    const std::string& path, absl::Duration horizon, Clock& clock) {
+  std::unique_ptr<EventIdIndex> index(new EventIdIndex());
+  index->expiry_ = std::make_unique<ExpiryFilter>(horizon, clock);
+  StateDbOptions options;
+  options.path = path;
+  options.families = {"event_ids"};
+  options.format = "strata.ingest-event-ids/1";
+  options.compaction_filter = index->expiry_.get();
+  ASSIGN_OR_RETURN(index->db_, StateDb::Open(options));
+  return index;
+}
+
+EventIdIndex::~EventIdIndex() { db_.reset(); }
+
+absl::Status EventIdIndex::Compact() {
+  return FromRocksDb(db_->db().CompactRange(rocksdb::CompactRangeOptions(),
+                                            db_->family(kIds), nullptr,
+                                            nullptr));
 }
 
 absl::StatusOr<std::vector<std::optional<uint64_t>>> EventIdIndex::Lookup(

@@ -19,15 +19,24 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "libs/clock/clock.h"
 #include "libs/storage/state_db.h"
 
 namespace strata::ingest {
 
+// Ids this old are forgotten when their files are compacted: an advisory
+// index need not grow forever (rollup, the arbiter, keeps every id).
+inline constexpr absl::Duration kEventIdIndexHorizon = absl::Hours(24 * 30);
+
 class EventIdIndex {
  public:
-  // Creates the directory and the database when missing.
+  // Creates the directory and the database when missing. Entries appended
+  // more than `horizon` before `clock`'s now are dropped at compaction.
   static absl::StatusOr<std::unique_ptr<EventIdIndex>> Open(
-      const std::string& path);
+      const std::string& path, absl::Duration horizon = kEventIdIndexHorizon,
+      Clock& clock = Clock::Real());
+  ~EventIdIndex();
 
   // For each id, the fingerprint recorded under it, or nullopt.
   absl::StatusOr<std::vector<std::optional<uint64_t>>> Lookup(
@@ -38,9 +47,15 @@ class EventIdIndex {
       const std::vector<std::pair<absl::string_view, uint64_t>>& events,
       int64_t append_time_ms);
 
- private:
-  explicit EventIdIndex(std::unique_ptr<StateDb> db) : db_(std::move(db)) {}
+  // Compacts the whole index now, dropping what lies beyond the horizon
+  // (RocksDB otherwise does so as files are compacted in the background).
+  absl::Status Compact();
 
+ private:
+  class ExpiryFilter;
+  EventIdIndex() = default;
+
+  std::unique_ptr<ExpiryFilter> expiry_;  // Outlives db_.
   std::unique_ptr<StateDb> db_;
 };
 

@@ -170,5 +170,28 @@ TEST_F(KpiEventIngestorTest, RefusesWhileRollupLagsTooFarBehind) {
   EXPECT_OK(ingestor.Ingest(Events({{"e2", "team-a", 1}})));
 }
 
+TEST(EventIdIndexTest, ForgetsIdsBeyondItsHorizonAtCompaction) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      absl::StrCat("strata_event_id_index_", getpid());
+  std::filesystem::remove_all(dir);
+  SimulatedClock clock(absl::FromUnixSeconds(1'790'000'000));
+  auto index = EventIdIndex::Open(dir.string(), absl::Hours(24), clock);
+  ASSERT_OK(index);
+  ASSERT_OK((*index)->Record({{"old", 1}},
+                             absl::ToUnixMillis(clock.Now())));
+  clock.Advance(absl::Hours(23));
+  ASSERT_OK((*index)->Record({{"recent", 2}},
+                             absl::ToUnixMillis(clock.Now())));
+  clock.Advance(absl::Hours(2));
+  ASSERT_OK((*index)->Compact());
+  auto found = (*index)->Lookup({"old", "recent"});
+  ASSERT_OK(found);
+  EXPECT_EQ((*found)[0], std::nullopt);
+  EXPECT_EQ((*found)[1], 2u);
+  index->reset();
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace strata::ingest

@@ -83,6 +83,9 @@ absl::Status RollupEngine::StartConsuming() {
                                   log_, positions, "rollup state"));
   ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
   RETURN_IF_ERROR(consumer_->Assign(positions));
+  // What the store holds is rolled up: reported at once, or a restart
+  // would look like lag until the next flush.
+  ReportPositions(positions);
   flusher_ = std::make_unique<RollupFlusher>(
       log_, store_, stats_.events_committed, stats_.flushes);
   health_.Set(absl::OkStatus());
@@ -161,6 +164,7 @@ void RollupEngine::Run() {
     }
     // OK only once records fold again: not merely because a poll worked.
     health_.SetUnlessDamaged(absl::OkStatus());
+    if (records->empty()) ReportProgress();
     restart_backoff = absl::Milliseconds(10);
     // While the flusher is still writing the last batch, keep folding: the
     // next batch coalesces more changes per cell. Wait for it only once
@@ -177,6 +181,7 @@ void RollupEngine::Run() {
     STRATA_LOG(WARNING) << "rollup: stopping with a batch not yet durable; "
                            "the log replays it";
   }
+  ReportProgress();
   flusher_->Stop();
 }
 
@@ -287,8 +292,8 @@ void RollupEngine::HandOff() {
   FlushBatch batch = PrepareFlushBatch(
       *defs_, cells, own, std::move(pending_events_), std::move(positions));
   pending_events_.clear();  // Valid but unspecified after the move.
-  const std::vector<eventlog::Position> durable =
-      flusher_->Submit(std::move(batch));
+  flusher_->Submit(std::move(batch));
+  ReportProgress();
   // Every batch before this one is durable now, so only this batch's
   // entries must stay: the store holds the rest exactly.
   {
@@ -306,12 +311,19 @@ void RollupEngine::HandOff() {
     for (const auto& [id, state] : own) keep.push_back(id);
     own_.RetainOnly(keep);
   }
-  // The group's position only reports lag; the store's is the one of record.
-  if (!durable.empty()) {
-    absl::Status reported = consumer_->Commit(durable);
-    if (!reported.ok()) {
-      STRATA_LOG(WARNING) << "rollup: reporting positions: " << reported;
-    }
+}
+
+void RollupEngine::ReportProgress() {
+  ReportPositions(flusher_->TakeDurablePositions());
+}
+
+void RollupEngine::ReportPositions(
+    const std::vector<eventlog::Position>& positions) {
+  // The group's position only reports progress (ingest's back-pressure
+  // reads it); the store's is the one of record.
+  if (positions.empty()) return;
+  if (absl::Status reported = consumer_->Commit(positions); !reported.ok()) {
+    STRATA_LOG(WARNING) << "rollup: reporting positions: " << reported;
   }
 }
 

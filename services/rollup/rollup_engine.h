@@ -119,6 +119,9 @@ class RollupEngine {
   absl::StatusOr<size_t> MarkRetargetedCells();
   // Hands what changed since the last hand-off to the flusher.
   void HandOff();
+  // Commits the durable positions to the consumer group (progress only).
+  void ReportProgress();
+  void ReportPositions(const std::vector<eventlog::Position>& positions);
   // Drops the cache and resumes from the committed state.
   void RestartFromCommitted(const absl::Status& cause);
   absl::Status AssignCommittedPositions();

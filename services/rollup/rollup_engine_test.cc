@@ -401,6 +401,30 @@ TEST_F(RollupEngineTest, AHandOffIsDueWhenTheIntervalHasPassedOnItsClock) {
             ToFixedPoint(10));
 }
 
+TEST_F(RollupEngineTest, ReportsEveryDurablePositionToItsGroup) {
+  // Only the flush before the last one was reported: after a quiet spell,
+  // ingest's back-pressure saw lag that was not there and refused events
+  // for good.
+  AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10}});
+  WaitForApplied(1);
+  auto group = *log_->NewConsumer(kRollupConsumerGroup);
+  const int32_t partitions = DefaultTopics()[kKpiEventsTopic];
+  auto all_reported = [&] {
+    for (int32_t p = 0; p < partitions; ++p) {
+      const eventlog::TopicPartition tp{kKpiEventsTopic, p};
+      const int64_t end = *log_->EndOffset(tp);
+      const int64_t committed = *group->Committed(tp);
+      if (end > 0 && committed != end) return false;
+    }
+    return true;
+  };
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!all_reported() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_TRUE(all_reported());
+}
+
 TEST_F(RollupEngineTest, TearsDownWhileDefinitionsKeepArriving) {
   // The follower called the engine's target listener after the engine was
   // gone (a use-after-free, in the order RunServices destroyed them).

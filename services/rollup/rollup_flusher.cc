@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "libs/logging/log.h"
@@ -39,14 +40,17 @@ RollupFlusher::~RollupFlusher() {
   thread_.join();
 }
 
-std::vector<eventlog::Position> RollupFlusher::Submit(FlushBatch batch) {
+void RollupFlusher::Submit(FlushBatch batch) {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return !pending_ || stop_; });
-  std::vector<eventlog::Position> durable = std::move(batch_.changes.positions);
   batch_ = std::move(batch);
   pending_ = !stop_;
   cv_.notify_all();
-  return durable;
+}
+
+std::vector<eventlog::Position> RollupFlusher::TakeDurablePositions() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::exchange(durable_, {});
 }
 
 bool RollupFlusher::Busy() {
@@ -90,6 +94,7 @@ void RollupFlusher::Run() {
     }
     if (status.ok()) health_.Set(absl::OkStatus());
     std::lock_guard<std::mutex> lock(mu_);
+    if (status.ok()) durable_ = batch_.changes.positions;
     pending_ = false;
     cv_.notify_all();
   }

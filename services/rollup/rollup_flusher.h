@@ -56,9 +56,12 @@ class RollupFlusher {
                 std::atomic<int64_t>& flushes);
   ~RollupFlusher();
 
-  // Waits until the batch before is durable, hands `batch` over and returns
-  // the positions the previous batch made durable (none at first).
-  std::vector<eventlog::Position> Submit(FlushBatch batch);
+  // Waits until the batch before is durable, then hands `batch` over.
+  void Submit(FlushBatch batch);
+
+  // The positions of the latest batch made durable since the last call,
+  // or none: for reporting progress (the consumer group's position).
+  std::vector<eventlog::Position> TakeDurablePositions();
 
   // Whether a batch is still being made durable.
   bool Busy();
@@ -95,6 +98,7 @@ class RollupFlusher {
   std::condition_variable cv_;
   FlushBatch batch_;
   bool pending_ = false;  // Guarded by mu_: batch_ awaits writing.
+  std::vector<eventlog::Position> durable_;  // Guarded by mu_.
   bool stop_ = false;     // Guarded by mu_.
   std::thread thread_;
 };

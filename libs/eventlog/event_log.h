@@ -44,6 +44,11 @@ struct TopicPartition {
 struct Position {
   TopicPartition topic_partition;
   int64_t offset = 0;
+  // For state stores: StableHash of the value of the record at offset - 1,
+  // so that a log replaced under a state (an older copy restored and then
+  // appended to) is told apart from the one the state was built from. 0
+  // when unknown. Ignored by Assign and Commit.
+  uint64_t previous_record_hash = 0;
 };
 
 // A record to append. With `partition` negative, the partition is chosen by

@@ -3,9 +3,47 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "libs/hash/stable_hash.h"
 #include "libs/status/status_macros.h"
 
 namespace strata::eventlog {
+
+namespace {
+
+// DATA_LOSS when the record before a stored position is not the one the
+// state saw: the log was replaced under it (an older copy restored, then
+// appended to past the position, which the end check alone misses).
+absl::Status CheckPreviousRecords(EventLog& log,
+                                  const std::vector<Position>& stored,
+                                  absl::string_view state_name) {
+  std::unique_ptr<LogConsumer> reader;
+  for (const Position& p : stored) {
+    if (p.offset == 0 || p.previous_record_hash == 0) continue;
+    if (reader == nullptr) {
+      ASSIGN_OR_RETURN(reader, log.NewConsumer("strata-verify-positions"));
+    }
+    RETURN_IF_ERROR(reader->Assign({{p.topic_partition, p.offset - 1}}));
+    ASSIGN_OR_RETURN(std::vector<LogRecord> records,
+                     reader->Poll(1, absl::Seconds(10)));
+    if (records.empty()) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot read ", p.topic_partition.topic, "/",
+          p.topic_partition.partition, "@", p.offset - 1,
+          " to check it is the record ", state_name, " saw"));
+    }
+    if (StableHash(records[0].value) != p.previous_record_hash) {
+      return absl::DataLossError(absl::StrCat(
+          state_name, " does not match the log: the record at ",
+          p.topic_partition.topic, "/", p.topic_partition.partition, "@",
+          p.offset - 1, " is not the one it was built from (the log was "
+          "replaced, e.g. an older copy restored and appended to). Refusing "
+          "to serve; see the README, 'Damage and recovery'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<ReplayProgress>> ReplayProgress::Begin(
     EventLog& log, const std::vector<Position>& stored,
@@ -35,6 +73,7 @@ absl::StatusOr<std::unique_ptr<ReplayProgress>> ReplayProgress::Begin(
     }
     partitions[p.topic_partition] = {p.offset, end, p.offset};
   }
+  RETURN_IF_ERROR(CheckPreviousRecords(log, stored, state_name));
   return std::unique_ptr<ReplayProgress>(
       new ReplayProgress(std::string(state_name), std::move(partitions)));
 }

@@ -209,22 +209,31 @@ absl::StatusOr<std::vector<std::optional<std::string>>> StateDb::GetMany(
   return found;
 }
 
-absl::StatusOr<int64_t> StateDb::Position(absl::string_view topic,
-                                          int32_t partition) {
+absl::StatusOr<StateDb::StoredPosition> StateDb::Position(
+    absl::string_view topic, int32_t partition) {
   std::string value;
   const std::string key = PositionKey(topic, partition);
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &value);
-  if (s.IsNotFound()) return 0;
+  if (s.IsNotFound()) return StoredPosition{};
   RETURN_IF_ERROR(FromRocksDb(s));
-  if (value.size() != 8) {
+  // 8 bytes: a position written without the record's hash.
+  if (value.size() != 8 && value.size() != 16) {
     return absl::DataLossError(absl::StrCat("malformed position at ", key));
   }
-  return DecodeFixed64At(value, 0);
+  StoredPosition position;
+  position.offset = DecodeFixed64At(value, 0);
+  if (value.size() == 16) {
+    position.previous_record_hash =
+        static_cast<uint64_t>(DecodeFixed64At(value, 1));
+  }
+  return position;
 }
 
 void StateDb::PutPosition(rocksdb::WriteBatch& batch, absl::string_view topic,
-                          int32_t partition, int64_t offset) {
-  batch.Put(PositionKey(topic, partition), EncodeFixed64s({offset}));
+                          int32_t partition, int64_t offset,
+                          uint64_t previous_record_hash) {
+  batch.Put(PositionKey(topic, partition),
+            EncodeFixed64s({offset, static_cast<int64_t>(previous_record_hash)}));
 }
 
 absl::Status StateDb::Write(rocksdb::WriteBatch& batch) {

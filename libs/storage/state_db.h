@@ -82,10 +82,17 @@ class StateDb {
   absl::StatusOr<std::vector<std::optional<std::string>>> GetMany(
       size_t family, const std::vector<absl::string_view>& keys);
 
-  // The stored position of a partition, 0 when none.
-  absl::StatusOr<int64_t> Position(absl::string_view topic, int32_t partition);
+  // A partition's stored position: the next offset to read and a hash of
+  // the record before it (0 when unknown); {0, 0} when none is stored.
+  struct StoredPosition {
+    int64_t offset = 0;
+    uint64_t previous_record_hash = 0;
+  };
+  absl::StatusOr<StoredPosition> Position(absl::string_view topic,
+                                          int32_t partition);
   static void PutPosition(rocksdb::WriteBatch& batch, absl::string_view topic,
-                          int32_t partition, int64_t offset);
+                          int32_t partition, int64_t offset,
+                          uint64_t previous_record_hash = 0);
 
   // Without fsync: a process crash keeps the WAL; after a power loss state
   // and positions fall back together and the log replays the gap.

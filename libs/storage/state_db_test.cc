@@ -103,7 +103,7 @@ TEST_F(StateDbTest, CreatesInAnEmptyDirectoryAndReopens) {
   auto db = StateDb::Open(Options(false));
   ASSERT_OK(db);
   EXPECT_FALSE((*db)->created());
-  EXPECT_EQ(*(*db)->Position("t", 0), 20);
+  EXPECT_EQ((*db)->Position("t", 0)->offset, 20);
   EXPECT_TRUE((*(*db)->Get(0, "key19999")).has_value());
 }
 
@@ -120,7 +120,7 @@ TEST_F(StateDbTest, AFlippedByteInAnSstIsFoundAtOpenNotByAQueryLater) {
   auto rebuilt = StateDb::Open(Options(true));
   ASSERT_OK(rebuilt);
   EXPECT_TRUE((*rebuilt)->created());
-  EXPECT_EQ(*(*rebuilt)->Position("t", 0), 0);
+  EXPECT_EQ((*rebuilt)->Position("t", 0)->offset, 0);
   EXPECT_TRUE(fs::exists(Discarded()));
 }
 
@@ -169,7 +169,7 @@ TEST_F(StateDbTest, AStoreMarkedWhileRunningIsRebuiltAtTheNextOpen) {
                        HasSubstr("marked for rebuild: malformed cell 'x'")));
   auto rebuilt = StateDb::Open(Options(true));
   ASSERT_OK(rebuilt);
-  EXPECT_EQ(*(*rebuilt)->Position("t", 0), 0);
+  EXPECT_EQ((*rebuilt)->Position("t", 0)->offset, 0);
 }
 
 }  // namespace

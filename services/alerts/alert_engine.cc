@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "libs/hash/stable_hash.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/cell_key.h"
@@ -134,9 +135,9 @@ absl::Status AlertEngine::StartConsuming() {
     ASSIGN_OR_RETURN(int32_t partitions, log_.PartitionCount(topic));
     for (int32_t p = 0; p < partitions; ++p) {
       eventlog::TopicPartition tp{topic, p};
-      ASSIGN_OR_RETURN(int64_t offset, store_.Position(tp));
-      next_offset_[tp] = offset;
-      positions.push_back({tp, offset});
+      ASSIGN_OR_RETURN(eventlog::Position position, store_.Position(tp));
+      next_[tp] = position;
+      positions.push_back(position);
     }
   }
   ASSIGN_OR_RETURN(progress_, eventlog::ReplayProgress::Begin(
@@ -199,9 +200,7 @@ void AlertEngine::Run() {
 
 absl::Status AlertEngine::Rewind() {
   std::vector<eventlog::Position> committed;
-  for (const auto& [tp, offset] : next_offset_) {
-    committed.push_back({tp, offset});
-  }
+  for (const auto& [tp, position] : next_) committed.push_back(position);
   return consumer_->Assign(committed);
 }
 
@@ -228,7 +227,7 @@ absl::Status AlertEngine::Apply(
     rollups[i] = std::move(rollup);
   }
   RETURN_IF_ERROR(pending.Prefetch(cell_keys));
-  auto positions = next_offset_;
+  auto positions = next_;
   for (size_t i = 0; i < records.size(); ++i) {
     const eventlog::LogRecord& record = records[i];
     if (record.topic_partition.topic == kRollupsTopic) {
@@ -240,15 +239,16 @@ absl::Status AlertEngine::Apply(
     } else {
       RETURN_IF_ERROR(ApplyAction(record, pending));
     }
-    positions[record.topic_partition] = record.offset + 1;
+    positions[record.topic_partition] = {
+        record.topic_partition, record.offset + 1, StableHash(record.value)};
     progress_->Advance(record.topic_partition, record.offset + 1);
   }
   AlertChanges changes = pending.TakeChanges();
-  for (const auto& [tp, offset] : positions) {
-    changes.positions.push_back({tp, offset});
+  for (const auto& [tp, position] : positions) {
+    changes.positions.push_back(position);
   }
   RETURN_IF_ERROR(store_.Commit(changes));
-  next_offset_ = std::move(positions);
+  next_ = std::move(positions);
   { std::lock_guard<std::mutex> lock(changed_mu_); }
   changed_cv_.notify_all();
   if (!changes.alerts.empty()) {

@@ -88,7 +88,8 @@ class AlertEngine {
   AlertStore& store_;
   AlertHub& hub_;
   std::unique_ptr<eventlog::LogConsumer> consumer_;
-  absl::flat_hash_map<eventlog::TopicPartition, int64_t> next_offset_;
+  // Where the engine reads next in each partition, and the record before.
+  absl::flat_hash_map<eventlog::TopicPartition, eventlog::Position> next_;
 
   std::mutex changed_mu_;
   std::condition_variable changed_cv_;  // After every commit.

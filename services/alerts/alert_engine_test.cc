@@ -117,10 +117,10 @@ class AlertEngineTest : public ::testing::Test {
     for (int32_t p = 0; p < *log_->PartitionCount(kRollupsTopic); ++p) {
       const eventlog::TopicPartition tp{kRollupsTopic, p};
       const int64_t end = *log_->EndOffset(tp);
-      while (absl::Now() < deadline && *store_->Position(tp) < end) {
+      while (absl::Now() < deadline && store_->Position(tp)->offset < end) {
         absl::SleepFor(absl::Milliseconds(5));
       }
-      ASSERT_EQ(*store_->Position(tp), end);
+      ASSERT_EQ(store_->Position(tp)->offset, end);
     }
   }
 

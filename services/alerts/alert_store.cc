@@ -98,9 +98,11 @@ absl::StatusOr<std::vector<v1::Alert>> AlertStore::ListAlerts() {
   return alerts;
 }
 
-absl::StatusOr<int64_t> AlertStore::Position(
+absl::StatusOr<eventlog::Position> AlertStore::Position(
     const eventlog::TopicPartition& tp) {
-  return db_->Position(tp.topic, tp.partition);
+  ASSIGN_OR_RETURN(StateDb::StoredPosition stored,
+                   db_->Position(tp.topic, tp.partition));
+  return eventlog::Position{tp, stored.offset, stored.previous_record_hash};
 }
 
 absl::Status AlertStore::Commit(const AlertChanges& changes) {
@@ -121,7 +123,8 @@ absl::Status AlertStore::Commit(const AlertChanges& changes) {
   }
   for (const eventlog::Position& p : changes.positions) {
     StateDb::PutPosition(batch, p.topic_partition.topic,
-                         p.topic_partition.partition, p.offset);
+                         p.topic_partition.partition, p.offset,
+                         p.previous_record_hash);
   }
   return db_->Write(batch);
 }

@@ -53,7 +53,8 @@ class AlertStore {
   // Every alert, in id order.
   absl::StatusOr<std::vector<v1::Alert>> ListAlerts();
   // Stored position of the partition, 0 when none.
-  absl::StatusOr<int64_t> Position(const eventlog::TopicPartition& tp);
+  absl::StatusOr<eventlog::Position> Position(
+      const eventlog::TopicPartition& tp);
 
   // Has the next Open() rebuild the store from the log (it was found
   // damaged while running).

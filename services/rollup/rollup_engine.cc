@@ -75,9 +75,9 @@ absl::Status RollupEngine::StartConsuming() {
   std::vector<eventlog::Position> positions;
   for (int32_t p = 0; p < partitions; ++p) {
     eventlog::TopicPartition tp{kKpiEventsTopic, p};
-    ASSIGN_OR_RETURN(int64_t offset, store_.Position(tp));
-    next_offset_[p] = offset;
-    positions.push_back({tp, offset});
+    ASSIGN_OR_RETURN(eventlog::Position position, store_.Position(tp));
+    next_[p] = position;
+    positions.push_back(position);
   }
   ASSIGN_OR_RETURN(progress_, eventlog::ReplayProgress::Begin(
                                   log_, positions, "rollup state"));
@@ -235,10 +235,9 @@ void RollupEngine::RestartFromCommitted(const absl::Status& cause) {
 
 absl::Status RollupEngine::AssignCommittedPositions() {
   std::vector<eventlog::Position> positions;
-  for (auto& [partition, offset] : next_offset_) {
-    eventlog::TopicPartition tp{kKpiEventsTopic, partition};
-    ASSIGN_OR_RETURN(offset, store_.Position(tp));
-    positions.push_back({tp, offset});
+  for (auto& [partition, position] : next_) {
+    ASSIGN_OR_RETURN(position, store_.Position(position.topic_partition));
+    positions.push_back(position);
   }
   return consumer_->Assign(positions);
 }
@@ -286,8 +285,8 @@ void RollupEngine::HandOff() {
   for (const CellId& id : own_.dirty()) own.emplace_back(id, own_.at(id));
   own_.ClearDirty();
   std::vector<eventlog::Position> positions;
-  for (const auto& [partition, offset] : next_offset_) {
-    positions.push_back({{kKpiEventsTopic, partition}, offset});
+  for (const auto& [partition, position] : next_) {
+    positions.push_back(position);
   }
   FlushBatch batch = PrepareFlushBatch(
       *defs_, cells, own, std::move(pending_events_), std::move(positions));
@@ -331,8 +330,12 @@ absl::Status RollupEngine::ApplyRecords(
     const std::vector<eventlog::LogRecord>& records) {
   google::protobuf::Arena arena;
   std::vector<Located> events;
+  absl::flat_hash_map<int32_t, const eventlog::LogRecord*> last_of_partition;
   for (const eventlog::LogRecord& record : records) {
-    next_offset_[record.topic_partition.partition] = record.offset + 1;
+    // Hashed below, for the last record of each partition only.
+    next_[record.topic_partition.partition] = {record.topic_partition,
+                                               record.offset + 1, 0};
+    last_of_partition[record.topic_partition.partition] = &record;
     progress_->Advance(record.topic_partition, record.offset + 1);
     auto* envelope =
         google::protobuf::Arena::CreateMessage<v1::EventEnvelope>(&arena);
@@ -347,6 +350,9 @@ absl::Status RollupEngine::ApplyRecords(
     for (const v1::KpiEvent& event : envelope->kpi_events().events()) {
       events.push_back({&event, &record});
     }
+  }
+  for (const auto& [partition, record] : last_of_partition) {
+    next_[partition].previous_record_hash = StableHash(record->value);
   }
   // What was committed under each id before: one batched look-up per poll.
   std::vector<absl::string_view> ids;

@@ -153,7 +153,8 @@ class RollupEngine {
   DirtyCache<CellId, OwnState> own_;  // Only for `last` KPIs.
   // Id -> fingerprint of the events applied since the last hand-off.
   absl::flat_hash_map<std::string, uint64_t> pending_events_;
-  absl::flat_hash_map<int32_t, int64_t> next_offset_;  // Per partition.
+  // Per partition: where the engine reads next, and the record before.
+  absl::flat_hash_map<int32_t, eventlog::Position> next_;
 };
 
 }  // namespace strata::rollup

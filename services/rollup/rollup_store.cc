@@ -72,9 +72,11 @@ RollupStore::SeenFingerprints(const std::vector<absl::string_view>& event_ids) {
   return fingerprints;
 }
 
-absl::StatusOr<int64_t> RollupStore::Position(
+absl::StatusOr<eventlog::Position> RollupStore::Position(
     const eventlog::TopicPartition& tp) {
-  return db_->Position(tp.topic, tp.partition);
+  ASSIGN_OR_RETURN(StateDb::StoredPosition stored,
+                   db_->Position(tp.topic, tp.partition));
+  return eventlog::Position{tp, stored.offset, stored.previous_record_hash};
 }
 
 absl::Status RollupStore::Commit(const StateChanges& changes) {
@@ -98,7 +100,8 @@ absl::Status RollupStore::Commit(const StateChanges& changes) {
   }
   for (const eventlog::Position& p : changes.positions) {
     StateDb::PutPosition(batch, p.topic_partition.topic,
-                         p.topic_partition.partition, p.offset);
+                         p.topic_partition.partition, p.offset,
+                         p.previous_record_hash);
   }
   return db_->Write(batch);
 }

@@ -45,7 +45,8 @@ class RollupStore {
   absl::StatusOr<std::vector<std::optional<uint64_t>>> SeenFingerprints(
       const std::vector<absl::string_view>& event_ids);
   // Stored position of the partition, 0 when none.
-  absl::StatusOr<int64_t> Position(const eventlog::TopicPartition& tp);
+  absl::StatusOr<eventlog::Position> Position(
+      const eventlog::TopicPartition& tp);
 
   // Has the next Open() rebuild the store from the log (it was found
   // damaged while running).

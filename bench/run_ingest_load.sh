@@ -12,4 +12,12 @@ port_file="$data/port"
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 300); do [ -s "$port_file" ] && break; sleep 0.1; done
+# Listening is not serving: wait until every module is ready.
+for _ in $(seq 300); do
+  "$build/services/strata/strata" health --server="127.0.0.1:$(cat "$port_file")" \
+    >/dev/null 2>&1 && break
+  sleep 0.1
+done
 "$build/bench/ingest_load" --server="127.0.0.1:$(cat "$port_file")" "$@"
+# Disk per store, for the README's figures (STRATA_BENCH_DU=1).
+if [ -n "${STRATA_BENCH_DU:-}" ]; then sleep 2; du -sk "$data/data"/*; fi

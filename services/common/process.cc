@@ -118,7 +118,8 @@ absl::Status RunServices(
                    OpenEventLog(options));
   ASSIGN_OR_RETURN(std::unique_ptr<DefinitionsFollower> definitions,
                    DefinitionsFollower::Create(*log, name));
-  const ModuleContext context{*log, *definitions, options};
+  HealthReport damage(absl::UnavailableError("the server is starting"));
+  const ModuleContext context{*log, *definitions, options, damage};
   std::vector<std::unique_ptr<ServiceModule>> modules;
   std::vector<grpc::Service*> services;
   for (const ModuleFactory& factory : factories) {
@@ -148,12 +149,27 @@ absl::Status RunServices(
       STRATA_LOG(ERROR) << name << ": not serving: " << started;
     }
   }
+  // The first module reporting damage, or OK.
+  auto update_damage = [&](const v1::ServerStatus& report) {
+    for (const v1::ModuleStatus& module : report.modules()) {
+      if (module.code() != "OK" && module.code() != "UNAVAILABLE") {
+        damage.Set(absl::FailedPreconditionError(
+            absl::StrCat("the server refuses changes while ", module.module(),
+                         " reports damage: ", module.code(), ": ",
+                         module.message())));
+        return;
+      }
+    }
+    damage.Set(absl::OkStatus());
+  };
+  update_damage(status.Report());
   if (ready) RETURN_IF_ERROR(ready(context));
 
   std::string reported = "(none yet)";
   do {
     const v1::ServerStatus report = status.Report();
     server.SetServing(report.serving());
+    update_damage(report);
     // Logged when it changes: each module that holds serving back, and why.
     std::string summary;
     for (const v1::ModuleStatus& module : report.modules()) {

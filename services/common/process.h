@@ -19,6 +19,7 @@
 #include "libs/definitions/definitions_follower.h"
 #include "libs/eventlog/event_log.h"
 #include "libs/grpcutil/service_module.h"
+#include "libs/status/health_report.h"
 
 namespace grpc {
 class Service;
@@ -60,6 +61,11 @@ struct ModuleContext {
   eventlog::EventLog& log;
   DefinitionsFollower& definitions;
   const ServerOptions& options;  // data_dir holds the modules' state stores.
+  // UNAVAILABLE until every module has started, then OK unless a module
+  // reports damage (a status other than OK or UNAVAILABLE), which it then
+  // holds: what must not go on while the server cannot be trusted (ingest
+  // appending to a log its state disagrees with) asks it.
+  const HealthReport& damage;
 };
 using ModuleFactory =
     std::function<absl::StatusOr<std::unique_ptr<ServiceModule>>(

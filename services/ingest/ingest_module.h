@@ -25,7 +25,8 @@ class IngestModule final : public ServiceModule {
   // The event-id index lives in `state_dir` (created when missing).
   static absl::StatusOr<std::unique_ptr<IngestModule>> Create(
       eventlog::EventLog& log, DefinitionsFollower& definitions,
-      const std::string& state_dir, absl::Duration max_rollup_lag);
+      const std::string& state_dir, absl::Duration max_rollup_lag,
+      const HealthReport* damage = nullptr);
 
   std::vector<grpc::Service*> services() override {
     return {&ingest_, &admin_};
@@ -43,7 +44,7 @@ class IngestModule final : public ServiceModule {
  private:
   IngestModule(eventlog::EventLog& log, DefinitionsFollower& definitions,
                std::unique_ptr<EventIdIndex> index, int32_t partitions,
-               absl::Duration max_rollup_lag);
+               absl::Duration max_rollup_lag, const HealthReport* damage);
 
   std::unique_ptr<EventIdIndex> index_;
   RollupLagMonitor lag_;
@@ -55,8 +56,10 @@ class IngestModule final : public ServiceModule {
 
 // The service as a process runs it, with default options and its state
 // under `data_dir`.
+// Ingest refuses events while `damage` (the server's) is not OK.
 absl::StatusOr<std::unique_ptr<ServiceModule>> NewIngestService(
     eventlog::EventLog& log, DefinitionsFollower& definitions,
-    const std::string& data_dir, absl::Duration max_rollup_lag);
+    const std::string& data_dir, absl::Duration max_rollup_lag,
+    const HealthReport& damage);
 
 }  // namespace strata::ingest

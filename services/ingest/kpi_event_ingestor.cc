@@ -46,6 +46,7 @@ class KpiEventIngestor::InFlightClaim {
 absl::StatusOr<int64_t> KpiEventIngestor::Ingest(
     const google::protobuf::RepeatedPtrField<v1::KpiEvent>& events) {
   if (events.empty()) return 0;
+  if (options_.damage != nullptr) RETURN_IF_ERROR(options_.damage->Get());
   if (options_.lag != nullptr && options_.max_rollup_lag > absl::ZeroDuration()) {
     const absl::Duration lag = options_.lag->Lag();
     if (lag > options_.max_rollup_lag) {

@@ -19,6 +19,7 @@
 #include "google/protobuf/repeated_ptr_field.h"
 #include "libs/definitions/definitions_follower.h"
 #include "libs/eventlog/event_log.h"
+#include "libs/status/health_report.h"
 #include "services/ingest/event_id_index.h"
 #include "services/ingest/rollup_lag_monitor.h"
 #include "strata/v1/events.pb.h"
@@ -32,6 +33,11 @@ struct KpiEventIngestorOptions {
   absl::Duration max_rollup_lag = absl::Seconds(10);
   // Where the lag comes from; null: not measured, never refused.
   const RollupLagMonitor* lag = nullptr;
+  // While not OK, every call answers it and appends nothing (the server
+  // found damage: appending to a log its state disagrees with, or
+  // acknowledging resends from an index the log may not match, would make
+  // it worse). Null: never.
+  const HealthReport* damage = nullptr;
 };
 
 class KpiEventIngestor {

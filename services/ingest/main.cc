@@ -19,7 +19,7 @@ absl::Status Run(const std::vector<std::string>& args) {
                      absl::GetFlag(FLAGS_listen), {[](const ModuleContext& c) {
                        return ingest::NewIngestService(c.log, c.definitions,
                                                        c.options.data_dir,
-                                                       c.options.max_rollup_lag);
+                                                       c.options.max_rollup_lag, c.damage);
                      }});
 }
 

@@ -28,7 +28,7 @@ absl::Status ServeAllInOne(const AllInOneOptions& options) {
                      {[](const ModuleContext& c) {
                         return ingest::NewIngestService(
                             c.log, c.definitions, c.options.data_dir,
-                            c.options.max_rollup_lag);
+                            c.options.max_rollup_lag, c.damage);
                       },
                       [](const ModuleContext& c) {
                         return rollup::NewRollupService(c.log, c.definitions,

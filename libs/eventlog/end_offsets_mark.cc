@@ -9,10 +9,20 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "libs/hash/stable_hash.h"
+#include "libs/logging/log.h"
 
 namespace strata::eventlog {
 namespace {
+
+constexpr char kMagic[] = "strata-end-offsets";
+
+std::string MarkPath(const std::string& dir) {
+  return (std::filesystem::path(dir) / kEndOffsetsMarkFile).string();
+}
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::InternalError(
@@ -22,43 +32,30 @@ absl::Status Errno(absl::string_view what, const std::string& path) {
 }  // namespace
 
 absl::StatusOr<EndOffsets> ReadEndOffsetsMark(const std::string& dir) {
-  const std::string path =
-      (std::filesystem::path(dir) / kEndOffsetsMarkFile).string();
+  const std::string path = MarkPath(dir);
   EndOffsets ends;
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in.is_open()) return ends;  // None written yet.
+  std::string header;
+  std::getline(in, header);
+  const std::string rest((std::istreambuf_iterator<char>(in)),
+                         std::istreambuf_iterator<char>());
+  std::vector<std::string> fields = absl::StrSplit(header, ' ');
+  uint64_t hash = 0;
+  size_t size = 0;
+  if (fields.size() != 3 || fields[0] != kMagic ||
+      !absl::SimpleAtoi(fields[1], &hash) ||
+      !absl::SimpleAtoi(fields[2], &size) || size > rest.size() ||
+      StableHash(absl::string_view(rest).substr(0, size)) != hash) {
+    STRATA_LOG(WARNING) << path << " is torn or unreadable; not checked";
+    return ends;
+  }
+  std::istringstream body(rest.substr(0, size));
   std::string topic;
   int32_t partition = 0;
   int64_t end = 0;
-  while (in >> topic >> partition >> end) ends[{topic, partition}] = end;
-  if (!in.eof()) {
-    return absl::DataLossError(absl::StrCat(path, " is unreadable"));
-  }
+  while (body >> topic >> partition >> end) ends[{topic, partition}] = end;
   return ends;
-}
-
-absl::Status WriteEndOffsetsMark(const std::string& dir,
-                                 const EndOffsets& ends) {
-  const std::filesystem::path path =
-      std::filesystem::path(dir) / kEndOffsetsMarkFile;
-  const std::string temp = path.string() + ".tmp";
-  std::ostringstream text;
-  for (const auto& [tp, end] : ends) {
-    text << tp.topic << " " << tp.partition << " " << end << "\n";
-  }
-  const std::string bytes = text.str();
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return Errno("cannot create", temp);
-  const bool written =
-      ::write(fd, bytes.data(), bytes.size()) ==
-          static_cast<ssize_t>(bytes.size()) &&
-      ::fsync(fd) == 0;
-  ::close(fd);
-  if (!written) return Errno("cannot write", temp);
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    return Errno("cannot rename to", path.string());
-  }
-  return absl::OkStatus();
 }
 
 absl::Status CheckAgainstMark(const EndOffsets& actual, const EndOffsets& mark,
@@ -75,6 +72,36 @@ absl::Status CheckAgainstMark(const EndOffsets& actual, const EndOffsets& mark,
           "open; see the README, 'Damage and recovery'"));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<EndOffsetsMark>> EndOffsetsMark::Open(
+    const std::string& dir) {
+  const std::string path = MarkPath(dir);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT, 0644);
+  if (fd < 0) return Errno("cannot open", path);
+  return std::unique_ptr<EndOffsetsMark>(new EndOffsetsMark(fd, path));
+}
+
+EndOffsetsMark::~EndOffsetsMark() { ::close(fd_); }
+
+absl::Status EndOffsetsMark::Update(const EndOffsets& ends) {
+  std::string body;
+  for (const auto& [tp, end] : ends) {
+    absl::StrAppend(&body, tp.topic, " ", tp.partition, " ", end, "\n");
+  }
+  const std::string bytes =
+      absl::StrCat(kMagic, " ", StableHash(body), " ", body.size(), "\n", body);
+  if (::pwrite(fd_, bytes.data(), bytes.size(), 0) !=
+          static_cast<ssize_t>(bytes.size()) ||
+      ::ftruncate(fd_, static_cast<off_t>(bytes.size())) != 0) {
+    return Errno("cannot write", path_);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EndOffsetsMark::Sync() {
+  if (::fdatasync(fd_) != 0) return Errno("cannot sync", path_);
   return absl::OkStatus();
 }
 

@@ -1,19 +1,23 @@
 #pragma once
 
 // A small file beside the embedded log's database recording how far each
-// partition had reached, rewritten (atomically, by rename) about once a
-// second. At the next open, a partition that ends before its mark lost
-// records the log had acknowledged: a damaged or restored database, or a
-// power loss with fsync off. The log then refuses to open (DATA_LOSS)
-// instead of letting new records reuse the lost offsets.
+// partition had reached, rewritten in place after every append (no fsync of
+// its own: after a write the log acknowledged, so it never runs ahead of
+// what the log made durable; fsynced about once a second). At the next
+// open, a partition that ends before its mark lost records the log had
+// acknowledged: a damaged or restored database, a write-ahead log cut
+// short, or a power loss with fsync off. The log then refuses to open
+// (DATA_LOSS) instead of letting new records reuse the lost offsets.
 //
-// The mark trails the log by up to its interval, so it catches large
-// losses (a MANIFEST that dropped files) surely and the last second's
-// appends not at all; the services' positions catch the rest.
+//   END_OFFSETS:  "strata-end-offsets <hash> <bytes>\n" then
+//                 "<topic> <partition> <end>\n" per partition
 //
-//   END_OFFSETS:  "<topic> <partition> <end>\n" per partition
+// A mark torn by a crash in the middle of a rewrite fails its hash and
+// counts as no mark (with a warning): the check is lost, never a false
+// alarm.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -26,16 +30,30 @@ using EndOffsets = absl::flat_hash_map<TopicPartition, int64_t>;
 
 inline constexpr char kEndOffsetsMarkFile[] = "END_OFFSETS";
 
-// The mark in `dir`; empty when there is none yet. DATA_LOSS when the file
-// is unreadable.
+// The mark in `dir`; empty when there is none yet, or it is torn.
 absl::StatusOr<EndOffsets> ReadEndOffsetsMark(const std::string& dir);
-
-// Replaces the mark in `dir` with `ends`, fsynced before the rename.
-absl::Status WriteEndOffsetsMark(const std::string& dir,
-                                 const EndOffsets& ends);
 
 // DATA_LOSS naming the first partition of `actual` that ends before `mark`.
 absl::Status CheckAgainstMark(const EndOffsets& actual, const EndOffsets& mark,
                               const std::string& dir);
+
+// The mark file, open for rewriting. Not thread-safe.
+class EndOffsetsMark {
+ public:
+  static absl::StatusOr<std::unique_ptr<EndOffsetsMark>> Open(
+      const std::string& dir);
+  ~EndOffsetsMark();
+
+  // Rewrites the mark in place with `ends`.
+  absl::Status Update(const EndOffsets& ends);
+  // fsyncs what Update() wrote.
+  absl::Status Sync();
+
+ private:
+  EndOffsetsMark(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+
+  const int fd_;
+  const std::string path_;
+};
 
 }  // namespace strata::eventlog

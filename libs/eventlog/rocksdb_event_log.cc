@@ -40,6 +40,27 @@ struct SharedLog {
   std::condition_variable appended;
   absl::flat_hash_map<std::string, int32_t> partitions;     // Fixed after open.
   absl::flat_hash_map<TopicPartition, int64_t> end_offset;  // Guarded by mu.
+  // Rewritten after every append, so that a log that loses acknowledged
+  // records is refused at its next open. Null for a read-only use.
+  std::mutex mark_mu;
+  std::unique_ptr<EndOffsetsMark> mark;  // Guarded by mark_mu.
+  bool mark_dirty = false;               // Guarded by mark_mu.
+
+  // Rewrites the mark with the ends as they are now.
+  void UpdateMark() {
+    std::lock_guard<std::mutex> mark_lock(mark_mu);
+    if (mark == nullptr) return;
+    EndOffsets ends;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ends = end_offset;
+    }
+    if (absl::Status s = mark->Update(ends); !s.ok()) {
+      STRATA_LOG(WARNING) << "event log: " << s;
+      return;
+    }
+    mark_dirty = true;
+  }
 
   absl::StatusOr<int32_t> Partitions(absl::string_view topic) const {
     auto it = partitions.find(topic);
@@ -231,11 +252,14 @@ class RocksDbEventLog final : public EventLog {
     write_options.sync = log_->sync;
     RETURN_IF_ERROR(FromRocksDb(log_->db->Write(write_options, &batch)));
     // Readers see the new records only once they are written.
-    std::lock_guard<std::mutex> lock(log_->mu);
-    for (const auto& [partition, end] : next) {
-      log_->end_offset[TopicPartition{std::string(topic), partition}] = end;
+    {
+      std::lock_guard<std::mutex> lock(log_->mu);
+      for (const auto& [partition, end] : next) {
+        log_->end_offset[TopicPartition{std::string(topic), partition}] = end;
+      }
+      log_->appended.notify_all();
     }
-    log_->appended.notify_all();
+    log_->UpdateMark();
     return absl::OkStatus();
   }
 
@@ -270,11 +294,9 @@ class RocksDbEventLog final : public EventLog {
   }
 
  private:
-  // Keeps the END_OFFSETS mark about a second behind the log, and exact
-  // after a clean close.
+  // fsyncs the END_OFFSETS mark about once a second (appends rewrite it).
   void MarkEnds() {
     pthread_setname_np(pthread_self(), "log-end-mark");
-    EndOffsets marked;
     bool stopping = false;
     while (!stopping) {
       {
@@ -282,17 +304,13 @@ class RocksDbEventLog final : public EventLog {
         stopping = marker_cv_.wait_for(lock, std::chrono::seconds(1),
                                        [&] { return stop_; });
       }
-      EndOffsets ends;
-      {
-        std::lock_guard<std::mutex> lock(log_->mu);
-        ends = log_->end_offset;
-      }
-      if (ends == marked) continue;
-      if (absl::Status s = WriteEndOffsetsMark(path_, ends); !s.ok()) {
+      std::lock_guard<std::mutex> mark_lock(log_->mark_mu);
+      if (log_->mark == nullptr || !log_->mark_dirty) continue;
+      if (absl::Status s = log_->mark->Sync(); !s.ok()) {
         STRATA_LOG(WARNING) << "event log: " << s;
         continue;
       }
-      marked = std::move(ends);
+      log_->mark_dirty = false;
     }
   }
 
@@ -331,16 +349,15 @@ absl::Status VerifyContiguous(SharedLog& log, const std::string& path) {
          it->Valid() && DecodeRecordKeyOffset(it->key(), tp, &offset);
          it->Next()) {
       if (expected >= 0 && offset != expected) {
-        return Damaged(path, absl::StrCat("records ", tp.topic, "/",
-                                          tp.partition, "@", expected, "..",
-                                          offset - 1, " are missing"));
+        return Damaged(
+            path, absl::StrCat("records ", tp.topic, "/", tp.partition, "@",
+                               expected, "..", offset - 1, " are missing"));
       }
       expected = offset + 1;
     }
     if (!it->status().ok()) {
-      return Damaged(path, absl::StrCat("reading ", tp.topic, "/",
-                                        tp.partition, ": ",
-                                        it->status().ToString()));
+      return Damaged(path, absl::StrCat("reading ", tp.topic, "/", tp.partition,
+                                        ": ", it->status().ToString()));
     }
   }
   return absl::OkStatus();
@@ -412,14 +429,22 @@ absl::StatusOr<std::unique_ptr<EventLog>> OpenRocksDbEventLog(
   auto shared = std::make_shared<SharedLog>();
   shared->db.reset(raw);
   shared->sync = options.sync;
+  // A store that fails to read here is damaged, and says which log.
+  auto named = [&](absl::Status status) {
+    return absl::IsDataLoss(status) ? Damaged(options.path, status.message())
+                                    : status;
+  };
   for (const auto& [topic, partitions] : options.topics) {
-    ASSIGN_OR_RETURN(int32_t n, LoadOrCreateTopic(*shared->db, topic,
-                                                  partitions, options.sync));
-    shared->partitions[topic] = n;
+    absl::StatusOr<int32_t> n =
+        LoadOrCreateTopic(*shared->db, topic, partitions, options.sync);
+    if (!n.ok()) return named(n.status());
+    shared->partitions[topic] = *n;
     shared->append_mu[topic] = std::make_unique<std::mutex>();
-    for (int32_t p = 0; p < n; ++p) {
+    for (int32_t p = 0; p < *n; ++p) {
       TopicPartition tp{topic, p};
-      ASSIGN_OR_RETURN(shared->end_offset[tp], FindEndOffset(*shared->db, tp));
+      absl::StatusOr<int64_t> end = FindEndOffset(*shared->db, tp);
+      if (!end.ok()) return named(end.status());
+      shared->end_offset[tp] = *end;
     }
   }
   if (!create) {
@@ -428,6 +453,8 @@ absl::StatusOr<std::unique_ptr<EventLog>> OpenRocksDbEventLog(
       RETURN_IF_ERROR(VerifyContiguous(*shared, options.path));
     }
   }
+  ASSIGN_OR_RETURN(shared->mark, EndOffsetsMark::Open(options.path));
+  shared->UpdateMark();
   return std::unique_ptr<EventLog>(
       new RocksDbEventLog(std::move(shared), options.path));
 }

@@ -55,6 +55,11 @@ TEST_F(DefinitionsFollowerTest, AListenerIsCalledOnlyWhileRegistered) {
           }));
   follower_->Start();
   AppendUnit("a");
+  // Listeners run just after CatchUp() sees the batch applied.
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (calls < 1 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
   EXPECT_EQ(calls, 1);
   // An owner going away takes its listener with it (the rollup engine's
   // was called after the engine was destroyed).

@@ -9,7 +9,6 @@ namespace strata {
 namespace {
 
 constexpr int kMinYear = 1;
-constexpr int kMaxYear = 9999;
 
 // Digits only: SimpleAtoi alone also takes "+202" and " 202".
 bool ParseDigits(absl::string_view text, int* value) {

@@ -17,8 +17,19 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
+// Clamped into Timestamp's range: a record's append time comes from its
+// producer (any Kafka client may set one), and protobuf's conversion
+// aborts the process on a value out of range.
 google::protobuf::Timestamp ToProto(absl::Time t) {
-  return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
+  const absl::Time min = absl::FromUnixSeconds(TimeUtil::kTimestampMinSeconds);
+  const absl::Time max = absl::FromUnixSeconds(TimeUtil::kTimestampMaxSeconds);
+  t = std::clamp(t, min, max);
+  google::protobuf::Timestamp proto;
+  const int64_t seconds = absl::ToUnixSeconds(t);
+  proto.set_seconds(seconds);
+  proto.set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
+  return proto;
 }
 
 bool IsWarning(KpiStatus s) {

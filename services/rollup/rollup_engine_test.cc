@@ -428,6 +428,7 @@ TEST_F(RollupEngineTest, AHandOffIsDueWhenTheIntervalHasPassedOnItsClock) {
   WaitForApplied(1);
   EXPECT_EQ(Cell("sales", "ent", PeriodKind::kMonth, "2026-01")->value,
             ToFixedPoint(10));
+  engine_.reset();  // Before `clock`, which its thread reads, goes.
 }
 
 TEST_F(RollupEngineTest, ReportsEveryDurablePositionToItsGroup) {

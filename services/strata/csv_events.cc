@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
@@ -37,8 +38,17 @@ absl::StatusOr<std::vector<v1::KpiEvent>> ParseKpiEventsCsv(std::istream& in) {
     if (!absl::ParseTime(absl::RFC3339_full, fields[3], &time, &error)) {
       return bad("event_time", absl::StrCat("not RFC 3339 (", error, ")"));
     }
-    *event.mutable_event_time() =
-        TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(time));
+    // Checked before converting: protobuf's conversion aborts out of range
+    // (and ParseTime takes "infinite-future").
+    if (time < absl::FromUnixSeconds(TimeUtil::kTimestampMinSeconds) ||
+        time > absl::FromUnixSeconds(TimeUtil::kTimestampMaxSeconds)) {
+      return bad("event_time", "outside 0001-01-01 .. 9999-12-31");
+    }
+    // To the nanosecond, as the time was written.
+    const int64_t seconds = absl::ToUnixSeconds(time);
+    event.mutable_event_time()->set_seconds(seconds);
+    event.mutable_event_time()->set_nanos(static_cast<int32_t>(
+        absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
     double value = 0;
     if (!absl::SimpleAtod(fields[4], &value))
       return bad("value", "not a number");
@@ -54,12 +64,14 @@ std::string KpiEventCsvHeader() {
 }
 
 std::string FormatKpiEventCsv(const v1::KpiEvent& event) {
-  const absl::Time time = absl::FromUnixMicros(
-      TimeUtil::TimestampToMicroseconds(event.event_time()));
+  const absl::Time time = absl::FromUnixSeconds(event.event_time().seconds()) +
+                          absl::Nanoseconds(event.event_time().nanos());
+  // Every digit of the time and of the value, so that the file reads back
+  // to the same event (StrCat keeps 6 significant digits of a double).
   return absl::StrCat(
       event.event_id(), ",", event.kpi_id(), ",", event.unit_id(), ",",
-      absl::FormatTime(absl::RFC3339_sec, time, absl::UTCTimeZone()), ",",
-      event.value(), ",", event.source());
+      absl::FormatTime(absl::RFC3339_full, time, absl::UTCTimeZone()), ",",
+      absl::StrFormat("%.17g", event.value()), ",", event.source());
 }
 
 }  // namespace strata::cli

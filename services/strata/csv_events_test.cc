@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "libs/status/status_matchers.h"
 
@@ -53,6 +54,36 @@ TEST(CsvEventsTest, FormatRoundTrips) {
   ASSERT_OK(reparsed);
   EXPECT_EQ((*reparsed)[0].SerializeAsString(),
             (*events)[0].SerializeAsString());
+}
+
+TEST(CsvEventsTest, TimesOutOfRangeAreErrorsNotAborts) {
+  // protobuf's conversion aborted the client on these (found by fuzzing).
+  for (const char* time : {"10000-01-01T00:00:00Z", "infinite-future",
+                           "infinite-past"}) {
+    std::istringstream in(absl::StrCat("e-1,revenue,team-1,", time, ",1\n"));
+    EXPECT_THAT(ParseKpiEventsCsv(in),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("line 1: event_time")))
+        << time;
+  }
+}
+
+TEST(CsvEventsTest, EveryDigitOfTimeAndValueRoundTrips) {
+  // Nanoseconds were cut to microseconds on reading and dropped on writing;
+  // values were written with 6 significant digits (1234567.5 as 1.23457e+06).
+  std::istringstream in(
+      "e-1,revenue,team-1,2026-11-03T10:00:00.123456789Z,1234567.5,erp\n"
+      "e-2,revenue,team-1,2026-11-03T10:00:00Z,11666.666666666666,erp\n");
+  auto events = ParseKpiEventsCsv(in);
+  ASSERT_OK(events);
+  EXPECT_EQ((*events)[0].event_time().nanos(), 123456789);
+  for (const v1::KpiEvent& event : *events) {
+    std::istringstream again(FormatKpiEventCsv(event) + "\n");
+    auto reparsed = ParseKpiEventsCsv(again);
+    ASSERT_OK(reparsed);
+    EXPECT_EQ((*reparsed)[0].SerializeAsString(), event.SerializeAsString())
+        << FormatKpiEventCsv(event);
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
+#include "libs/storage/manifest_mark.h"
 #include "libs/storage/rocksdb_status.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/slice_transform.h"
@@ -109,8 +110,14 @@ absl::StatusOr<std::unique_ptr<StateDb>> StateDb::OpenOrCreate(
                        std::istreambuf_iterator<char>());
     return Damaged(options.path, absl::StrCat("marked for rebuild: ", reason));
   }
+  if (!create) {
+    if (absl::Status s = CheckManifestMark(options.path); !s.ok()) {
+      return Damaged(options.path, s.message());
+    }
+  }
   rocksdb::Options db_options = DatabaseOptions();
   if (options.env != nullptr) db_options.env = options.env;
+  db_options.listeners.push_back(ManifestMarkRecorder(options.path));
   // Only an empty directory may become a new store: a store that lost its
   // CURRENT file or a family must not open as an empty one.
   db_options.create_if_missing = create;
@@ -134,6 +141,7 @@ absl::StatusOr<std::unique_ptr<StateDb>> StateDb::OpenOrCreate(
                         &state->handles_, &db);
   if (!s.ok()) return Damaged(options.path, s.ToString());
   state->db_.reset(db);
+  RecordManifestMark(*db, options.path);
   if (create) {
     rocksdb::WriteOptions sync;
     sync.sync = true;

@@ -138,6 +138,22 @@ TEST_F(StateDbTest, ATruncatedManifestIsRefused) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("is damaged")));
 }
 
+TEST_F(StateDbTest, AManifestCutShortAnywhereIsRefused) {
+  Fill();
+  fs::path manifest;
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    if (entry.path().filename().string().rfind("MANIFEST-", 0) == 0) {
+      manifest = entry.path();
+    }
+  }
+  ASSERT_FALSE(manifest.empty());
+  // At some record boundaries RocksDB opens a cut MANIFEST silently, with
+  // the files of the lost records missing from the store (holes).
+  fs::resize_file(manifest, fs::file_size(manifest) - 1);
+  EXPECT_THAT(StateDb::Open(Options(false)),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("cut short")));
+}
+
 TEST_F(StateDbTest, AStoreThatLostItsCurrentFileIsNotOpenedAsEmpty) {
   Fill();
   fs::remove(dir_ / "CURRENT");

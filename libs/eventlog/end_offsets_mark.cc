@@ -93,10 +93,15 @@ absl::Status EndOffsetsMark::Update(const EndOffsets& ends) {
   const std::string bytes =
       absl::StrCat(kMagic, " ", StableHash(body), " ", body.size(), "\n", body);
   if (::pwrite(fd_, bytes.data(), bytes.size(), 0) !=
-          static_cast<ssize_t>(bytes.size()) ||
-      ::ftruncate(fd_, static_cast<off_t>(bytes.size())) != 0) {
+      static_cast<ssize_t>(bytes.size())) {
     return Errno("cannot write", path_);
   }
+  // Cut only when the mark got shorter: most rewrites keep its length.
+  if (bytes.size() < size_ &&
+      ::ftruncate(fd_, static_cast<off_t>(bytes.size())) != 0) {
+    return Errno("cannot truncate", path_);
+  }
+  size_ = bytes.size();
   return absl::OkStatus();
 }
 

@@ -16,6 +16,7 @@
 // counts as no mark (with a warning): the check is lost, never a false
 // alarm.
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -54,6 +55,8 @@ class EndOffsetsMark {
 
   const int fd_;
   const std::string path_;
+  // Of the last rewrite; the file as opened may be longer.
+  size_t size_ = SIZE_MAX;
 };
 
 }  // namespace strata::eventlog

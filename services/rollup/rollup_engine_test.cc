@@ -10,6 +10,7 @@
 #include "libs/aggregation/fixed_point.h"
 #include "libs/definitions/testing/definition_builders.h"
 #include "libs/eventlog/rocksdb_event_log.h"
+#include "libs/eventlog/testing/fault_injecting_event_log.h"
 #include "libs/status/status_matchers.h"
 #include "libs/streams/cell_key.h"
 #include "libs/streams/envelope.h"
@@ -61,14 +62,17 @@ class RollupEngineTest : public ::testing::Test {
     store_ = *RollupStore::Open((dir_ / "rollup").string());
     RollupEngineOptions options = engine_options_;
     // Before the follower starts, so that it hears of every target.
-    engine_ =
-        std::make_unique<RollupEngine>(options, *log_, *definitions_, *store_);
+    // The engine reads through a log that can be made to fail.
+    faulty_log_ = std::make_unique<eventlog::FaultInjectingEventLog>(*log_);
+    engine_ = std::make_unique<RollupEngine>(options, *faulty_log_,
+                                             *definitions_, *store_);
     definitions_->Start();
     return engine_->Start();
   }
 
   void CloseAll() {
     engine_.reset();
+    faulty_log_.reset();
     store_.reset();
     definitions_.reset();
     log_.reset();
@@ -172,6 +176,7 @@ class RollupEngineTest : public ::testing::Test {
   }();
   std::filesystem::path dir_;
   std::unique_ptr<eventlog::EventLog> log_;
+  std::unique_ptr<eventlog::FaultInjectingEventLog> faulty_log_;
   std::unique_ptr<DefinitionsFollower> definitions_;
   std::unique_ptr<RollupStore> store_;
   std::unique_ptr<RollupEngine> engine_;
@@ -337,6 +342,42 @@ TEST_F(RollupEngineTest, ALogReplacedUnderTheStateIsDataLossNotASilentSkip) {
                        HasSubstr("rollup state does not match the log: the "
                                  "record at strata.kpi-events/0@1")));
   EXPECT_THAT(engine_->Health(), StatusIs(absl::StatusCode::kDataLoss));
+}
+
+TEST_F(RollupEngineTest, ACorruptLogRecordStopsTheEngineLoudlyNotSilently) {
+  AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10}});
+  WaitForApplied(1);
+  // Before: a warning a poll, forever, while health said SERVING.
+  faulty_log_->FailPolls(
+      eventlog::FaultInjectingEventLog::Fault::UntilCleared().WithStatus(
+          absl::DataLossError("corrupt record at strata.kpi-events/3@7")));
+  AppendEvents({{"e2", "sales", "team-a", Utc(2026, 1, 11), 5}});
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (engine_->Health().ok() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_THAT(engine_->Health(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("corrupt record at strata.kpi-events/3@7")));
+  faulty_log_->ClearFaults();
+}
+
+// A failure that passes is UNAVAILABLE while it lasts, then OK again.
+TEST_F(RollupEngineTest, APassingLogFailureIsUnavailableThenRecovers) {
+  faulty_log_->FailPolls(eventlog::FaultInjectingEventLog::Fault::UntilCleared());
+  AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10}});
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (engine_->Health().ok() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_THAT(engine_->Health(), StatusIs(absl::StatusCode::kUnavailable,
+                                          HasSubstr("reading the log")));
+  faulty_log_->ClearFaults();
+  WaitForApplied(1);
+  while (!engine_->Health().ok() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_OK(engine_->Health());
 }
 
 TEST_F(RollupEngineTest, AnUnreadableCellStopsTheEngineAndIsRebuiltOnRestart) {

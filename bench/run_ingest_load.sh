@@ -20,4 +20,4 @@ for _ in $(seq 300); do
 done
 "$build/bench/ingest_load" --server="127.0.0.1:$(cat "$port_file")" "$@"
 # Disk per store, for the README's figures (STRATA_BENCH_DU=1).
-if [ -n "${STRATA_BENCH_DU:-}" ]; then sleep 2; du -sk "$data/data"/*; fi
+if [ -n "${STRATA_BENCH_DU:-}" ]; then sleep 2; du -sk --apparent-size "$data/data"/*; fi

@@ -24,6 +24,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "fuzz/fuzz_check.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "libs/definitions/definitions.h"
 #include "libs/definitions/testing/definition_builders.h"
@@ -34,15 +35,6 @@ namespace strata {
 namespace {
 
 using google::protobuf::util::MessageDifferencer;
-
-#define FUZZ_CHECK(condition)                                         \
-  do {                                                                \
-    if (!(condition)) {                                               \
-      std::fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, \
-                   __LINE__, #condition);                             \
-      std::abort();                                                   \
-    }                                                                 \
-  } while (0)
 
 const Definitions& Organisation() {
   static const Definitions* const definitions = [] {

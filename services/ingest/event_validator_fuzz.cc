@@ -24,6 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "fuzz/fuzz_check.h"
 #include "libs/aggregation/fixed_point.h"
 #include "libs/definitions/definitions.h"
 #include "libs/definitions/testing/definition_builders.h"
@@ -35,15 +36,6 @@ namespace strata::ingest {
 namespace {
 
 using google::protobuf::RepeatedPtrField;
-
-#define FUZZ_CHECK(condition)                                         \
-  do {                                                                \
-    if (!(condition)) {                                               \
-      std::fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, \
-                   __LINE__, #condition);                             \
-      std::abort();                                                   \
-    }                                                                 \
-  } while (0)
 
 // ent > {north, south} > north-t1; sales (sum), headcount (last).
 const Definitions& Organisation() {

@@ -20,19 +20,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
+#include "fuzz/fuzz_check.h"
 #include "services/strata/csv_events.h"
 
 namespace strata::cli {
 namespace {
-
-#define FUZZ_CHECK(condition)                                         \
-  do {                                                                \
-    if (!(condition)) {                                               \
-      std::fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, \
-                   __LINE__, #condition);                             \
-      std::abort();                                                   \
-    }                                                                 \
-  } while (0)
 
 bool HoldsNoSeparator(const std::string& field) {
   return field.find_first_of(",\n") == std::string::npos;

@@ -5,32 +5,20 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/time_util.h"
 #include "libs/hash/stable_hash.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/cell_key.h"
+#include "libs/streams/timestamps.h"
 #include "libs/streams/topics.h"
 
 namespace strata::alerts {
 namespace {
 
-using google::protobuf::util::TimeUtil;
 
-// Clamped into Timestamp's range: a record's append time comes from its
-// producer (any Kafka client may set one), and protobuf's conversion
-// aborts the process on a value out of range.
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  const absl::Time min = absl::FromUnixSeconds(TimeUtil::kTimestampMinSeconds);
-  const absl::Time max = absl::FromUnixSeconds(TimeUtil::kTimestampMaxSeconds);
-  t = std::clamp(t, min, max);
-  google::protobuf::Timestamp proto;
-  const int64_t seconds = absl::ToUnixSeconds(t);
-  proto.set_seconds(seconds);
-  proto.set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
-  return proto;
-}
+// Clamped: a record's append time comes from its producer, and any Kafka
+// client may set one.
+google::protobuf::Timestamp ToProto(absl::Time t) { return ToTimestamp(t); }
 
 bool IsWarning(KpiStatus s) {
   return s == KpiStatus::kAmber || s == KpiStatus::kRed;
@@ -151,8 +139,8 @@ absl::Status AlertEngine::StartConsuming() {
       positions.push_back(position);
     }
   }
-  ASSIGN_OR_RETURN(progress_, eventlog::ReplayProgress::Begin(
-                                  log_, positions, "alerts state"));
+  ASSIGN_OR_RETURN(progress_, eventlog::ReplayProgress::Begin(log_, positions,
+                                                              "alerts state"));
   ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
   RETURN_IF_ERROR(consumer_->Assign(positions));
   health_.Set(absl::OkStatus());
@@ -182,9 +170,10 @@ void AlertEngine::Run() {
             !marked.ok()) {
           STRATA_LOG(ERROR) << "alerts: " << marked;
         }
-        status = absl::DataLossError(absl::StrCat(
-            status.message(), "; restart to rebuild the alerts state from "
-                              "the log"));
+        status = absl::DataLossError(
+            absl::StrCat(status.message(),
+                         "; restart to rebuild the alerts state from "
+                         "the log"));
       }
     }
     if (status.ok()) {

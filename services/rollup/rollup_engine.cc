@@ -10,6 +10,7 @@
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/kpi_event_identity.h"
+#include "libs/streams/timestamps.h"
 #include "libs/streams/topics.h"
 #include "services/rollup/rollup_record.h"
 #include "strata/v1/rollup.pb.h"
@@ -79,8 +80,8 @@ absl::Status RollupEngine::StartConsuming() {
     next_[p] = position;
     positions.push_back(position);
   }
-  ASSIGN_OR_RETURN(progress_, eventlog::ReplayProgress::Begin(
-                                  log_, positions, "rollup state"));
+  ASSIGN_OR_RETURN(progress_, eventlog::ReplayProgress::Begin(log_, positions,
+                                                              "rollup state"));
   ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
   RETURN_IF_ERROR(consumer_->Assign(positions));
   // What the store holds is rolled up: reported at once, or a restart
@@ -133,8 +134,8 @@ void RollupEngine::Run() {
         Halt(records.status());
         continue;
       }
-      health_.SetUnlessDamaged(absl::UnavailableError(
-          absl::StrCat("rollup: reading the log: ", records.status().message())));
+      health_.SetUnlessDamaged(absl::UnavailableError(absl::StrCat(
+          "rollup: reading the log: ", records.status().message())));
       STRATA_LOG(WARNING) << "rollup: poll: " << records.status();
       absl::SleepFor(absl::Milliseconds(100));
       continue;
@@ -154,9 +155,9 @@ void RollupEngine::Run() {
             !marked.ok()) {
           STRATA_LOG(ERROR) << "rollup: " << marked;
         }
-        Halt(absl::DataLossError(
-            absl::StrCat(folded.message(), "; restart to rebuild the rollup "
-                                           "state from the log")));
+        Halt(absl::DataLossError(absl::StrCat(folded.message(),
+                                              "; restart to rebuild the rollup "
+                                              "state from the log")));
       } else {
         Halt(folded);
       }
@@ -205,9 +206,8 @@ void RollupEngine::RestartFromCommitted(const absl::Status& cause) {
   ++stats_.restarts;
   STRATA_LOG(WARNING) << "rollup: resuming from the committed state after: "
                       << cause;
-  health_.SetUnlessDamaged(absl::UnavailableError(
-      absl::StrCat("rollup: resuming from the committed state after: ",
-                   cause.message())));
+  health_.SetUnlessDamaged(absl::UnavailableError(absl::StrCat(
+      "rollup: resuming from the committed state after: ", cause.message())));
   // The batch in flight must be durable first, or its events would be
   // applied twice: once from it, once more from the replay.
   while (!flusher_->Drain(absl::Seconds(1))) {
@@ -255,10 +255,11 @@ absl::StatusOr<size_t> RollupEngine::MarkRetargetedCells() {
     absl::MutexLock lock(&cells_mu_);
     for (const CellId& id : cells) {
       // Marked dirty, the cell is published again with its new target.
-      marked = cells_
-                   .Mutable(id,
-                            [&] { return store_.GetCell(CellKeyFor(*defs_, id)); })
-                   .status();
+      marked =
+          cells_
+              .Mutable(id,
+                       [&] { return store_.GetCell(CellKeyFor(*defs_, id)); })
+              .status();
       if (!marked.ok()) break;
     }
   }
@@ -435,8 +436,8 @@ absl::Status RollupEngine::ApplyEvent(const Located& located,
   const EventTime time = ToEventTime(event.event_time());
   const EventSample sample{time, StableHash(event.event_id()),
                            ToFixedPoint(event.value())};
-  for (const Period& period : RollupPeriodsContaining(
-           absl::FromUnixSeconds(time.seconds) + absl::Nanoseconds(time.nanos))) {
+  for (const Period& period :
+       RollupPeriodsContaining(FromTimestamp(event.event_time()))) {
     int64_t delta = sample.value;
     if (info.time_aggregation != TimeAggregation::kSum) {
       const CellId id{located.kpi, located.unit, period};

@@ -14,6 +14,7 @@
 #include "libs/status/status_matchers.h"
 #include "libs/streams/cell_key.h"
 #include "libs/streams/envelope.h"
+#include "libs/streams/timestamps.h"
 #include "libs/streams/topics.h"
 #include "services/rollup/rollup_store.h"
 
@@ -136,10 +137,7 @@ class RollupEngineTest : public ::testing::Test {
       e->set_event_id(id);
       e->set_kpi_id(kpi);
       e->set_unit_id(unit);
-      const int64_t seconds = absl::ToUnixSeconds(time);
-      e->mutable_event_time()->set_seconds(seconds);
-      e->mutable_event_time()->set_nanos(static_cast<int32_t>(
-          absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
+      *e->mutable_event_time() = ToTimestamp(time);
       e->set_value(value);
     }
     ASSERT_OK(log_->Append(

@@ -6,11 +6,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
-#include "google/protobuf/util/time_util.h"
+#include "libs/streams/timestamps.h"
 
 namespace strata::cli {
-
-using google::protobuf::util::TimeUtil;
 
 absl::StatusOr<std::vector<v1::KpiEvent>> ParseKpiEventsCsv(std::istream& in) {
   std::vector<v1::KpiEvent> events;
@@ -38,17 +36,11 @@ absl::StatusOr<std::vector<v1::KpiEvent>> ParseKpiEventsCsv(std::istream& in) {
     if (!absl::ParseTime(absl::RFC3339_full, fields[3], &time, &error)) {
       return bad("event_time", absl::StrCat("not RFC 3339 (", error, ")"));
     }
-    // Checked before converting: protobuf's conversion aborts out of range
-    // (and ParseTime takes "infinite-future").
-    if (time < absl::FromUnixSeconds(TimeUtil::kTimestampMinSeconds) ||
-        time > absl::FromUnixSeconds(TimeUtil::kTimestampMaxSeconds)) {
+    // ParseTime also takes years past 9999 and "infinite-future".
+    if (!InTimestampRange(time)) {
       return bad("event_time", "outside 0001-01-01 .. 9999-12-31");
     }
-    // To the nanosecond, as the time was written.
-    const int64_t seconds = absl::ToUnixSeconds(time);
-    event.mutable_event_time()->set_seconds(seconds);
-    event.mutable_event_time()->set_nanos(static_cast<int32_t>(
-        absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
+    *event.mutable_event_time() = ToTimestamp(time);  // To the nanosecond.
     double value = 0;
     if (!absl::SimpleAtod(fields[4], &value))
       return bad("value", "not a number");
@@ -64,8 +56,7 @@ std::string KpiEventCsvHeader() {
 }
 
 std::string FormatKpiEventCsv(const v1::KpiEvent& event) {
-  const absl::Time time = absl::FromUnixSeconds(event.event_time().seconds()) +
-                          absl::Nanoseconds(event.event_time().nanos());
+  const absl::Time time = FromTimestamp(event.event_time());
   // Every digit of the time and of the value, so that the file reads back
   // to the same event (StrCat keeps 6 significant digits of a double).
   return absl::StrCat(

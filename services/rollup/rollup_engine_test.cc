@@ -1,7 +1,7 @@
 #include "services/rollup/rollup_engine.h"
 
-#include <filesystem>
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <thread>
 
@@ -22,17 +22,26 @@ namespace strata::rollup {
 namespace {
 
 using ::strata::testing::Batch;
-using ::strata::testing::StatusIs;
-using ::testing::AllOf;
-using ::testing::HasSubstr;
 using ::strata::testing::KpiChange;
+using ::strata::testing::StatusIs;
 using ::strata::testing::TargetChange;
 using ::strata::testing::UnitChange;
-
+using ::testing::AllOf;
+using ::testing::HasSubstr;
 
 absl::Time Utc(int y, int m, int d, int hh = 12) {
   return absl::FromCivil(absl::CivilSecond(y, m, d, hh, 0, 0),
                          absl::UTCTimeZone());
+}
+
+// Polls `done` until it holds or ten seconds pass; returns the last answer.
+template <typename Done>
+bool WaitUntil(Done done) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!done() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return done();
 }
 
 // An embedded log, a definitions follower and a rollup engine over a fresh
@@ -214,8 +223,8 @@ TEST_F(RollupEngineTest, LastKeepsEachUnitsLatestValueAndParentsSumThem) {
 
 TEST_F(RollupEngineTest, SumsOfTheLargestValuesAreExactNotWrapped) {
   // 923 events of 1e12 wrapped a 64-bit cell to a negative total.
-  std::vector<std::tuple<std::string, std::string, std::string, absl::Time,
-                         double>>
+  std::vector<
+      std::tuple<std::string, std::string, std::string, absl::Time, double>>
       events;
   for (int i = 0; i < 1000; ++i) {
     events.emplace_back(absl::StrCat("big", i), "sales", "team-a",
@@ -225,9 +234,8 @@ TEST_F(RollupEngineTest, SumsOfTheLargestValuesAreExactNotWrapped) {
   WaitForApplied(1000);
   const auto year = Cell("sales", "ent", PeriodKind::kYear, "2026");
   EXPECT_EQ(year->value, absl::int128(ToFixedPoint(1e12)) * 1000);
-  const v1::RollupRecord record =
-      ReadChangelog().at(CellKey("sales", "ent", *ParsePeriod(
-                                                      PeriodKind::kYear, "2026")));
+  const v1::RollupRecord record = ReadChangelog().at(
+      CellKey("sales", "ent", *ParsePeriod(PeriodKind::kYear, "2026")));
   EXPECT_EQ(record.exact_value(), "1000000000000000");
   EXPECT_EQ(record.value(), 1e15);
 }
@@ -350,10 +358,7 @@ TEST_F(RollupEngineTest, ACorruptLogRecordStopsTheEngineLoudlyNotSilently) {
       eventlog::FaultInjectingEventLog::Fault::UntilCleared().WithStatus(
           absl::DataLossError("corrupt record at strata.kpi-events/3@7")));
   AppendEvents({{"e2", "sales", "team-a", Utc(2026, 1, 11), 5}});
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (engine_->Health().ok() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  WaitUntil([&] { return !engine_->Health().ok(); });
   EXPECT_THAT(engine_->Health(),
               StatusIs(absl::StatusCode::kDataLoss,
                        HasSubstr("corrupt record at strata.kpi-events/3@7")));
@@ -362,19 +367,15 @@ TEST_F(RollupEngineTest, ACorruptLogRecordStopsTheEngineLoudlyNotSilently) {
 
 // A failure that passes is UNAVAILABLE while it lasts, then OK again.
 TEST_F(RollupEngineTest, APassingLogFailureIsUnavailableThenRecovers) {
-  faulty_log_->FailPolls(eventlog::FaultInjectingEventLog::Fault::UntilCleared());
+  faulty_log_->FailPolls(
+      eventlog::FaultInjectingEventLog::Fault::UntilCleared());
   AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10}});
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (engine_->Health().ok() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  WaitUntil([&] { return !engine_->Health().ok(); });
   EXPECT_THAT(engine_->Health(), StatusIs(absl::StatusCode::kUnavailable,
                                           HasSubstr("reading the log")));
   faulty_log_->ClearFaults();
   WaitForApplied(1);
-  while (!engine_->Health().ok() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  WaitUntil([&] { return engine_->Health().ok(); });
   EXPECT_OK(engine_->Health());
 }
 
@@ -397,10 +398,7 @@ TEST_F(RollupEngineTest, AnUnreadableCellStopsTheEngineAndIsRebuiltOnRestart) {
   OpenAll();
   AppendEvents({{"e2", "sales", "team-a", Utc(2026, 1, 11), 5}});
   // Before: std::abort, and the same again at every restart.
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (engine_->Health().ok() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  WaitUntil([&] { return !engine_->Health().ok(); });
   EXPECT_THAT(engine_->Health(),
               StatusIs(absl::StatusCode::kDataLoss,
                        AllOf(HasSubstr("malformed cell 'sales/ent/2026'"),
@@ -435,9 +433,9 @@ TEST_F(RollupEngineTest, ABoundedCacheKeepsEveryTotalExact) {
             ToFixedPoint(4 * 2));
   // Queries read dropped cells from the store: the same values.
   auto defs = definitions_->Current();
-  auto read = engine_->Read(*defs, *defs->FindKpi("sales"),
-                            *defs->FindUnit("ent"),
-                            *ParsePeriod(PeriodKind::kYear, "2026"));
+  auto read =
+      engine_->Read(*defs, *defs->FindKpi("sales"), *defs->FindUnit("ent"),
+                    *ParsePeriod(PeriodKind::kYear, "2026"));
   ASSERT_OK(read);
   EXPECT_EQ((*read)->value, ToFixedPoint(4 * 12 * 3));
 }
@@ -449,16 +447,13 @@ TEST_F(RollupEngineTest, AHandOffIsDueWhenTheIntervalHasPassedOnItsClock) {
   Restart();
   AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10}});
   const RollupStats& stats = engine_->stats();
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (stats.events_applied < 1 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
+  WaitUntil([&] { return stats.events_applied >= 1; });
   ASSERT_EQ(stats.events_applied, 1);
   // Folded and queryable, not yet committed: the clock has not moved.
   auto defs = definitions_->Current();
-  auto read = engine_->Read(*defs, *defs->FindKpi("sales"),
-                            *defs->FindUnit("ent"),
-                            *ParsePeriod(PeriodKind::kMonth, "2026-01"));
+  auto read =
+      engine_->Read(*defs, *defs->FindKpi("sales"), *defs->FindUnit("ent"),
+                    *ParsePeriod(PeriodKind::kMonth, "2026-01"));
   ASSERT_OK(read);
   EXPECT_EQ((*read)->value, ToFixedPoint(10));
   EXPECT_EQ(stats.events_committed, 0);
@@ -487,10 +482,7 @@ TEST_F(RollupEngineTest, ReportsEveryDurablePositionToItsGroup) {
     }
     return true;
   };
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (!all_reported() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  WaitUntil(all_reported);
   EXPECT_TRUE(all_reported());
 }
 
@@ -593,10 +585,7 @@ TEST_F(RollupEngineTest, ANewTargetRepublishesItsCellWithTheTarget) {
       Batch({TargetChange("sales", "bu", "2026-01", 40),
              // team-b has no events.
              TargetChange("sales", "team-b", "2026-01", 40)}));
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < deadline && engine_->stats().flushes == flushes) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  WaitUntil([&] { return engine_->stats().flushes != flushes; });
   absl::flat_hash_map<std::string, v1::RollupRecord> latest = ReadChangelog();
   const v1::RollupRecord& bu = latest["sales/bu/2026-01"];
   ASSERT_TRUE(bu.has_target());

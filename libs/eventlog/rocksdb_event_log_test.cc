@@ -12,11 +12,14 @@
 #include "gtest/gtest.h"
 #include "libs/eventlog/end_offsets_mark.h"
 #include "libs/status/status_matchers.h"
+#include "libs/storage/testing/file_damage.h"
 
 namespace strata::eventlog {
 namespace {
 
 namespace fs = std::filesystem;
+using ::strata::testing::FlipByte;
+using ::strata::testing::LargestFile;
 using ::strata::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
@@ -56,18 +59,6 @@ class RocksDbEventLogDamageTest : public ::testing::Test {
     ASSERT_OK(Open());
   }
 
-  fs::path LargestSst() {
-    fs::path largest;
-    uintmax_t size = 0;
-    for (const auto& entry : fs::directory_iterator(dir_ / "log")) {
-      if (entry.path().extension() == ".sst" && entry.file_size() > size) {
-        size = entry.file_size();
-        largest = entry.path();
-      }
-    }
-    return largest;
-  }
-
   static inline int counter_ = 0;
   fs::path dir_;
 };
@@ -105,26 +96,19 @@ TEST_F(RocksDbEventLogDamageTest, ALogThatLostRecordsItAcknowledgedIsRefused) {
 
 TEST_F(RocksDbEventLogDamageTest, AFlippedByteIsFoundAtOpen) {
   AppendAndSettle(2000);
-  const fs::path sst = LargestSst();
+  const fs::path sst = LargestFile(dir_ / "log", ".sst");
   ASSERT_FALSE(sst.empty());
-  {
-    std::fstream f(sst, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(fs::file_size(sst) / 4);
-    f.put('\x7f');
-  }
+  FlipByte(sst, fs::file_size(sst) / 4);
   EXPECT_THAT(Open(), StatusIs(absl::StatusCode::kDataLoss,
                                AllOf(HasSubstr("is damaged"),
                                      HasSubstr("reading t/0"))));
 }
 
-TEST_F(RocksDbEventLogDamageTest, ACorruptBlockUnverifiedAtOpenFailsTheReadByName) {
+TEST_F(RocksDbEventLogDamageTest,
+       ACorruptBlockUnverifiedAtOpenFailsTheReadByName) {
   AppendAndSettle(2000);
-  const fs::path sst = LargestSst();
-  {
-    std::fstream f(sst, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(fs::file_size(sst) / 4);
-    f.put('\x7f');
-  }
+  const fs::path sst = LargestFile(dir_ / "log", ".sst");
+  FlipByte(sst, fs::file_size(sst) / 4);
   auto log = Open(/*verify=*/false);
   ASSERT_OK(log);
   auto consumer = (*log)->NewConsumer("g");
@@ -134,8 +118,10 @@ TEST_F(RocksDbEventLogDamageTest, ACorruptBlockUnverifiedAtOpenFailsTheReadByNam
   int64_t read = 0;
   for (int i = 0; i < 100 && failure.ok(); ++i) {
     auto batch = (*consumer)->Poll(500, absl::Milliseconds(10));
-    if (!batch.ok()) failure = batch.status();
-    else read += batch->size();
+    if (!batch.ok())
+      failure = batch.status();
+    else
+      read += batch->size();
   }
   // Before the records up to the bad block, then the block by name; never
   // a silent end of the partition.
@@ -148,8 +134,8 @@ TEST_F(RocksDbEventLogDamageTest, ACorruptBlockUnverifiedAtOpenFailsTheReadByNam
 TEST_F(RocksDbEventLogDamageTest, ALogThatLostItsCurrentFileIsNotOpenedEmpty) {
   AppendAndSettle(100);
   fs::remove(dir_ / "log" / "CURRENT");
-  EXPECT_THAT(Open(), StatusIs(absl::StatusCode::kDataLoss,
-                               HasSubstr("is damaged")));
+  EXPECT_THAT(Open(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("is damaged")));
 }
 
 }  // namespace

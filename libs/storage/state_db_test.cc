@@ -7,11 +7,14 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "libs/status/status_matchers.h"
+#include "libs/storage/testing/file_damage.h"
 
 namespace strata {
 namespace {
 
 namespace fs = std::filesystem;
+using ::strata::testing::FlipByte;
+using ::strata::testing::LargestFile;
 using ::strata::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
@@ -67,33 +70,6 @@ class StateDbTest : public ::testing::Test {
     ASSERT_TRUE((*db)->db().Flush(rocksdb::FlushOptions(), families).ok());
   }
 
-  // The largest file whose name ends in `suffix`.
-  fs::path Largest(const std::string& suffix) {
-    fs::path largest;
-    uintmax_t size = 0;
-    for (const auto& entry : fs::directory_iterator(dir_)) {
-      const std::string name = entry.path().filename().string();
-      if (name.size() < suffix.size() ||
-          name.compare(name.size() - suffix.size(), suffix.size(), suffix)) {
-        continue;
-      }
-      if (entry.file_size() > size) {
-        size = entry.file_size();
-        largest = entry.path();
-      }
-    }
-    return largest;
-  }
-
-  static void FlipByteAt(const fs::path& file, uintmax_t offset) {
-    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekg(offset);
-    char c = 0;
-    f.get(c);
-    f.seekp(offset);
-    f.put(static_cast<char>(c ^ 0x5a));
-  }
-
   static inline int counter_ = 0;
   fs::path dir_;
 };
@@ -109,13 +85,13 @@ TEST_F(StateDbTest, CreatesInAnEmptyDirectoryAndReopens) {
 
 TEST_F(StateDbTest, AFlippedByteInAnSstIsFoundAtOpenNotByAQueryLater) {
   Fill();
-  const fs::path sst = Largest(".sst");
+  const fs::path sst = LargestFile(dir_, ".sst");
   ASSERT_FALSE(sst.empty());
-  FlipByteAt(sst, fs::file_size(sst) / 4);
-  EXPECT_THAT(StateDb::Open(Options(false)),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       AllOf(HasSubstr("is damaged"),
-                             HasSubstr("checksum mismatch"))));
+  FlipByte(sst, fs::file_size(sst) / 4);
+  EXPECT_THAT(
+      StateDb::Open(Options(false)),
+      StatusIs(absl::StatusCode::kDataLoss,
+               AllOf(HasSubstr("is damaged"), HasSubstr("checksum mismatch"))));
   // Derived state: moved aside and started afresh, for the log to rebuild.
   auto rebuilt = StateDb::Open(Options(true));
   ASSERT_OK(rebuilt);

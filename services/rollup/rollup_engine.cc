@@ -434,12 +434,14 @@ absl::Status RollupEngine::ApplyEvent(const Located& located,
   pending_events_.emplace(event.event_id(), located.fingerprint);
   const KpiInfo& info = defs.kpi(located.kpi);
   const EventTime time = ToEventTime(event.event_time());
-  const EventSample sample{time, StableHash(event.event_id()),
+  const bool sum = info.time_aggregation == TimeAggregation::kSum;
+  // The tiebreak orders `last` events only: no hash of the id for sums.
+  const EventSample sample{time, sum ? 0 : StableHash(event.event_id()),
                            ToFixedPoint(event.value())};
   for (const Period& period :
        RollupPeriodsContaining(FromTimestamp(event.event_time()))) {
     int64_t delta = sample.value;
-    if (info.time_aggregation != TimeAggregation::kSum) {
+    if (!sum) {
       const CellId id{located.kpi, located.unit, period};
       ASSIGN_OR_RETURN(OwnState * own, own_.Mutable(id, [&] {
         return store_.GetOwn(CellKeyFor(defs, id));

@@ -26,7 +26,7 @@ class Clock {
   static Clock& Real();
 };
 
-// Time that stands still until Advance() or Set(). Thread-safe.
+// Time that stands still until Advance(). Thread-safe.
 class SimulatedClock final : public Clock {
  public:
   explicit SimulatedClock(absl::Time start = absl::UnixEpoch())
@@ -39,10 +39,6 @@ class SimulatedClock final : public Clock {
   void Advance(absl::Duration by) {
     absl::MutexLock lock(&mu_);
     now_ += by;
-  }
-  void Set(absl::Time time) {
-    absl::MutexLock lock(&mu_);
-    now_ = time;
   }
 
  private:

@@ -1,7 +1,9 @@
 #include "libs/aggregation/cell.h"
 
 #include "gtest/gtest.h"
+#include "libs/aggregation/figure.h"
 #include "libs/aggregation/fixed_point.h"
+#include "libs/aggregation/own_state.h"
 
 #include <cmath>
 #include <limits>
@@ -58,11 +60,17 @@ TEST(FixedPointTest, ValuesBelowTheResolutionAreRefusedNotZeroed) {
                        HasSubstr("finite")));
 }
 
+Contribution Value(int64_t v) { return {true, v, 1, 0}; }
+Contribution Weighted(int64_t v, int64_t w) { return {true, v, 1, w}; }
+constexpr Contribution kNone{};
+
 TEST(CellTest, SumsOfTheLargestEventsDoNotWrap) {
   // 923 events of 1e12 wrapped the former int64 cell to a negative total.
   RollupCell cell;
   for (int i = 0; i < 2000; ++i) {
-    ASSERT_TRUE(ApplyDelta(ToFixedPoint(1e12), {i, 0}, cell));
+    ASSERT_EQ(ApplyContribution(HierarchyAggregation::kSum, kNone,
+                                Value(ToFixedPoint(1e12)), cell),
+              CellUpdate::kApplied);
   }
   EXPECT_EQ(cell.value, absl::int128(ToFixedPoint(1e12)) * 2000);
   EXPECT_GT(cell.value, 0);
@@ -72,63 +80,190 @@ TEST(CellTest, OverflowOfTheWideSumIsRefusedAndLeavesTheCell) {
   RollupCell cell;
   cell.value = std::numeric_limits<absl::int128>::max() - 5;
   cell.version = 7;
-  EXPECT_FALSE(ApplyDelta(6, {1, 0}, cell));
+  EXPECT_EQ(ApplyContribution(HierarchyAggregation::kSum, kNone, Value(6), cell),
+            CellUpdate::kOverflow);
   EXPECT_EQ(cell.value, std::numeric_limits<absl::int128>::max() - 5);
   EXPECT_EQ(cell.version, 7);
-  EXPECT_TRUE(ApplyDelta(5, {1, 0}, cell));
+  EXPECT_EQ(ApplyContribution(HierarchyAggregation::kSum, kNone, Value(5), cell),
+            CellUpdate::kApplied);
   cell.value = std::numeric_limits<absl::int128>::min() + 1;
-  EXPECT_FALSE(ApplyDelta(-2, {1, 0}, cell));
+  EXPECT_EQ(
+      ApplyContribution(HierarchyAggregation::kSum, kNone, Value(-2), cell),
+      CellUpdate::kOverflow);
 }
 
-TEST(CellTest, SumAddsEveryEvent) {
-  OwnState own;
-  EXPECT_EQ(FoldIntoOwn(TimeAggregation::kSum, {{100, 0}, 1, 5}, own), 5);
-  EXPECT_EQ(FoldIntoOwn(TimeAggregation::kSum, {{50, 0}, 2, 7}, own), 7);
+TEST(CellTest, WeightedProductsOverflowLoudly) {
+  RollupCell cell;
+  Contribution huge{true, absl::int128(1) << 100, 1, absl::int128(1) << 40};
+  EXPECT_EQ(ApplyContribution(HierarchyAggregation::kWeightedAvg, kNone, huge,
+                              cell),
+            CellUpdate::kOverflow);
+  EXPECT_EQ(cell.value, 0);
+  EXPECT_EQ(cell.weight, 0);
 }
 
-TEST(CellTest, LastKeepsTheLatestEventTimeNotTheLatestArrival) {
+TEST(OwnStateTest, SumAndAverageKeepSumAndCount) {
   OwnState own;
-  EXPECT_EQ(FoldIntoOwn(TimeAggregation::kLast, {{200, 0}, 1, 40}, own), 40);
+  AddToOwn(TimeAggregation::kAvg, {{100, 0}, "a", 5}, own);
+  AddToOwn(TimeAggregation::kAvg, {{50, 0}, "b", 7}, own);
+  const Contribution c = OwnContribution(TimeAggregation::kAvg, own);
+  EXPECT_EQ(c.value, 12);
+  EXPECT_EQ(c.count, 2);
+  EXPECT_TRUE(RemoveFromOwn(TimeAggregation::kAvg, {{50, 0}, "b", 7}, own));
+  EXPECT_EQ(OwnContribution(TimeAggregation::kAvg, own).value, 5);
+}
+
+TEST(OwnStateTest, LastKeepsTheLatestEventTimeNotTheLatestArrival) {
+  OwnState own;
+  AddToOwn(TimeAggregation::kLast, {{200, 0}, "a", 40}, own);
   // Arrives later but happened earlier: no change.
-  EXPECT_EQ(FoldIntoOwn(TimeAggregation::kLast, {{100, 0}, 2, 99}, own), 0);
-  EXPECT_EQ(own.last_value, 40);
-  // Newer: the delta replaces the old contribution.
-  EXPECT_EQ(FoldIntoOwn(TimeAggregation::kLast, {{300, 0}, 3, 35}, own), -5);
-  EXPECT_EQ(own.last_value, 35);
+  AddToOwn(TimeAggregation::kLast, {{100, 0}, "b", 99}, own);
+  EXPECT_EQ(OwnContribution(TimeAggregation::kLast, own).value, 40);
+  AddToOwn(TimeAggregation::kLast, {{300, 0}, "c", 35}, own);
+  EXPECT_EQ(OwnContribution(TimeAggregation::kLast, own).value, 35);
 }
 
-TEST(CellTest, LastBreaksTimeTiesDeterministically) {
+TEST(OwnStateTest, LastBreaksTimeTiesByEventId) {
   OwnState a, b;
-  // Same two events in either order end in the same state.
-  FoldIntoOwn(TimeAggregation::kLast, {{100, 0}, 7, 1}, a);
-  FoldIntoOwn(TimeAggregation::kLast, {{100, 0}, 9, 2}, a);
-  FoldIntoOwn(TimeAggregation::kLast, {{100, 0}, 9, 2}, b);
-  FoldIntoOwn(TimeAggregation::kLast, {{100, 0}, 7, 1}, b);
-  EXPECT_EQ(a.last_value, 2);
+  // Same two events in either order: the greater id is the latest.
+  AddToOwn(TimeAggregation::kLast, {{100, 0}, "evt-9", 2}, a);
+  AddToOwn(TimeAggregation::kLast, {{100, 0}, "evt-10", 1}, a);
+  AddToOwn(TimeAggregation::kLast, {{100, 0}, "evt-10", 1}, b);
+  AddToOwn(TimeAggregation::kLast, {{100, 0}, "evt-9", 2}, b);
+  EXPECT_EQ(a.last_value, 2);  // "evt-9" > "evt-10" bytewise.
   EXPECT_EQ(b.last_value, 2);
 }
 
-TEST(CellTest, LastOrdersEventsByNanoseconds) {
-  // 800 ns apart: the later one is the latest, whatever its tiebreak.
+TEST(OwnStateTest, LastOrdersEventsByNanoseconds) {
   OwnState own;
-  FoldIntoOwn(TimeAggregation::kLast, {{100, 800}, 1, 2}, own);
-  FoldIntoOwn(TimeAggregation::kLast, {{100, 0}, 9, 1}, own);
+  AddToOwn(TimeAggregation::kLast, {{100, 800}, "a", 2}, own);
+  AddToOwn(TimeAggregation::kLast, {{100, 0}, "z", 1}, own);
   EXPECT_EQ(own.last_value, 2);
   // Before 1970 too: -1 s + 0.5 s is later than -1 s.
   OwnState early;
-  FoldIntoOwn(TimeAggregation::kLast, {{-1, 500'000'000}, 1, 3}, early);
-  FoldIntoOwn(TimeAggregation::kLast, {{-1, 0}, 9, 4}, early);
+  AddToOwn(TimeAggregation::kLast, {{-1, 500'000'000}, "a", 3}, early);
+  AddToOwn(TimeAggregation::kLast, {{-1, 0}, "z", 4}, early);
   EXPECT_EQ(early.last_value, 3);
 }
 
-TEST(CellTest, ApplyDeltaCountsAndVersions) {
+TEST(OwnStateTest, RemovingTheLatestOrTheExtremeAsksForARebuild) {
+  OwnState last;
+  AddToOwn(TimeAggregation::kLast, {{1, 0}, "a", 1}, last);
+  AddToOwn(TimeAggregation::kLast, {{2, 0}, "b", 2}, last);
+  EXPECT_TRUE(RemoveFromOwn(TimeAggregation::kLast, {{1, 0}, "a", 1}, last));
+  EXPECT_FALSE(RemoveFromOwn(TimeAggregation::kLast, {{2, 0}, "b", 2}, last) &&
+               last.count > 0);
+  OwnState min;
+  AddToOwn(TimeAggregation::kMin, {{1, 0}, "a", 5}, min);
+  AddToOwn(TimeAggregation::kMin, {{2, 0}, "b", 3}, min);
+  AddToOwn(TimeAggregation::kMin, {{3, 0}, "c", 9}, min);
+  EXPECT_EQ(OwnContribution(TimeAggregation::kMin, min).value, 3);
+  EXPECT_TRUE(RemoveFromOwn(TimeAggregation::kMin, {{3, 0}, "c", 9}, min));
+  EXPECT_FALSE(RemoveFromOwn(TimeAggregation::kMin, {{2, 0}, "b", 3}, min));
+}
+
+TEST(CellTest, MinFollowsItsHolderAndAsksForARecomputeWhenItWeakens) {
+  const auto kMin = HierarchyAggregation::kMin;
   RollupCell cell;
-  ASSERT_TRUE(ApplyDelta(10, {500, 1}, cell));
-  ASSERT_TRUE(ApplyDelta(0, {500, 0}, cell));
-  EXPECT_EQ(cell.value, 10);
-  EXPECT_EQ(cell.event_count, 2);
+  ASSERT_EQ(ApplyContribution(kMin, kNone, Value(5), cell), CellUpdate::kApplied);
+  ASSERT_EQ(ApplyContribution(kMin, kNone, Value(8), cell), CellUpdate::kApplied);
+  EXPECT_EQ(cell.value, 5);
+  EXPECT_EQ(cell.contributors, 2);
+  // The holder improves: applied at once.
+  ASSERT_EQ(ApplyContribution(kMin, Value(5), Value(4), cell),
+            CellUpdate::kApplied);
+  EXPECT_EQ(cell.value, 4);
+  // A non-holder worsens: nothing to do.
+  ASSERT_EQ(ApplyContribution(kMin, Value(8), Value(9), cell),
+            CellUpdate::kApplied);
+  EXPECT_EQ(cell.value, 4);
+  // The holder worsens: only the other units can say what the minimum is.
+  EXPECT_EQ(ApplyContribution(kMin, Value(4), Value(10), cell),
+            CellUpdate::kRecompute);
+  const RollupCell child{9, 0, 1};
+  const RollupCell* children[] = {&child};
+  RecomputeExtreme(kMin, Value(10), children, cell);
+  EXPECT_EQ(cell.value, 9);
+  EXPECT_EQ(cell.contributors, 2);
+  // Every unit gone: no value.
+  RollupCell single;
+  ASSERT_EQ(ApplyContribution(kMin, kNone, Value(-3), single),
+            CellUpdate::kApplied);
+  ASSERT_EQ(ApplyContribution(kMin, Value(-3), kNone, single),
+            CellUpdate::kApplied);
+  EXPECT_EQ(single.contributors, 0);
+  EXPECT_FALSE(CellFigure(TimeAggregation::kLast, kMin, single).value);
+}
+
+TEST(CellTest, AverageOfUnitsAndWeightedAverage) {
+  RollupCell avg;
+  ASSERT_EQ(ApplyContribution(HierarchyAggregation::kAvg, kNone, Value(10), avg),
+            CellUpdate::kApplied);
+  ASSERT_EQ(ApplyContribution(HierarchyAggregation::kAvg, kNone, Value(20), avg),
+            CellUpdate::kApplied);
+  ASSERT_EQ(
+      ApplyContribution(HierarchyAggregation::kAvg, Value(20), Value(25), avg),
+      CellUpdate::kApplied);
+  Figure mean = CellFigure(TimeAggregation::kLast, HierarchyAggregation::kAvg, avg);
+  EXPECT_EQ(mean.numerator, "0.0035");
+  EXPECT_EQ(mean.denominator, "2");
+  EXPECT_DOUBLE_EQ(*mean.value, 0.00175);
+  // Satisfaction 80 with 100 customers, 60 with 300: (8000+18000)/400 = 65.
+  RollupCell weighted;
+  const auto kWeighted = HierarchyAggregation::kWeightedAvg;
+  ASSERT_EQ(ApplyContribution(kWeighted, kNone,
+                              Weighted(ToFixedPoint(80), ToFixedPoint(100)),
+                              weighted),
+            CellUpdate::kApplied);
+  ASSERT_EQ(ApplyContribution(kWeighted, kNone,
+                              Weighted(ToFixedPoint(60), ToFixedPoint(300)),
+                              weighted),
+            CellUpdate::kApplied);
+  Figure f = CellFigure(TimeAggregation::kLast, kWeighted, weighted);
+  EXPECT_DOUBLE_EQ(*f.value, 65);
+  EXPECT_EQ(f.numerator, "26000");
+  EXPECT_EQ(f.denominator, "400");
+}
+
+TEST(FigureTest, RatiosComeFromTheSumsNeverFromAveragedRatios) {
+  // Profit 10 of revenue 100 and 90 of 100: margin 100/200 = 0.5, not the
+  // mean of 0.1 and 0.9 (also 0.5) nor of 0.1 and 0.45 with revenue 200.
+  Figure profit = CellFigure(TimeAggregation::kSum, HierarchyAggregation::kSum,
+                             {ToFixedPoint(100)});
+  Figure revenue = CellFigure(TimeAggregation::kSum, HierarchyAggregation::kSum,
+                              {ToFixedPoint(300)});
+  Figure margin = FormulaFigure(FormulaOperator::kRatio, 0, profit, revenue);
+  EXPECT_DOUBLE_EQ(*margin.value, 1.0 / 3);
+  EXPECT_EQ(margin.numerator, "100");
+  EXPECT_EQ(margin.denominator, "300");
+  Figure per_thousand =
+      FormulaFigure(FormulaOperator::kRatio, 1000, profit, revenue);
+  EXPECT_DOUBLE_EQ(*per_thousand.value, 1000.0 / 3);
+  Figure pct = FormulaFigure(FormulaOperator::kPercentage, 0, profit, revenue);
+  EXPECT_DOUBLE_EQ(*pct.value, 100.0 / 3);
+  Figure difference =
+      FormulaFigure(FormulaOperator::kDifference, 0, profit, revenue);
+  EXPECT_EQ(difference.exact, "-200");
+  Figure zero = CellFigure(TimeAggregation::kSum, HierarchyAggregation::kSum, {});
+  Figure undefined = FormulaFigure(FormulaOperator::kRatio, 0, profit, zero);
+  EXPECT_FALSE(undefined.value);
+  EXPECT_EQ(undefined.no_value_reason, "the denominator is 0");
+}
+
+TEST(FigureTest, DecimalStringsAreExact) {
+  EXPECT_EQ(DecimalString(125, 1), "12.5");
+  EXPECT_EQ(DecimalString(-5, 8), "-0.00000005");
+  EXPECT_EQ(DecimalString(300, 0), "300");
+}
+
+TEST(CellTest, NoteEventCountsAndVersions) {
+  RollupCell cell;
+  NoteEvent(1, {500, 1}, cell);
+  NoteEvent(1, {400, 0}, cell);
+  NoteEvent(-1, {300, 0}, cell);
+  EXPECT_EQ(cell.event_count, 1);
   EXPECT_EQ(cell.last_event_time, (EventTime{500, 1}));
-  EXPECT_EQ(cell.version, 2);
+  EXPECT_EQ(cell.version, 3);
 }
 
 }  // namespace

@@ -18,10 +18,6 @@ absl::Status Invalid(const std::string& field, absl::string_view reason) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", reason));
 }
 
-// An enum value's name, or its number when this build does not know it.
-std::string EnumName(const std::string& name, int value) {
-  return name.empty() ? absl::StrCat("value ", value) : name;
-}
 
 }  // namespace
 
@@ -45,6 +41,10 @@ absl::StatusOr<Definitions> Definitions::WithBatch(
       case v1::DefinitionChange::kKpi:
         RETURN_IF_ERROR(
             next.ApplyKpi(change.kpi(), absl::StrCat(field, ".kpi")));
+        break;
+      case v1::DefinitionChange::kOrganisation:
+        RETURN_IF_ERROR(next.ApplyOrganisation(
+            change.organisation(), absl::StrCat(field, ".organisation")));
         break;
       case v1::DefinitionChange::kTarget:
         RETURN_IF_ERROR(
@@ -97,7 +97,207 @@ absl::Status Definitions::ApplyUnit(const v1::OrgUnit& unit,
     info.path_to_root.insert(info.path_to_root.end(), up.begin(), up.end());
   }
   units_.push_back(std::move(info));
+  if (parent) units_[*parent].children.push_back(index);
   unit_index_[unit.unit_id()] = index;
+  return absl::OkStatus();
+}
+
+absl::Status Definitions::ApplyOrganisation(
+    const v1::Organisation& organisation, const std::string& field) {
+  const int start_month = organisation.fiscal_year_start_month() == 0
+                              ? 1
+                              : organisation.fiscal_year_start_month();
+  auto calendar = Calendar::Create(organisation.time_zone(), start_month);
+  if (!calendar.ok()) return Invalid(field, calendar.status().message());
+  if (!kpis_.empty() &&
+      (calendar->time_zone_name() != calendar_.time_zone_name() ||
+       calendar->fiscal_year_start_month() !=
+           calendar_.fiscal_year_start_month())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        field,
+        ": the time zone and fiscal year are fixed once a KPI is defined "
+        "(every stored period depends on them); they are ",
+        Quoted(calendar_.time_zone_name()), " from month ",
+        calendar_.fiscal_year_start_month()));
+  }
+  organisation_ = organisation;
+  calendar_ = *calendar;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<KpiInfo> Definitions::ResolveAggregation(
+    const v1::Kpi& kpi, const std::string& field) const {
+  KpiInfo info;
+  info.definition = kpi;
+  const v1::HierarchyAggregation h = kpi.hierarchy_aggregation();
+  if (h == v1::HIERARCHY_AGGREGATION_UNSPECIFIED) {
+    return Invalid(field + ".hierarchy_aggregation", "required");
+  }
+  if (!v1::HierarchyAggregation_IsValid(h)) {
+    return Invalid(field + ".hierarchy_aggregation",
+                   absl::StrCat("unknown value ", h));
+  }
+  info.hierarchy_aggregation = static_cast<HierarchyAggregation>(h);
+  if (IsDerived(info.hierarchy_aggregation)) {
+    if (kpi.time_aggregation() != v1::TIME_AGGREGATION_UNSPECIFIED) {
+      return Invalid(field + ".time_aggregation",
+                     "a KPI computed by a formula receives no events; leave "
+                     "it unset");
+    }
+    if (!kpi.weight_kpi_id().empty()) {
+      return Invalid(field + ".weight_kpi_id", "only for WEIGHTED_AVG");
+    }
+    RETURN_IF_ERROR(ResolveFormula(kpi, field, info));
+    return info;
+  }
+  if (kpi.has_formula()) {
+    return Invalid(field + ".formula",
+                   "only for hierarchy aggregation RATIO or DERIVED");
+  }
+  const v1::TimeAggregation t = kpi.time_aggregation();
+  if (t == v1::TIME_AGGREGATION_UNSPECIFIED) {
+    return Invalid(field + ".time_aggregation", "required");
+  }
+  if (!v1::TimeAggregation_IsValid(t)) {
+    return Invalid(field + ".time_aggregation",
+                   absl::StrCat("unknown value ", t));
+  }
+  info.time_aggregation = static_cast<TimeAggregation>(t);
+  if (info.time_aggregation == TimeAggregation::kAvg &&
+      info.hierarchy_aggregation != HierarchyAggregation::kAvg) {
+    return Invalid(field + ".hierarchy_aggregation",
+                   "a unit's average over time is a fraction, which only "
+                   "AVG rolls up exactly (the mean of every event in the "
+                   "subtree); use LAST, MIN or MAX over time for the others");
+  }
+  if (info.hierarchy_aggregation == HierarchyAggregation::kWeightedAvg) {
+    const std::string weight_field = field + ".weight_kpi_id";
+    if (kpi.weight_kpi_id().empty()) {
+      return Invalid(weight_field, "required for WEIGHTED_AVG");
+    }
+    std::optional<KpiIndex> weight = FindKpi(kpi.weight_kpi_id());
+    if (!weight) {
+      return absl::NotFoundError(absl::StrCat(
+          weight_field, ": unknown KPI ", Quoted(kpi.weight_kpi_id())));
+    }
+    const KpiInfo& w = kpis_[*weight];
+    if (IsDerived(w.hierarchy_aggregation) || w.weight ||
+        w.time_aggregation == TimeAggregation::kAvg) {
+      return Invalid(weight_field,
+                     absl::StrCat("KPI ", Quoted(kpi.weight_kpi_id()),
+                                  " is computed, weighted or averaged over "
+                                  "time; a weight must be a plain value per "
+                                  "unit"));
+    }
+    if (!w.keeps_own_state) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          weight_field, ": KPI ", Quoted(kpi.weight_kpi_id()),
+          " sums up the hierarchy without keeping each unit's own value, "
+          "which a weight needs; weigh by a KPI aggregated otherwise (e.g. "
+          "LAST over time) or define it with a KPI that weighs by it from "
+          "the start"));
+    }
+    info.weight = *weight;
+  } else if (!kpi.weight_kpi_id().empty()) {
+    return Invalid(field + ".weight_kpi_id", "only for WEIGHTED_AVG");
+  }
+  info.keeps_own_state = !FoldsWithoutOwnState(info.time_aggregation,
+                                               info.hierarchy_aggregation);
+  return info;
+}
+
+absl::Status Definitions::ResolveFormula(const v1::Kpi& kpi,
+                                         const std::string& field,
+                                         KpiInfo& info) const {
+  const std::string formula_field = field + ".formula";
+  if (!kpi.has_formula()) return Invalid(formula_field, "required");
+  const v1::Formula& formula = kpi.formula();
+  if (formula.op() == v1::Formula::OPERATOR_UNSPECIFIED ||
+      !v1::Formula::Operator_IsValid(formula.op())) {
+    return Invalid(formula_field + ".op", "RATIO, DIFFERENCE or PERCENTAGE");
+  }
+  FormulaInfo resolved;
+  resolved.op = static_cast<FormulaOperator>(formula.op());
+  if (!std::isfinite(formula.scale()) || formula.scale() < 0 ||
+      (formula.scale() != 0 && resolved.op != FormulaOperator::kRatio)) {
+    return Invalid(formula_field + ".scale",
+                   "a positive finite multiplier, for RATIO only");
+  }
+  resolved.scale = formula.scale() == 0 ? 1 : formula.scale();
+  const bool summed_ratio =
+      info.hierarchy_aggregation == HierarchyAggregation::kRatio;
+  if (summed_ratio && resolved.op == FormulaOperator::kDifference) {
+    return Invalid(formula_field + ".op",
+                   "RATIO rolls up a ratio or percentage; use DERIVED for a "
+                   "difference");
+  }
+  for (bool left : {true, false}) {
+    const std::string& id = left ? formula.left_kpi_id() : formula.right_kpi_id();
+    const std::string input_field =
+        absl::StrCat(formula_field, left ? ".left_kpi_id" : ".right_kpi_id");
+    std::optional<KpiIndex> input = FindKpi(id);
+    if (!input) {
+      return absl::NotFoundError(
+          absl::StrCat(input_field, ": unknown KPI ", Quoted(id)));
+    }
+    if (*input == FindKpi(kpi.kpi_id())) {
+      return Invalid(input_field, "a KPI cannot be computed from itself");
+    }
+    const KpiInfo& in = kpis_[*input];
+    if (IsDerived(in.hierarchy_aggregation)) {
+      return Invalid(input_field,
+                     absl::StrCat("KPI ", Quoted(id),
+                                  " is computed itself; a formula takes KPIs "
+                                  "that receive events"));
+    }
+    if (summed_ratio &&
+        in.hierarchy_aggregation != HierarchyAggregation::kSum) {
+      return Invalid(input_field,
+                     absl::StrCat("RATIO divides rolled-up sums, and KPI ",
+                                  Quoted(id),
+                                  " does not sum up the hierarchy; use "
+                                  "DERIVED to divide other rollups"));
+    }
+    (left ? resolved.left : resolved.right) = *input;
+  }
+  info.formula = resolved;
+  return absl::OkStatus();
+}
+
+absl::Status Definitions::ResolvePeriods(const v1::Kpi& kpi,
+                                         const std::string& field,
+                                         KpiInfo& info) const {
+  PeriodKindSet periods;
+  for (int i = 0; i < kpi.periods_size(); ++i) {
+    if (!IsPeriodKind(kpi.periods(i))) {
+      return Invalid(absl::StrCat(field, ".periods[", i, "]"),
+                     absl::StrCat("unknown period kind ", kpi.periods(i)));
+    }
+    periods.Add(static_cast<PeriodKind>(kpi.periods(i)));
+  }
+  PeriodKindSet available = PeriodKindSet::All();
+  if (info.formula) {
+    available = {};
+    for (PeriodKind kind : kpis_[info.formula->left].periods) {
+      if (kpis_[info.formula->right].periods.Contains(kind)) available.Add(kind);
+    }
+  }
+  if (kpi.periods_size() == 0) {
+    periods = {PeriodKind::kMonth, PeriodKind::kQuarter, PeriodKind::kYear};
+    if (calendar_.fiscal_year_start_month() != 1) {
+      periods.Add(PeriodKind::kFiscalYear);
+    }
+    if (info.formula) periods = available;
+  }
+  if (info.weight) available = kpis_[*info.weight].periods;
+  for (PeriodKind kind : periods) {
+    if (!available.Contains(kind)) {
+      return Invalid(field + ".periods",
+                     absl::StrCat("its inputs keep no ", PeriodKindName(kind),
+                                  " rollups"));
+    }
+  }
+  info.periods = periods;
   return absl::OkStatus();
 }
 
@@ -105,36 +305,8 @@ absl::Status Definitions::ApplyKpi(const v1::Kpi& kpi,
                                    const std::string& field) {
   RETURN_IF_ERROR(ValidateId(field + ".kpi_id", kpi.kpi_id()));
   if (kpi.name().empty()) return Invalid(field + ".name", "required");
-  KpiInfo info;
-  info.definition = kpi;
-  switch (kpi.time_aggregation()) {
-    case v1::TIME_AGGREGATION_SUM:
-      info.time_aggregation = TimeAggregation::kSum;
-      break;
-    case v1::TIME_AGGREGATION_LAST:
-      info.time_aggregation = TimeAggregation::kLast;
-      break;
-    case v1::TIME_AGGREGATION_UNSPECIFIED:
-      return Invalid(field + ".time_aggregation", "required");
-    default:
-      return absl::UnimplementedError(
-          absl::StrCat(field, ".time_aggregation: ",
-                       EnumName(v1::TimeAggregation_Name(kpi.time_aggregation()),
-                                kpi.time_aggregation()),
-                       " is not supported yet (SUM, LAST are)"));
-  }
-  switch (kpi.hierarchy_aggregation()) {
-    case v1::HIERARCHY_AGGREGATION_SUM:
-      break;
-    case v1::HIERARCHY_AGGREGATION_UNSPECIFIED:
-      return Invalid(field + ".hierarchy_aggregation", "required");
-    default:
-      return absl::UnimplementedError(absl::StrCat(
-          field, ".hierarchy_aggregation: ",
-          EnumName(v1::HierarchyAggregation_Name(kpi.hierarchy_aggregation()),
-                   kpi.hierarchy_aggregation()),
-          " is not supported yet (SUM is)"));
-  }
+  ASSIGN_OR_RETURN(KpiInfo info, ResolveAggregation(kpi, field));
+  RETURN_IF_ERROR(ResolvePeriods(kpi, field, info));
   switch (kpi.polarity()) {
     case v1::POLARITY_HIGHER_IS_BETTER:
       info.polarity = Polarity::kHigherIsBetter;
@@ -153,20 +325,36 @@ absl::Status Definitions::ApplyKpi(const v1::Kpi& kpi,
                        : "need 0 < green_pct <= amber_pct");
   }
   if (std::optional<KpiIndex> existing = FindKpi(kpi.kpi_id())) {
-    const v1::Kpi& old = kpis_[*existing].definition;
-    if (old.time_aggregation() != kpi.time_aggregation() ||
-        old.hierarchy_aggregation() != kpi.hierarchy_aggregation()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(field, ": the aggregation of KPI ", Quoted(kpi.kpi_id()), " cannot change once defined; define a new KPI"));
+    KpiInfo& old = kpis_[*existing];
+    if (old.time_aggregation != info.time_aggregation ||
+        old.hierarchy_aggregation != info.hierarchy_aggregation ||
+        old.weight != info.weight || old.periods != info.periods ||
+        old.definition.formula().SerializeAsString() !=
+            kpi.formula().SerializeAsString()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          field, ": how KPI ", Quoted(kpi.kpi_id()),
+          " aggregates (time, hierarchy, weight, formula, periods) cannot "
+          "change once defined; define a new KPI"));
     }
-    kpis_[*existing] = std::move(info);
+    info.keeps_own_state = old.keeps_own_state;
+    info.weighted = std::move(old.weighted);
+    info.derived = std::move(old.derived);
+    old = std::move(info);
     return absl::OkStatus();
   }
   if (kpis_.size() >= kMaxKpis) {
     return absl::ResourceExhaustedError(
         absl::StrCat(field, ": a KPI beyond the limit of ", kMaxKpis));
   }
-  kpi_index_[kpi.kpi_id()] = static_cast<KpiIndex>(kpis_.size());
+  const KpiIndex index = static_cast<KpiIndex>(kpis_.size());
+  if (info.weight) kpis_[*info.weight].weighted.push_back(index);
+  if (info.formula) {
+    kpis_[info.formula->left].derived.push_back(index);
+    if (info.formula->right != info.formula->left) {
+      kpis_[info.formula->right].derived.push_back(index);
+    }
+  }
+  kpi_index_[kpi.kpi_id()] = index;
   kpis_.push_back(std::move(info));
   return absl::OkStatus();
 }
@@ -183,11 +371,16 @@ absl::Status Definitions::ApplyTarget(const v1::Target& target,
     return absl::NotFoundError(
         absl::StrCat(field, ".unit_id: unknown unit ", Quoted(target.unit_id())));
   }
-  if (!IsSupportedPeriodKind(target.period().kind())) {
-    return Invalid(field + ".period.kind", "must be MONTH, QUARTER or YEAR");
+  if (!IsPeriodKind(target.period().kind())) {
+    return Invalid(field + ".period.kind", "required");
   }
-  auto period = ParsePeriod(static_cast<PeriodKind>(target.period().kind()),
-                            target.period().label());
+  const auto kind = static_cast<PeriodKind>(target.period().kind());
+  if (!kpis_[*kpi].periods.Contains(kind)) {
+    return Invalid(field + ".period.kind",
+                   absl::StrCat("KPI ", Quoted(target.kpi_id()), " keeps no ",
+                                PeriodKindName(kind), " rollups"));
+  }
+  auto period = ParsePeriod(kind, target.period().label());
   if (!period.ok())
     return Invalid(field + ".period.label", period.status().message());
   if (!std::isfinite(target.value()))
@@ -233,7 +426,11 @@ std::optional<double> Definitions::Target(KpiIndex kpi, UnitIndex unit,
 
 v1::DefinitionBatch Definitions::ToBatch() const {
   v1::DefinitionBatch batch;
-  // Units were numbered as defined, so parents precede their children.
+  if (organisation_.ByteSizeLong() > 0) {
+    *batch.add_changes()->mutable_organisation() = organisation_;
+  }
+  // Units and KPIs were numbered as defined, so parents precede their
+  // children and a formula's inputs precede it.
   for (const UnitInfo& unit : units_) {
     *batch.add_changes()->mutable_org_unit() = unit.definition;
   }

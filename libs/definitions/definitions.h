@@ -16,8 +16,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "libs/aggregation/cell.h"
+#include "libs/aggregation/aggregation.h"
 #include "libs/definitions/cell_id.h"
+#include "libs/period/calendar.h"
 #include "libs/period/period.h"
 #include "libs/scorecard/status.h"
 #include "strata/v1/definitions.pb.h"
@@ -36,11 +37,28 @@ inline constexpr int kMaxChangesPerBatch = 100'000;
 struct UnitInfo {
   v1::OrgUnit definition;
   std::vector<UnitIndex> path_to_root;  // Self first, root last.
+  std::vector<UnitIndex> children;
+};
+
+struct FormulaInfo {
+  FormulaOperator op = FormulaOperator::kRatio;
+  KpiIndex left = 0;
+  KpiIndex right = 0;
+  double scale = 1;
 };
 
 struct KpiInfo {
   v1::Kpi definition;
   TimeAggregation time_aggregation = TimeAggregation::kSum;
+  HierarchyAggregation hierarchy_aggregation = HierarchyAggregation::kSum;
+  std::optional<KpiIndex> weight;     // kWeightedAvg.
+  std::optional<FormulaInfo> formula;  // kRatio, kDerived.
+  PeriodKindSet periods;               // Kept for this KPI.
+  // Whether each unit's own events are kept per period (see
+  // FoldsWithoutOwnState); weights always keep them.
+  bool keeps_own_state = false;
+  std::vector<KpiIndex> weighted;  // KPIs this one is the weight of.
+  std::vector<KpiIndex> derived;   // KPIs computed from this one.
   Polarity polarity = Polarity::kHigherIsBetter;
   ThresholdBands bands;
 };
@@ -50,8 +68,7 @@ class Definitions {
   // The snapshot with `batch` applied in order, or the first problem:
   // INVALID_ARGUMENT for a malformed field, NOT_FOUND for a reference to an
   // unknown unit or KPI, FAILED_PRECONDITION for a change the current state
-  // forbids, UNIMPLEMENTED for a declared but not yet supported option,
-  // RESOURCE_EXHAUSTED beyond a limit above. The message names the field,
+  // forbids, RESOURCE_EXHAUSTED beyond a limit above. The message names the field,
   // e.g. "changes[2].org_unit.parent_id: ...".
   absl::StatusOr<Definitions> WithBatch(const v1::DefinitionBatch& batch) const;
 
@@ -65,6 +82,11 @@ class Definitions {
   absl::Span<const UnitIndex> PathToRoot(UnitIndex unit) const {
     return units_[unit].path_to_root;
   }
+  absl::Span<const UnitIndex> Children(UnitIndex unit) const {
+    return units_[unit].children;
+  }
+  // Period boundaries: the organisation's time zone and fiscal year.
+  const Calendar& calendar() const { return calendar_; }
   // True when `unit` is `root` or below it.
   bool InSubtree(UnitIndex unit, UnitIndex root) const;
 
@@ -75,10 +97,21 @@ class Definitions {
   v1::DefinitionBatch ToBatch() const;
 
  private:
+  absl::Status ApplyOrganisation(const v1::Organisation& organisation,
+                                 const std::string& field);
   absl::Status ApplyUnit(const v1::OrgUnit& unit, const std::string& field);
   absl::Status ApplyKpi(const v1::Kpi& kpi, const std::string& field);
   absl::Status ApplyTarget(const v1::Target& target, const std::string& field);
 
+  absl::StatusOr<KpiInfo> ResolveAggregation(const v1::Kpi& kpi,
+                                             const std::string& field) const;
+  absl::Status ResolveFormula(const v1::Kpi& kpi, const std::string& field,
+                              KpiInfo& info) const;
+  absl::Status ResolvePeriods(const v1::Kpi& kpi, const std::string& field,
+                              KpiInfo& info) const;
+
+  v1::Organisation organisation_;  // As declared; empty until then.
+  Calendar calendar_;
   std::vector<UnitInfo> units_;
   absl::flat_hash_map<std::string, UnitIndex> unit_index_;
   std::vector<KpiInfo> kpis_;

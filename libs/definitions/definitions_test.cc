@@ -45,10 +45,12 @@ TEST(DefinitionsTest, NamesTheFieldOfMalformedInput) {
   EXPECT_THAT(Definitions().WithBatch(Batch({kpi})),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("changes[0].kpi.thresholds")));
+  // An average over time summed up the hierarchy is no exact figure.
   EXPECT_THAT(Definitions().WithBatch(
                   Batch({KpiChange("k", v1::TIME_AGGREGATION_AVG)})),
-              StatusIs(absl::StatusCode::kUnimplemented,
-                       HasSubstr("time_aggregation")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("changes[0].kpi.hierarchy_aggregation: a "
+                                 "unit's average over time")));
 }
 
 TEST(DefinitionsTest, ReparentingIsRefusedUntilReorgsExist) {
@@ -137,10 +139,155 @@ TEST(DefinitionsTest, TargetsAndEnumsAreValidatedWhole) {
       static_cast<v1::TimeAggregation>(99));
   // Printed an empty name before.
   EXPECT_THAT(base->WithBatch(Batch({odd})),
-              StatusIs(absl::StatusCode::kUnimplemented,
-                       HasSubstr("time_aggregation: value 99 is not")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("time_aggregation: unknown value 99")));
   EXPECT_THAT(base->WithBatch(Batch({TargetChange("k", "u", "+202-01", 1)})),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+v1::DefinitionChange Aggregated(const std::string& id, v1::TimeAggregation time,
+                                v1::HierarchyAggregation hierarchy) {
+  v1::DefinitionChange change = KpiChange(id, time);
+  change.mutable_kpi()->set_hierarchy_aggregation(hierarchy);
+  return change;
+}
+
+v1::DefinitionChange Computed(const std::string& id,
+                              v1::HierarchyAggregation hierarchy,
+                              v1::Formula::Operator op, const std::string& left,
+                              const std::string& right) {
+  v1::DefinitionChange change =
+      Aggregated(id, v1::TIME_AGGREGATION_UNSPECIFIED, hierarchy);
+  v1::Formula* formula = change.mutable_kpi()->mutable_formula();
+  formula->set_op(op);
+  formula->set_left_kpi_id(left);
+  formula->set_right_kpi_id(right);
+  return change;
+}
+
+TEST(DefinitionsTest, EveryAggregationIsAccepted) {
+  auto defs = Definitions().WithBatch(Batch(
+      {Aggregated("revenue", v1::TIME_AGGREGATION_SUM,
+                  v1::HIERARCHY_AGGREGATION_SUM),
+       Aggregated("profit", v1::TIME_AGGREGATION_SUM,
+                  v1::HIERARCHY_AGGREGATION_SUM),
+       Aggregated("customers", v1::TIME_AGGREGATION_LAST,
+                  v1::HIERARCHY_AGGREGATION_SUM),
+       Aggregated("wait", v1::TIME_AGGREGATION_AVG,
+                  v1::HIERARCHY_AGGREGATION_AVG),
+       Aggregated("worst", v1::TIME_AGGREGATION_MIN,
+                  v1::HIERARCHY_AGGREGATION_MIN),
+       Aggregated("peak", v1::TIME_AGGREGATION_MAX,
+                  v1::HIERARCHY_AGGREGATION_MAX),
+       Computed("margin", v1::HIERARCHY_AGGREGATION_RATIO,
+                v1::Formula::OPERATOR_PERCENTAGE, "profit", "revenue"),
+       Computed("cost", v1::HIERARCHY_AGGREGATION_DERIVED,
+                v1::Formula::OPERATOR_DIFFERENCE, "revenue", "profit")}));
+  ASSERT_OK(defs);
+  auto satisfaction = Aggregated("satisfaction", v1::TIME_AGGREGATION_LAST,
+                                 v1::HIERARCHY_AGGREGATION_WEIGHTED_AVG);
+  satisfaction.mutable_kpi()->set_weight_kpi_id("customers");
+  auto weighted = defs->WithBatch(Batch({satisfaction}));
+  ASSERT_OK(weighted);
+  const KpiInfo& customers = weighted->kpi(*weighted->FindKpi("customers"));
+  EXPECT_TRUE(customers.keeps_own_state);
+  ASSERT_EQ(customers.weighted.size(), 1u);
+  EXPECT_EQ(weighted->kpi(customers.weighted[0]).definition.kpi_id(),
+            "satisfaction");
+  const KpiInfo& revenue = weighted->kpi(*weighted->FindKpi("revenue"));
+  EXPECT_FALSE(revenue.keeps_own_state);
+  EXPECT_EQ(revenue.derived.size(), 2u);
+  EXPECT_TRUE(weighted->kpi(*weighted->FindKpi("margin")).formula.has_value());
+  // What was defined comes back from ToBatch.
+  auto replayed = Definitions().WithBatch(weighted->ToBatch());
+  ASSERT_OK(replayed);
+  EXPECT_EQ(replayed->kpi_count(), weighted->kpi_count());
+}
+
+TEST(DefinitionsTest, FormulasAndWeightsAreCheckedWhole) {
+  auto base = Definitions().WithBatch(Batch(
+      {Aggregated("revenue", v1::TIME_AGGREGATION_SUM,
+                  v1::HIERARCHY_AGGREGATION_SUM),
+       Aggregated("score", v1::TIME_AGGREGATION_LAST,
+                  v1::HIERARCHY_AGGREGATION_AVG)}));
+  ASSERT_OK(base);
+  // A ratio of something that is not summed would average ratios.
+  EXPECT_THAT(base->WithBatch(Batch({Computed(
+                  "r", v1::HIERARCHY_AGGREGATION_RATIO,
+                  v1::Formula::OPERATOR_RATIO, "score", "revenue")})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("changes[0].kpi.formula.left_kpi_id: RATIO "
+                                 "divides rolled-up sums")));
+  EXPECT_THAT(base->WithBatch(Batch({Computed(
+                  "r", v1::HIERARCHY_AGGREGATION_DERIVED,
+                  v1::Formula::OPERATOR_RATIO, "revenue", "nope")})),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("formula.right_kpi_id: unknown KPI 'nope'")));
+  auto with_events = Computed("r", v1::HIERARCHY_AGGREGATION_DERIVED,
+                              v1::Formula::OPERATOR_RATIO, "revenue", "score");
+  with_events.mutable_kpi()->set_time_aggregation(v1::TIME_AGGREGATION_SUM);
+  EXPECT_THAT(base->WithBatch(Batch({with_events})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("receives no events")));
+  // A weight summed without per-unit values cannot weigh each unit.
+  auto weighted = Aggregated("w", v1::TIME_AGGREGATION_LAST,
+                             v1::HIERARCHY_AGGREGATION_WEIGHTED_AVG);
+  EXPECT_THAT(base->WithBatch(Batch({weighted})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("weight_kpi_id: required")));
+  weighted.mutable_kpi()->set_weight_kpi_id("revenue");
+  EXPECT_THAT(base->WithBatch(Batch({weighted})),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("without keeping each unit's own value")));
+  weighted.mutable_kpi()->set_weight_kpi_id("score");
+  ASSERT_OK(base->WithBatch(Batch({weighted})));
+  // How a KPI aggregates is fixed once defined.
+  auto changed = Aggregated("score", v1::TIME_AGGREGATION_MAX,
+                            v1::HIERARCHY_AGGREGATION_AVG);
+  EXPECT_THAT(base->WithBatch(Batch({changed})),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("cannot change once defined")));
+}
+
+TEST(DefinitionsTest, PeriodsAndTheCalendarAreDeclared) {
+  v1::DefinitionChange organisation;
+  organisation.mutable_organisation()->set_time_zone("America/New_York");
+  organisation.mutable_organisation()->set_fiscal_year_start_month(10);
+  auto daily = KpiChange("daily");
+  daily.mutable_kpi()->add_periods(v1::PERIOD_KIND_DAY);
+  daily.mutable_kpi()->add_periods(v1::PERIOD_KIND_YEAR_TO_DATE);
+  auto defs = Definitions().WithBatch(
+      Batch({organisation, UnitChange("u", ""), KpiChange("monthly"), daily}));
+  ASSERT_OK(defs);
+  EXPECT_EQ(defs->calendar().time_zone_name(), "America/New_York");
+  // A fiscal year not starting in January is kept by default.
+  EXPECT_TRUE(defs->kpi(*defs->FindKpi("monthly"))
+                  .periods.Contains(PeriodKind::kFiscalYear));
+  EXPECT_FALSE(
+      defs->kpi(*defs->FindKpi("daily")).periods.Contains(PeriodKind::kMonth));
+  // Targets only for periods the KPI keeps.
+  auto week_target = TargetChange("monthly", "u", "2026-W48", 5);
+  week_target.mutable_target()->mutable_period()->set_kind(
+      v1::PERIOD_KIND_ISO_WEEK);
+  EXPECT_THAT(defs->WithBatch(Batch({week_target})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("keeps no iso_week rollups")));
+  auto ytd_target = TargetChange("daily", "u", "YTD2026-11", 5);
+  ytd_target.mutable_target()->mutable_period()->set_kind(
+      v1::PERIOD_KIND_YEAR_TO_DATE);
+  EXPECT_OK(defs->WithBatch(Batch({ytd_target})));
+  // The calendar is fixed once KPIs exist: every stored period depends on it.
+  organisation.mutable_organisation()->set_time_zone("Europe/London");
+  EXPECT_THAT(defs->WithBatch(Batch({organisation})),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("fixed once a KPI is defined")));
+  organisation.mutable_organisation()->set_time_zone("Mars/Olympus");
+  EXPECT_THAT(Definitions().WithBatch(Batch({organisation})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("changes[0].organisation")));
+  auto replayed = Definitions().WithBatch(defs->ToBatch());
+  ASSERT_OK(replayed);
+  EXPECT_EQ(replayed->calendar().fiscal_year_start_month(), 10);
 }
 
 }  // namespace

@@ -12,20 +12,11 @@ std::string CellKey(absl::string_view kpi_id, absl::string_view unit_id,
   return absl::StrCat(kpi_id, "/", unit_id, "/", PeriodLabel(period));
 }
 
-absl::StatusOr<PeriodKind> KindOfLabel(absl::string_view label) {
-  if (label.size() == 4) return PeriodKind::kYear;
-  if (label.size() == 7 && label[5] == 'Q') return PeriodKind::kQuarter;
-  if (label.size() == 7) return PeriodKind::kMonth;
-  return absl::InvalidArgumentError(
-      absl::StrCat(Quoted(label), " is not YYYY, YYYY-Qn or YYYY-MM"));
-}
-
 absl::StatusOr<std::string> CellKeyOf(const v1::RollupKey& key) {
   RETURN_IF_ERROR(ValidateId("key.kpi_id", key.kpi_id()));
   RETURN_IF_ERROR(ValidateId("key.unit_id", key.unit_id()));
-  if (!IsSupportedPeriodKind(key.period().kind())) {
-    return absl::InvalidArgumentError(
-        "key.period.kind: must be MONTH, QUARTER or YEAR");
+  if (!IsPeriodKind(key.period().kind())) {
+    return absl::InvalidArgumentError("key.period.kind: required");
   }
   auto period = ParsePeriod(static_cast<PeriodKind>(key.period().kind()),
                             key.period().label());

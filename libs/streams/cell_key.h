@@ -20,7 +20,4 @@ std::string CellKey(absl::string_view kpi_id, absl::string_view unit_id,
 // INVALID_ARGUMENT naming the field when the key is malformed.
 absl::StatusOr<std::string> CellKeyOf(const v1::RollupKey& key);
 
-// The period kind a canonical label has ("2026-11", "2026-Q4", "2026").
-absl::StatusOr<PeriodKind> KindOfLabel(absl::string_view label);
-
 }  // namespace strata

@@ -220,7 +220,8 @@ absl::Status AlertEngine::Apply(
                         << records[i].offset;
       continue;
     }
-    if (!rollup.has_target()) continue;
+    // Without a target or a value (a ratio over 0) there is no status.
+    if (!rollup.has_target() || !rollup.has_value()) continue;
     absl::StatusOr<std::string> key = CellKeyOf(rollup.key());
     if (!key.ok()) continue;  // Not a cell this version knows.
     cell_keys[i] = *std::move(key);

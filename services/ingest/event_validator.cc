@@ -64,9 +64,18 @@ absl::Status ValidateKpiEvents(
     if (absl::Status s = ValidateEventValue(e.value()); !s.ok()) {
       return Invalid(i, "value", s.message());
     }
-    if (!definitions.FindKpi(e.kpi_id())) {
+    std::optional<KpiIndex> kpi = definitions.FindKpi(e.kpi_id());
+    if (!kpi) {
       return absl::NotFoundError(absl::StrCat(
           "events[", i, "].kpi_id: unknown KPI ", Quoted(e.kpi_id())));
+    }
+    if (const auto& formula = definitions.kpi(*kpi).formula) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "events[", i, "].kpi_id: KPI ", Quoted(e.kpi_id()),
+          " is computed from ",
+          Quoted(definitions.kpi(formula->left).definition.kpi_id()), " and ",
+          Quoted(definitions.kpi(formula->right).definition.kpi_id()),
+          "; send events for those"));
     }
     if (!definitions.FindUnit(e.unit_id())) {
       return absl::NotFoundError(absl::StrCat(

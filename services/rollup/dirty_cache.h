@@ -40,6 +40,22 @@ class DirtyCache {
     return &it->second.state;
   }
 
+  // The entry for `key`, loaded like Mutable's but not marked dirty; a
+  // default State when the store has none. Valid until the next load.
+  template <typename Load>
+  absl::StatusOr<const State*> Get(const Key& key, Load load) {
+    auto [it, inserted] = entries_.try_emplace(key);
+    if (inserted) {
+      auto stored = load();
+      if (!stored.ok()) {
+        entries_.erase(it);
+        return stored.status();
+      }
+      if (stored->has_value()) it->second.state = **stored;
+    }
+    return &it->second.state;
+  }
+
   // The cached entry, or nullptr.
   const State* Find(const Key& key) const {
     auto it = entries_.find(key);

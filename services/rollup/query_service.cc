@@ -29,13 +29,17 @@ absl::StatusOr<v1::RollupRecord> QueryService::Lookup(
   // CellKeyOf validated the period.
   const Period period = *ParsePeriod(
       static_cast<PeriodKind>(key.period().kind()), key.period().label());
-  ASSIGN_OR_RETURN(std::optional<RollupCell> cell,
-                   engine_.Read(*defs, *kpi, *unit, period));
-  if (!cell) {
+  if (!defs->kpi(*kpi).periods.Contains(period.kind)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("key.period.kind: KPI ", Quoted(key.kpi_id()),
+                     " keeps no ", PeriodKindName(period.kind), " rollups"));
+  }
+  ASSIGN_OR_RETURN(std::optional<v1::RollupRecord> record,
+                   engine_.ReadRecord(*defs, {*kpi, *unit, period}));
+  if (!record) {
     return absl::NotFoundError(absl::StrCat("no events yet for ", cell_key));
   }
-  return MakeRollupRecord(key.kpi_id(), key.unit_id(), period, *cell,
-                          defs->Target(*kpi, *unit, period));
+  return *std::move(record);
 }
 
 absl::Status QueryService::Get(const v1::GetRollupRequest& request,

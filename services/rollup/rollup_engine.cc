@@ -4,9 +4,12 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
+
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
 #include "libs/aggregation/fixed_point.h"
+#include "libs/aggregation/own_state.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/kpi_event_identity.h"
@@ -173,11 +176,18 @@ void RollupEngine::Run() {
     const bool due = clock.Now() - last_flush >= options_.flush_interval;
     const bool full = pending_events_.size() >= options_.max_pending_events;
     if (pending > 0 && (full || (due && !flusher_->Busy()))) {
-      HandOff();
+      if (absl::Status handed = HandOff(); !handed.ok()) {
+        RestartFromCommitted(handed);
+      }
       pending = 0;
     }
   }
-  if (pending > 0 && !halted_) HandOff();
+  if (pending > 0 && !halted_) {
+    if (absl::Status handed = HandOff(); !handed.ok()) {
+      STRATA_LOG(WARNING) << "rollup: stopping with changes not handed off ("
+                          << handed << "); the log replays them";
+    }
+  }
   if (!flusher_->Drain(absl::Seconds(10))) {
     STRATA_LOG(WARNING) << "rollup: stopping with a batch not yet durable; "
                            "the log replays it";
@@ -253,7 +263,11 @@ absl::StatusOr<size_t> RollupEngine::MarkRetargetedCells() {
   absl::Status marked;
   {
     absl::MutexLock lock(&cells_mu_);
-    for (const CellId& id : cells) {
+    for (CellId id : cells) {
+      // A derived KPI is published with its inputs: mark the left one.
+      if (const auto& formula = defs_->kpi(id.kpi).formula) {
+        id.kpi = formula->left;
+      }
       // Marked dirty, the cell is published again with its new target.
       marked =
           cells_
@@ -272,14 +286,48 @@ absl::StatusOr<size_t> RollupEngine::MarkRetargetedCells() {
   return cells.size();
 }
 
-void RollupEngine::HandOff() {
+absl::StatusOr<std::vector<std::pair<CellId, v1::RollupRecord>>>
+RollupEngine::DerivedRecords(
+    const std::vector<std::pair<CellId, RollupCell>>& changed) {
+  const Definitions& defs = *defs_;
+  std::vector<std::pair<CellId, v1::RollupRecord>> records;
+  absl::flat_hash_set<CellId> done;
+  auto input = [&](KpiIndex kpi, const CellId& at) {
+    const CellId id{kpi, at.unit, at.period};
+    return cells_.Get(id, [&] { return store_.GetCell(CellKeyFor(defs, id)); });
+  };
+  for (const auto& [id, cell] : changed) {
+    for (KpiIndex derived : defs.kpi(id.kpi).derived) {
+      const KpiInfo& info = defs.kpi(derived);
+      const CellId derived_id{derived, id.unit, id.period};
+      if (!info.periods.Contains(id.period.kind) ||
+          !done.insert(derived_id).second) {
+        continue;
+      }
+      // Copies: loading the other input may move the first.
+      ASSIGN_OR_RETURN(const RollupCell* left_cell,
+                       input(info.formula->left, id));
+      const RollupCell left = *left_cell;
+      ASSIGN_OR_RETURN(const RollupCell* right,
+                       input(info.formula->right, id));
+      if (left.version == 0 && right->version == 0) continue;
+      records.emplace_back(derived_id,
+                           MakeDerivedRecord(defs, derived_id, left, *right));
+    }
+  }
+  return records;
+}
+
+absl::Status RollupEngine::HandOff() {
   std::vector<std::pair<CellId, RollupCell>> cells;
+  std::vector<std::pair<CellId, v1::RollupRecord>> derived;
   {
     absl::MutexLock lock(&cells_mu_);
     cells.reserve(cells_.dirty().size());
     for (const CellId& id : cells_.dirty()) {
       cells.emplace_back(id, cells_.at(id));
     }
+    ASSIGN_OR_RETURN(derived, DerivedRecords(cells));
     cells_.ClearDirty();
   }
   std::vector<std::pair<CellId, OwnState>> own;
@@ -289,8 +337,9 @@ void RollupEngine::HandOff() {
   for (const auto& [partition, position] : next_) {
     positions.push_back(position);
   }
-  FlushBatch batch = PrepareFlushBatch(
-      *defs_, cells, own, std::move(pending_events_), std::move(positions));
+  FlushBatch batch =
+      PrepareFlushBatch(*defs_, cells, derived, own, std::move(pending_events_),
+                        std::move(positions));
   pending_events_.clear();  // Valid but unspecified after the move.
   flusher_->Submit(std::move(batch));
   ReportProgress();
@@ -311,6 +360,7 @@ void RollupEngine::HandOff() {
     for (const auto& [id, state] : own) keep.push_back(id);
     own_.RetainOnly(keep);
   }
+  return absl::OkStatus();
 }
 
 void RollupEngine::ReportProgress() {
@@ -406,6 +456,13 @@ absl::Status RollupEngine::ApplyRecords(
         continue;
       }
     }
+    if (defs_->kpi(*kpi).formula) {
+      STRATA_LOG(ERROR) << "rollup: event " << ids[i] << " is for KPI '"
+                        << located.event->kpi_id()
+                        << "', which is computed by a formula; skipped";
+      ++stats_.events_rejected;
+      continue;
+    }
     located.kpi = *kpi;
     located.unit = *unit;
     absl::MutexLock lock(&cells_mu_);
@@ -428,40 +485,144 @@ absl::StatusOr<std::optional<RollupCell>> RollupEngine::Read(
   return store_.GetCell(CellKeyFor(defs, {kpi, unit, period}));
 }
 
+absl::StatusOr<std::optional<v1::RollupRecord>> RollupEngine::ReadRecord(
+    const Definitions& defs, const CellId& id) const {
+  const KpiInfo& kpi = defs.kpi(id.kpi);
+  if (!kpi.formula) {
+    ASSIGN_OR_RETURN(std::optional<RollupCell> cell,
+                     Read(defs, id.kpi, id.unit, id.period));
+    if (!cell) return std::nullopt;
+    return MakeRollupRecord(defs, id, *cell);
+  }
+  ASSIGN_OR_RETURN(std::optional<RollupCell> left,
+                   Read(defs, kpi.formula->left, id.unit, id.period));
+  ASSIGN_OR_RETURN(std::optional<RollupCell> right,
+                   Read(defs, kpi.formula->right, id.unit, id.period));
+  if (!left && !right) return std::nullopt;
+  return MakeDerivedRecord(defs, id, left.value_or(RollupCell{}),
+                           right.value_or(RollupCell{}));
+}
+
+absl::StatusOr<Contribution> RollupEngine::OwnContributionOf(
+    const Definitions& defs, KpiIndex kpi, UnitIndex unit,
+    const Period& period) {
+  const CellId id{kpi, unit, period};
+  ASSIGN_OR_RETURN(const OwnState* own, own_.Get(id, [&] {
+    return store_.GetOwn(CellKeyFor(defs, id));
+  }));
+  const KpiInfo& info = defs.kpi(kpi);
+  Contribution c = OwnContribution(info.time_aggregation, *own);
+  if (!info.weight || !c.present) return c;
+  ASSIGN_OR_RETURN(const Contribution w,
+                   OwnContributionOf(defs, *info.weight, unit, period));
+  c.present = w.present;
+  c.weight = w.value;
+  return c;
+}
+
+absl::Status RollupEngine::Propagate(const Definitions& defs, KpiIndex kpi,
+                                     UnitIndex unit, const Period& period,
+                                     const Contribution& before,
+                                     const Contribution& after,
+                                     int64_t standing_delta,
+                                     const EventTime& time) {
+  const HierarchyAggregation aggregation =
+      defs.kpi(kpi).hierarchy_aggregation;
+  auto load = [&](const CellId& id) {
+    return [this, &defs, id] { return store_.GetCell(CellKeyFor(defs, id)); };
+  };
+  for (UnitIndex ancestor : defs.PathToRoot(unit)) {
+    const CellId id{kpi, ancestor, period};
+    ASSIGN_OR_RETURN(RollupCell * cell, cells_.Mutable(id, load(id)));
+    switch (ApplyContribution(aggregation, before, after, *cell)) {
+      case CellUpdate::kApplied:
+        break;
+      case CellUpdate::kOverflow:
+        return absl::OutOfRangeError(
+            absl::StrCat("a change at ", CellKeyFor(defs, {kpi, unit, period}),
+                         " takes ", CellKeyFor(defs, id),
+                         " beyond the 128-bit range"));
+      case CellUpdate::kRecompute: {
+        // The children's cells are already up to date: this runs bottom-up.
+        Contribution own = after;
+        if (ancestor != unit) {
+          ASSIGN_OR_RETURN(own, OwnContributionOf(defs, kpi, ancestor, period));
+        }
+        std::vector<RollupCell> children;
+        for (UnitIndex child : defs.Children(ancestor)) {
+          const CellId child_id{kpi, child, period};
+          ASSIGN_OR_RETURN(const RollupCell* c,
+                           cells_.Get(child_id, load(child_id)));
+          if (c->contributors > 0) children.push_back(*c);
+        }
+        std::vector<const RollupCell*> pointers;
+        for (const RollupCell& c : children) pointers.push_back(&c);
+        // Loading the children may have moved the cell.
+        ASSIGN_OR_RETURN(cell, cells_.Mutable(id, load(id)));
+        RecomputeExtreme(aggregation, own, pointers, *cell);
+        break;
+      }
+    }
+    NoteEvent(standing_delta, time, *cell);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RollupEngine::ApplyEvent(const Located& located,
                                       const Definitions& defs) {
   const v1::KpiEvent& event = *located.event;
   pending_events_.emplace(event.event_id(), located.fingerprint);
   const KpiInfo& info = defs.kpi(located.kpi);
-  const EventTime time = ToEventTime(event.event_time());
-  const bool sum = info.time_aggregation == TimeAggregation::kSum;
-  // The tiebreak orders `last` events only: no hash of the id for sums.
-  const EventSample sample{time, sum ? 0 : StableHash(event.event_id()),
+  const OwnEvent own_event{ToEventTime(event.event_time()), event.event_id(),
                            ToFixedPoint(event.value())};
-  for (const Period& period :
-       RollupPeriodsContaining(FromTimestamp(event.event_time()))) {
-    int64_t delta = sample.value;
-    if (!sum) {
+  periods_.clear();
+  defs.calendar().PeriodsContaining(FromTimestamp(event.event_time()),
+                                    info.periods, periods_);
+  for (const Period& period : periods_) {
+    Contribution before, after;
+    if (info.keeps_own_state) {
+      ASSIGN_OR_RETURN(before, OwnContributionOf(defs, located.kpi,
+                                                 located.unit, period));
       const CellId id{located.kpi, located.unit, period};
       ASSIGN_OR_RETURN(OwnState * own, own_.Mutable(id, [&] {
         return store_.GetOwn(CellKeyFor(defs, id));
       }));
-      delta = FoldIntoOwn(info.time_aggregation, sample, *own);
+      AddToOwn(info.time_aggregation, own_event, *own);
+      ASSIGN_OR_RETURN(after, OwnContributionOf(defs, located.kpi,
+                                                located.unit, period));
+    } else {
+      // Sums of sums and pooled means: the event's value is the change.
+      after.value = own_event.value;
+      after.count = 1;
     }
-    for (UnitIndex ancestor : defs.PathToRoot(located.unit)) {
-      const CellId id{located.kpi, ancestor, period};
-      ASSIGN_OR_RETURN(RollupCell * cell, cells_.Mutable(id, [&] {
-        return store_.GetCell(CellKeyFor(defs, id));
-      }));
-      if (!ApplyDelta(delta, time, *cell)) {
-        return absl::OutOfRangeError(
-            absl::StrCat("event ", event.event_id(), " takes ",
-                         CellKeyFor(defs, id), " beyond the 128-bit range"));
-      }
+    RETURN_IF_ERROR(Propagate(defs, located.kpi, located.unit, period, before,
+                              after, /*standing_delta=*/1, own_event.time));
+    for (KpiIndex weighted : info.weighted) {
+      RETURN_IF_ERROR(
+          Reweigh(defs, weighted, located.unit, period, before, after,
+                  own_event.time));
     }
   }
   ++stats_.events_applied;
   return absl::OkStatus();
+}
+
+absl::Status RollupEngine::Reweigh(const Definitions& defs, KpiIndex weighted,
+                                   UnitIndex unit, const Period& period,
+                                   const Contribution& weight_before,
+                                   const Contribution& weight_after,
+                                   const EventTime& time) {
+  if (!defs.kpi(weighted).periods.Contains(period.kind)) return absl::OkStatus();
+  ASSIGN_OR_RETURN(Contribution after,
+                   OwnContributionOf(defs, weighted, unit, period));
+  if (after.count == 0) return absl::OkStatus();  // No value to weigh.
+  Contribution before = after;
+  before.present = weight_before.present;
+  before.weight = weight_before.value;
+  after.present = weight_after.present;
+  after.weight = weight_after.value;
+  return Propagate(defs, weighted, unit, period, before, after,
+                   /*standing_delta=*/0, time);
 }
 
 }  // namespace strata::rollup

@@ -1,7 +1,7 @@
 #pragma once
 
 // Folds KPI events from the log into rollup cells through the org hierarchy
-// and through month, quarter and year.
+// and through every period kind each KPI keeps.
 //
 // Events fold into an in-memory cache (read through from the store); every
 // `flush_interval`, or once `max_pending_events` are pending, the changed
@@ -43,6 +43,7 @@
 #include "services/rollup/rollup_flusher.h"
 #include "services/rollup/rollup_store.h"
 #include "strata/v1/events.pb.h"
+#include "strata/v1/rollup.pb.h"
 
 namespace strata::rollup {
 
@@ -103,6 +104,11 @@ class RollupEngine {
                                                  KpiIndex kpi, UnitIndex unit,
                                                  const Period& period) const;
 
+  // The public record of a cell, derived KPIs included, as Read sees it.
+  // nullopt when no event has reached the cell (or either input's).
+  absl::StatusOr<std::optional<v1::RollupRecord>> ReadRecord(
+      const Definitions& defs, const CellId& id) const;
+
  private:
   struct Located;
 
@@ -115,10 +121,33 @@ class RollupEngine {
   absl::Status ApplyRecords(const std::vector<eventlog::LogRecord>& records);
   absl::Status ApplyEvent(const Located& event, const Definitions& defs)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+  // Replaces a unit's contribution `before` by `after` in its own cell and
+  // every ancestor's, counting `standing_delta` events.
+  absl::Status Propagate(const Definitions& defs, KpiIndex kpi, UnitIndex unit,
+                         const Period& period, const Contribution& before,
+                         const Contribution& after, int64_t standing_delta,
+                         const EventTime& time)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+  // The weight of `unit` changed from `weight_before` to `weight_after`:
+  // updates the cells of a KPI weighted by it.
+  absl::Status Reweigh(const Definitions& defs, KpiIndex weighted,
+                       UnitIndex unit, const Period& period,
+                       const Contribution& weight_before,
+                       const Contribution& weight_after, const EventTime& time)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+  // What `unit`'s own events add to its cells, weight included.
+  absl::StatusOr<Contribution> OwnContributionOf(const Definitions& defs,
+                                                 KpiIndex kpi, UnitIndex unit,
+                                                 const Period& period);
   // Marks the cells whose target changed, for republishing; returns how many.
   absl::StatusOr<size_t> MarkRetargetedCells();
-  // Hands what changed since the last hand-off to the flusher.
-  void HandOff();
+  // Hands what changed since the last hand-off to the flusher. Fails, with
+  // nothing handed off, when a derived KPI's input cannot be read.
+  absl::Status HandOff();
+  // The records of derived KPIs whose inputs are among `changed`.
+  absl::StatusOr<std::vector<std::pair<CellId, v1::RollupRecord>>>
+  DerivedRecords(const std::vector<std::pair<CellId, RollupCell>>& changed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
   // Commits the durable positions to the consumer group (progress only).
   void ReportProgress();
   void ReportPositions(const std::vector<eventlog::Position>& positions);
@@ -150,7 +179,8 @@ class RollupEngine {
   mutable absl::Mutex cells_mu_;
   std::shared_ptr<const Definitions> defs_;
   DirtyCache<CellId, RollupCell> cells_ ABSL_GUARDED_BY(cells_mu_);
-  DirtyCache<CellId, OwnState> own_;  // Only for `last` KPIs.
+  DirtyCache<CellId, OwnState> own_;  // For KPIs that keep own state.
+  std::vector<Period> periods_;        // Of the event being applied.
   // Id -> fingerprint of the events applied since the last hand-off.
   absl::flat_hash_map<std::string, uint64_t> pending_events_;
   // Per partition: where the engine reads next, and the record before.

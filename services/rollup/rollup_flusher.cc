@@ -103,6 +103,7 @@ void RollupFlusher::Run() {
 FlushBatch PrepareFlushBatch(
     const Definitions& defs,
     const std::vector<std::pair<CellId, RollupCell>>& cells,
+    const std::vector<std::pair<CellId, v1::RollupRecord>>& derived,
     const std::vector<std::pair<CellId, OwnState>>& own,
     absl::flat_hash_map<std::string, uint64_t> events,
     std::vector<eventlog::Position> positions) {
@@ -113,12 +114,12 @@ FlushBatch PrepareFlushBatch(
   for (const auto& [id, cell] : cells) {
     if (cell.version == 0) continue;  // Marked for a target, no event yet.
     std::string key = CellKeyFor(defs, id);
-    const v1::RollupRecord record =
-        MakeRollupRecord(defs.kpi(id.kpi).definition.kpi_id(),
-                         defs.unit(id.unit).definition.unit_id(), id.period,
-                         cell, defs.Target(id.kpi, id.unit, id.period));
-    batch.changelog.push_back({key, record.SerializeAsString()});
+    batch.changelog.push_back(
+        {key, MakeRollupRecord(defs, id, cell).SerializeAsString()});
     changes.cells.emplace_back(std::move(key), cell);
+  }
+  for (const auto& [id, record] : derived) {
+    batch.changelog.push_back({CellKeyFor(defs, id), record.SerializeAsString()});
   }
   for (const auto& [id, state] : own) {
     changes.own.emplace_back(CellKeyFor(defs, id), state);

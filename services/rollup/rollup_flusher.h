@@ -24,6 +24,7 @@
 #include "libs/eventlog/event_log.h"
 #include "libs/status/health_report.h"
 #include "services/rollup/rollup_store.h"
+#include "strata/v1/rollup.pb.h"
 
 namespace strata::rollup {
 
@@ -37,13 +38,15 @@ struct FlushBatch {
   absl::flat_hash_map<std::string, uint64_t> events;
 };
 
-// Builds a batch from copies of the changed cells and own states, the events
-// applied (id -> fingerprint) and the positions reached. Cells with no event yet (marked for
-// a new target only) are left out. Runs on the folding thread, which has
+// Builds a batch from copies of the changed cells and own states, the
+// records of derived KPIs (published, never stored), the events applied
+// (id -> fingerprint) and the positions reached. Cells with no event yet
+// (marked for a new target only) are left out. Runs on the folding thread, which has
 // time to spare while the flusher writes.
 FlushBatch PrepareFlushBatch(
     const Definitions& definitions,
     const std::vector<std::pair<CellId, RollupCell>>& cells,
+    const std::vector<std::pair<CellId, v1::RollupRecord>>& derived,
     const std::vector<std::pair<CellId, OwnState>>& own,
     absl::flat_hash_map<std::string, uint64_t> events,
     std::vector<eventlog::Position> positions);

@@ -1,34 +1,90 @@
 #include "services/rollup/rollup_record.h"
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 
-#include "libs/aggregation/fixed_point.h"
+#include "libs/aggregation/figure.h"
+#include "libs/scorecard/status.h"
 #include "libs/streams/cell_key.h"
 
 namespace strata::rollup {
+namespace {
+
+v1::RollupRecord RecordOf(const Definitions& defs, const CellId& id,
+                          const Figure& figure) {
+  v1::RollupRecord record;
+  v1::RollupKey* key = record.mutable_key();
+  const KpiInfo& kpi = defs.kpi(id.kpi);
+  key->set_kpi_id(kpi.definition.kpi_id());
+  key->set_unit_id(defs.unit(id.unit).definition.unit_id());
+  key->mutable_period()->set_kind(static_cast<v1::PeriodKind>(id.period.kind));
+  key->mutable_period()->set_label(PeriodLabel(id.period));
+  if (figure.value) record.set_value(*figure.value);
+  record.set_exact_value(figure.exact);
+  record.set_numerator(figure.numerator);
+  record.set_denominator(figure.denominator);
+  record.set_no_value_reason(figure.no_value_reason);
+  const std::optional<double> target = defs.Target(id.kpi, id.unit, id.period);
+  if (!target) return record;
+  record.set_target(*target);
+  if (!figure.value) return record;
+  const double variance = *figure.value - *target;
+  record.set_variance(variance);
+  if (*target != 0) record.set_variance_pct(100 * variance / std::fabs(*target));
+  record.set_status(static_cast<v1::KpiStatus>(
+      EvaluateStatus(kpi.polarity, kpi.bands, *figure.value, *target)));
+  return record;
+}
+
+void SetCounts(const RollupCell& cell, v1::RollupRecord& record) {
+  record.set_event_count(cell.event_count);
+  record.mutable_last_event_time()->set_seconds(cell.last_event_time.seconds);
+  record.mutable_last_event_time()->set_nanos(cell.last_event_time.nanos);
+  record.set_version(cell.version);
+}
+
+}  // namespace
 
 std::string CellKeyFor(const Definitions& defs, const CellId& id) {
   return CellKey(defs.kpi(id.kpi).definition.kpi_id(),
                  defs.unit(id.unit).definition.unit_id(), id.period);
 }
 
-v1::RollupRecord MakeRollupRecord(absl::string_view kpi_id,
-                                  absl::string_view unit_id,
-                                  const Period& period, const RollupCell& cell,
-                                  std::optional<double> target) {
-  v1::RollupRecord record;
-  v1::RollupKey* key = record.mutable_key();
-  key->set_kpi_id(std::string(kpi_id));
-  key->set_unit_id(std::string(unit_id));
-  key->mutable_period()->set_kind(static_cast<v1::PeriodKind>(period.kind));
-  key->mutable_period()->set_label(PeriodLabel(period));
-  record.set_value(FromFixedPoint(cell.value));
-  record.set_exact_value(FixedPointDecimal(cell.value));
-  record.set_event_count(cell.event_count);
-  record.mutable_last_event_time()->set_seconds(cell.last_event_time.seconds);
-  record.mutable_last_event_time()->set_nanos(cell.last_event_time.nanos);
-  record.set_version(cell.version);
-  if (target) record.set_target(*target);
+v1::RollupRecord MakeRollupRecord(const Definitions& defs, const CellId& id,
+                                  const RollupCell& cell) {
+  const KpiInfo& kpi = defs.kpi(id.kpi);
+  v1::RollupRecord record = RecordOf(
+      defs, id,
+      CellFigure(kpi.time_aggregation, kpi.hierarchy_aggregation, cell));
+  SetCounts(cell, record);
+  if (kpi.keeps_own_state) record.set_contributors(cell.contributors);
+  return record;
+}
+
+v1::RollupRecord MakeDerivedRecord(const Definitions& defs, const CellId& id,
+                                   const RollupCell& left,
+                                   const RollupCell& right) {
+  const FormulaInfo& formula = *defs.kpi(id.kpi).formula;
+  const KpiInfo& l = defs.kpi(formula.left);
+  const KpiInfo& r = defs.kpi(formula.right);
+  auto input = [](const KpiInfo& kpi, const RollupCell& cell) {
+    if (cell.version == 0) {
+      Figure none;
+      none.no_value_reason = "no events yet";
+      return none;
+    }
+    return CellFigure(kpi.time_aggregation, kpi.hierarchy_aggregation, cell);
+  };
+  v1::RollupRecord record = RecordOf(
+      defs, id,
+      FormulaFigure(formula.op, formula.scale, input(l, left),
+                    input(r, right)));
+  RollupCell counts;
+  counts.event_count = left.event_count + right.event_count;
+  counts.last_event_time = std::max(left.last_event_time, right.last_event_time);
+  counts.version = left.version + right.version;
+  SetCounts(counts, record);
   return record;
 }
 

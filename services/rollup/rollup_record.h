@@ -1,16 +1,14 @@
 #pragma once
 
 // The public form of a rollup cell, as queries answer and the changelog
-// publishes it.
+// publishes it: the figure, its target, variance and status.
 
 #include <optional>
 #include <string>
 
-#include "absl/strings/string_view.h"
 #include "libs/aggregation/cell.h"
 #include "libs/definitions/cell_id.h"
 #include "libs/definitions/definitions.h"
-#include "libs/period/period.h"
 #include "strata/v1/rollup.pb.h"
 
 namespace strata::rollup {
@@ -18,9 +16,15 @@ namespace strata::rollup {
 // The cell's key on the changelog and in the state store.
 std::string CellKeyFor(const Definitions& defs, const CellId& id);
 
-v1::RollupRecord MakeRollupRecord(absl::string_view kpi_id,
-                                  absl::string_view unit_id,
-                                  const Period& period, const RollupCell& cell,
-                                  std::optional<double> target);
+// The record of a cell the engine holds (a KPI that receives events).
+v1::RollupRecord MakeRollupRecord(const Definitions& defs, const CellId& id,
+                                  const RollupCell& cell);
+
+// The record of a derived KPI's cell, computed from its formula's inputs'
+// cells at the same unit and period (an input without events is empty).
+// Its version is the sum of theirs, so it grows whenever either changes.
+v1::RollupRecord MakeDerivedRecord(const Definitions& defs, const CellId& id,
+                                   const RollupCell& left,
+                                   const RollupCell& right);
 
 }  // namespace strata::rollup

@@ -9,6 +9,19 @@ namespace {
 // Column families, in the order given to StateDb::Open.
 enum Family : size_t { kCells = 0, kOwn, kSeen };
 
+// Fixed-width fields of a stored cell and of an own state (followed by
+// the latest event's id).
+constexpr size_t kCellFields = 9;
+constexpr size_t kOwnFields = 7;
+
+int64_t Low(absl::int128 v) { return static_cast<int64_t>(absl::Int128Low64(v)); }
+int64_t High(absl::int128 v) { return absl::Int128High64(v); }
+
+absl::int128 DecodeInt128At(const std::string& value, size_t index) {
+  return absl::MakeInt128(DecodeFixed64At(value, index + 1),
+                          static_cast<uint64_t>(DecodeFixed64At(value, index)));
+}
+
 absl::Status Malformed(absl::string_view what, absl::string_view key) {
   return absl::DataLossError(absl::StrCat("malformed ", what, " '", key, "'"));
 }
@@ -20,7 +33,9 @@ StateDbOptions RollupStore::Layout(const std::string& path) {
   options.path = path;
   options.families = {"cells", "own", "seen"};
   // 2: 128-bit sums, nanosecond times, event fingerprints.
-  options.format = "strata.rollup/2";
+  // 3: every aggregation (weights, contributors, own counts and extremes),
+  //    periods in the organisation's time zone.
+  options.format = "strata.rollup/3";
   return options;
 }
 
@@ -36,14 +51,15 @@ absl::StatusOr<std::optional<RollupCell>> RollupStore::GetCell(
     const std::string& key) {
   ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(kCells, key));
   if (!value) return std::nullopt;
-  if (value->size() != 6 * 8) return Malformed("cell", key);
+  if (value->size() != kCellFields * 8) return Malformed("cell", key);
   RollupCell cell;
-  cell.value = absl::MakeInt128(DecodeFixed64At(*value, 1),
-                                static_cast<uint64_t>(DecodeFixed64At(*value, 0)));
-  cell.event_count = DecodeFixed64At(*value, 2);
-  cell.last_event_time = {DecodeFixed64At(*value, 3),
-                          static_cast<int32_t>(DecodeFixed64At(*value, 4))};
-  cell.version = DecodeFixed64At(*value, 5);
+  cell.value = DecodeInt128At(*value, 0);
+  cell.weight = DecodeInt128At(*value, 2);
+  cell.contributors = DecodeFixed64At(*value, 4);
+  cell.event_count = DecodeFixed64At(*value, 5);
+  cell.last_event_time = {DecodeFixed64At(*value, 6),
+                          static_cast<int32_t>(DecodeFixed64At(*value, 7))};
+  cell.version = DecodeFixed64At(*value, 8);
   return cell;
 }
 
@@ -51,12 +67,16 @@ absl::StatusOr<std::optional<OwnState>> RollupStore::GetOwn(
     const std::string& key) {
   ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(kOwn, key));
   if (!value) return std::nullopt;
-  if (value->size() != 4 * 8) return Malformed("own state", key);
-  return OwnState{true,
-                  {DecodeFixed64At(*value, 0),
-                   static_cast<int32_t>(DecodeFixed64At(*value, 1))},
-                  static_cast<uint64_t>(DecodeFixed64At(*value, 2)),
-                  DecodeFixed64At(*value, 3)};
+  if (value->size() < kOwnFields * 8) return Malformed("own state", key);
+  OwnState own;
+  own.count = DecodeFixed64At(*value, 0);
+  own.sum = DecodeInt128At(*value, 1);
+  own.last_time = {DecodeFixed64At(*value, 3),
+                   static_cast<int32_t>(DecodeFixed64At(*value, 4))};
+  own.last_value = DecodeFixed64At(*value, 5);
+  own.extreme = DecodeFixed64At(*value, 6);
+  own.last_id = value->substr(kOwnFields * 8);
+  return own;
 }
 
 absl::StatusOr<std::vector<std::optional<uint64_t>>>
@@ -83,16 +103,18 @@ absl::Status RollupStore::Commit(const StateChanges& changes) {
   rocksdb::WriteBatch batch;
   for (const auto& [key, cell] : changes.cells) {
     batch.Put(db_->family(kCells), key,
-              EncodeFixed64s({static_cast<int64_t>(absl::Int128Low64(cell.value)),
-                              absl::Int128High64(cell.value), cell.event_count,
+              EncodeFixed64s({Low(cell.value), High(cell.value),
+                              Low(cell.weight), High(cell.weight),
+                              cell.contributors, cell.event_count,
                               cell.last_event_time.seconds,
                               cell.last_event_time.nanos, cell.version}));
   }
   for (const auto& [key, own] : changes.own) {
-    batch.Put(db_->family(kOwn), key,
-              EncodeFixed64s({own.last_time.seconds, own.last_time.nanos,
-                              static_cast<int64_t>(own.last_tiebreak),
-                              own.last_value}));
+    std::string value = EncodeFixed64s(
+        {own.count, Low(own.sum), High(own.sum), own.last_time.seconds,
+         own.last_time.nanos, own.last_value, own.extreme});
+    value += own.last_id;
+    batch.Put(db_->family(kOwn), key, value);
   }
   for (const auto& [id, fingerprint] : changes.seen_events) {
     batch.Put(db_->family(kSeen), id,

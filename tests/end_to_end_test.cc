@@ -6,7 +6,9 @@
 //     own process).
 
 #include <filesystem>
+#include <cstdio>
 #include <functional>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -171,7 +173,7 @@ v1::KpiEvent Event(const std::string& id, const std::string& kpi,
   e.set_kpi_id(kpi);
   e.set_unit_id(unit);
   // 2026-03-<day> 12:00 UTC.
-  e.mutable_event_time()->set_seconds(1772366400 + (day - 1) * 86400 + 43200);
+  e.mutable_event_time()->set_seconds(1772323200 + (day - 1) * 86400 + 43200);
   e.set_value(value);
   e.set_source("e2e");
   return e;
@@ -265,6 +267,7 @@ class EndToEndTest : public ::testing::TestWithParam<std::string> {
   }
 
   void Connect(const Endpoints& e) {
+    endpoints_ = e;
     admin_ = v1::AdminService::NewStub(Channel(e.ingest));
     ingest_ = v1::IngestService::NewStub(Channel(e.ingest));
     query_ = v1::RollupQueryService::NewStub(Channel(e.rollup));
@@ -323,6 +326,7 @@ class EndToEndTest : public ::testing::TestWithParam<std::string> {
   static inline int counter_ = 0;
   std::filesystem::path dir_;
   std::unique_ptr<Deployment> deployment_;
+  Endpoints endpoints_;
   std::unique_ptr<v1::AdminService::Stub> admin_;
   std::unique_ptr<v1::IngestService::Stub> ingest_;
   std::unique_ptr<v1::RollupQueryService::Stub> query_;
@@ -426,6 +430,203 @@ TEST_P(EndToEndTest, RollsUpTeamsToBusinessUnitsToEnterpriseAndAlerts) {
   EXPECT_TRUE(east_alerts.WaitFor([](const v1::Alert& a) {
     return a.state() == v1::ALERT_STATE_RESOLVED;
   }));
+}
+
+// Runs the `strata` client against `port` and returns what it printed.
+std::string RunClient(int port, const std::string& args) {
+  const std::string command = absl::StrCat(
+      STRATA_BIN, " --server=127.0.0.1:", port, " ", args, " 2>&1");
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return "popen failed";
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
+  pclose(pipe);
+  return out;
+}
+
+v1::DefinitionChange Aggregated(const std::string& id, v1::TimeAggregation time,
+                                v1::HierarchyAggregation hierarchy,
+                                const std::string& weight = "") {
+  v1::DefinitionChange change = KpiChange(id, time);
+  change.mutable_kpi()->set_hierarchy_aggregation(hierarchy);
+  change.mutable_kpi()->set_weight_kpi_id(weight);
+  for (int kind = v1::PERIOD_KIND_DAY; kind <= v1::PERIOD_KIND_QUARTER_TO_DATE;
+       ++kind) {
+    change.mutable_kpi()->add_periods(static_cast<v1::PeriodKind>(kind));
+  }
+  return change;
+}
+
+v1::DefinitionChange Computed(const std::string& id,
+                              v1::HierarchyAggregation hierarchy,
+                              v1::Formula::Operator op, const std::string& left,
+                              const std::string& right) {
+  v1::DefinitionChange change =
+      Aggregated(id, v1::TIME_AGGREGATION_UNSPECIFIED, hierarchy);
+  change.mutable_kpi()->mutable_formula()->set_op(op);
+  change.mutable_kpi()->mutable_formula()->set_left_kpi_id(left);
+  change.mutable_kpi()->mutable_formula()->set_right_kpi_id(right);
+  return change;
+}
+
+TEST_P(EndToEndTest, EveryAggregationPeriodAndQueryAnswersThroughApiAndClient) {
+  const v1::DefinitionBatch kpis = Batch(
+      {Aggregated("revenue", v1::TIME_AGGREGATION_SUM,
+                  v1::HIERARCHY_AGGREGATION_SUM),
+       Aggregated("profit", v1::TIME_AGGREGATION_SUM,
+                  v1::HIERARCHY_AGGREGATION_SUM),
+       Computed("margin", v1::HIERARCHY_AGGREGATION_RATIO,
+                v1::Formula::OPERATOR_PERCENTAGE, "profit", "revenue"),
+       Computed("cost", v1::HIERARCHY_AGGREGATION_DERIVED,
+                v1::Formula::OPERATOR_DIFFERENCE, "revenue", "profit"),
+       Aggregated("customers", v1::TIME_AGGREGATION_LAST,
+                  v1::HIERARCHY_AGGREGATION_SUM),
+       Aggregated("csat", v1::TIME_AGGREGATION_LAST,
+                  v1::HIERARCHY_AGGREGATION_WEIGHTED_AVG, "customers"),
+       Aggregated("wait", v1::TIME_AGGREGATION_AVG,
+                  v1::HIERARCHY_AGGREGATION_AVG),
+       Aggregated("worst", v1::TIME_AGGREGATION_MIN,
+                  v1::HIERARCHY_AGGREGATION_MIN),
+       Aggregated("peak", v1::TIME_AGGREGATION_MAX,
+                  v1::HIERARCHY_AGGREGATION_MAX),
+       TargetChange("revenue", "ent", "2026-03", 1000)});
+  {
+    grpc::ClientContext context;
+    v1::ApplyDefinitionsResponse response;
+    grpc::Status status = admin_->ApplyDefinitions(&context, kpis, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  ASSERT_TRUE(Ingest({Event("r1", "revenue", "east-1", 2, 100),
+                      Event("r2", "revenue", "east-2", 3, 300),
+                      Event("r3", "revenue", "west-1", 4, 600),
+                      Event("p1", "profit", "east-1", 2, 10),
+                      Event("p2", "profit", "east-2", 3, 90),
+                      Event("p3", "profit", "west-1", 4, 60),
+                      Event("c1", "customers", "east-1", 1, 100),
+                      Event("c2", "customers", "east-2", 1, 300),
+                      Event("q1", "csat", "east-1", 5, 80),
+                      Event("q2", "csat", "east-2", 5, 60),
+                      Event("w1", "wait", "east-1", 1, 10),
+                      Event("w2", "wait", "east-1", 2, 20),
+                      Event("w3", "wait", "east-2", 3, 60),
+                      Event("m1", "worst", "east-1", 1, 5),
+                      Event("m2", "worst", "east-1", 2, 3),
+                      Event("m3", "worst", "west-1", 3, 7),
+                      Event("x1", "peak", "east-2", 1, 5),
+                      Event("x2", "peak", "west-1", 2, 9)})
+                  .ok());
+  const auto M = v1::PERIOD_KIND_MONTH;
+  WaitForCount(Key("peak", "ent", M, "2026-03"), 2);
+  WaitForCount(Key("revenue", "ent", M, "2026-03"), 3);
+  WaitForCount(Key("profit", "ent", M, "2026-03"), 3);
+  WaitForCount(Key("csat", "east", M, "2026-03"), 2);
+
+  // Each period kind, from one event each.
+  const std::vector<std::pair<v1::RollupKey, double>> expected = {
+      {Key("revenue", "ent", v1::PERIOD_KIND_DAY, "2026-03-02"), 100},
+      {Key("revenue", "ent", v1::PERIOD_KIND_ISO_WEEK, "2026-W10"), 1000},
+      {Key("revenue", "ent", v1::PERIOD_KIND_QUARTER, "2026-Q1"), 1000},
+      {Key("revenue", "ent", v1::PERIOD_KIND_YEAR, "2026"), 1000},
+      {Key("revenue", "ent", v1::PERIOD_KIND_FISCAL_YEAR, "FY2026"), 1000},
+      {Key("revenue", "ent", v1::PERIOD_KIND_YEAR_TO_DATE, "YTD2026-12"), 1000},
+      {Key("revenue", "ent", v1::PERIOD_KIND_QUARTER_TO_DATE, "QTD2026-03"),
+       1000},
+      // Σprofit / Σrevenue at each level, never a mean of the ratios.
+      {Key("margin", "ent", M, "2026-03"), 16},
+      {Key("margin", "east", M, "2026-03"), 25},
+      {Key("cost", "ent", M, "2026-03"), 840},
+      {Key("customers", "east", M, "2026-03"), 400},
+      {Key("csat", "east", M, "2026-03"), 65},  // (80x100 + 60x300) / 400
+      {Key("wait", "east", M, "2026-03"), 30},  // (10 + 20 + 60) / 3
+      {Key("worst", "ent", M, "2026-03"), 3},
+      {Key("peak", "ent", M, "2026-03"), 9},
+  };
+  for (const auto& [key, value] : expected) {
+    v1::RollupRecord record;
+    grpc::Status status = GetRollup(key, &record);
+    EXPECT_TRUE(status.ok()) << key.ShortDebugString() << ": "
+                             << status.error_message();
+    EXPECT_TRUE(record.has_value()) << key.ShortDebugString();
+    EXPECT_DOUBLE_EQ(record.value(), value) << key.ShortDebugString();
+  }
+  v1::RollupRecord margin;
+  ASSERT_TRUE(GetRollup(Key("margin", "ent", M, "2026-03"), &margin).ok());
+  EXPECT_EQ(margin.numerator(), "160");
+  EXPECT_EQ(margin.denominator(), "1000");
+  v1::RollupRecord revenue;
+  ASSERT_TRUE(GetRollup(Key("revenue", "ent", M, "2026-03"), &revenue).ok());
+  EXPECT_EQ(revenue.target(), 1000);
+  EXPECT_EQ(revenue.variance(), 0);
+  EXPECT_EQ(revenue.status(), v1::KPI_STATUS_GREEN);
+
+  // A series: one record per day, those without events have no value.
+  {
+    v1::GetSeriesRequest request;
+    request.set_kpi_id("revenue");
+    request.set_unit_id("ent");
+    request.mutable_first()->set_kind(v1::PERIOD_KIND_DAY);
+    request.mutable_first()->set_label("2026-03-01");
+    request.mutable_last()->set_kind(v1::PERIOD_KIND_DAY);
+    request.mutable_last()->set_label("2026-03-05");
+    grpc::ClientContext context;
+    v1::GetSeriesResponse response;
+    ASSERT_TRUE(query_->GetSeries(&context, request, &response).ok());
+    ASSERT_EQ(response.records_size(), 5);
+    EXPECT_FALSE(response.records(0).has_value());
+    EXPECT_EQ(response.records(1).value(), 100);
+    EXPECT_EQ(response.records(2).value(), 300);
+    EXPECT_EQ(response.records(3).value(), 600);
+    EXPECT_EQ(response.records(4).key().period().label(), "2026-03-05");
+  }
+  // A drill-down with shares.
+  {
+    v1::GetChildrenRequest request;
+    *request.mutable_key() = Key("revenue", "ent", M, "2026-03");
+    grpc::ClientContext context;
+    v1::GetChildrenResponse response;
+    ASSERT_TRUE(query_->GetChildren(&context, request, &response).ok());
+    EXPECT_EQ(response.parent().value(), 1000);
+    ASSERT_EQ(response.children_size(), 2);
+    EXPECT_EQ(response.children(0).record().key().unit_id(), "east");
+    EXPECT_DOUBLE_EQ(response.children(0).share(), 0.4);
+    EXPECT_DOUBLE_EQ(response.children(1).share(), 0.6);
+  }
+  // A unit's scorecard: every KPI of the unit in the period.
+  {
+    v1::GetUnitKpisRequest request;
+    request.set_unit_id("east");
+    request.mutable_period()->set_kind(M);
+    request.mutable_period()->set_label("2026-03");
+    grpc::ClientContext context;
+    v1::GetUnitKpisResponse response;
+    ASSERT_TRUE(query_->GetUnitKpis(&context, request, &response).ok());
+    std::map<std::string, double> values;
+    for (const auto& r : response.records()) {
+      if (r.has_value()) values[r.key().kpi_id()] = r.value();
+    }
+    EXPECT_EQ(values["csat"], 65);
+    EXPECT_EQ(values["margin"], 25);
+    EXPECT_EQ(values["wait"], 30);
+    EXPECT_FALSE(values.count("peak") && values["peak"] != 5);
+  }
+
+  // The same through the command-line client.
+  const int port = endpoints_.rollup;
+  EXPECT_THAT(RunClient(port, "query margin ent 2026-03"),
+              HasSubstr("= 16 (160 / 1000)"));
+  const std::string series =
+      RunClient(port, "query revenue ent 2026-03-01 --series=2026-03-04");
+  EXPECT_THAT(series, HasSubstr("2026-03-01  = (no events)"));
+  EXPECT_THAT(series, HasSubstr("2026-03-04  = 600"));
+  const std::string children =
+      RunClient(port, "query revenue ent 2026-03 --children");
+  EXPECT_THAT(children, HasSubstr("east                  40.0% = 400"));
+  EXPECT_THAT(children, HasSubstr("target 1000  variance +0 (+0.0%) green"));
+  EXPECT_THAT(RunClient(port, "query east 2026-03 --unit-kpis"),
+              HasSubstr("csat                     = 65"));
+  EXPECT_THAT(RunClient(port, "query revenue ent 2026-W10"), HasSubstr("= 1000"));
 }
 
 TEST_P(EndToEndTest, RejectsBadInputPreciselyAndAppliesNoneOfIt) {

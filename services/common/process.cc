@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "services/common/process.h"
 
 #include <csignal>
@@ -198,7 +199,17 @@ absl::Status RunServices(
 int RunMain(int argc, char** argv, const char* usage,
             absl::Status (*run)(const std::vector<std::string>& args)) {
   absl::SetProgramUsageMessage(usage);
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  // Flags are spelled with '_' (absl); accept '-' as well: --unit-kpis.
+  std::vector<std::string> spelled(argv, argv + argc);
+  for (std::string& arg : spelled) {
+    if (arg.rfind("--", 0) != 0) continue;
+    const size_t name_end = std::min(arg.find('='), arg.size());
+    std::replace(arg.begin() + 2, arg.begin() + name_end, '-', '_');
+  }
+  std::vector<char*> normalized;
+  for (std::string& arg : spelled) normalized.push_back(arg.data());
+  std::vector<char*> positional = absl::ParseCommandLine(
+      static_cast<int>(normalized.size()), normalized.data());
   absl::Status status =
       run(std::vector<std::string>(positional.begin() + 1, positional.end()));
   if (!status.ok()) {

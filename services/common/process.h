@@ -84,8 +84,8 @@ absl::Status RunServices(
     const std::string& listen, const std::vector<ModuleFactory>& factories,
     const std::function<absl::Status(const ModuleContext&)>& ready = nullptr);
 
-// The body of main(): parses flags, runs `run` with the positional
-// arguments and turns its status into the exit code.
+// The body of main(): parses flags (spelled with `_` or `-`), runs `run`
+// with the positional arguments and turns its status into the exit code.
 int RunMain(int argc, char** argv, const char* usage,
             absl::Status (*run)(const std::vector<std::string>& args));
 

@@ -88,4 +88,10 @@ v1::RollupRecord MakeDerivedRecord(const Definitions& defs, const CellId& id,
   return record;
 }
 
+v1::RollupRecord MakeEmptyRecord(const Definitions& defs, const CellId& id) {
+  Figure none;
+  none.no_value_reason = "no events";
+  return RecordOf(defs, id, none);
+}
+
 }  // namespace strata::rollup

@@ -27,4 +27,7 @@ v1::RollupRecord MakeDerivedRecord(const Definitions& defs, const CellId& id,
                                    const RollupCell& left,
                                    const RollupCell& right);
 
+// The record of a cell no event has reached: its key and target, no value.
+v1::RollupRecord MakeEmptyRecord(const Definitions& defs, const CellId& id);
+
 }  // namespace strata::rollup

@@ -17,7 +17,6 @@
 #include "strata/v1/admin_service.grpc.pb.h"
 #include "strata/v1/alert_service.grpc.pb.h"
 #include "strata/v1/ingest_service.grpc.pb.h"
-#include "strata/v1/query_service.grpc.pb.h"
 #include "strata/v1/status_service.grpc.pb.h"
 
 namespace strata::cli {
@@ -149,25 +148,6 @@ absl::Status Client::SendEvents(const std::string& path) {
     request.Clear();
   }
   out_ << "accepted " << accepted << " events\n";
-  return absl::OkStatus();
-}
-
-absl::Status Client::Query(const std::string& kpi, const std::string& unit,
-                           const std::string& period) {
-  ASSIGN_OR_RETURN(PeriodKind kind, KindOfLabel(period));
-  v1::GetRollupRequest request;
-  request.mutable_key()->set_kpi_id(kpi);
-  request.mutable_key()->set_unit_id(unit);
-  request.mutable_key()->mutable_period()->set_kind(
-      static_cast<v1::PeriodKind>(kind));
-  request.mutable_key()->mutable_period()->set_label(period);
-  auto stub = v1::RollupQueryService::NewStub(channel_);
-  grpc::ClientContext context;
-  v1::RollupRecord record;
-  RETURN_IF_ERROR(FromGrpcStatus(stub->GetRollup(&context, request, &record)));
-  out_ << absl::StrFormat("%s %s %s = %s  (%d events, version %d)\n", kpi,
-                          unit, period, record.exact_value(),
-                          record.event_count(), record.version());
   return absl::OkStatus();
 }
 

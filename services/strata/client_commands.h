@@ -22,6 +22,16 @@ struct ClientOptions {
   bool include_resolved = false;
 };
 
+// What `strata query` asks for.
+struct QueryOptions {
+  std::string kpi;
+  std::string unit;
+  std::string period;  // A label; its shape tells its kind.
+  std::string last;    // With a series: the last period's label.
+  enum class Shape { kPoint, kSeries, kChildren, kUnitKpis };
+  Shape shape = Shape::kPoint;
+};
+
 class Client {
  public:
   Client(std::shared_ptr<grpc::Channel> channel, ClientOptions options,
@@ -33,9 +43,8 @@ class Client {
   absl::Status PrintDefinitions();
   // KPI events from a CSV file ("-" for standard input).
   absl::Status SendEvents(const std::string& path);
-  // `period` is a label: 2026-11, 2026-Q4 or 2026.
-  absl::Status Query(const std::string& kpi, const std::string& unit,
-                     const std::string& period);
+  // A point, a series, a drill-down or a unit's KPIs (query_commands.cc).
+  absl::Status Query(const QueryOptions& query);
   absl::Status ListAlerts();
   // Prints alerts as they come until the server ends the stream.
   absl::Status TailAlerts();

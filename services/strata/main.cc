@@ -1,11 +1,15 @@
 // strata: the all-in-one server and its command-line client.
 //
-//   strata [serve] [--demo] [--data_dir=./strata-data]
-//   [--listen=127.0.0.1:7400] strata demo-events > events.csv strata send
-//   events.csv            strata apply definitions.json strata query revenue
-//   acme 2026-11 strata definitions strata alerts [--unit=retail]     strata
-//   tail [--unit=retail] strata ack ALERT_ID --by=NAME [--note=...] strata
-//   resolve ALERT_ID --by=NAME --action="what was done" strata health
+//   strata [serve] [--demo] [--data_dir=./strata-data] [--listen=127.0.0.1:7400]
+//   strata demo-events > events.csv
+//   strata send events.csv
+//   strata apply definitions.json
+//   strata query revenue acme 2026-11 [--series=2026-12 | --children]
+//   strata query acme 2026-11 --unit-kpis
+//   strata definitions | alerts [--unit=retail] | tail [--unit=retail]
+//   strata ack ALERT_ID --by=NAME [--note=...]
+//   strata resolve ALERT_ID --by=NAME --action="what was done"
+//   strata health
 
 #include <iostream>
 #include <string>
@@ -30,6 +34,10 @@ ABSL_FLAG(bool, include_resolved, false, "alerts: list resolved ones too.");
 ABSL_FLAG(std::string, by, "", "ack, resolve: who acts.");
 ABSL_FLAG(std::string, note, "", "ack: a note.");
 ABSL_FLAG(std::string, action, "", "resolve: the corrective action taken.");
+ABSL_FLAG(std::string, series, "",
+          "query: a series through this period, from the PERIOD argument.");
+ABSL_FLAG(bool, children, false, "query: the unit's children, with shares.");
+ABSL_FLAG(bool, unit_kpis, false, "query UNIT PERIOD: every KPI of the unit.");
 ABSL_FLAG(int, batch_size, 5000, "send: events per stream message.");
 ABSL_FLAG(int, per_team_and_kpi, 20, "demo-events: events per team and KPI.");
 
@@ -43,7 +51,13 @@ constexpr char kUsage[] = R"(strata: KPI rollups and variance alerts.
   strata send FILE.csv              send KPI events (CSV, '-' for stdin)
   strata apply FILE.json            apply definitions (strata.v1.DefinitionBatch)
   strata definitions                print the current definitions
-  strata query KPI UNIT PERIOD      a rollup; PERIOD is 2026-11, 2026-Q4 or 2026
+  strata query KPI UNIT PERIOD      a rollup; PERIOD is a label: 2026-11-25,
+                                    2026-W48, 2026-11, 2026-Q4, 2026, FY2027,
+                                    YTD2026-11 or QTD2026-11
+    [--series=LAST]                 every period from PERIOD through LAST
+    [--children]                    each child unit's figure and share
+  strata query UNIT PERIOD --unit-kpis
+                                    every KPI of the unit
   strata alerts [--unit=U]          list open alerts
   strata tail [--unit=U]            stream alerts as they are raised
   strata ack ID --by=NAME           acknowledge an alert
@@ -92,8 +106,25 @@ absl::Status Run(const std::vector<std::string>& args) {
   }
   if (command == "definitions") return client.PrintDefinitions();
   if (command == "query") {
+    QueryOptions query;
+    if (absl::GetFlag(FLAGS_unit_kpis)) {
+      if (absl::Status s = want(2); !s.ok()) return s;
+      query.unit = args[1];
+      query.period = args[2];
+      query.shape = QueryOptions::Shape::kUnitKpis;
+      return client.Query(query);
+    }
     if (absl::Status s = want(3); !s.ok()) return s;
-    return client.Query(args[1], args[2], args[3]);
+    query.kpi = args[1];
+    query.unit = args[2];
+    query.period = args[3];
+    query.last = absl::GetFlag(FLAGS_series);
+    if (!query.last.empty()) {
+      query.shape = QueryOptions::Shape::kSeries;
+    } else if (absl::GetFlag(FLAGS_children)) {
+      query.shape = QueryOptions::Shape::kChildren;
+    }
+    return client.Query(query);
   }
   if (command == "alerts") return client.ListAlerts();
   if (command == "tail") return client.TailAlerts();

@@ -1,0 +1,168 @@
+#include "services/rollup/rollup_reader.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/ids/ids.h"
+#include "libs/status/quote.h"
+#include "libs/status/status_macros.h"
+#include "services/rollup/rollup_record.h"
+
+namespace strata::rollup {
+namespace {
+
+absl::StatusOr<Period> ResolvePeriod(const v1::Period& period,
+                                     const std::string& field) {
+  if (!IsPeriodKind(period.kind())) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".kind: required"));
+  }
+  auto parsed =
+      ParsePeriod(static_cast<PeriodKind>(period.kind()), period.label());
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".label: ", parsed.status().message()));
+  }
+  return *parsed;
+}
+
+// The part of `whole` that `part` is, where that means something.
+std::optional<double> Share(const v1::RollupRecord& part,
+                            const v1::RollupRecord& whole) {
+  if (!part.has_value() || !whole.has_value() || whole.value() == 0) {
+    return std::nullopt;
+  }
+  return part.value() / whole.value();
+}
+
+}  // namespace
+
+absl::StatusOr<RollupReader::Cell> RollupReader::Resolve(
+    const std::string& kpi_id, const std::string& unit_id,
+    const v1::Period& period, const std::string& prefix) const {
+  RETURN_IF_ERROR(ValidateId(prefix + "kpi_id", kpi_id));
+  RETURN_IF_ERROR(ValidateId(prefix + "unit_id", unit_id));
+  ASSIGN_OR_RETURN(Period resolved, ResolvePeriod(period, prefix + "period"));
+  // Definitions just written may not have been read yet.
+  std::shared_ptr<const Definitions> defs =
+      definitions_.CurrentSatisfying([&](const Definitions& d) {
+        return d.FindKpi(kpi_id) && d.FindUnit(unit_id);
+      });
+  std::optional<KpiIndex> kpi = defs->FindKpi(kpi_id);
+  if (!kpi) {
+    return absl::NotFoundError(
+        absl::StrCat(prefix, "kpi_id: unknown KPI ", Quoted(kpi_id)));
+  }
+  std::optional<UnitIndex> unit = defs->FindUnit(unit_id);
+  if (!unit) {
+    return absl::NotFoundError(
+        absl::StrCat(prefix, "unit_id: unknown unit ", Quoted(unit_id)));
+  }
+  if (!defs->kpi(*kpi).periods.Contains(resolved.kind)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        prefix, "period.kind: KPI ", Quoted(kpi_id), " keeps no ",
+        PeriodKindName(resolved.kind), " rollups"));
+  }
+  return Cell{std::move(defs), {*kpi, *unit, resolved}};
+}
+
+absl::StatusOr<v1::RollupRecord> RollupReader::RecordOrEmpty(
+    const Definitions& defs, const CellId& id) const {
+  ASSIGN_OR_RETURN(std::optional<v1::RollupRecord> record,
+                   engine_.ReadRecord(defs, id));
+  if (record) return *std::move(record);
+  return MakeEmptyRecord(defs, id);
+}
+
+absl::StatusOr<v1::RollupRecord> RollupReader::Get(
+    const v1::RollupKey& key) const {
+  RETURN_IF_ERROR(engine_.Health());
+  ASSIGN_OR_RETURN(Cell cell, Resolve(key.kpi_id(), key.unit_id(),
+                                      key.period(), "key."));
+  ASSIGN_OR_RETURN(std::optional<v1::RollupRecord> record,
+                   engine_.ReadRecord(*cell.defs, cell.id));
+  if (!record) {
+    return absl::NotFoundError(absl::StrCat(
+        "no events yet for ", CellKeyFor(*cell.defs, cell.id)));
+  }
+  return *std::move(record);
+}
+
+absl::StatusOr<v1::GetSeriesResponse> RollupReader::Series(
+    const v1::GetSeriesRequest& request) const {
+  RETURN_IF_ERROR(engine_.Health());
+  ASSIGN_OR_RETURN(Cell first, Resolve(request.kpi_id(), request.unit_id(),
+                                       request.first(), ""));
+  ASSIGN_OR_RETURN(Period last, ResolvePeriod(request.last(), "last"));
+  if (last.kind != first.id.period.kind) {
+    return absl::InvalidArgumentError(
+        "last.kind: must be the kind of first.kind");
+  }
+  if (last.index < first.id.period.index) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "last: ", PeriodLabel(last), " is before first, ",
+        PeriodLabel(first.id.period)));
+  }
+  const int64_t count =
+      static_cast<int64_t>(last.index) - first.id.period.index + 1;
+  if (count > kMaxSeriesPeriods) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("last: ", count, " periods exceed the limit of ",
+                     kMaxSeriesPeriods, " a request"));
+  }
+  v1::GetSeriesResponse response;
+  CellId id = first.id;
+  for (; id.period.index <= last.index; ++id.period.index) {
+    ASSIGN_OR_RETURN(*response.add_records(), RecordOrEmpty(*first.defs, id));
+  }
+  return response;
+}
+
+absl::StatusOr<v1::GetChildrenResponse> RollupReader::Children(
+    const v1::GetChildrenRequest& request) const {
+  RETURN_IF_ERROR(engine_.Health());
+  const v1::RollupKey& key = request.key();
+  ASSIGN_OR_RETURN(Cell parent,
+                   Resolve(key.kpi_id(), key.unit_id(), key.period(), "key."));
+  const Definitions& defs = *parent.defs;
+  v1::GetChildrenResponse response;
+  ASSIGN_OR_RETURN(*response.mutable_parent(), RecordOrEmpty(defs, parent.id));
+  const bool sums =
+      defs.kpi(parent.id.kpi).hierarchy_aggregation == HierarchyAggregation::kSum;
+  double children_total = 0;
+  for (UnitIndex child : defs.Children(parent.id.unit)) {
+    v1::ChildRollup* row = response.add_children();
+    ASSIGN_OR_RETURN(*row->mutable_record(),
+                     RecordOrEmpty(defs, {parent.id.kpi, child, parent.id.period}));
+    if (!sums) continue;
+    if (auto share = Share(row->record(), response.parent())) {
+      row->set_share(*share);
+    }
+    children_total += row->record().value();
+  }
+  if (sums && response.parent().has_value() && response.parent().value() != 0) {
+    response.set_own_share((response.parent().value() - children_total) /
+                           response.parent().value());
+  }
+  return response;
+}
+
+absl::StatusOr<v1::GetUnitKpisResponse> RollupReader::UnitKpis(
+    const v1::GetUnitKpisRequest& request) const {
+  RETURN_IF_ERROR(engine_.Health());
+  RETURN_IF_ERROR(ValidateId("unit_id", request.unit_id()));
+  ASSIGN_OR_RETURN(Period period, ResolvePeriod(request.period(), "period"));
+  std::shared_ptr<const Definitions> defs = definitions_.CurrentSatisfying(
+      [&](const Definitions& d) { return d.FindUnit(request.unit_id()).has_value(); });
+  std::optional<UnitIndex> unit = defs->FindUnit(request.unit_id());
+  if (!unit) {
+    return absl::NotFoundError(
+        absl::StrCat("unit_id: unknown unit ", Quoted(request.unit_id())));
+  }
+  v1::GetUnitKpisResponse response;
+  for (KpiIndex kpi = 0; kpi < defs->kpi_count(); ++kpi) {
+    if (!defs->kpi(kpi).periods.Contains(period.kind)) continue;
+    ASSIGN_OR_RETURN(*response.add_records(),
+                     RecordOrEmpty(*defs, {kpi, *unit, period}));
+  }
+  return response;
+}
+
+}  // namespace strata::rollup

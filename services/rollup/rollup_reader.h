@@ -1,0 +1,54 @@
+#pragma once
+
+// Rollup queries over the engine's folded state and the current
+// definitions: a point, a series, a drill-down, a unit's scorecard.
+// Plain functions of their request, free of gRPC; QueryService serves them.
+//
+//   RollupReader reader(engine, definitions);
+//   ASSIGN_OR_RETURN(v1::GetChildrenResponse drill, reader.Children(request));
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "libs/definitions/definitions_follower.h"
+#include "services/rollup/rollup_engine.h"
+#include "strata/v1/query_service.pb.h"
+
+namespace strata::rollup {
+
+inline constexpr int kMaxSeriesPeriods = 1'000;
+
+class RollupReader {
+ public:
+  RollupReader(const RollupEngine& engine, DefinitionsFollower& definitions)
+      : engine_(engine), definitions_(definitions) {}
+
+  // NOT_FOUND when no event has reached the cell yet.
+  absl::StatusOr<v1::RollupRecord> Get(const v1::RollupKey& key) const;
+  absl::StatusOr<v1::GetSeriesResponse> Series(
+      const v1::GetSeriesRequest& request) const;
+  absl::StatusOr<v1::GetChildrenResponse> Children(
+      const v1::GetChildrenRequest& request) const;
+  absl::StatusOr<v1::GetUnitKpisResponse> UnitKpis(
+      const v1::GetUnitKpisRequest& request) const;
+
+ private:
+  struct Cell {
+    std::shared_ptr<const Definitions> defs;
+    CellId id;
+  };
+  // The cell of `kpi_id`, `unit_id` and `period`, validated; errors name
+  // the fields under `prefix` ("key.", "first.").
+  absl::StatusOr<Cell> Resolve(const std::string& kpi_id,
+                               const std::string& unit_id,
+                               const v1::Period& period,
+                               const std::string& prefix) const;
+  // The cell's record, or one without a value when no event reached it.
+  absl::StatusOr<v1::RollupRecord> RecordOrEmpty(const Definitions& defs,
+                                                 const CellId& id) const;
+
+  const RollupEngine& engine_;
+  DefinitionsFollower& definitions_;
+};
+
+}  // namespace strata::rollup

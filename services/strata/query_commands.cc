@@ -1,0 +1,143 @@
+// `strata query`: rollups as tables.
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "grpcpp/client_context.h"
+#include "libs/grpcutil/status_conversion.h"
+#include "libs/period/period.h"
+#include "libs/status/status_macros.h"
+#include "services/strata/client_commands.h"
+#include "strata/v1/query_service.grpc.pb.h"
+
+namespace strata::cli {
+namespace {
+
+absl::StatusOr<v1::Period> PeriodOfLabel(const std::string& label) {
+  ASSIGN_OR_RETURN(PeriodKind kind, KindOfLabel(label));
+  v1::Period period;
+  period.set_kind(static_cast<v1::PeriodKind>(kind));
+  period.set_label(label);
+  return period;
+}
+
+std::string StatusWord(v1::KpiStatus status) {
+  switch (status) {
+    case v1::KPI_STATUS_GREEN:
+      return "green";
+    case v1::KPI_STATUS_AMBER:
+      return "amber";
+    case v1::KPI_STATUS_RED:
+      return "red";
+    default:
+      return "";
+  }
+}
+
+// "= 1234.5  target 1300  variance -65.5 (-5.0%) amber  12 events"
+std::string FormatFigure(const v1::RollupRecord& r) {
+  std::string line;
+  if (!r.has_value()) {
+    line = absl::StrCat("= (", r.no_value_reason(), ")");
+  } else if (!r.exact_value().empty()) {
+    line = absl::StrCat("= ", r.exact_value());
+  } else {
+    line = absl::StrFormat("= %.6g", r.value());
+    if (!r.denominator().empty()) {
+      absl::StrAppend(&line, " (", r.numerator(), " / ", r.denominator(), ")");
+    }
+  }
+  if (r.has_target()) {
+    absl::StrAppend(&line, absl::StrFormat("  target %.6g", r.target()));
+    if (r.has_variance()) {
+      absl::StrAppend(&line, absl::StrFormat("  variance %+.6g", r.variance()));
+      if (r.has_variance_pct()) {
+        absl::StrAppend(&line, absl::StrFormat(" (%+.1f%%)", r.variance_pct()));
+      }
+      absl::StrAppend(&line, " ", StatusWord(r.status()));
+    }
+  }
+  if (r.event_count() > 0) {
+    absl::StrAppend(&line, "  ", r.event_count(), " events");
+  }
+  return line;
+}
+
+}  // namespace
+
+absl::Status Client::Query(const QueryOptions& query) {
+  auto stub = v1::RollupQueryService::NewStub(channel_);
+  grpc::ClientContext context;
+  ASSIGN_OR_RETURN(v1::Period period, PeriodOfLabel(query.period));
+  switch (query.shape) {
+    case QueryOptions::Shape::kPoint: {
+      v1::GetRollupRequest request;
+      request.mutable_key()->set_kpi_id(query.kpi);
+      request.mutable_key()->set_unit_id(query.unit);
+      *request.mutable_key()->mutable_period() = period;
+      v1::RollupRecord record;
+      RETURN_IF_ERROR(
+          FromGrpcStatus(stub->GetRollup(&context, request, &record)));
+      out_ << absl::StrFormat("%s %s %s %s  (version %d)\n", query.kpi,
+                              query.unit, query.period, FormatFigure(record),
+                              record.version());
+      return absl::OkStatus();
+    }
+    case QueryOptions::Shape::kSeries: {
+      v1::GetSeriesRequest request;
+      request.set_kpi_id(query.kpi);
+      request.set_unit_id(query.unit);
+      *request.mutable_first() = period;
+      ASSIGN_OR_RETURN(*request.mutable_last(), PeriodOfLabel(query.last));
+      v1::GetSeriesResponse response;
+      RETURN_IF_ERROR(
+          FromGrpcStatus(stub->GetSeries(&context, request, &response)));
+      out_ << query.kpi << " " << query.unit << "\n";
+      for (const v1::RollupRecord& r : response.records()) {
+        out_ << absl::StrFormat("  %-11s %s\n", r.key().period().label(),
+                                FormatFigure(r));
+      }
+      return absl::OkStatus();
+    }
+    case QueryOptions::Shape::kChildren: {
+      v1::GetChildrenRequest request;
+      request.mutable_key()->set_kpi_id(query.kpi);
+      request.mutable_key()->set_unit_id(query.unit);
+      *request.mutable_key()->mutable_period() = period;
+      v1::GetChildrenResponse response;
+      RETURN_IF_ERROR(
+          FromGrpcStatus(stub->GetChildren(&context, request, &response)));
+      out_ << absl::StrFormat("%s %s %s %s\n", query.kpi, query.unit,
+                              query.period, FormatFigure(response.parent()));
+      for (const v1::ChildRollup& child : response.children()) {
+        const std::string share =
+            child.has_share() ? absl::StrFormat("%5.1f%%", 100 * child.share())
+                              : "      ";
+        out_ << absl::StrFormat("  %-20s %s %s\n",
+                                child.record().key().unit_id(), share,
+                                FormatFigure(child.record()));
+      }
+      if (response.has_own_share() && response.own_share() != 0) {
+        out_ << absl::StrFormat("  %-20s %5.1f%%\n", "(own events)",
+                                100 * response.own_share());
+      }
+      return absl::OkStatus();
+    }
+    case QueryOptions::Shape::kUnitKpis: {
+      v1::GetUnitKpisRequest request;
+      request.set_unit_id(query.unit);
+      *request.mutable_period() = period;
+      v1::GetUnitKpisResponse response;
+      RETURN_IF_ERROR(
+          FromGrpcStatus(stub->GetUnitKpis(&context, request, &response)));
+      out_ << query.unit << " " << query.period << "\n";
+      for (const v1::RollupRecord& r : response.records()) {
+        out_ << absl::StrFormat("  %-24s %s\n", r.key().kpi_id(),
+                                FormatFigure(r));
+      }
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError("unknown query");
+}
+
+}  // namespace strata::cli

@@ -23,6 +23,13 @@ TEST(FixedPointTest, RoundTripsFourDecimals) {
   EXPECT_DOUBLE_EQ(FromFixedPoint(ToFixedPoint(1234567.8901)), 1234567.8901);
 }
 
+TEST(FixedPointTest, ConvertsToTheNearestDouble) {
+  // Adding whole and fraction parts rounded twice: 1.8957000000000002.
+  EXPECT_EQ(FromFixedPoint(absl::int128(18957)), 1.8957);
+  EXPECT_EQ(FromFixedPoint(absl::int128(-18957)), -1.8957);
+  EXPECT_EQ(FromFixedPoint(absl::int128(16668)), 1.6668);
+}
+
 TEST(FixedPointTest, SumsAreExactWhateverTheOrder) {
   // 0.1 + 0.2 + 0.3 differs by order in doubles, never in fixed point.
   const int64_t a = ToFixedPoint(0.1), b = ToFixedPoint(0.2),

@@ -7,11 +7,17 @@
 namespace strata {
 
 double FromFixedPoint(absl::int128 value) {
-  // Split so that the integer part converts once, with one rounding.
-  const absl::int128 whole = value / kFixedPointScale;
-  const int64_t fraction = static_cast<int64_t>(value % kFixedPointScale);
-  return static_cast<double>(whole) +
-         static_cast<double>(fraction) / static_cast<double>(kFixedPointScale);
+  // Below 2^53 both operands are exact doubles, so the one division rounds
+  // once: the nearest double. (Adding the whole and fraction parts rounded
+  // twice: 1.8957 came out as 1.8957000000000002.)
+  constexpr int64_t kExact = int64_t{1} << 53;
+  if (value > -kExact && value < kExact) {
+    return static_cast<double>(static_cast<int64_t>(value)) /
+           static_cast<double>(kFixedPointScale);
+  }
+  return static_cast<double>(
+      static_cast<long double>(static_cast<__int128>(value)) /
+      kFixedPointScale);
 }
 
 std::string FixedPointDecimal(absl::int128 value) {

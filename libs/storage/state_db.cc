@@ -217,6 +217,22 @@ absl::StatusOr<std::vector<std::optional<std::string>>> StateDb::GetMany(
   return found;
 }
 
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+StateDb::Scan(size_t family, absl::string_view begin, absl::string_view end) {
+  rocksdb::ReadOptions options;
+  const rocksdb::Slice upper(end.data(), end.size());
+  options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(options, handles_[family + 1]));
+  std::vector<std::pair<std::string, std::string>> found;
+  for (it->Seek(rocksdb::Slice(begin.data(), begin.size())); it->Valid();
+       it->Next()) {
+    found.emplace_back(it->key().ToString(), it->value().ToString());
+  }
+  if (!it->status().ok()) return FromRocksDb(it->status());
+  return found;
+}
+
 absl::StatusOr<StateDb::StoredPosition> StateDb::Position(
     absl::string_view topic, int32_t partition) {
   std::string value;

@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -81,6 +82,10 @@ class StateDb {
   // The value of each key, or nullopt; one batched look-up.
   absl::StatusOr<std::vector<std::optional<std::string>>> GetMany(
       size_t family, const std::vector<absl::string_view>& keys);
+
+  // Every key in [begin, end) with its value, in key order.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(
+      size_t family, absl::string_view begin, absl::string_view end);
 
   // A partition's stored position: the next offset to read and a hash of
   // the record before it (0 when unknown); {0, 0} when none is stored.

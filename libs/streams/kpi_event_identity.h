@@ -19,12 +19,19 @@
 namespace strata {
 
 // A stable hash of everything an event says: KPI, unit, time (to the
-// nanosecond), value (as counted, i.e. to 0.0001) and source.
+// nanosecond), value (as counted, i.e. to 0.0001), source, and what it
+// corrects.
 uint64_t KpiEventFingerprint(const v1::KpiEvent& event);
 
-// The key an event is appended under: its id.
+// A stable hash of where an event counts: KPI, unit and time. A correction
+// must match the event it corrects.
+uint64_t KpiEventPlace(const v1::KpiEvent& event);
+
+// The key an event is appended under: its id, or for a correction the id
+// of the event it corrects, so that both reach one partition in order.
 inline absl::string_view KpiEventPartitionKey(const v1::KpiEvent& event) {
-  return event.event_id();
+  return event.corrects_event_id().empty() ? event.event_id()
+                                           : event.corrects_event_id();
 }
 
 }  // namespace strata

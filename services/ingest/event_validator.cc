@@ -3,6 +3,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "libs/status/status_macros.h"
 #include "libs/aggregation/fixed_point.h"
 #include "libs/status/quote.h"
 
@@ -21,12 +22,13 @@ absl::Status Invalid(int i, absl::string_view field, absl::string_view why) {
       absl::StrCat("events[", i, "].", field, ": ", why));
 }
 
-absl::Status ValidateEventId(int i, const std::string& id) {
-  if (id.empty()) return Invalid(i, "event_id", "required");
-  if (id.size() > 128) return Invalid(i, "event_id", "longer than 128");
+absl::Status ValidateEventId(int i, const std::string& id,
+                             absl::string_view field = "event_id") {
+  if (id.empty()) return Invalid(i, field, "required");
+  if (id.size() > 128) return Invalid(i, field, "longer than 128");
   for (unsigned char c : id) {
     if (c <= 0x20 || c >= 0x7f) {
-      return Invalid(i, "event_id", "must be printable ASCII without spaces");
+      return Invalid(i, field, "must be printable ASCII without spaces");
     }
   }
   return absl::OkStatus();
@@ -63,6 +65,20 @@ absl::Status ValidateKpiEvents(
     }
     if (absl::Status s = ValidateEventValue(e.value()); !s.ok()) {
       return Invalid(i, "value", s.message());
+    }
+    if (!e.corrects_event_id().empty()) {
+      RETURN_IF_ERROR(
+          ValidateEventId(i, e.corrects_event_id(), "corrects_event_id"));
+      if (e.corrects_event_id() == e.event_id()) {
+        return Invalid(i, "corrects_event_id",
+                       "names the correction itself; a correction needs an "
+                       "id of its own");
+      }
+      if (e.voids() && e.value() != 0) {
+        return Invalid(i, "value", "a correction that voids carries no value");
+      }
+    } else if (e.voids()) {
+      return Invalid(i, "voids", "only with corrects_event_id");
     }
     std::optional<KpiIndex> kpi = definitions.FindKpi(e.kpi_id());
     if (!kpi) {

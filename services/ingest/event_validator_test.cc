@@ -106,5 +106,49 @@ TEST_F(EventValidatorTest, UnknownKpiOrUnitIsNotFound) {
       StatusIs(absl::StatusCode::kNotFound, HasSubstr("events[0].unit_id")));
 }
 
+TEST_F(EventValidatorTest, CorrectionsAreCheckedWhole) {
+  v1::KpiEvent* fix = Add("fix");
+  fix->set_corrects_event_id("a");
+  EXPECT_OK(ValidateKpiEvents(events_, defs_));
+  fix->set_voids(true);
+  EXPECT_THAT(ValidateKpiEvents(events_, defs_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].value: a correction that voids "
+                                 "carries no value")));
+  fix->set_value(0);
+  EXPECT_OK(ValidateKpiEvents(events_, defs_));
+  fix->set_corrects_event_id("fix");
+  EXPECT_THAT(ValidateKpiEvents(events_, defs_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].corrects_event_id: names the "
+                                 "correction itself")));
+  fix->set_corrects_event_id("bad id");
+  EXPECT_THAT(ValidateKpiEvents(events_, defs_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].corrects_event_id: must be "
+                                 "printable")));
+  fix->clear_corrects_event_id();
+  EXPECT_THAT(ValidateKpiEvents(events_, defs_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].voids: only with "
+                                 "corrects_event_id")));
+}
+
+TEST_F(EventValidatorTest, ComputedKpisTakeNoEvents) {
+  v1::DefinitionChange margin = KpiChange("margin");
+  margin.mutable_kpi()->set_time_aggregation(v1::TIME_AGGREGATION_UNSPECIFIED);
+  margin.mutable_kpi()->set_hierarchy_aggregation(
+      v1::HIERARCHY_AGGREGATION_RATIO);
+  margin.mutable_kpi()->mutable_formula()->set_op(v1::Formula::OPERATOR_RATIO);
+  margin.mutable_kpi()->mutable_formula()->set_left_kpi_id("revenue");
+  margin.mutable_kpi()->mutable_formula()->set_right_kpi_id("revenue");
+  defs_ = *defs_.WithBatch(Batch({margin}));
+  Add("m")->set_kpi_id("margin");
+  EXPECT_THAT(ValidateKpiEvents(events_, defs_),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("events[0].kpi_id: KPI 'margin' is computed "
+                                 "from 'revenue' and 'revenue'")));
+}
+
 }  // namespace
 }  // namespace strata::ingest

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <map>
 
 #include "absl/container/flat_hash_set.h"
 
@@ -229,6 +230,8 @@ void RollupEngine::RestartFromCommitted(const absl::Status& cause) {
   }
   own_.Clear();
   pending_events_.clear();
+  pending_own_events_.clear();
+  new_events_ = 0;
   absl::Duration backoff = absl::Milliseconds(100);
   while (!stop_) {
     absl::Status assigned = AssignCommittedPositions();
@@ -337,10 +340,12 @@ absl::Status RollupEngine::HandOff() {
   for (const auto& [partition, position] : next_) {
     positions.push_back(position);
   }
-  FlushBatch batch =
-      PrepareFlushBatch(*defs_, cells, derived, own, std::move(pending_events_),
-                        std::move(positions));
+  FlushBatch batch = PrepareFlushBatch(
+      *defs_, cells, derived, own, std::move(pending_events_), new_events_,
+      std::move(pending_own_events_), std::move(positions));
   pending_events_.clear();  // Valid but unspecified after the move.
+  pending_own_events_.clear();
+  new_events_ = 0;
   flusher_->Submit(std::move(batch));
   ReportProgress();
   // Every batch before this one is durable now, so only this batch's
@@ -409,18 +414,19 @@ absl::Status RollupEngine::ApplyRecords(
   std::vector<absl::string_view> ids;
   ids.reserve(events.size());
   for (const Located& e : events) ids.push_back(e.event->event_id());
-  ASSIGN_OR_RETURN(std::vector<std::optional<uint64_t>> committed,
-                   store_.SeenFingerprints(ids));
+  ASSIGN_OR_RETURN(std::vector<std::optional<AppliedEvent>> committed,
+                   store_.SeenEvents(ids));
   for (size_t i = 0; i < events.size(); ++i) {
     Located& located = events[i];
     located.fingerprint = KpiEventFingerprint(*located.event);
     // Pending ids also catch repeats within this poll; in-flight ones are
     // being committed right now.
-    std::optional<uint64_t> first = committed[i];
+    std::optional<uint64_t> first;
+    if (committed[i]) first = committed[i]->fingerprint;
     if (auto it = pending_events_.find(ids[i]); it != pending_events_.end()) {
-      first = it->second;
-    } else if (const uint64_t* in_flight = flusher_->InFlight(ids[i])) {
-      first = *in_flight;
+      first = it->second.fingerprint;
+    } else if (const AppliedEvent* in_flight = flusher_->InFlight(ids[i])) {
+      first = in_flight->fingerprint;
     }
     if (first) {
       if (*first == located.fingerprint) {
@@ -466,7 +472,11 @@ absl::Status RollupEngine::ApplyRecords(
     located.kpi = *kpi;
     located.unit = *unit;
     absl::MutexLock lock(&cells_mu_);
-    RETURN_IF_ERROR(ApplyEvent(located, *defs_));
+    if (located.event->corrects_event_id().empty()) {
+      RETURN_IF_ERROR(ApplyEvent(located, *defs_));
+    } else {
+      RETURN_IF_ERROR(ApplyCorrection(located, *defs_));
+    }
   }
   return absl::OkStatus();
 }
@@ -571,39 +581,171 @@ absl::Status RollupEngine::Propagate(const Definitions& defs, KpiIndex kpi,
 absl::Status RollupEngine::ApplyEvent(const Located& located,
                                       const Definitions& defs) {
   const v1::KpiEvent& event = *located.event;
-  pending_events_.emplace(event.event_id(), located.fingerprint);
+  const int64_t value = ToFixedPoint(event.value());
+  pending_events_.emplace(
+      event.event_id(),
+      AppliedEvent{located.fingerprint, false, KpiEventPlace(event), value});
+  ++new_events_;
+  RETURN_IF_ERROR(FoldChange(defs, located, std::nullopt, value));
+  ++stats_.events_applied;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AppliedEvent*> RollupEngine::PendingCopyOf(
+    absl::string_view event_id) {
+  if (auto it = pending_events_.find(event_id); it != pending_events_.end()) {
+    return &it->second;
+  }
+  std::optional<AppliedEvent> found;
+  if (const AppliedEvent* in_flight = flusher_->InFlight(event_id)) {
+    found = *in_flight;
+  } else {
+    ASSIGN_OR_RETURN(std::vector<std::optional<AppliedEvent>> committed,
+                     store_.SeenEvents({event_id}));
+    found = committed[0];
+  }
+  if (!found) return nullptr;
+  return &pending_events_.emplace(std::string(event_id), *found).first->second;
+}
+
+absl::Status RollupEngine::ApplyCorrection(const Located& located,
+                                           const Definitions& defs) {
+  const v1::KpiEvent& correction = *located.event;
+  auto reject = [&](absl::string_view why) {
+    ++stats_.corrections_rejected;
+    STRATA_LOG(ERROR) << "rollup: correction '" << correction.event_id()
+                      << "' of event '" << correction.corrects_event_id()
+                      << "' at " << located.record->topic_partition.partition
+                      << "@" << located.record->offset << " refused: " << why;
+    return absl::OkStatus();
+  };
+  ASSIGN_OR_RETURN(AppliedEvent * original,
+                   PendingCopyOf(correction.corrects_event_id()));
+  if (original == nullptr) return reject("no such event was applied");
+  if (original->correction) {
+    return reject("it names a correction; name the event itself");
+  }
+  if (original->place != KpiEventPlace(correction)) {
+    return reject("its KPI, unit or event time differ from the event's");
+  }
+  const std::optional<int64_t> before =
+      original->voided ? std::nullopt : std::optional<int64_t>(original->value);
+  const std::optional<int64_t> after =
+      correction.voids() ? std::nullopt
+                         : std::optional<int64_t>(ToFixedPoint(correction.value()));
+  original->voided = !after.has_value();
+  if (after) original->value = *after;
+  // `original` may move once the correction is inserted.
+  pending_events_.emplace(correction.event_id(),
+                          AppliedEvent{located.fingerprint, true});
+  ++new_events_;
+  ++stats_.events_applied;
+  if (before == after) return absl::OkStatus();
+  Located corrected = located;
+  return FoldChange(defs, corrected, before, after);
+}
+
+absl::Status RollupEngine::FoldChange(const Definitions& defs,
+                                      const Located& located,
+                                      std::optional<int64_t> before,
+                                      std::optional<int64_t> after) {
+  const v1::KpiEvent& event = *located.event;
   const KpiInfo& info = defs.kpi(located.kpi);
-  const OwnEvent own_event{ToEventTime(event.event_time()), event.event_id(),
-                           ToFixedPoint(event.value())};
+  // The event a correction changes is the corrected one, under its id.
+  const absl::string_view id = event.corrects_event_id().empty()
+                                   ? event.event_id()
+                                   : event.corrects_event_id();
+  const EventTime time = ToEventTime(event.event_time());
+  const bool indexed = IsIndexed(info);
+  if (indexed) {
+    pending_own_events_[OwnEventKey(OwnPrefix(defs, located.kpi, located.unit),
+                                    time, id)] = after;
+  }
   periods_.clear();
   defs.calendar().PeriodsContaining(FromTimestamp(event.event_time()),
                                     info.periods, periods_);
-  for (const Period& period : periods_) {
-    Contribution before, after;
+  const std::vector<Period> periods = periods_;  // Rebuilds reuse periods_.
+  for (const Period& period : periods) {
+    Contribution was, is;
     if (info.keeps_own_state) {
-      ASSIGN_OR_RETURN(before, OwnContributionOf(defs, located.kpi,
-                                                 located.unit, period));
-      const CellId id{located.kpi, located.unit, period};
-      ASSIGN_OR_RETURN(OwnState * own, own_.Mutable(id, [&] {
-        return store_.GetOwn(CellKeyFor(defs, id));
+      ASSIGN_OR_RETURN(was, OwnContributionOf(defs, located.kpi, located.unit,
+                                              period));
+      const CellId cell{located.kpi, located.unit, period};
+      ASSIGN_OR_RETURN(OwnState * own, own_.Mutable(cell, [&] {
+        return store_.GetOwn(CellKeyFor(defs, cell));
       }));
-      AddToOwn(info.time_aggregation, own_event, *own);
-      ASSIGN_OR_RETURN(after, OwnContributionOf(defs, located.kpi,
-                                                located.unit, period));
+      bool exact = true;
+      if (before) exact = RemoveFromOwn(info.time_aggregation, {time, id, *before}, *own);
+      if (exact && after) AddToOwn(info.time_aggregation, {time, id, *after}, *own);
+      if (!exact) RETURN_IF_ERROR(RebuildOwn(defs, cell));
+      ASSIGN_OR_RETURN(is, OwnContributionOf(defs, located.kpi, located.unit,
+                                             period));
     } else {
       // Sums of sums and pooled means: the event's value is the change.
-      after.value = own_event.value;
-      after.count = 1;
+      if (before) was = {false, *before, 1, 0};
+      if (after) is = {false, *after, 1, 0};
     }
-    RETURN_IF_ERROR(Propagate(defs, located.kpi, located.unit, period, before,
-                              after, /*standing_delta=*/1, own_event.time));
+    RETURN_IF_ERROR(Propagate(defs, located.kpi, located.unit, period, was, is,
+                              int64_t{after.has_value()} - before.has_value(),
+                              time));
     for (KpiIndex weighted : info.weighted) {
       RETURN_IF_ERROR(
-          Reweigh(defs, weighted, located.unit, period, before, after,
-                  own_event.time));
+          Reweigh(defs, weighted, located.unit, period, was, is, time));
     }
   }
-  ++stats_.events_applied;
+  return absl::OkStatus();
+}
+
+bool RollupEngine::IsIndexed(const KpiInfo& kpi) {
+  return kpi.time_aggregation == TimeAggregation::kLast ||
+         kpi.time_aggregation == TimeAggregation::kMin ||
+         kpi.time_aggregation == TimeAggregation::kMax;
+}
+
+std::string RollupEngine::OwnPrefix(const Definitions& defs, KpiIndex kpi,
+                                    UnitIndex unit) {
+  return absl::StrCat(defs.kpi(kpi).definition.kpi_id(), "/",
+                      defs.unit(unit).definition.unit_id(), "/");
+}
+
+absl::Status RollupEngine::RebuildOwn(const Definitions& defs,
+                                      const CellId& cell) {
+  // The store must hold every event but this hand-off's: the batch in
+  // flight first becomes durable.
+  while (!flusher_->Drain(absl::Seconds(1))) {
+    if (stop_) return absl::UnavailableError("rollup: stopping");
+  }
+  const std::string prefix = OwnPrefix(defs, cell.kpi, cell.unit);
+  const Calendar& calendar = defs.calendar();
+  auto bound = [&](absl::Time t) {
+    const timespec ts = absl::ToTimespec(t);
+    return OwnEventBound(prefix, {ts.tv_sec, static_cast<int32_t>(ts.tv_nsec)});
+  };
+  const std::string begin = bound(calendar.Start(cell.period));
+  const std::string end = bound(calendar.End(cell.period));
+  ASSIGN_OR_RETURN(auto stored, store_.OwnEvents(begin, end));
+  std::map<std::string, std::optional<int64_t>> events(stored.begin(),
+                                                       stored.end());
+  for (auto it = pending_own_events_.lower_bound(begin);
+       it != pending_own_events_.end() && it->first < end; ++it) {
+    events[it->first] = it->second;
+  }
+  OwnState rebuilt;
+  const TimeAggregation aggregation = defs.kpi(cell.kpi).time_aggregation;
+  for (const auto& [key, value] : events) {
+    if (!value) continue;  // Voided.
+    EventTime time;
+    std::string id;
+    if (!ParseOwnEventKey(key, prefix.size(), time, id)) {
+      return absl::DataLossError(
+          absl::StrCat("rollup: malformed own-event key under ", prefix));
+    }
+    AddToOwn(aggregation, {time, id, *value}, rebuilt);
+  }
+  ASSIGN_OR_RETURN(OwnState * own, own_.Mutable(cell, [&] {
+    return store_.GetOwn(CellKeyFor(defs, cell));
+  }));
+  *own = std::move(rebuilt);
   return absl::OkStatus();
 }
 

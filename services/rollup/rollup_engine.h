@@ -19,6 +19,8 @@
 // up with the log as it was at Start().
 
 #include <atomic>
+#include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -75,6 +77,8 @@ struct RollupStats {
   std::atomic<int64_t> events_duplicate{0};    // Same id, same payload.
   std::atomic<int64_t> events_conflicting{0};  // Same id, other payload.
   std::atomic<int64_t> events_rejected{0};
+  // Corrections of events rollup does not hold, or that do not match them.
+  std::atomic<int64_t> corrections_rejected{0};
   std::atomic<int64_t> flushes{0};
   std::atomic<int64_t> restarts{0};  // Resumed from the committed state.
 };
@@ -121,6 +125,27 @@ class RollupEngine {
   absl::Status ApplyRecords(const std::vector<eventlog::LogRecord>& records);
   absl::Status ApplyEvent(const Located& event, const Definitions& defs)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+  // A correction of an event applied before: refused (and counted) when
+  // that event is unknown or differs in KPI, unit or time.
+  absl::Status ApplyCorrection(const Located& correction,
+                               const Definitions& defs)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+  // Folds the change of one event from `before` to `after` (none: it does
+  // not count) into the own states and cells of every period it falls in.
+  absl::Status FoldChange(const Definitions& defs, const Located& event,
+                          std::optional<int64_t> before,
+                          std::optional<int64_t> after)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+  // Recomputes an own state from the own-events index, when taking an
+  // event out left it unknown (the latest or the extreme went).
+  absl::Status RebuildOwn(const Definitions& defs, const CellId& cell);
+  // This hand-off's record of `event_id`, copied in from the batch in
+  // flight or the store when need be; nullptr when never applied.
+  absl::StatusOr<AppliedEvent*> PendingCopyOf(absl::string_view event_id);
+  // Whether a KPI's own events are indexed for RebuildOwn.
+  static bool IsIndexed(const KpiInfo& kpi);
+  static std::string OwnPrefix(const Definitions& defs, KpiIndex kpi,
+                               UnitIndex unit);
   // Replaces a unit's contribution `before` by `after` in its own cell and
   // every ancestor's, counting `standing_delta` events.
   absl::Status Propagate(const Definitions& defs, KpiIndex kpi, UnitIndex unit,
@@ -181,8 +206,11 @@ class RollupEngine {
   DirtyCache<CellId, RollupCell> cells_ ABSL_GUARDED_BY(cells_mu_);
   DirtyCache<CellId, OwnState> own_;  // For KPIs that keep own state.
   std::vector<Period> periods_;        // Of the event being applied.
-  // Id -> fingerprint of the events applied since the last hand-off.
-  absl::flat_hash_map<std::string, uint64_t> pending_events_;
+  // The events applied or corrected since the last hand-off, by id.
+  absl::flat_hash_map<std::string, AppliedEvent> pending_events_;
+  int64_t new_events_ = 0;  // Ids among them applied for the first time.
+  // Own-events index changes since the last hand-off (none: deleted).
+  std::map<std::string, std::optional<int64_t>> pending_own_events_;
   // Per partition: where the engine reads next, and the record before.
   absl::flat_hash_map<int32_t, eventlog::Position> next_;
 };

@@ -105,7 +105,8 @@ FlushBatch PrepareFlushBatch(
     const std::vector<std::pair<CellId, RollupCell>>& cells,
     const std::vector<std::pair<CellId, v1::RollupRecord>>& derived,
     const std::vector<std::pair<CellId, OwnState>>& own,
-    absl::flat_hash_map<std::string, uint64_t> events,
+    absl::flat_hash_map<std::string, AppliedEvent> events, int64_t new_events,
+    std::map<std::string, std::optional<int64_t>> own_events,
     std::vector<eventlog::Position> positions) {
   FlushBatch batch;
   StateChanges& changes = batch.changes;
@@ -125,6 +126,9 @@ FlushBatch PrepareFlushBatch(
     changes.own.emplace_back(CellKeyFor(defs, id), state);
   }
   changes.seen_events.assign(events.begin(), events.end());
+  changes.own_events.assign(std::make_move_iterator(own_events.begin()),
+                            std::make_move_iterator(own_events.end()));
+  batch.new_events = new_events;
   changes.positions = std::move(positions);
   SortByKey(changes.seen_events);
   SortByKey(changes.cells);
@@ -138,8 +142,7 @@ absl::Status RollupFlusher::Write(const FlushBatch& batch) {
   // versions, which consumers drop.
   RETURN_IF_ERROR(log_.Append(kRollupsTopic, batch.changelog));
   RETURN_IF_ERROR(store_.Commit(batch.changes));
-  committed_events_ +=
-      static_cast<int64_t>(batch.changes.seen_events.size());
+  committed_events_ += batch.new_events;
   ++flushes_;
   return absl::OkStatus();
 }

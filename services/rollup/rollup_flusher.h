@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,8 +35,9 @@ namespace strata::rollup {
 struct FlushBatch {
   std::vector<eventlog::AppendRecord> changelog;
   StateChanges changes;
-  // Id -> fingerprint of the events applied, for InFlight().
-  absl::flat_hash_map<std::string, uint64_t> events;
+  // The events applied or corrected, by id, for InFlight().
+  absl::flat_hash_map<std::string, AppliedEvent> events;
+  int64_t new_events = 0;  // Ids applied for the first time.
 };
 
 // Builds a batch from copies of the changed cells and own states, the
@@ -48,7 +50,8 @@ FlushBatch PrepareFlushBatch(
     const std::vector<std::pair<CellId, RollupCell>>& cells,
     const std::vector<std::pair<CellId, v1::RollupRecord>>& derived,
     const std::vector<std::pair<CellId, OwnState>>& own,
-    absl::flat_hash_map<std::string, uint64_t> events,
+    absl::flat_hash_map<std::string, AppliedEvent> events, int64_t new_events,
+    std::map<std::string, std::optional<int64_t>> own_events,
     std::vector<eventlog::Position> positions);
 
 class RollupFlusher {
@@ -79,10 +82,9 @@ class RollupFlusher {
   // Gives up on a batch still failing; the log replays it after a restart.
   void Stop();
 
-  // The fingerprint of the event with `event_id` in the batch being made
-  // durable, or nullptr. Only for the submitting thread: the batch changes
-  // only in Submit().
-  const uint64_t* InFlight(absl::string_view event_id) const {
+  // What the batch being made durable holds for `event_id`, or nullptr.
+  // Only for the submitting thread: the batch changes only in Submit().
+  const AppliedEvent* InFlight(absl::string_view event_id) const {
     auto it = batch_.events.find(event_id);
     return it == batch_.events.end() ? nullptr : &it->second;
   }

@@ -7,7 +7,7 @@ namespace strata::rollup {
 namespace {
 
 // Column families, in the order given to StateDb::Open.
-enum Family : size_t { kCells = 0, kOwn, kSeen };
+enum Family : size_t { kCells = 0, kOwn, kSeen, kOwnEvents };
 
 // Fixed-width fields of a stored cell and of an own state (followed by
 // the latest event's id).
@@ -31,10 +31,10 @@ absl::Status Malformed(absl::string_view what, absl::string_view key) {
 StateDbOptions RollupStore::Layout(const std::string& path) {
   StateDbOptions options;
   options.path = path;
-  options.families = {"cells", "own", "seen"};
+  options.families = {"cells", "own", "seen", "own_events"};
   // 2: 128-bit sums, nanosecond times, event fingerprints.
   // 3: every aggregation (weights, contributors, own counts and extremes),
-  //    periods in the organisation's time zone.
+  //    periods in the organisation's time zone, corrections.
   options.format = "strata.rollup/3";
   return options;
 }
@@ -79,17 +79,29 @@ absl::StatusOr<std::optional<OwnState>> RollupStore::GetOwn(
   return own;
 }
 
-absl::StatusOr<std::vector<std::optional<uint64_t>>>
-RollupStore::SeenFingerprints(const std::vector<absl::string_view>& event_ids) {
+absl::StatusOr<std::vector<std::optional<AppliedEvent>>>
+RollupStore::SeenEvents(const std::vector<absl::string_view>& event_ids) {
   ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values,
                    db_->GetMany(kSeen, event_ids));
-  std::vector<std::optional<uint64_t>> fingerprints(values.size());
+  std::vector<std::optional<AppliedEvent>> events(values.size());
   for (size_t i = 0; i < values.size(); ++i) {
     if (!values[i]) continue;
-    if (values[i]->size() != 8) return Malformed("event id", event_ids[i]);
-    fingerprints[i] = static_cast<uint64_t>(DecodeFixed64At(*values[i], 0));
+    events[i] = DecodeAppliedEvent(*values[i]);
+    if (!events[i]) return Malformed("event id", event_ids[i]);
   }
-  return fingerprints;
+  return events;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, int64_t>>>
+RollupStore::OwnEvents(absl::string_view begin, absl::string_view end) {
+  ASSIGN_OR_RETURN(auto entries, db_->Scan(kOwnEvents, begin, end));
+  std::vector<std::pair<std::string, int64_t>> events;
+  events.reserve(entries.size());
+  for (auto& [key, value] : entries) {
+    if (value.size() != 8) return Malformed("own event", key);
+    events.emplace_back(std::move(key), DecodeFixed64At(value, 0));
+  }
+  return events;
 }
 
 absl::StatusOr<eventlog::Position> RollupStore::Position(
@@ -116,9 +128,15 @@ absl::Status RollupStore::Commit(const StateChanges& changes) {
     value += own.last_id;
     batch.Put(db_->family(kOwn), key, value);
   }
-  for (const auto& [id, fingerprint] : changes.seen_events) {
-    batch.Put(db_->family(kSeen), id,
-              EncodeFixed64s({static_cast<int64_t>(fingerprint)}));
+  for (const auto& [id, event] : changes.seen_events) {
+    batch.Put(db_->family(kSeen), id, EncodeAppliedEvent(event));
+  }
+  for (const auto& [key, value] : changes.own_events) {
+    if (value) {
+      batch.Put(db_->family(kOwnEvents), key, EncodeFixed64s({*value}));
+    } else {
+      batch.Delete(db_->family(kOwnEvents), key);
+    }
   }
   for (const eventlog::Position& p : changes.positions) {
     StateDb::PutPosition(batch, p.topic_partition.topic,

@@ -1,8 +1,8 @@
 #pragma once
 
 // The rollup service's state in RocksDB: subtree cells, each unit's own
-// latest values (for `last` KPIs), the event ids already applied, and the
-// log positions all of that reflects. Commit() writes one change set and its
+// state (where its KPI's aggregation needs one), the events applied by id,
+// the own-events index, and the log positions all of that reflects. Commit() writes one change set and its
 // positions in a single WriteBatch, so after a crash state and positions
 // always agree: replay resumes exactly where the state stops.
 
@@ -16,6 +16,7 @@
 #include "libs/aggregation/cell.h"
 #include "libs/eventlog/event_log.h"
 #include "libs/storage/state_db.h"
+#include "services/rollup/applied_event.h"
 
 namespace strata::rollup {
 
@@ -23,8 +24,10 @@ namespace strata::rollup {
 struct StateChanges {
   std::vector<std::pair<std::string, RollupCell>> cells;
   std::vector<std::pair<std::string, OwnState>> own;
-  // Event id and fingerprint of every event applied.
-  std::vector<std::pair<std::string, uint64_t>> seen_events;
+  // Every event applied (and every event corrected), by id.
+  std::vector<std::pair<std::string, AppliedEvent>> seen_events;
+  // Own-events index entries (OwnEventKey): a value, or none to delete.
+  std::vector<std::pair<std::string, std::optional<int64_t>>> own_events;
   std::vector<eventlog::Position> positions;
 };
 
@@ -40,10 +43,12 @@ class RollupStore {
 
   absl::StatusOr<std::optional<RollupCell>> GetCell(const std::string& key);
   absl::StatusOr<std::optional<OwnState>> GetOwn(const std::string& key);
-  // For each id, the fingerprint of the event applied and committed under
-  // it, or nullopt.
-  absl::StatusOr<std::vector<std::optional<uint64_t>>> SeenFingerprints(
+  // For each id, what was applied and committed under it, or nullopt.
+  absl::StatusOr<std::vector<std::optional<AppliedEvent>>> SeenEvents(
       const std::vector<absl::string_view>& event_ids);
+  // The own-events index between two keys (OwnEventBound), in key order.
+  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> OwnEvents(
+      absl::string_view begin, absl::string_view end);
   // Stored position of the partition, 0 when none.
   absl::StatusOr<eventlog::Position> Position(
       const eventlog::TopicPartition& tp);

@@ -154,6 +154,27 @@ class RollupEngineTest : public ::testing::Test {
         {{envelope.event_id(), envelope.SerializeAsString(), partition}}));
   }
 
+  // Appends a correction of `corrects` (same KPI, unit and time) to
+  // partition 0, where the tests that correct put their events too.
+  void AppendCorrection(const std::string& id, const std::string& corrects,
+                        const std::string& kpi, const std::string& unit,
+                        absl::Time time, std::optional<double> value) {
+    v1::EventEnvelope envelope = NewEnvelope(ThisProducer("test"));
+    v1::KpiEvent* e = envelope.mutable_kpi_events()->add_events();
+    e->set_event_id(id);
+    e->set_kpi_id(kpi);
+    e->set_unit_id(unit);
+    *e->mutable_event_time() = ToTimestamp(time);
+    e->set_corrects_event_id(corrects);
+    if (value) {
+      e->set_value(*value);
+    } else {
+      e->set_voids(true);
+    }
+    ASSERT_OK(log_->Append(kKpiEventsTopic,
+                           {{corrects, envelope.SerializeAsString(), 0}}));
+  }
+
   std::optional<RollupCell> Cell(const std::string& kpi,
                                  const std::string& unit, PeriodKind kind,
                                  const std::string& label) {
@@ -561,6 +582,63 @@ TEST_F(RollupEngineTest, DeletedStateRebuildsIdenticallyFromTheLog) {
   }
   EXPECT_EQ(Cell("headcount", "ent", PeriodKind::kQuarter, "2026-Q1")->value,
             ToFixedPoint(6));
+}
+
+TEST_F(RollupEngineTest, CorrectionsAndVoidsReachEveryCellLiveAndOnReplay) {
+  v1::DefinitionChange worst = KpiChange("worst", v1::TIME_AGGREGATION_MIN);
+  worst.mutable_kpi()->set_hierarchy_aggregation(v1::HIERARCHY_AGGREGATION_MIN);
+  AppendDefinitionBatch(Batch({worst}));
+  const absl::Time mar10 = Utc(2026, 3, 10), mar20 = Utc(2026, 3, 20);
+  AppendEvents({{"e1", "sales", "team-a", mar10, 10},
+                {"e2", "sales", "team-b", mar10, 5},
+                {"h1", "headcount", "team-a", Utc(2026, 3, 1), 10},
+                {"h2", "headcount", "team-a", mar20, 12},
+                {"w1", "worst", "team-a", mar10, 5},
+                {"w2", "worst", "team-b", mar10, 3}},
+               0);
+  WaitForApplied(6);
+  ASSERT_EQ(Cell("sales", "ent", PeriodKind::kMonth, "2026-03")->value,
+            ToFixedPoint(15));
+  ASSERT_EQ(Cell("worst", "bu", PeriodKind::kMonth, "2026-03")->value,
+            ToFixedPoint(3));
+  AppendCorrection("c1", "e1", "sales", "team-a", mar10, 7);
+  AppendCorrection("c2", "e2", "sales", "team-b", mar10, std::nullopt);
+  // The latest headcount voided: the one before it counts again.
+  AppendCorrection("c3", "h2", "headcount", "team-a", mar20, std::nullopt);
+  // The minimum voided: bu's minimum comes from its other child.
+  AppendCorrection("c4", "w2", "worst", "team-b", mar10, std::nullopt);
+  // Refused: another unit than the event's, an unknown event, a correction.
+  AppendCorrection("bad1", "e1", "sales", "team-b", mar10, 1);
+  AppendCorrection("bad2", "nope", "sales", "team-a", mar10, 1);
+  AppendCorrection("bad3", "c1", "sales", "team-a", mar10, 1);
+  WaitForApplied(10);
+  EXPECT_TRUE(
+      WaitUntil([&] { return engine_->stats().corrections_rejected == 3; }));
+  auto check = [&] {
+    const auto sales = Cell("sales", "ent", PeriodKind::kMonth, "2026-03");
+    EXPECT_EQ(sales->value, ToFixedPoint(7));
+    EXPECT_EQ(sales->event_count, 1);  // e2 voided.
+    EXPECT_EQ(Cell("sales", "team-b", PeriodKind::kYear, "2026")->value, 0);
+    const auto worst = Cell("worst", "bu", PeriodKind::kMonth, "2026-03");
+    EXPECT_EQ(worst->value, ToFixedPoint(5));
+    EXPECT_EQ(worst->contributors, 1);
+  };
+  check();
+  EXPECT_EQ(Cell("headcount", "bu", PeriodKind::kQuarter, "2026-Q1")->value,
+            ToFixedPoint(10));
+  // A voided event corrected again counts again: h2 back, as 20.
+  AppendCorrection("c5", "h2", "headcount", "team-a", mar20, 20);
+  WaitForApplied(11);
+  EXPECT_EQ(Cell("headcount", "ent", PeriodKind::kMonth, "2026-03")->value,
+            ToFixedPoint(20));
+  // Rebuilt from the log: the same figures.
+  CloseAll();
+  std::filesystem::remove_all(dir_ / "rollup");
+  OpenAll();
+  WaitForApplied(11);
+  EXPECT_EQ(Cell("headcount", "ent", PeriodKind::kMonth, "2026-03")->value,
+            ToFixedPoint(20));
+  check();
 }
 
 TEST_F(RollupEngineTest, PublishesChangedCellsOnTheChangelog) {

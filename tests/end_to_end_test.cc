@@ -9,10 +9,13 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
@@ -25,6 +28,7 @@
 #include "strata/v1/alert_service.grpc.pb.h"
 #include "strata/v1/ingest_service.grpc.pb.h"
 #include "strata/v1/query_service.grpc.pb.h"
+#include "strata/v1/rollup_stream_service.grpc.pb.h"
 #include "tests/harness/child_process.h"
 
 namespace strata {
@@ -627,6 +631,100 @@ TEST_P(EndToEndTest, EveryAggregationPeriodAndQueryAnswersThroughApiAndClient) {
   EXPECT_THAT(RunClient(port, "query east 2026-03 --unit-kpis"),
               HasSubstr("csat                     = 65"));
   EXPECT_THAT(RunClient(port, "query revenue ent 2026-W10"), HasSubstr("= 1000"));
+}
+
+// Reads `count` records of a WatchRollups stream (bounded wait), then
+// cancels it; returns them.
+std::vector<v1::WatchRollupsResponse> Watch(v1::RollupStreamService::Stub& stub,
+                                            const v1::WatchRollupsRequest& request,
+                                            size_t count) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  auto reader = stub.WatchRollups(&context, request);
+  std::vector<v1::WatchRollupsResponse> received;
+  v1::WatchRollupsResponse response;
+  while (received.size() < count && reader->Read(&response)) {
+    received.push_back(response);
+  }
+  context.TryCancel();
+  reader->Finish();
+  return received;
+}
+
+TEST_P(EndToEndTest, WatchRollupsResumesWithoutMissingOrRepeating) {
+  auto stub = v1::RollupStreamService::NewStub(Channel(endpoints_.rollup));
+  ASSERT_TRUE(Ingest({Event("a1", "sales", "east-1", 2, 10),
+                      Event("a2", "sales", "west-1", 2, 5),
+                      Event("a3", "staff", "east-1", 2, 3)})
+                  .ok());
+  WaitForCount(Key("staff", "ent", v1::PERIOD_KIND_YEAR, "2026"), 1);
+  WaitForCount(Key("sales", "ent", v1::PERIOD_KIND_YEAR, "2026"), 2);
+  // east's subtree, sales only: east-1 and east, 3 period kinds each.
+  v1::WatchRollupsRequest request;
+  request.add_kpi_ids("sales");
+  request.set_unit_id("east");
+  request.set_from_beginning(true);
+  std::vector<v1::WatchRollupsResponse> first = Watch(*stub, request, 6);
+  ASSERT_EQ(first.size(), 6u);
+  for (const auto& r : first) {
+    EXPECT_EQ(r.record().key().kpi_id(), "sales");
+    EXPECT_TRUE(r.record().key().unit_id() == "east" ||
+                r.record().key().unit_id() == "east-1")
+        << r.record().key().unit_id();
+  }
+  // More changes while nobody watches; resuming sees exactly those.
+  ASSERT_TRUE(Ingest({Event("a4", "sales", "east-2", 3, 7)}).ok());
+  WaitForCount(Key("sales", "east", v1::PERIOD_KIND_YEAR, "2026"), 2);
+  request.set_from_beginning(false);
+  request.set_resume_token(first.back().resume_token());
+  // east-2 and east, 3 kinds each: 6 records.
+  std::vector<v1::WatchRollupsResponse> second = Watch(*stub, request, 6);
+  ASSERT_EQ(second.size(), 6u);
+  std::set<std::string> seen;
+  for (const auto& r : first) {
+    seen.insert(absl::StrCat(r.record().key().ShortDebugString(), "@",
+                             r.record().version()));
+  }
+  for (const auto& r : second) {
+    EXPECT_TRUE(seen.insert(absl::StrCat(r.record().key().ShortDebugString(),
+                                         "@", r.record().version()))
+                    .second)
+        << "twice: " << r.record().ShortDebugString();
+  }
+  EXPECT_EQ(second.back().record().version() >= 1, true);
+  // The latest of east's year is the final one: nothing missed.
+  v1::RollupRecord year;
+  ASSERT_TRUE(
+      GetRollup(Key("sales", "east", v1::PERIOD_KIND_YEAR, "2026"), &year).ok());
+  bool final_seen = false;
+  for (const auto& r : second) {
+    final_seen |= r.record().key().unit_id() == "east" &&
+                  r.record().key().period().kind() == v1::PERIOD_KIND_YEAR &&
+                  r.record().version() == year.version() &&
+                  r.record().value() == 17;
+  }
+  EXPECT_TRUE(final_seen);
+  // A token that is not one, for more partitions, or past the log's end
+  // (another deployment's) is refused.
+  std::string past_end = "r1";
+  for (absl::string_view part :
+       absl::StrSplit(first.back().resume_token().substr(3), '.')) {
+    int64_t offset = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(part, &offset));
+    absl::StrAppend(&past_end, ".", offset + 1000);
+  }
+  for (const std::string& token :
+       {std::string("nonsense"), first.back().resume_token() + ".5", past_end}) {
+    request.set_resume_token(token);
+    grpc::ClientContext context;
+    auto reader = stub->WatchRollups(&context, request);
+    v1::WatchRollupsResponse ignored;
+    EXPECT_FALSE(reader->Read(&ignored));
+    grpc::Status status = reader->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << token << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr("resume_token"));
+  }
 }
 
 TEST_P(EndToEndTest, RejectsBadInputPreciselyAndAppliesNoneOfIt) {

@@ -68,8 +68,10 @@ struct LogRecord {
   std::string value;
 };
 
-// The partition a key maps to, identical for every backend so that a topic
-// keeps its layout when it moves between them.
+// The partition a key maps to: Kafka's default partitioner (murmur2 of the
+// key's bytes), identical for every backend, so that a topic keeps its
+// layout when it moves between them and any Kafka client keying records
+// alike lands in the same partitions.
 int32_t PartitionForKey(absl::string_view key, int32_t partition_count);
 
 // Reads a set of partitions on behalf of a consumer group. Not thread-safe:

@@ -22,7 +22,8 @@ RollupModule::RollupModule(const RollupModuleOptions& options,
                            DefinitionsFollower& definitions)
     : store_(std::move(store)),
       engine_(options.engine, log, definitions, *store_),
-      query_(engine_, definitions) {}
+      query_(engine_, definitions),
+      watch_(log, definitions) {}
 
 absl::StatusOr<std::unique_ptr<ServiceModule>> NewRollupService(
     eventlog::EventLog& log, DefinitionsFollower& definitions,

@@ -14,6 +14,7 @@
 #include "services/rollup/query_service.h"
 #include "services/rollup/rollup_engine.h"
 #include "services/rollup/rollup_store.h"
+#include "services/rollup/watch_service.h"
 
 namespace strata::rollup {
 
@@ -42,10 +43,13 @@ class RollupModule final : public ServiceModule {
             {"events_duplicate", s.events_duplicate},
             {"events_conflicting", s.events_conflicting},
             {"events_rejected", s.events_rejected},
+            {"corrections_rejected", s.corrections_rejected},
             {"restarts", s.restarts}};
   }
 
-  std::vector<grpc::Service*> services() override { return {&query_}; }
+  std::vector<grpc::Service*> services() override {
+    return {&query_, &watch_};
+  }
   const RollupStats& stats() const { return engine_.stats(); }
 
  private:
@@ -56,6 +60,7 @@ class RollupModule final : public ServiceModule {
   std::unique_ptr<RollupStore> store_;
   RollupEngine engine_;
   QueryService query_;
+  WatchService watch_;
 };
 
 // The service as a process runs it, with default options and its state

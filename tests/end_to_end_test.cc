@@ -111,6 +111,26 @@ class AllInOneDeployment : public Deployment {
     return Start();
   }
 
+  // Stops the server, runs `strata rebuild` on its data and returns what
+  // it printed, then starts the server again.
+  absl::StatusOr<std::string> Rebuild(Endpoints& endpoints) {
+    server_->Stop();
+    const std::string command =
+        absl::StrCat(STRATA_BIN, " rebuild --data_dir=",
+                     (dir_ / "data").string(), " 2>&1");
+    std::string out;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return absl::InternalError("popen failed");
+    char buffer[4096];
+    size_t n;
+    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
+    if (pclose(pipe) != 0) return absl::InternalError(out);
+    absl::StatusOr<Endpoints> started = Start();
+    if (!started.ok()) return started.status();
+    endpoints = *started;
+    return out;
+  }
+
   std::string Logs() override { return Log(server_, "strata"); }
 
  private:
@@ -725,6 +745,29 @@ TEST_P(EndToEndTest, WatchRollupsResumesWithoutMissingOrRepeating) {
         << token << ": " << status.error_message();
     EXPECT_THAT(status.error_message(), HasSubstr("resume_token"));
   }
+}
+
+TEST_P(EndToEndTest, RebuildCommandRebuildsEveryStoreToTheSameFigures) {
+  auto* all_in_one = dynamic_cast<AllInOneDeployment*>(deployment_.get());
+  if (all_in_one == nullptr) GTEST_SKIP() << "strata rebuild is all-in-one";
+  ASSERT_TRUE(Ingest({Event("b1", "sales", "east-1", 2, 10),
+                      Event("b2", "sales", "west-1", 3, 5),
+                      Event("b3", "staff", "east-2", 4, 8)})
+                  .ok());
+  const auto M = v1::PERIOD_KIND_MONTH;
+  const v1::RollupRecord before = WaitForCount(Key("sales", "ent", M, "2026-03"), 2);
+  absl::StatusOr<std::string> printed = all_in_one->Rebuild(endpoints_);
+  ASSERT_TRUE(printed.ok()) << printed.status();
+  EXPECT_THAT(*printed, HasSubstr("100%"));
+  EXPECT_THAT(*printed, HasSubstr("rebuilt 3 stores from"));
+  EXPECT_THAT(*printed, HasSubstr("rollup: "));
+  EXPECT_THAT(*printed, HasSubstr("3 events applied"));
+  Connect(endpoints_);
+  v1::RollupRecord after;
+  ASSERT_TRUE(GetRollup(Key("sales", "ent", M, "2026-03"), &after).ok());
+  EXPECT_EQ(after.exact_value(), before.exact_value());
+  EXPECT_EQ(after.version(), before.version());
+  EXPECT_EQ(WaitForCount(Key("staff", "ent", M, "2026-03"), 1).value(), 8);
 }
 
 TEST_P(EndToEndTest, RejectsBadInputPreciselyAndAppliesNoneOfIt) {

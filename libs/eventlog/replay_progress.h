@@ -42,6 +42,10 @@ class ReplayProgress {
   // OK once caught up, else UNAVAILABLE "<state>: catching up with the
   // log, 1200 of 5000 records replayed". Thread-safe.
   absl::Status Status() const;
+  // Records replayed since Begin(), of the `total()` it had to catch up on.
+  // Thread-safe.
+  int64_t replayed() const { return replayed_.load(); }
+  int64_t total() const { return total_; }
 
  private:
   struct Partition {

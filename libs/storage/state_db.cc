@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "absl/base/internal/endian.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
@@ -108,7 +109,9 @@ absl::StatusOr<std::unique_ptr<StateDb>> StateDb::OpenOrCreate(
     std::ifstream marker(path / kRebuildMarker);
     std::string reason((std::istreambuf_iterator<char>(marker)),
                        std::istreambuf_iterator<char>());
-    return Damaged(options.path, absl::StrCat("marked for rebuild: ", reason));
+    return Damaged(options.path,
+                   absl::StrCat("marked for rebuild: ",
+                                absl::StripTrailingAsciiWhitespace(reason)));
   }
   if (!create) {
     if (absl::Status s = CheckManifestMark(options.path); !s.ok()) {
@@ -162,6 +165,17 @@ absl::StatusOr<std::unique_ptr<StateDb>> StateDb::OpenOrCreate(
     if (!s.ok()) return Damaged(options.path, s.ToString());
   }
   return state;
+}
+
+absl::StatusOr<bool> StateDb::RequestRebuild(const std::string& path,
+                                             absl::string_view reason) {
+  if (!std::filesystem::exists(std::filesystem::path(path) / "CURRENT")) {
+    return false;
+  }
+  StateDb unopened;
+  unopened.path_ = path;
+  RETURN_IF_ERROR(unopened.MarkForRebuild(reason));
+  return true;
 }
 
 absl::Status StateDb::MarkForRebuild(absl::string_view reason) {

@@ -106,6 +106,10 @@ class StateDb {
   // Records that the store was found damaged while running, so that the
   // next Open() rebuilds (or refuses) it even if its blocks check out.
   absl::Status MarkForRebuild(absl::string_view reason);
+  // The same for a store not open: true when `path` holds one (and it is
+  // now marked), false when it holds none.
+  static absl::StatusOr<bool> RequestRebuild(const std::string& path,
+                                             absl::string_view reason);
 
  private:
   StateDb() = default;

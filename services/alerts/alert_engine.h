@@ -59,6 +59,11 @@ class AlertEngine {
   // up or retrying a failed poll; DATA_LOSS (and the engine stopped) when
   // the log or the store is damaged.
   absl::Status Health() const;
+  // Log records replayed since Start(), of those it had to catch up on.
+  std::pair<int64_t, int64_t> ReplayCounts() const {
+    if (progress_ == nullptr) return {0, 0};
+    return {progress_->replayed(), progress_->total()};
+  }
 
   // Waits until alert `alert_id` has a version above `version`, then
   // returns it; DEADLINE_EXCEEDED after `timeout`.

@@ -35,6 +35,10 @@ class AlertsModule final : public ServiceModule {
   void Stop() override { engine_.Stop(); }
   absl::Status Health() override { return engine_.Health(); }
   std::string name() const override { return "alerts"; }
+  std::map<std::string, int64_t> Gauges() override {
+    return {{"replayed_records", engine_.ReplayCounts().first},
+            {"records_to_replay", engine_.ReplayCounts().second}};
+  }
 
   std::vector<grpc::Service*> services() override { return {&service_}; }
 

@@ -1,6 +1,6 @@
-#include <algorithm>
 #include "services/common/process.h"
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -33,6 +33,11 @@ ABSL_FLAG(absl::Duration, max_rollup_lag, absl::Seconds(10),
           "Ingest: refuse new events (RESOURCE_EXHAUSTED, retry later) while "
           "rollup trails the log by more than this; 0 never refuses.");
 
+ABSL_FLAG(bool, rebuild, false,
+          "Rebuild every state store under --data_dir from the log before "
+          "serving (NOT_SERVING meanwhile); refused if the log no longer "
+          "starts at offset 0.");
+
 ABSL_FLAG(std::string, port_file, "",
           "Once serving, write the bound port to this file.");
 
@@ -61,6 +66,7 @@ ServerOptions ServerOptionsFromFlags() {
   options.kafka_brokers = absl::GetFlag(FLAGS_kafka_brokers);
   options.fsync = absl::GetFlag(FLAGS_log_fsync);
   options.max_rollup_lag = absl::GetFlag(FLAGS_max_rollup_lag);
+  options.rebuild = absl::GetFlag(FLAGS_rebuild);
   return options;
 }
 
@@ -110,6 +116,16 @@ bool TerminationRequested(absl::Duration timeout) {
 
 }  // namespace
 
+absl::StatusOr<std::vector<std::unique_ptr<ServiceModule>>> CreateModules(
+    const ModuleContext& context, const std::vector<ModuleFactory>& factories) {
+  std::vector<std::unique_ptr<ServiceModule>> modules;
+  for (const ModuleFactory& factory : factories) {
+    ASSIGN_OR_RETURN(std::unique_ptr<ServiceModule> module, factory(context));
+    modules.push_back(std::move(module));
+  }
+  return modules;
+}
+
 absl::Status RunServices(
     const std::string& name, const ServerOptions& options,
     const std::string& listen, const std::vector<ModuleFactory>& factories,
@@ -117,17 +133,17 @@ absl::Status RunServices(
   BlockTerminationSignals();
   ASSIGN_OR_RETURN(std::unique_ptr<eventlog::EventLog> log,
                    OpenEventLog(options));
+  if (options.rebuild) RETURN_IF_ERROR(PrepareRebuild(options, *log));
   ASSIGN_OR_RETURN(std::unique_ptr<DefinitionsFollower> definitions,
                    DefinitionsFollower::Create(*log, name));
   HealthReport damage(absl::UnavailableError("the server is starting"));
   const ModuleContext context{*log, *definitions, options, damage};
-  std::vector<std::unique_ptr<ServiceModule>> modules;
+  ASSIGN_OR_RETURN(std::vector<std::unique_ptr<ServiceModule>> modules,
+                   CreateModules(context, factories));
   std::vector<grpc::Service*> services;
-  for (const ModuleFactory& factory : factories) {
-    ASSIGN_OR_RETURN(std::unique_ptr<ServiceModule> module, factory(context));
+  for (auto& module : modules) {
     for (grpc::Service* service : module->services())
       services.push_back(service);
-    modules.push_back(std::move(module));
   }
   StatusService status(modules);
   services.push_back(&status);

@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -41,9 +42,12 @@ struct ServerOptions {
   // Ingest refuses new events (RESOURCE_EXHAUSTED) while rollup trails
   // the log by more than this; zero never refuses.
   absl::Duration max_rollup_lag = absl::Seconds(10);
+  // Rebuild every state store from the log before serving (PrepareRebuild).
+  bool rebuild = false;
 };
 
-// From --data_dir, --kafka_brokers, --log_fsync and --max_rollup_lag.
+// From --data_dir, --kafka_brokers, --log_fsync, --max_rollup_lag and
+// --rebuild.
 ServerOptions ServerOptionsFromFlags();
 
 // The embedded log creates Strata's topics; on Kafka they must exist
@@ -70,6 +74,25 @@ struct ModuleContext {
 using ModuleFactory =
     std::function<absl::StatusOr<std::unique_ptr<ServiceModule>>(
         const ModuleContext&)>;
+
+// The modules the factories make, in order.
+absl::StatusOr<std::vector<std::unique_ptr<ServiceModule>>> CreateModules(
+    const ModuleContext& context, const std::vector<ModuleFactory>& factories);
+
+// Before any store opens: refuses (FAILED_PRECONDITION naming the topic,
+// partition and offset) unless every partition of every Strata topic
+// still starts at offset 0, since a rebuild from a log that lost its first
+// records would produce partial totals; then marks every state store under
+// options.data_dir to be rebuilt when it next opens.
+absl::Status PrepareRebuild(const ServerOptions& options,
+                            eventlog::EventLog& log);
+
+// `strata rebuild`: PrepareRebuild, then runs the modules, without serving,
+// until each has caught up with the log, drawing a progress bar on
+// `progress`; ends with what was rebuilt and how long it took.
+absl::Status RebuildStores(const std::string& name, const ServerOptions& options,
+                           const std::vector<ModuleFactory>& factories,
+                           std::ostream& progress);
 
 // A server process: blocks SIGINT and SIGTERM before any thread starts,
 // opens the log, creates the modules (before definitions are read, so they

@@ -100,6 +100,12 @@ class RollupEngine {
   absl::Status Health() const;
 
   const RollupStats& stats() const { return stats_; }
+  // Log records replayed since Start(), of those it had to catch up on
+  // ({0, 0} before Start()).
+  std::pair<int64_t, int64_t> ReplayCounts() const {
+    if (progress_ == nullptr) return {0, 0};
+    return {progress_->replayed(), progress_->total()};
+  }
 
   // The latest folded state of a cell, whether durable yet or not (a crash
   // falls back to the committed state and replay restores the same values).

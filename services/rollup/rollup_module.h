@@ -44,7 +44,9 @@ class RollupModule final : public ServiceModule {
             {"events_conflicting", s.events_conflicting},
             {"events_rejected", s.events_rejected},
             {"corrections_rejected", s.corrections_rejected},
-            {"restarts", s.restarts}};
+            {"restarts", s.restarts},
+            {"replayed_records", engine_.ReplayCounts().first},
+            {"records_to_replay", engine_.ReplayCounts().second}};
   }
 
   std::vector<grpc::Service*> services() override {

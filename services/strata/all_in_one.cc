@@ -11,6 +11,32 @@
 
 namespace strata::cli {
 
+namespace {
+
+// Ingest, rollup and alerts, on one log.
+std::vector<ModuleFactory> AllInOneModules() {
+  return {[](const ModuleContext& c) {
+            return ingest::NewIngestService(c.log, c.definitions,
+                                            c.options.data_dir,
+                                            c.options.max_rollup_lag, c.damage);
+          },
+          [](const ModuleContext& c) {
+            return rollup::NewRollupService(c.log, c.definitions,
+                                            c.options.data_dir);
+          },
+          [](const ModuleContext& c) {
+            return alerts::NewAlertsService(c.log, c.definitions,
+                                            c.options.data_dir);
+          }};
+}
+
+}  // namespace
+
+absl::Status RebuildAllInOne(const ServerOptions& options,
+                             std::ostream& progress) {
+  return RebuildStores("strata", options, AllInOneModules(), progress);
+}
+
 absl::Status ServeAllInOne(const AllInOneOptions& options) {
   auto load_demo = [&](const ModuleContext& c) -> absl::Status {
     if (!options.demo || c.definitions.Current()->FindUnit(kDemoRootUnit)) {
@@ -24,20 +50,7 @@ absl::Status ServeAllInOne(const AllInOneOptions& options) {
                      << " definitions)";
     return absl::OkStatus();
   };
-  return RunServices("strata", options.log, options.listen,
-                     {[](const ModuleContext& c) {
-                        return ingest::NewIngestService(
-                            c.log, c.definitions, c.options.data_dir,
-                            c.options.max_rollup_lag, c.damage);
-                      },
-                      [](const ModuleContext& c) {
-                        return rollup::NewRollupService(c.log, c.definitions,
-                                                        c.options.data_dir);
-                      },
-                      [](const ModuleContext& c) {
-                        return alerts::NewAlertsService(c.log, c.definitions,
-                                                        c.options.data_dir);
-                      }},
+  return RunServices("strata", options.log, options.listen, AllInOneModules(),
                      load_demo);
 }
 

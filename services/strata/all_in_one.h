@@ -3,6 +3,7 @@
 // `strata serve`: ingest, rollup and alerts in one process on one log (the
 // embedded one by default), every service on one gRPC port.
 
+#include <ostream>
 #include <string>
 
 #include "absl/status/status.h"
@@ -19,5 +20,10 @@ struct AllInOneOptions {
 
 // Runs until SIGINT or SIGTERM.
 absl::Status ServeAllInOne(const AllInOneOptions& options);
+
+// `strata rebuild`: every state store rebuilt from the log, offline (the
+// server must not be running on the same data directory).
+absl::Status RebuildAllInOne(const ServerOptions& options,
+                             std::ostream& progress);
 
 }  // namespace strata::cli

@@ -10,6 +10,7 @@
 //   strata ack ALERT_ID --by=NAME [--note=...]
 //   strata resolve ALERT_ID --by=NAME --action="what was done"
 //   strata health
+//   strata rebuild [--data_dir=./strata-data]
 
 #include <iostream>
 #include <string>
@@ -47,6 +48,8 @@ namespace {
 constexpr char kUsage[] = R"(strata: KPI rollups and variance alerts.
 
   strata [serve] [--demo]           run ingest, rollup and alerts in one process
+  strata rebuild                    rebuild every state store from the log
+                                    (the server stopped), with progress
   strata demo-events                print demo KPI events (CSV) for this month
   strata send FILE.csv              send KPI events (CSV, '-' for stdin)
   strata apply FILE.json            apply definitions (strata.v1.DefinitionBatch)
@@ -77,6 +80,9 @@ absl::Status Run(const std::vector<std::string>& args) {
     options.listen = absl::GetFlag(FLAGS_listen);
     options.demo = absl::GetFlag(FLAGS_demo);
     return ServeAllInOne(options);
+  }
+  if (command == "rebuild") {
+    return RebuildAllInOne(ServerOptionsFromFlags(), std::cerr);
   }
   if (command == "demo-events") {
     std::cout << KpiEventCsvHeader() << "\n";

@@ -1,5 +1,6 @@
 #include "libs/eventlog/testing/fault_injecting_event_log.h"
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <utility>
@@ -185,7 +186,12 @@ absl::StatusOr<int64_t> FaultInjectingEventLog::EndOffset(
 
 absl::StatusOr<int64_t> FaultInjectingEventLog::StartOffset(
     const TopicPartition& tp) {
-  return log_.StartOffset(tp);
+  absl::StatusOr<int64_t> start = log_.StartOffset(tp);
+  absl::MutexLock lock(&retention_mu_);
+  if (auto it = retained_from_.find(tp); start.ok() && it != retained_from_.end()) {
+    return std::max(*start, it->second);
+  }
+  return start;
 }
 
 absl::Status FaultInjectingEventLog::Append(

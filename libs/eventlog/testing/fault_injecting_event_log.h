@@ -24,9 +24,11 @@
 #include <memory>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "libs/eventlog/event_log.h"
 
 namespace strata::eventlog {
@@ -81,6 +83,13 @@ class FaultInjectingEventLog final : public EventLog {
   // Lets every call through again.
   void ClearFaults();
 
+  // Reports `start` as the first offset `tp` holds, as if retention had
+  // deleted the records before it (reads are not affected).
+  void SimulateRetention(const TopicPartition& tp, int64_t start) {
+    absl::MutexLock lock(&retention_mu_);
+    retained_from_[tp] = start;
+  }
+
   // How many calls of `operation` the faults picked to fail so far, over
   // every fault since construction.
   int64_t injected(Operation operation) const;
@@ -107,6 +116,9 @@ class FaultInjectingEventLog final : public EventLog {
 
   EventLog& log_;
   std::shared_ptr<Faults> faults_;  // Shared with the consumers.
+  absl::Mutex retention_mu_;
+  absl::flat_hash_map<TopicPartition, int64_t> retained_from_
+      ABSL_GUARDED_BY(retention_mu_);
 };
 
 }  // namespace strata::eventlog

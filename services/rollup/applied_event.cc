@@ -6,7 +6,19 @@ namespace {
 
 constexpr size_t kEventSize = 8 + 8 + 8 + 1;
 constexpr size_t kCorrectionSize = 8 + 1;
-constexpr char kCorrection = 1, kVoided = 2;
+constexpr char kCorrection = 1, kVoided = 2, kHeld = 4, kRejected = 8;
+
+char StateFlags(AppliedEvent::State state) {
+  switch (state) {
+    case AppliedEvent::State::kHeld:
+      return kHeld;
+    case AppliedEvent::State::kRejected:
+      return kRejected;
+    case AppliedEvent::State::kApplied:
+      break;
+  }
+  return 0;
+}
 constexpr size_t kTimeSize = 8 + 4;
 
 // Most significant byte first, so that bytes sort as the numbers do.
@@ -34,13 +46,14 @@ void AppendSortableTime(std::string& out, const EventTime& time) {
 std::string EncodeAppliedEvent(const AppliedEvent& event) {
   std::string out;
   AppendFixed64(out, event.fingerprint);
+  const char state = StateFlags(event.state);
   if (event.correction) {
-    out.push_back(kCorrection);
+    out.push_back(kCorrection | state);
     return out;
   }
   AppendFixed64(out, event.place);
   AppendFixed64(out, static_cast<uint64_t>(event.value));
-  out.push_back(event.voided ? kVoided : 0);
+  out.push_back((event.voided ? kVoided : 0) | state);
   return out;
 }
 
@@ -52,6 +65,8 @@ std::optional<AppliedEvent> DecodeAppliedEvent(absl::string_view encoded) {
   event.fingerprint = LoadFixed64(encoded.data());
   const char flags = encoded.back();
   event.correction = (flags & kCorrection) != 0;
+  if ((flags & kHeld) != 0) event.state = AppliedEvent::State::kHeld;
+  if ((flags & kRejected) != 0) event.state = AppliedEvent::State::kRejected;
   if (event.correction != (encoded.size() == kCorrectionSize)) {
     return std::nullopt;
   }

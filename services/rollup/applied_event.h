@@ -15,11 +15,14 @@ namespace strata::rollup {
 struct AppliedEvent {
   uint64_t fingerprint = 0;  // Of the first copy of the id: the fact.
   bool correction = false;
+  // Held: waits for a decision on its closed period; rejected: never counts.
+  enum class State : uint8_t { kApplied, kHeld, kRejected };
   // Events only (not corrections): where the event counts (KpiEventPlace)
   // and how it counts now, after any corrections.
   uint64_t place = 0;
   int64_t value = 0;  // Fixed point.
   bool voided = false;
+  State state = State::kApplied;
 };
 
 std::string EncodeAppliedEvent(const AppliedEvent& event);

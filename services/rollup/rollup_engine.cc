@@ -86,6 +86,7 @@ absl::Status RollupEngine::StartConsuming() {
   }
   ASSIGN_OR_RETURN(progress_, eventlog::ReplayProgress::Begin(log_, positions,
                                                               "rollup state"));
+  RETURN_IF_ERROR(closings_.Load(partitions));
   ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
   RETURN_IF_ERROR(consumer_->Assign(positions));
   // What the store holds is rolled up: reported at once, or a restart
@@ -234,7 +235,8 @@ void RollupEngine::RestartFromCommitted(const absl::Status& cause) {
   new_events_ = 0;
   absl::Duration backoff = absl::Milliseconds(100);
   while (!stop_) {
-    absl::Status assigned = AssignCommittedPositions();
+    absl::Status assigned = closings_.Load(static_cast<int32_t>(next_.size()));
+    if (assigned.ok()) assigned = AssignCommittedPositions();
     if (assigned.ok()) return;
     if (!IsTransient(assigned)) {
       Halt(assigned);
@@ -346,6 +348,7 @@ absl::Status RollupEngine::HandOff() {
   pending_events_.clear();  // Valid but unspecified after the move.
   pending_own_events_.clear();
   new_events_ = 0;
+  closings_.TakeChanges(batch.changes);
   flusher_->Submit(std::move(batch));
   ReportProgress();
   // Every batch before this one is durable now, so only this batch's
@@ -395,21 +398,134 @@ absl::Status RollupEngine::ApplyRecords(
     progress_->Advance(record.topic_partition, record.offset + 1);
     auto* envelope =
         google::protobuf::Arena::CreateMessage<v1::EventEnvelope>(&arena);
-    if (!envelope->ParseFromString(record.value) ||
-        !envelope->has_kpi_events()) {
+    if (!envelope->ParseFromString(record.value)) {
       STRATA_LOG(ERROR) << "rollup: skipping malformed record "
                         << record.topic_partition.partition << "@"
                         << record.offset;
       ++stats_.events_rejected;
       continue;
     }
-    for (const v1::KpiEvent& event : envelope->kpi_events().events()) {
-      events.push_back({&event, &record});
+    if (envelope->has_kpi_events()) {
+      for (const v1::KpiEvent& event : envelope->kpi_events().events()) {
+        events.push_back({&event, &record});
+      }
+      continue;
     }
+    // A close or a decision applies between the events before and after it.
+    RETURN_IF_ERROR(ApplyEvents(events));
+    events.clear();
+    RETURN_IF_ERROR(ApplyControl(*envelope, record));
   }
   for (const auto& [partition, record] : last_of_partition) {
     next_[partition].previous_record_hash = StableHash(record->value);
   }
+  return ApplyEvents(events);
+}
+
+absl::Status RollupEngine::ApplyControl(const v1::EventEnvelope& envelope,
+                                        const eventlog::LogRecord& record) {
+  const int32_t partition = record.topic_partition.partition;
+  if (envelope.has_period_closing()) {
+    const v1::PeriodClosing& closing = envelope.period_closing();
+    auto period = IsPeriodKind(closing.period().kind())
+                      ? ParsePeriod(static_cast<PeriodKind>(closing.period().kind()),
+                                    closing.period().label())
+                      : absl::InvalidArgumentError("no period kind");
+    if (!period.ok()) {
+      STRATA_LOG(ERROR) << "rollup: skipping a malformed close at " << partition
+                        << "@" << record.offset << ": " << period.status();
+      return absl::OkStatus();
+    }
+    if (closings_.Reach(*period, closing.closed_by(), partition,
+                        record.timestamp_ms)) {
+      // Complete: the approvals that waited for it count now.
+      ASSIGN_OR_RETURN(std::vector<v1::PendingEvent> approved,
+                       closings_.ApprovedFor(*period));
+      for (const v1::PendingEvent& pending : approved) {
+        RETURN_IF_ERROR(ApplyApproved(pending));
+      }
+    }
+    return absl::OkStatus();
+  }
+  if (envelope.has_pending_decision()) {
+    return Decide(envelope.pending_decision(), partition);
+  }
+  return absl::OkStatus();  // Not for rollup.
+}
+
+absl::Status RollupEngine::Decide(const v1::PendingDecision& decision,
+                                  int32_t partition) {
+  ASSIGN_OR_RETURN(std::optional<v1::PendingEvent> pending,
+                   closings_.Pending(decision.event_id()));
+  if (!pending || pending->partition() != partition) {
+    ++stats_.decisions_ignored;
+    STRATA_LOG(WARNING) << "rollup: a decision on '" << decision.event_id()
+                        << "', which does not wait; ignored";
+    return absl::OkStatus();
+  }
+  if (!decision.approve()) {
+    closings_.Forget(decision.event_id());
+    ASSIGN_OR_RETURN(AppliedEvent * seen, PendingCopyOf(decision.event_id()));
+    if (seen != nullptr) seen->state = AppliedEvent::State::kRejected;
+    return absl::OkStatus();
+  }
+  if (pending->approved()) return absl::OkStatus();  // Approved twice.
+  const auto closed = ParsePeriod(
+      static_cast<PeriodKind>(pending->closed_period().kind()),
+      pending->closed_period().label());
+  if (closed.ok() && closings_.IsComplete(*closed)) {
+    return ApplyApproved(*pending);
+  }
+  pending->set_approved(true);
+  pending->set_decided_by(decision.decided_by());
+  closings_.Hold(decision.event_id(), *pending);
+  return absl::OkStatus();
+}
+
+absl::Status RollupEngine::ApplyApproved(const v1::PendingEvent& pending) {
+  closings_.Forget(pending.event().event_id());
+  const Definitions& defs = *defs_;
+  Located located{&pending.event(), nullptr};
+  located.fingerprint = KpiEventFingerprint(pending.event());
+  // Held events were validated against the definitions already.
+  located.kpi = *defs.FindKpi(pending.event().kpi_id());
+  located.unit = *defs.FindUnit(pending.event().unit_id());
+  absl::MutexLock lock(&cells_mu_);
+  approving_ = true;
+  absl::Status applied = pending.event().corrects_event_id().empty()
+                             ? ApplyEvent(located, defs, /*first_seen=*/false)
+                             : ApplyCorrection(located, defs, /*first_seen=*/false);
+  approving_ = false;
+  return applied;
+}
+
+absl::Status RollupEngine::Hold(const Located& located, const Period& closed) {
+  const v1::KpiEvent& event = *located.event;
+  AppliedEvent held{located.fingerprint, !event.corrects_event_id().empty()};
+  if (!held.correction) {
+    held.place = KpiEventPlace(event);
+    held.value = ToFixedPoint(event.value());
+  }
+  held.state = AppliedEvent::State::kHeld;
+  pending_events_[event.event_id()] = held;
+  ++new_events_;
+  ++stats_.events_held;
+  v1::PendingEvent pending;
+  *pending.mutable_event() = event;
+  pending.mutable_closed_period()->set_kind(
+      static_cast<v1::PeriodKind>(closed.kind));
+  pending.mutable_closed_period()->set_label(PeriodLabel(closed));
+  pending.mutable_received_time()->set_seconds(located.record->timestamp_ms /
+                                               1000);
+  pending.mutable_received_time()->set_nanos(
+      static_cast<int32_t>(located.record->timestamp_ms % 1000) * 1'000'000);
+  pending.set_partition(located.record->topic_partition.partition);
+  closings_.Hold(event.event_id(), pending);
+  return absl::OkStatus();
+}
+
+absl::Status RollupEngine::ApplyEvents(std::vector<Located>& events) {
+  if (events.empty()) return absl::OkStatus();
   // What was committed under each id before: one batched look-up per poll.
   std::vector<absl::string_view> ids;
   ids.reserve(events.size());
@@ -471,11 +587,17 @@ absl::Status RollupEngine::ApplyRecords(
     }
     located.kpi = *kpi;
     located.unit = *unit;
+    if (auto closed = closings_.ClosedFor(
+            defs_->calendar(), FromTimestamp(located.event->event_time()),
+            located.record->topic_partition.partition)) {
+      RETURN_IF_ERROR(Hold(located, *closed));
+      continue;
+    }
     absl::MutexLock lock(&cells_mu_);
     if (located.event->corrects_event_id().empty()) {
-      RETURN_IF_ERROR(ApplyEvent(located, *defs_));
+      RETURN_IF_ERROR(ApplyEvent(located, *defs_, /*first_seen=*/true));
     } else {
-      RETURN_IF_ERROR(ApplyCorrection(located, *defs_));
+      RETURN_IF_ERROR(ApplyCorrection(located, *defs_, /*first_seen=*/true));
     }
   }
   return absl::OkStatus();
@@ -498,19 +620,50 @@ absl::StatusOr<std::optional<RollupCell>> RollupEngine::Read(
 absl::StatusOr<std::optional<v1::RollupRecord>> RollupEngine::ReadRecord(
     const Definitions& defs, const CellId& id) const {
   const KpiInfo& kpi = defs.kpi(id.kpi);
+  // The figure as reported at a close, where approved events changed it.
+  auto reported = [&](const v1::RollupRecord& current,
+                      const v1::RollupRecord& at_close,
+                      v1::RollupRecord& record) {
+    if (at_close.value() == current.value() &&
+        at_close.exact_value() == current.exact_value()) {
+      return;
+    }
+    if (at_close.has_value()) record.set_reported_value(at_close.value());
+    record.set_reported_exact_value(at_close.exact_value());
+  };
   if (!kpi.formula) {
     ASSIGN_OR_RETURN(std::optional<RollupCell> cell,
                      Read(defs, id.kpi, id.unit, id.period));
     if (!cell) return std::nullopt;
-    return MakeRollupRecord(defs, id, *cell);
+    v1::RollupRecord record = MakeRollupRecord(defs, id, *cell);
+    ASSIGN_OR_RETURN(std::optional<RollupCell> at_close,
+                     closings_.Reported(CellKeyFor(defs, id)));
+    if (at_close) {
+      reported(record, MakeRollupRecord(defs, id, *at_close), record);
+    }
+    return record;
   }
+  const CellId left_id{kpi.formula->left, id.unit, id.period};
+  const CellId right_id{kpi.formula->right, id.unit, id.period};
   ASSIGN_OR_RETURN(std::optional<RollupCell> left,
-                   Read(defs, kpi.formula->left, id.unit, id.period));
+                   Read(defs, left_id.kpi, id.unit, id.period));
   ASSIGN_OR_RETURN(std::optional<RollupCell> right,
-                   Read(defs, kpi.formula->right, id.unit, id.period));
+                   Read(defs, right_id.kpi, id.unit, id.period));
   if (!left && !right) return std::nullopt;
-  return MakeDerivedRecord(defs, id, left.value_or(RollupCell{}),
-                           right.value_or(RollupCell{}));
+  v1::RollupRecord record = MakeDerivedRecord(
+      defs, id, left.value_or(RollupCell{}), right.value_or(RollupCell{}));
+  ASSIGN_OR_RETURN(std::optional<RollupCell> left_at_close,
+                   closings_.Reported(CellKeyFor(defs, left_id)));
+  ASSIGN_OR_RETURN(std::optional<RollupCell> right_at_close,
+                   closings_.Reported(CellKeyFor(defs, right_id)));
+  if (left_at_close || right_at_close) {
+    reported(record,
+             MakeDerivedRecord(
+                 defs, id, left_at_close.value_or(left.value_or(RollupCell{})),
+                 right_at_close.value_or(right.value_or(RollupCell{}))),
+             record);
+  }
+  return record;
 }
 
 absl::StatusOr<Contribution> RollupEngine::OwnContributionOf(
@@ -544,6 +697,9 @@ absl::Status RollupEngine::Propagate(const Definitions& defs, KpiIndex kpi,
   for (UnitIndex ancestor : defs.PathToRoot(unit)) {
     const CellId id{kpi, ancestor, period};
     ASSIGN_OR_RETURN(RollupCell * cell, cells_.Mutable(id, load(id)));
+    if (approving_ && closings_.Keeps(defs.calendar(), period)) {
+      RETURN_IF_ERROR(closings_.KeepReported(CellKeyFor(defs, id), *cell));
+    }
     switch (ApplyContribution(aggregation, before, after, *cell)) {
       case CellUpdate::kApplied:
         break;
@@ -579,13 +735,13 @@ absl::Status RollupEngine::Propagate(const Definitions& defs, KpiIndex kpi,
 }
 
 absl::Status RollupEngine::ApplyEvent(const Located& located,
-                                      const Definitions& defs) {
+                                      const Definitions& defs,
+                                      bool first_seen) {
   const v1::KpiEvent& event = *located.event;
   const int64_t value = ToFixedPoint(event.value());
-  pending_events_.emplace(
-      event.event_id(),
-      AppliedEvent{located.fingerprint, false, KpiEventPlace(event), value});
-  ++new_events_;
+  pending_events_[event.event_id()] =
+      AppliedEvent{located.fingerprint, false, KpiEventPlace(event), value};
+  if (first_seen) ++new_events_;
   RETURN_IF_ERROR(FoldChange(defs, located, std::nullopt, value));
   ++stats_.events_applied;
   return absl::OkStatus();
@@ -609,19 +765,24 @@ absl::StatusOr<AppliedEvent*> RollupEngine::PendingCopyOf(
 }
 
 absl::Status RollupEngine::ApplyCorrection(const Located& located,
-                                           const Definitions& defs) {
+                                           const Definitions& defs,
+                                           bool first_seen) {
   const v1::KpiEvent& correction = *located.event;
   auto reject = [&](absl::string_view why) {
     ++stats_.corrections_rejected;
     STRATA_LOG(ERROR) << "rollup: correction '" << correction.event_id()
                       << "' of event '" << correction.corrects_event_id()
-                      << "' at " << located.record->topic_partition.partition
-                      << "@" << located.record->offset << " refused: " << why;
+                      << "' refused: " << why;
     return absl::OkStatus();
   };
   ASSIGN_OR_RETURN(AppliedEvent * original,
                    PendingCopyOf(correction.corrects_event_id()));
-  if (original == nullptr) return reject("no such event was applied");
+  if (original == nullptr || original->state == AppliedEvent::State::kRejected) {
+    return reject("no such event was applied");
+  }
+  if (original->state == AppliedEvent::State::kHeld) {
+    return reject("the event waits for a decision on its closed period");
+  }
   if (original->correction) {
     return reject("it names a correction; name the event itself");
   }
@@ -636,9 +797,9 @@ absl::Status RollupEngine::ApplyCorrection(const Located& located,
   original->voided = !after.has_value();
   if (after) original->value = *after;
   // `original` may move once the correction is inserted.
-  pending_events_.emplace(correction.event_id(),
-                          AppliedEvent{located.fingerprint, true});
-  ++new_events_;
+  pending_events_[correction.event_id()] =
+      AppliedEvent{located.fingerprint, true};
+  if (first_seen) ++new_events_;
   ++stats_.events_applied;
   if (before == after) return absl::OkStatus();
   Located corrected = located;

@@ -42,6 +42,7 @@
 #include "libs/status/health_report.h"
 #include "libs/streams/topics.h"
 #include "services/rollup/dirty_cache.h"
+#include "services/rollup/period_closings.h"
 #include "services/rollup/rollup_flusher.h"
 #include "services/rollup/rollup_store.h"
 #include "strata/v1/events.pb.h"
@@ -79,6 +80,8 @@ struct RollupStats {
   std::atomic<int64_t> events_rejected{0};
   // Corrections of events rollup does not hold, or that do not match them.
   std::atomic<int64_t> corrections_rejected{0};
+  std::atomic<int64_t> events_held{0};  // For a closed period: pending.
+  std::atomic<int64_t> decisions_ignored{0};  // On events not pending.
   std::atomic<int64_t> flushes{0};
   std::atomic<int64_t> restarts{0};  // Resumed from the committed state.
 };
@@ -100,6 +103,8 @@ class RollupEngine {
   absl::Status Health() const;
 
   const RollupStats& stats() const { return stats_; }
+  // Closed periods and pending events, for the closing service.
+  PeriodClosings& closings() const { return closings_; }
   // Log records replayed since Start(), of those it had to catch up on
   // ({0, 0} before Start()).
   std::pair<int64_t, int64_t> ReplayCounts() const {
@@ -129,12 +134,25 @@ class RollupEngine {
   absl::Status Fold(const std::vector<eventlog::LogRecord>& records,
                     size_t& pending);
   absl::Status ApplyRecords(const std::vector<eventlog::LogRecord>& records);
-  absl::Status ApplyEvent(const Located& event, const Definitions& defs)
+  // Applies the events of one poll between control records.
+  absl::Status ApplyEvents(std::vector<Located>& events);
+  // A period close or a decision on a pending event, read from `record`.
+  absl::Status ApplyControl(const v1::EventEnvelope& envelope,
+                            const eventlog::LogRecord& record);
+  absl::Status Decide(const v1::PendingDecision& decision, int32_t partition);
+  // Folds an approved pending event in, keeping the reported figures of
+  // the closed cells it changes.
+  absl::Status ApplyApproved(const v1::PendingEvent& pending);
+  // Keeps an event for a closed period pending instead of folding it.
+  absl::Status Hold(const Located& event, const Period& closed);
+  // `first_seen`: the id is new (not an approved pending event).
+  absl::Status ApplyEvent(const Located& event, const Definitions& defs,
+                          bool first_seen)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
   // A correction of an event applied before: refused (and counted) when
   // that event is unknown or differs in KPI, unit or time.
   absl::Status ApplyCorrection(const Located& correction,
-                               const Definitions& defs)
+                               const Definitions& defs, bool first_seen)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
   // Folds the change of one event from `before` to `after` (none: it does
   // not count) into the own states and cells of every period it falls in.
@@ -195,6 +213,9 @@ class RollupEngine {
   std::unique_ptr<eventlog::LogConsumer> consumer_;
   std::unique_ptr<RollupFlusher> flusher_;
   std::unique_ptr<eventlog::ReplayProgress> progress_;
+  // Reads are for queries too (Reported), hence mutable.
+  mutable PeriodClosings closings_{store_};
+  bool approving_ = false;  // Folding an approved pending event.
   HealthReport health_{absl::UnavailableError("rollup: starting")};
 
   std::mutex retargeted_mu_;

@@ -175,6 +175,39 @@ class RollupEngineTest : public ::testing::Test {
                            {{corrects, envelope.SerializeAsString(), 0}}));
   }
 
+  // A close of `month`, in every partition.
+  void AppendClose(const std::string& month) {
+    v1::EventEnvelope envelope = NewEnvelope(ThisProducer("test"));
+    envelope.mutable_period_closing()->mutable_period()->set_kind(
+        v1::PERIOD_KIND_MONTH);
+    envelope.mutable_period_closing()->mutable_period()->set_label(month);
+    envelope.mutable_period_closing()->set_closed_by("controller");
+    std::vector<eventlog::AppendRecord> records;
+    for (int p = 0; p < DefaultTopics()[kKpiEventsTopic]; ++p) {
+      records.push_back({month, envelope.SerializeAsString(), p});
+    }
+    ASSERT_OK(log_->Append(kKpiEventsTopic, records));
+  }
+
+  void AppendDecision(const std::string& id, bool approve) {
+    v1::EventEnvelope envelope = NewEnvelope(ThisProducer("test"));
+    envelope.mutable_pending_decision()->set_event_id(id);
+    envelope.mutable_pending_decision()->set_approve(approve);
+    envelope.mutable_pending_decision()->set_decided_by("cfo");
+    ASSERT_OK(log_->Append(kKpiEventsTopic,
+                           {{id, envelope.SerializeAsString(), 0}}));
+  }
+
+  v1::RollupRecord Record(const std::string& kpi, const std::string& unit,
+                          PeriodKind kind, const std::string& label) {
+    std::shared_ptr<const Definitions> defs = definitions_->Current();
+    auto record = engine_->ReadRecord(
+        *defs, {*defs->FindKpi(kpi), *defs->FindUnit(unit),
+                *ParsePeriod(kind, label)});
+    EXPECT_OK(record);
+    return record.ok() && *record ? **record : v1::RollupRecord();
+  }
+
   std::optional<RollupCell> Cell(const std::string& kpi,
                                  const std::string& unit, PeriodKind kind,
                                  const std::string& label) {
@@ -638,6 +671,65 @@ TEST_F(RollupEngineTest, CorrectionsAndVoidsReachEveryCellLiveAndOnReplay) {
   WaitForApplied(11);
   EXPECT_EQ(Cell("headcount", "ent", PeriodKind::kMonth, "2026-03")->value,
             ToFixedPoint(20));
+  check();
+}
+
+TEST_F(RollupEngineTest, AClosedPeriodHoldsLateEventsUntilApprovedAndKeepsItsFigures) {
+  const absl::Time mar10 = Utc(2026, 3, 10);
+  AppendEvents({{"e1", "sales", "team-a", mar10, 10},
+                {"e2", "sales", "team-b", mar10, 5}},
+               0);
+  WaitForApplied(2);
+  AppendClose("2026-03");
+  // After the close: a late March event and a correction wait; April counts.
+  AppendEvents({{"late", "sales", "team-a", Utc(2026, 3, 31, 23), 100},
+                {"apr", "sales", "team-a", Utc(2026, 4, 1), 7}},
+               0);
+  AppendCorrection("fix", "e2", "sales", "team-b", mar10, 6);
+  WaitForApplied(5);
+  EXPECT_EQ(engine_->stats().events_held, 2);
+  EXPECT_EQ(Record("sales", "ent", PeriodKind::kMonth, "2026-03").value(), 15);
+  EXPECT_EQ(Record("sales", "ent", PeriodKind::kMonth, "2026-04").value(), 7);
+  auto pending = engine_->closings().AllPending();
+  ASSERT_OK(pending);
+  ASSERT_EQ(pending->size(), 2u);
+  EXPECT_EQ((*pending)[0].closed_period().label(), "2026-03");
+  // Approved: counts, and March as reported at the close stays beside it.
+  AppendDecision("late", true);
+  AppendDecision("fix", false);
+  AppendDecision("nope", true);  // Nothing waits under that id.
+  EXPECT_TRUE(WaitUntil([&] {
+    return Record("sales", "ent", PeriodKind::kMonth, "2026-03").value() == 115;
+  }));
+  EXPECT_TRUE(WaitUntil([&] { return engine_->stats().decisions_ignored == 1; }));
+  auto check = [&] {
+    const v1::RollupRecord march =
+        Record("sales", "ent", PeriodKind::kMonth, "2026-03");
+    EXPECT_EQ(march.value(), 115);
+    EXPECT_EQ(march.reported_value(), 15);
+    EXPECT_EQ(march.reported_exact_value(), "15");
+    // The quarter is not closed: it simply changes, with nothing kept.
+    const v1::RollupRecord q1 =
+        Record("sales", "ent", PeriodKind::kQuarter, "2026-Q1");
+    EXPECT_EQ(q1.value(), 115);
+    EXPECT_FALSE(q1.has_reported_value());
+    // The rejected correction never counts: team-b keeps 5.
+    EXPECT_EQ(Record("sales", "team-b", PeriodKind::kMonth, "2026-03").value(), 5);
+  };
+  check();
+  // A resent late event is a repeat, not a new pending one.
+  AppendEvents({{"late", "sales", "team-a", Utc(2026, 3, 31, 23), 100}}, 0);
+  WaitForApplied(5, 1);
+  auto after = engine_->closings().AllPending();
+  ASSERT_OK(after);
+  EXPECT_TRUE(after->empty());
+  // Rebuilt from the log: the same figures, the same figures at close.
+  CloseAll();
+  std::filesystem::remove_all(dir_ / "rollup");
+  OpenAll();
+  EXPECT_TRUE(WaitUntil([&] {
+    return Record("sales", "ent", PeriodKind::kMonth, "2026-03").value() == 115;
+  }));
   check();
 }
 

@@ -23,7 +23,8 @@ RollupModule::RollupModule(const RollupModuleOptions& options,
     : store_(std::move(store)),
       engine_(options.engine, log, definitions, *store_),
       query_(engine_, definitions),
-      watch_(log, definitions) {}
+      watch_(log, definitions),
+      closing_(log, engine_) {}
 
 absl::StatusOr<std::unique_ptr<ServiceModule>> NewRollupService(
     eventlog::EventLog& log, DefinitionsFollower& definitions,

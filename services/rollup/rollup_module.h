@@ -11,6 +11,7 @@
 #include "libs/definitions/definitions_follower.h"
 #include "libs/eventlog/event_log.h"
 #include "libs/grpcutil/service_module.h"
+#include "services/rollup/closing_service.h"
 #include "services/rollup/query_service.h"
 #include "services/rollup/rollup_engine.h"
 #include "services/rollup/rollup_store.h"
@@ -44,13 +45,15 @@ class RollupModule final : public ServiceModule {
             {"events_conflicting", s.events_conflicting},
             {"events_rejected", s.events_rejected},
             {"corrections_rejected", s.corrections_rejected},
+            {"events_held", s.events_held},
+            {"decisions_ignored", s.decisions_ignored},
             {"restarts", s.restarts},
             {"replayed_records", engine_.ReplayCounts().first},
             {"records_to_replay", engine_.ReplayCounts().second}};
   }
 
   std::vector<grpc::Service*> services() override {
-    return {&query_, &watch_};
+    return {&query_, &watch_, &closing_};
   }
   const RollupStats& stats() const { return engine_.stats(); }
 
@@ -63,6 +66,7 @@ class RollupModule final : public ServiceModule {
   RollupEngine engine_;
   QueryService query_;
   WatchService watch_;
+  ClosingService closing_;
 };
 
 // The service as a process runs it, with default options and its state

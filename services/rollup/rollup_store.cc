@@ -7,7 +7,15 @@ namespace strata::rollup {
 namespace {
 
 // Column families, in the order given to StateDb::Open.
-enum Family : size_t { kCells = 0, kOwn, kSeen, kOwnEvents };
+enum Family : size_t {
+  kCells = 0,
+  kOwn,
+  kSeen,
+  kOwnEvents,
+  kClosings,
+  kPending,
+  kReported
+};
 
 // Fixed-width fields of a stored cell and of an own state (followed by
 // the latest event's id).
@@ -22,6 +30,13 @@ absl::int128 DecodeInt128At(const std::string& value, size_t index) {
                           static_cast<uint64_t>(DecodeFixed64At(value, index)));
 }
 
+std::string EncodeCell(const RollupCell& cell) {
+  return EncodeFixed64s({Low(cell.value), High(cell.value), Low(cell.weight),
+                         High(cell.weight), cell.contributors, cell.event_count,
+                         cell.last_event_time.seconds,
+                         cell.last_event_time.nanos, cell.version});
+}
+
 absl::Status Malformed(absl::string_view what, absl::string_view key) {
   return absl::DataLossError(absl::StrCat("malformed ", what, " '", key, "'"));
 }
@@ -31,7 +46,8 @@ absl::Status Malformed(absl::string_view what, absl::string_view key) {
 StateDbOptions RollupStore::Layout(const std::string& path) {
   StateDbOptions options;
   options.path = path;
-  options.families = {"cells", "own", "seen", "own_events"};
+  options.families = {"cells",    "own",     "seen",    "own_events",
+                      "closings", "pending", "reported"};
   // 2: 128-bit sums, nanosecond times, event fingerprints.
   // 3: every aggregation (weights, contributors, own counts and extremes),
   //    periods in the organisation's time zone, corrections.
@@ -49,7 +65,32 @@ absl::StatusOr<std::unique_ptr<RollupStore>> RollupStore::Open(
 
 absl::StatusOr<std::optional<RollupCell>> RollupStore::GetCell(
     const std::string& key) {
-  ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(kCells, key));
+  return GetCellIn(kCells, key);
+}
+
+absl::StatusOr<std::optional<RollupCell>> RollupStore::GetReported(
+    const std::string& key) {
+  return GetCellIn(kReported, key);
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+RollupStore::Closings() {
+  return db_->Scan(kClosings, "", "\xff\xff\xff\xff");
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+RollupStore::Pending() {
+  return db_->Scan(kPending, "", "\xff\xff\xff\xff");
+}
+
+absl::StatusOr<std::optional<std::string>> RollupStore::GetPending(
+    const std::string& id) {
+  return db_->Get(kPending, id);
+}
+
+absl::StatusOr<std::optional<RollupCell>> RollupStore::GetCellIn(
+    size_t family, const std::string& key) {
+  ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(family, key));
   if (!value) return std::nullopt;
   if (value->size() != kCellFields * 8) return Malformed("cell", key);
   RollupCell cell;
@@ -114,12 +155,20 @@ absl::StatusOr<eventlog::Position> RollupStore::Position(
 absl::Status RollupStore::Commit(const StateChanges& changes) {
   rocksdb::WriteBatch batch;
   for (const auto& [key, cell] : changes.cells) {
-    batch.Put(db_->family(kCells), key,
-              EncodeFixed64s({Low(cell.value), High(cell.value),
-                              Low(cell.weight), High(cell.weight),
-                              cell.contributors, cell.event_count,
-                              cell.last_event_time.seconds,
-                              cell.last_event_time.nanos, cell.version}));
+    batch.Put(db_->family(kCells), key, EncodeCell(cell));
+  }
+  for (const auto& [key, cell] : changes.reported) {
+    batch.Put(db_->family(kReported), key, EncodeCell(cell));
+  }
+  for (const auto& [label, closing] : changes.closings) {
+    batch.Put(db_->family(kClosings), label, closing);
+  }
+  for (const auto& [id, pending] : changes.pending) {
+    if (pending) {
+      batch.Put(db_->family(kPending), id, *pending);
+    } else {
+      batch.Delete(db_->family(kPending), id);
+    }
   }
   for (const auto& [key, own] : changes.own) {
     std::string value = EncodeFixed64s(

@@ -28,6 +28,13 @@ struct StateChanges {
   std::vector<std::pair<std::string, AppliedEvent>> seen_events;
   // Own-events index entries (OwnEventKey): a value, or none to delete.
   std::vector<std::pair<std::string, std::optional<int64_t>>> own_events;
+  // Period closings (PeriodClosings): by period label, encoded.
+  std::vector<std::pair<std::string, std::string>> closings;
+  // Events waiting for a decision, by id: a serialized v1::PendingEvent,
+  // or none to delete.
+  std::vector<std::pair<std::string, std::optional<std::string>>> pending;
+  // Cells as reported at a close, before approved events changed them.
+  std::vector<std::pair<std::string, RollupCell>> reported;
   std::vector<eventlog::Position> positions;
 };
 
@@ -49,6 +56,12 @@ class RollupStore {
   // The own-events index between two keys (OwnEventBound), in key order.
   absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> OwnEvents(
       absl::string_view begin, absl::string_view end);
+  // Every entry of the closings, pending events and reported cells.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Closings();
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Pending();
+  absl::StatusOr<std::optional<std::string>> GetPending(const std::string& id);
+  absl::StatusOr<std::optional<RollupCell>> GetReported(const std::string& key);
+
   // Stored position of the partition, 0 when none.
   absl::StatusOr<eventlog::Position> Position(
       const eventlog::TopicPartition& tp);
@@ -63,6 +76,8 @@ class RollupStore {
 
  private:
   explicit RollupStore(std::unique_ptr<StateDb> db) : db_(std::move(db)) {}
+  absl::StatusOr<std::optional<RollupCell>> GetCellIn(size_t family,
+                                                      const std::string& key);
 
   std::unique_ptr<StateDb> db_;
 };

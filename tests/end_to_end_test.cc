@@ -26,6 +26,7 @@
 #include "libs/status/status_matchers.h"
 #include "strata/v1/admin_service.grpc.pb.h"
 #include "strata/v1/alert_service.grpc.pb.h"
+#include "strata/v1/closing_service.grpc.pb.h"
 #include "strata/v1/ingest_service.grpc.pb.h"
 #include "strata/v1/query_service.grpc.pb.h"
 #include "strata/v1/rollup_stream_service.grpc.pb.h"
@@ -768,6 +769,58 @@ TEST_P(EndToEndTest, RebuildCommandRebuildsEveryStoreToTheSameFigures) {
   EXPECT_EQ(after.exact_value(), before.exact_value());
   EXPECT_EQ(after.version(), before.version());
   EXPECT_EQ(WaitForCount(Key("staff", "ent", M, "2026-03"), 1).value(), 8);
+}
+
+TEST_P(EndToEndTest, AClosedPeriodWaitsForApprovalThroughApiAndClient) {
+  const auto M = v1::PERIOD_KIND_MONTH;
+  ASSERT_TRUE(Ingest({Event("m1", "sales", "east-1", 2, 40)}).ok());
+  WaitForCount(Key("sales", "ent", M, "2026-03"), 1);
+  const int port = endpoints_.rollup;
+  EXPECT_THAT(RunClient(port, "close 2026-03"),
+              HasSubstr("closed_by: required"));
+  EXPECT_THAT(RunClient(port, "close 2026-03 --by=controller"),
+              HasSubstr("closed 2026-03"));
+  auto closing = v1::PeriodClosingService::NewStub(Channel(port));
+  // The close completes once rollup has read it in every partition.
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  v1::ListPendingResponse listed;
+  while (absl::Now() < deadline) {
+    grpc::ClientContext context;
+    listed.Clear();
+    ASSERT_TRUE(
+        closing->ListPending(&context, v1::ListPendingRequest(), &listed).ok());
+    if (listed.closed_size() == 1 && listed.closed(0).complete()) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_EQ(listed.closed_size(), 1);
+  EXPECT_EQ(listed.closed(0).closed_by(), "controller");
+  ASSERT_TRUE(Ingest({Event("m2", "sales", "east-1", 30, 2)}).ok());
+  std::string pending;
+  for (int i = 0; i < 500; ++i) {
+    pending = RunClient(port, "pending");
+    if (pending.find("m2 ") != std::string::npos) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_THAT(pending, HasSubstr("closed 2026-03 by controller"));
+  EXPECT_THAT(pending, HasSubstr("1 events pending"));
+  v1::RollupRecord march;
+  ASSERT_TRUE(GetRollup(Key("sales", "ent", M, "2026-03"), &march).ok());
+  EXPECT_EQ(march.value(), 40);  // The late event waits.
+  {
+    grpc::ClientContext context;
+    v1::DecidePendingRequest request;
+    request.set_event_id("nope");
+    request.set_approve(true);
+    request.set_decided_by("cfo");
+    v1::DecidePendingResponse response;
+    grpc::Status status = closing->DecidePending(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  EXPECT_THAT(RunClient(port, "approve m2 --by=cfo"), HasSubstr("approved m2"));
+  march = WaitForCount(Key("sales", "ent", M, "2026-03"), 2);
+  EXPECT_EQ(march.value(), 42);
+  EXPECT_EQ(march.reported_value(), 40);
+  EXPECT_THAT(RunClient(port, "query sales ent 2026-03"), HasSubstr("= 42"));
 }
 
 TEST_P(EndToEndTest, RejectsBadInputPreciselyAndAppliesNoneOfIt) {

@@ -45,6 +45,10 @@ class Client {
   absl::Status SendEvents(const std::string& path);
   // A point, a series, a drill-down or a unit's KPIs (query_commands.cc).
   absl::Status Query(const QueryOptions& query);
+  // Closing periods (closing_commands.cc); `by` says who.
+  absl::Status ClosePeriod(const std::string& label);
+  absl::Status ListPending();
+  absl::Status DecidePending(const std::string& event_id, bool approve);
   absl::Status ListAlerts();
   // Prints alerts as they come until the server ends the stream.
   absl::Status TailAlerts();

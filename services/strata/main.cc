@@ -32,8 +32,8 @@ ABSL_FLAG(bool, demo, false, "serve: load the demo organisation when absent.");
 ABSL_FLAG(std::string, server, "127.0.0.1:7400", "client: server address.");
 ABSL_FLAG(std::string, unit, "", "alerts, tail: only this unit's subtree.");
 ABSL_FLAG(bool, include_resolved, false, "alerts: list resolved ones too.");
-ABSL_FLAG(std::string, by, "", "ack, resolve: who acts.");
-ABSL_FLAG(std::string, note, "", "ack: a note.");
+ABSL_FLAG(std::string, by, "", "ack, resolve, close, approve, reject: who acts.");
+ABSL_FLAG(std::string, note, "", "ack, approve, reject: a note.");
 ABSL_FLAG(std::string, action, "", "resolve: the corrective action taken.");
 ABSL_FLAG(std::string, series, "",
           "query: a series through this period, from the PERIOD argument.");
@@ -61,6 +61,10 @@ constexpr char kUsage[] = R"(strata: KPI rollups and variance alerts.
     [--children]                    each child unit's figure and share
   strata query UNIT PERIOD --unit-kpis
                                     every KPI of the unit
+  strata close PERIOD --by=NAME     close a period: late events then wait
+  strata pending                    closed periods and the events waiting
+  strata approve ID --by=NAME       count a waiting event [--note=...]
+  strata reject ID --by=NAME        never count it
   strata alerts [--unit=U]          list open alerts
   strata tail [--unit=U]            stream alerts as they are raised
   strata ack ID --by=NAME           acknowledge an alert
@@ -131,6 +135,15 @@ absl::Status Run(const std::vector<std::string>& args) {
       query.shape = QueryOptions::Shape::kChildren;
     }
     return client.Query(query);
+  }
+  if (command == "close") {
+    if (absl::Status s = want(1); !s.ok()) return s;
+    return client.ClosePeriod(args[1]);
+  }
+  if (command == "pending") return client.ListPending();
+  if (command == "approve" || command == "reject") {
+    if (absl::Status s = want(1); !s.ok()) return s;
+    return client.DecidePending(args[1], command == "approve");
   }
   if (command == "alerts") return client.ListAlerts();
   if (command == "tail") return client.TailAlerts();

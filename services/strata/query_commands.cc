@@ -59,6 +59,13 @@ std::string FormatFigure(const v1::RollupRecord& r) {
   if (r.event_count() > 0) {
     absl::StrAppend(&line, "  ", r.event_count(), " events");
   }
+  if (r.has_reported_value()) {
+    absl::StrAppend(&line, "  (reported at close: ",
+                    r.reported_exact_value().empty()
+                        ? absl::StrFormat("%.6g", r.reported_value())
+                        : r.reported_exact_value(),
+                    ")");
+  }
   return line;
 }
 

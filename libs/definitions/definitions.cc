@@ -1,5 +1,6 @@
 #include "libs/definitions/definitions.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -71,11 +72,11 @@ absl::Status Definitions::ApplyUnit(const v1::OrgUnit& unit,
   }
   if (std::optional<UnitIndex> existing = FindUnit(unit.unit_id())) {
     if (units_[*existing].definition.parent_id() != unit.parent_id()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(field, ".parent_id: moving unit ", Quoted(unit.unit_id()), " needs a reorg with an effective date, which is not "
-                       "supported yet"));
+      return Reparent(*existing, unit, field);
     }
-    units_[*existing].definition = unit;
+    v1::OrgUnit updated = unit;
+    updated.clear_effective_from();
+    units_[*existing].definition = std::move(updated);
     return absl::OkStatus();
   }
   if (units_.size() >= kMaxUnits) {
@@ -91,6 +92,8 @@ absl::Status Definitions::ApplyUnit(const v1::OrgUnit& unit,
   const UnitIndex index = static_cast<UnitIndex>(units_.size());
   UnitInfo info;
   info.definition = unit;
+  info.definition.clear_effective_from();
+  info.parents.push_back({Period{}, parent});
   info.path_to_root.push_back(index);
   if (parent) {
     const auto& up = units_[*parent].path_to_root;
@@ -99,7 +102,136 @@ absl::Status Definitions::ApplyUnit(const v1::OrgUnit& unit,
   units_.push_back(std::move(info));
   if (parent) units_[*parent].children.push_back(index);
   unit_index_[unit.unit_id()] = index;
+  // The new unit sits under its parent in every earlier shape too.
+  for (Shape& shape : past_shapes_) {
+    std::vector<UnitIndex> path = {index};
+    if (parent) {
+      const auto& up = shape.path_to_root[*parent];
+      path.insert(path.end(), up.begin(), up.end());
+      shape.children[*parent].push_back(index);
+    }
+    shape.path_to_root.push_back(std::move(path));
+    shape.children.emplace_back();
+  }
   return absl::OkStatus();
+}
+
+absl::Status Definitions::Reparent(UnitIndex unit, const v1::OrgUnit& change,
+                                   const std::string& field) {
+  if (change.effective_from().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        field, ".effective_from: moving unit ", Quoted(change.unit_id()),
+        " to another parent needs the date the new parent applies from "
+        "(YYYY-MM-DD); periods before it keep the old shape"));
+  }
+  auto day = ParsePeriod(PeriodKind::kDay, change.effective_from());
+  if (!day.ok()) {
+    return Invalid(field + ".effective_from", day.status().message());
+  }
+  if (change.parent_id().empty()) {
+    return Invalid(field + ".parent_id",
+                   "a unit with history cannot become a root; move it under "
+                   "another unit");
+  }
+  auto& parents = units_[unit].parents;
+  // One parent a day: a later change of the same day replaces it.
+  auto at = std::find_if(parents.begin() + 1, parents.end(), [&](const auto& p) {
+    return p.first.index >= day->index;
+  });
+  if (at != parents.end() && at->first.index == day->index) {
+    at->second = FindUnit(change.parent_id());
+  } else {
+    parents.insert(at, {*day, FindUnit(change.parent_id())});
+  }
+  RETURN_IF_ERROR(ComputeShapes(field));
+  v1::OrgUnit updated = change;
+  updated.clear_effective_from();
+  units_[unit].definition = std::move(updated);
+  reorgs_.push_back(change);
+  return absl::OkStatus();
+}
+
+absl::Status Definitions::ComputeShapes(const std::string& field) {
+  // Every day a parent changes starts a shape.
+  std::vector<int32_t> days;
+  for (const UnitInfo& unit : units_) {
+    for (size_t i = 1; i < unit.parents.size(); ++i) {
+      days.push_back(unit.parents[i].first.index);
+    }
+  }
+  std::sort(days.begin(), days.end());
+  days.erase(std::unique(days.begin(), days.end()), days.end());
+  std::vector<Shape> shapes;
+  for (size_t s = 0; s <= days.size(); ++s) {
+    Shape shape;
+    shape.from = s == 0 ? absl::InfinitePast()
+                        : calendar_.Start({PeriodKind::kDay, days[s - 1]});
+    auto parent_of = [&](UnitIndex u) {
+      std::optional<UnitIndex> parent = units_[u].parents[0].second;
+      for (size_t i = 1; i < units_[u].parents.size(); ++i) {
+        if (s > 0 && units_[u].parents[i].first.index <= days[s - 1]) {
+          parent = units_[u].parents[i].second;
+        }
+      }
+      return parent;
+    };
+    shape.path_to_root.resize(units_.size());
+    shape.children.resize(units_.size());
+    for (UnitIndex u = 0; u < units_.size(); ++u) {
+      std::vector<UnitIndex>& path = shape.path_to_root[u];
+      for (std::optional<UnitIndex> at = u; at; at = parent_of(*at)) {
+        if (path.size() >= kMaxUnitDepth ||
+            std::find(path.begin(), path.end(), *at) != path.end()) {
+          return Invalid(
+              field + ".parent_id",
+              absl::StrCat("the move would make ",
+                           path.size() >= kMaxUnitDepth
+                               ? absl::StrCat("a unit deeper than ",
+                                              kMaxUnitDepth, " levels")
+                               : absl::StrCat("unit ",
+                                              Quoted(units_[*at].definition
+                                                         .unit_id()),
+                                              " its own ancestor")));
+        }
+        path.push_back(*at);
+      }
+      if (path.size() > 1) shape.children[path[1]].push_back(u);
+    }
+    shapes.push_back(std::move(shape));
+  }
+  for (UnitIndex u = 0; u < units_.size(); ++u) {
+    units_[u].path_to_root = shapes.back().path_to_root[u];
+    units_[u].children = shapes.back().children[u];
+  }
+  latest_from_ = shapes.back().from;
+  shapes.pop_back();
+  past_shapes_ = std::move(shapes);
+  return absl::OkStatus();
+}
+
+const Definitions::Shape* Definitions::ShapeAt(const Period& period) const {
+  if (past_shapes_.empty()) return nullptr;
+  const absl::Time start = calendar_.Start(period);
+  if (start >= latest_from_) return nullptr;
+  // The last past shape starting at or before `start`; the first starts
+  // in the infinite past.
+  auto next = std::upper_bound(
+      past_shapes_.begin(), past_shapes_.end(), start,
+      [](absl::Time t, const Shape& shape) { return t < shape.from; });
+  return &*(next - 1);
+}
+
+absl::Span<const UnitIndex> Definitions::PathToRoot(UnitIndex unit,
+                                                    const Period& period) const {
+  const Shape* shape = ShapeAt(period);
+  return shape == nullptr ? units_[unit].path_to_root
+                          : shape->path_to_root[unit];
+}
+
+absl::Span<const UnitIndex> Definitions::Children(UnitIndex unit,
+                                                  const Period& period) const {
+  const Shape* shape = ShapeAt(period);
+  return shape == nullptr ? units_[unit].children : shape->children[unit];
 }
 
 absl::Status Definitions::ApplyOrganisation(
@@ -122,6 +254,8 @@ absl::Status Definitions::ApplyOrganisation(
   }
   organisation_ = organisation;
   calendar_ = *calendar;
+  // Shapes start at local midnight of their days: in the new zone now.
+  if (!reorgs_.empty()) RETURN_IF_ERROR(ComputeShapes(field));
   return absl::OkStatus();
 }
 
@@ -430,9 +564,22 @@ v1::DefinitionBatch Definitions::ToBatch() const {
     *batch.add_changes()->mutable_organisation() = organisation_;
   }
   // Units and KPIs were numbered as defined, so parents precede their
-  // children and a formula's inputs precede it.
+  // children and a formula's inputs precede it. Units come with their
+  // first parent, then the reorgs in the order they were applied.
   for (const UnitInfo& unit : units_) {
-    *batch.add_changes()->mutable_org_unit() = unit.definition;
+    v1::OrgUnit* first = batch.add_changes()->mutable_org_unit();
+    *first = unit.definition;
+    first->set_parent_id(unit.parents[0].second
+                             ? units_[*unit.parents[0].second].definition.unit_id()
+                             : "");
+  }
+  for (const v1::OrgUnit& reorg : reorgs_) {
+    v1::OrgUnit* move = batch.add_changes()->mutable_org_unit();
+    *move = reorg;
+    // Names and owners as they are now.
+    const v1::OrgUnit& now = units_[*FindUnit(reorg.unit_id())].definition;
+    move->set_name(now.name());
+    move->set_owner(now.owner());
   }
   for (const KpiInfo& kpi : kpis_) {
     *batch.add_changes()->mutable_kpi() = kpi.definition;

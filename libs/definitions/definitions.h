@@ -36,8 +36,12 @@ inline constexpr int kMaxChangesPerBatch = 100'000;
 
 struct UnitInfo {
   v1::OrgUnit definition;
+  // In the latest shape of the organisation (see Definitions::PathToRoot).
   std::vector<UnitIndex> path_to_root;  // Self first, root last.
   std::vector<UnitIndex> children;
+  // The parent from each effective day on, ascending; the first entry's
+  // day is ignored (it holds from the start).
+  std::vector<std::pair<Period, std::optional<UnitIndex>>> parents;
 };
 
 struct FormulaInfo {
@@ -79,12 +83,21 @@ class Definitions {
   size_t unit_count() const { return units_.size(); }
   size_t kpi_count() const { return kpis_.size(); }
 
+  // In the latest shape of the organisation.
   absl::Span<const UnitIndex> PathToRoot(UnitIndex unit) const {
     return units_[unit].path_to_root;
   }
   absl::Span<const UnitIndex> Children(UnitIndex unit) const {
     return units_[unit].children;
   }
+  // In the shape `period` rolls up in: the organisation on its first day.
+  absl::Span<const UnitIndex> PathToRoot(UnitIndex unit,
+                                         const Period& period) const;
+  absl::Span<const UnitIndex> Children(UnitIndex unit,
+                                       const Period& period) const;
+  // How many reorgs were applied: rollups folded under another count are
+  // of another shape.
+  int64_t reorg_count() const { return static_cast<int64_t>(reorgs_.size()); }
   // Period boundaries: the organisation's time zone and fiscal year.
   const Calendar& calendar() const { return calendar_; }
   // True when `unit` is `root` or below it.
@@ -103,12 +116,32 @@ class Definitions {
   absl::Status ApplyKpi(const v1::Kpi& kpi, const std::string& field);
   absl::Status ApplyTarget(const v1::Target& target, const std::string& field);
 
+  struct Shape;
+  // A reorg of an existing unit (ApplyUnit).
+  absl::Status Reparent(UnitIndex unit, const v1::OrgUnit& change,
+                        const std::string& field);
+  // Recomputes every shape from the units' parents; INVALID_ARGUMENT when
+  // one would hold a cycle or be too deep.
+  absl::Status ComputeShapes(const std::string& field);
+  // The shape in force at `period`'s start, or nullptr for the latest.
+  const Shape* ShapeAt(const Period& period) const;
+
   absl::StatusOr<KpiInfo> ResolveAggregation(const v1::Kpi& kpi,
                                              const std::string& field) const;
   absl::Status ResolveFormula(const v1::Kpi& kpi, const std::string& field,
                               KpiInfo& info) const;
   absl::Status ResolvePeriods(const v1::Kpi& kpi, const std::string& field,
                               KpiInfo& info) const;
+
+  // The organisation as it stood from `from` until the next shape's start.
+  struct Shape {
+    absl::Time from;
+    std::vector<std::vector<UnitIndex>> path_to_root;
+    std::vector<std::vector<UnitIndex>> children;
+  };
+  std::vector<Shape> past_shapes_;  // Before the latest; empty without reorgs.
+  absl::Time latest_from_ = absl::InfinitePast();  // The latest's start.
+  std::vector<v1::OrgUnit> reorgs_;  // As applied, for ToBatch.
 
   v1::Organisation organisation_;  // As declared; empty until then.
   Calendar calendar_;

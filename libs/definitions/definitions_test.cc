@@ -53,14 +53,61 @@ TEST(DefinitionsTest, NamesTheFieldOfMalformedInput) {
                                  "unit's average over time")));
 }
 
-TEST(DefinitionsTest, ReparentingIsRefusedUntilReorgsExist) {
+v1::DefinitionChange Move(const std::string& unit, const std::string& parent,
+                          const std::string& from) {
+  v1::DefinitionChange change = UnitChange(unit, parent);
+  change.mutable_org_unit()->set_effective_from(from);
+  return change;
+}
+
+TEST(DefinitionsTest, AReorgNeedsADateAndKeepsEarlierPeriodsInTheOldShape) {
   auto defs = Definitions().WithBatch(Batch(
       {UnitChange("ent", ""), UnitChange("a", "ent"), UnitChange("b", "ent")}));
   ASSERT_OK(defs);
   EXPECT_THAT(defs->WithBatch(Batch({UnitChange("b", "a")})),
-              StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_OK(
-      defs->WithBatch(Batch({UnitChange("b", "ent")})));  // Same parent: ok.
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("changes[0].org_unit.effective_from")));
+  EXPECT_OK(defs->WithBatch(Batch({UnitChange("b", "ent")})));  // No move.
+  EXPECT_THAT(defs->WithBatch(Batch({Move("b", "a", "2026-02-30")})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("effective_from")));
+  // a under b under a: refused whole.
+  EXPECT_THAT(defs->WithBatch(Batch({Move("b", "a", "2026-03-01"),
+                                     Move("a", "b", "2026-03-01")})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("its own ancestor")));
+  auto moved = defs->WithBatch(Batch({Move("b", "a", "2026-03-01"),
+                                      UnitChange("c", "b")}));
+  ASSERT_OK(moved);
+  const UnitIndex b = *moved->FindUnit("b"), c = *moved->FindUnit("c");
+  const UnitIndex a = *moved->FindUnit("a"), ent = *moved->FindUnit("ent");
+  auto path = [&](UnitIndex u, PeriodKind kind, const std::string& label) {
+    auto span = moved->PathToRoot(u, *ParsePeriod(kind, label));
+    return std::vector<UnitIndex>(span.begin(), span.end());
+  };
+  // Periods that begin on or after March 1 take the new shape.
+  EXPECT_EQ(path(b, PeriodKind::kMonth, "2026-02"),
+            (std::vector<UnitIndex>{b, ent}));
+  EXPECT_EQ(path(b, PeriodKind::kMonth, "2026-03"),
+            (std::vector<UnitIndex>{b, a, ent}));
+  EXPECT_EQ(path(b, PeriodKind::kQuarter, "2026-Q1"),
+            (std::vector<UnitIndex>{b, ent}));
+  // A unit added after the reorg sits under its parent in both shapes.
+  EXPECT_EQ(path(c, PeriodKind::kDay, "2026-01-15"),
+            (std::vector<UnitIndex>{c, b, ent}));
+  EXPECT_EQ(path(c, PeriodKind::kDay, "2026-03-15"),
+            (std::vector<UnitIndex>{c, b, a, ent}));
+  EXPECT_EQ(moved->Children(ent, *ParsePeriod(PeriodKind::kMonth, "2026-02"))
+                .size(),
+            2u);
+  EXPECT_EQ(moved->reorg_count(), 1);
+  // The history replays from ToBatch.
+  auto replayed = Definitions().WithBatch(moved->ToBatch());
+  ASSERT_OK(replayed);
+  EXPECT_EQ(replayed->reorg_count(), 1);
+  auto again = replayed->PathToRoot(b, *ParsePeriod(PeriodKind::kMonth, "2026-02"));
+  EXPECT_EQ(std::vector<UnitIndex>(again.begin(), again.end()),
+            (std::vector<UnitIndex>{b, ent}));
 }
 
 TEST(DefinitionsTest, TargetsNeedKnownKpiUnitAndPeriod) {

@@ -99,6 +99,11 @@ class StateDb {
                           int32_t partition, int64_t offset,
                           uint64_t previous_record_hash = 0);
 
+  // Adds to `batch` the deletion of every key of every family and every
+  // position: written, the store holds what a new one would (its format
+  // stays).
+  absl::Status ClearInto(rocksdb::WriteBatch& batch);
+
   // Without fsync: a process crash keeps the WAL; after a power loss state
   // and positions fall back together and the log replays the gap.
   absl::Status Write(rocksdb::WriteBatch& batch);

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_split.h"
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
@@ -77,6 +78,22 @@ absl::Status RollupEngine::Start() {
 absl::Status RollupEngine::StartConsuming() {
   ASSIGN_OR_RETURN(int32_t partitions, log_.PartitionCount(kKpiEventsTopic));
   RETURN_IF_ERROR(log_.PartitionCount(kRollupsTopic).status());
+  ASSIGN_OR_RETURN(folded_reorgs_, store_.FoldedReorgs());
+  // The shape to replay in: every reorg on the log so far.
+  if (absl::Status caught_up = definitions_.CatchUp(absl::Seconds(10));
+      !caught_up.ok()) {
+    STRATA_LOG(WARNING) << "rollup: starting before the definitions caught up: "
+                        << caught_up;
+  }
+  const int64_t reorgs = definitions_.Current()->reorg_count();
+  if (reorgs != folded_reorgs_) {
+    // Folded in another shape of the organisation: replayed in this one.
+    ASSIGN_OR_RETURN(std::vector<std::string> keys, store_.CellKeys());
+    RETURN_IF_ERROR(store_.Reshape(reorgs, keys));
+    folded_reorgs_ = reorgs;
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> tombstones, store_.Tombstones());
+  tombstones_due_ = !tombstones.empty();
   std::vector<eventlog::Position> positions;
   for (int32_t p = 0; p < partitions; ++p) {
     eventlog::TopicPartition tp{kKpiEventsTopic, p};
@@ -84,8 +101,10 @@ absl::Status RollupEngine::StartConsuming() {
     next_[p] = position;
     positions.push_back(position);
   }
-  ASSIGN_OR_RETURN(progress_, eventlog::ReplayProgress::Begin(log_, positions,
-                                                              "rollup state"));
+  ASSIGN_OR_RETURN(std::shared_ptr<eventlog::ReplayProgress> progress,
+                   eventlog::ReplayProgress::Begin(log_, positions,
+                                                   "rollup state"));
+  SetProgress(std::move(progress));
   RETURN_IF_ERROR(closings_.Load(partitions));
   ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
   RETURN_IF_ERROR(consumer_->Assign(positions));
@@ -111,7 +130,7 @@ void RollupEngine::Stop() {
 absl::Status RollupEngine::Health() const {
   RETURN_IF_ERROR(health_.Get());
   if (flusher_ != nullptr) RETURN_IF_ERROR(flusher_->Health());
-  return progress_->Status();
+  return Progress()->Status();
 }
 
 void RollupEngine::Run() {
@@ -143,6 +162,14 @@ void RollupEngine::Run() {
           "rollup: reading the log: ", records.status().message())));
       STRATA_LOG(WARNING) << "rollup: poll: " << records.status();
       absl::SleepFor(absl::Milliseconds(100));
+      continue;
+    }
+    if (definitions_.Current()->reorg_count() != folded_reorgs_) {
+      // The records just polled are read again, in the new shape.
+      if (absl::Status reshaped = Reshape(pending); !reshaped.ok()) {
+        Halt(reshaped);
+      }
+      pending = 0;
       continue;
     }
     if (pending == 0) last_flush = clock.Now();
@@ -183,6 +210,11 @@ void RollupEngine::Run() {
       }
       pending = 0;
     }
+    if (tombstones_due_ && pending == 0 && Progress()->Status().ok()) {
+      if (absl::Status published = PublishTombstones(); !published.ok()) {
+        STRATA_LOG(WARNING) << "rollup: publishing removed cells: " << published;
+      }
+    }
   }
   if (pending > 0 && !halted_) {
     if (absl::Status handed = HandOff(); !handed.ok()) {
@@ -212,6 +244,73 @@ void RollupEngine::Halt(const absl::Status& cause) {
   STRATA_LOG(ERROR) << "rollup: stopped, not serving: " << cause;
   health_.Set(cause);
   halted_ = true;
+}
+
+absl::Status RollupEngine::Reshape(size_t pending) {
+  const int64_t reorgs = definitions_.Current()->reorg_count();
+  STRATA_LOG(INFO) << "rollup: the organisation was reshaped (reorg "
+                   << reorgs << "); rolling the log up again in its shape";
+  // What is folded in the old shape is made durable in it first, so that
+  // every cell it published is known below.
+  if (pending > 0) RETURN_IF_ERROR(HandOff());
+  while (!flusher_->Drain(absl::Seconds(1))) {
+    if (stop_) return absl::UnavailableError("rollup: stopping");
+  }
+  flusher_->ForgetDurable();
+  ASSIGN_OR_RETURN(std::vector<std::string> keys, store_.CellKeys());
+  RETURN_IF_ERROR(store_.Reshape(reorgs, keys));
+  folded_reorgs_ = reorgs;
+  tombstones_due_ = !keys.empty();
+  std::vector<eventlog::Position> positions;
+  for (auto& [partition, position] : next_) {
+    position = {position.topic_partition, 0, 0};
+    positions.push_back(position);
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<eventlog::ReplayProgress> progress,
+                   eventlog::ReplayProgress::Begin(log_, positions,
+                                                   "rollup state (reshaped)"));
+  SetProgress(std::move(progress));
+  RestartFromCommitted(absl::AbortedError("the organisation was reshaped"));
+  return absl::OkStatus();
+}
+
+absl::Status RollupEngine::PublishTombstones() {
+  // Every batch so far is durable: the store knows which cells exist.
+  if (!flusher_->Drain(absl::ZeroDuration())) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<std::string> keys, store_.Tombstones());
+  const std::shared_ptr<const Definitions> defs = definitions_.Current();
+  std::vector<eventlog::AppendRecord> records;
+  for (const std::string& key : keys) {
+    ASSIGN_OR_RETURN(std::optional<RollupCell> cell, store_.GetCell(key));
+    if (cell) continue;  // It exists in the new shape too.
+    std::vector<absl::string_view> parts = absl::StrSplit(key, '/');
+    if (parts.size() != 3) continue;
+    auto kind = KindOfLabel(parts[2]);
+    auto period = kind.ok() ? ParsePeriod(*kind, parts[2]) : kind.status();
+    std::optional<KpiIndex> kpi = defs->FindKpi(parts[0]);
+    std::optional<UnitIndex> unit = defs->FindUnit(parts[1]);
+    if (!period.ok() || !kpi || !unit) continue;
+    v1::RollupRecord record = MakeEmptyRecord(*defs, {*kpi, *unit, *period});
+    record.set_no_value_reason("no events since the organisation was reshaped");
+    // Above every version folded in the old shape.
+    record.set_version(folded_reorgs_ << kReorgVersionShift);
+    records.push_back({key, record.SerializeAsString()});
+  }
+  if (!records.empty()) RETURN_IF_ERROR(log_.Append(kRollupsTopic, records));
+  RETURN_IF_ERROR(store_.DeleteTombstones(keys));
+  tombstones_due_ = false;
+  return absl::OkStatus();
+}
+
+std::shared_ptr<eventlog::ReplayProgress> RollupEngine::Progress() const {
+  std::lock_guard<std::mutex> lock(progress_mu_);
+  return progress_;
+}
+
+void RollupEngine::SetProgress(
+    std::shared_ptr<eventlog::ReplayProgress> progress) {
+  std::lock_guard<std::mutex> lock(progress_mu_);
+  progress_ = std::move(progress);
 }
 
 void RollupEngine::RestartFromCommitted(const absl::Status& cause) {
@@ -694,7 +793,7 @@ absl::Status RollupEngine::Propagate(const Definitions& defs, KpiIndex kpi,
   auto load = [&](const CellId& id) {
     return [this, &defs, id] { return store_.GetCell(CellKeyFor(defs, id)); };
   };
-  for (UnitIndex ancestor : defs.PathToRoot(unit)) {
+  for (UnitIndex ancestor : defs.PathToRoot(unit, period)) {
     const CellId id{kpi, ancestor, period};
     ASSIGN_OR_RETURN(RollupCell * cell, cells_.Mutable(id, load(id)));
     if (approving_ && closings_.Keeps(defs.calendar(), period)) {
@@ -715,7 +814,7 @@ absl::Status RollupEngine::Propagate(const Definitions& defs, KpiIndex kpi,
           ASSIGN_OR_RETURN(own, OwnContributionOf(defs, kpi, ancestor, period));
         }
         std::vector<RollupCell> children;
-        for (UnitIndex child : defs.Children(ancestor)) {
+        for (UnitIndex child : defs.Children(ancestor, period)) {
           const CellId child_id{kpi, child, period};
           ASSIGN_OR_RETURN(const RollupCell* c,
                            cells_.Get(child_id, load(child_id)));
@@ -729,6 +828,8 @@ absl::Status RollupEngine::Propagate(const Definitions& defs, KpiIndex kpi,
         break;
       }
     }
+    // Versions of each shape lie above those of the shapes before it.
+    if (cell->version == 0) cell->version = folded_reorgs_ << kReorgVersionShift;
     NoteEvent(standing_delta, time, *cell);
   }
   return absl::OkStatus();

@@ -50,6 +50,9 @@
 
 namespace strata::rollup {
 
+// Cell versions of the n-th reorg's shape start at n << this.
+inline constexpr int kReorgVersionShift = 40;
+
 struct RollupEngineOptions {
   // Longest an applied event waits before it is published on the changelog
   // and committed; bounds how late alerts hear of it. Queries see folded
@@ -108,8 +111,9 @@ class RollupEngine {
   // Log records replayed since Start(), of those it had to catch up on
   // ({0, 0} before Start()).
   std::pair<int64_t, int64_t> ReplayCounts() const {
-    if (progress_ == nullptr) return {0, 0};
-    return {progress_->replayed(), progress_->total()};
+    std::shared_ptr<eventlog::ReplayProgress> progress = Progress();
+    if (progress == nullptr) return {0, 0};
+    return {progress->replayed(), progress->total()};
   }
 
   // The latest folded state of a cell, whether durable yet or not (a crash
@@ -200,6 +204,12 @@ class RollupEngine {
   // Commits the durable positions to the consumer group (progress only).
   void ReportProgress();
   void ReportPositions(const std::vector<eventlog::Position>& positions);
+  // The definitions reshaped the organisation: hands off what is pending,
+  // empties the store (remembering its cells) and replays the log.
+  absl::Status Reshape(size_t pending);
+  // Publishes a record without a value for every cell of the former shape
+  // that the new one does not have, so that consumers drop it.
+  absl::Status PublishTombstones();
   // Drops the cache and resumes from the committed state.
   void RestartFromCommitted(const absl::Status& cause);
   absl::Status AssignCommittedPositions();
@@ -212,7 +222,15 @@ class RollupEngine {
   RollupStore& store_;
   std::unique_ptr<eventlog::LogConsumer> consumer_;
   std::unique_ptr<RollupFlusher> flusher_;
-  std::unique_ptr<eventlog::ReplayProgress> progress_;
+  // Replaced by Reshape, read by any thread.
+  mutable std::mutex progress_mu_;
+  std::shared_ptr<eventlog::ReplayProgress> progress_;  // Guarded.
+  std::shared_ptr<eventlog::ReplayProgress> Progress() const;
+  void SetProgress(std::shared_ptr<eventlog::ReplayProgress> progress);
+  // The reorg count the state is folded for (Definitions::reorg_count).
+  int64_t folded_reorgs_ = 0;
+  // Cells of a former shape may be gone: once caught up, publish those.
+  bool tombstones_due_ = false;
   // Reads are for queries too (Reported), hence mutable.
   mutable PeriodClosings closings_{store_};
   bool approving_ = false;  // Folding an approved pending event.

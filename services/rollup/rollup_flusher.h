@@ -82,6 +82,13 @@ class RollupFlusher {
   // Gives up on a batch still failing; the log replays it after a restart.
   void Stop();
 
+  // Forgets the last batch once durable (Drain), so that InFlight no longer
+  // answers from it: for a store emptied since. Submitting thread only.
+  void ForgetDurable() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!pending_) batch_ = FlushBatch();
+  }
+
   // What the batch being made durable holds for `event_id`, or nullptr.
   // Only for the submitting thread: the batch changes only in Submit().
   const AppliedEvent* InFlight(absl::string_view event_id) const {

@@ -127,7 +127,7 @@ absl::StatusOr<v1::GetChildrenResponse> RollupReader::Children(
   const bool sums =
       defs.kpi(parent.id.kpi).hierarchy_aggregation == HierarchyAggregation::kSum;
   double children_total = 0;
-  for (UnitIndex child : defs.Children(parent.id.unit)) {
+  for (UnitIndex child : defs.Children(parent.id.unit, parent.id.period)) {
     v1::ChildRollup* row = response.add_children();
     ASSIGN_OR_RETURN(*row->mutable_record(),
                      RecordOrEmpty(defs, {parent.id.kpi, child, parent.id.period}));

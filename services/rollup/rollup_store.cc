@@ -14,8 +14,13 @@ enum Family : size_t {
   kOwnEvents,
   kClosings,
   kPending,
-  kReported
+  kReported,
+  kMeta,
+  kTombstones
 };
+
+constexpr char kFoldedReorgsKey[] = "folded_reorgs";
+constexpr char kEndOfKeys[] = "\xff\xff\xff\xff";
 
 // Fixed-width fields of a stored cell and of an own state (followed by
 // the latest event's id).
@@ -46,8 +51,9 @@ absl::Status Malformed(absl::string_view what, absl::string_view key) {
 StateDbOptions RollupStore::Layout(const std::string& path) {
   StateDbOptions options;
   options.path = path;
-  options.families = {"cells",    "own",     "seen",    "own_events",
-                      "closings", "pending", "reported"};
+  options.families = {"cells",    "own",     "seen",     "own_events",
+                      "closings", "pending", "reported", "meta",
+                      "tombstones"};
   // 2: 128-bit sums, nanosecond times, event fingerprints.
   // 3: every aggregation (weights, contributors, own counts and extremes),
   //    periods in the organisation's time zone, corrections.
@@ -75,12 +81,12 @@ absl::StatusOr<std::optional<RollupCell>> RollupStore::GetReported(
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
 RollupStore::Closings() {
-  return db_->Scan(kClosings, "", "\xff\xff\xff\xff");
+  return db_->Scan(kClosings, "", kEndOfKeys);
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
 RollupStore::Pending() {
-  return db_->Scan(kPending, "", "\xff\xff\xff\xff");
+  return db_->Scan(kPending, "", kEndOfKeys);
 }
 
 absl::StatusOr<std::optional<std::string>> RollupStore::GetPending(
@@ -143,6 +149,46 @@ RollupStore::OwnEvents(absl::string_view begin, absl::string_view end) {
     events.emplace_back(std::move(key), DecodeFixed64At(value, 0));
   }
   return events;
+}
+
+absl::StatusOr<int64_t> RollupStore::FoldedReorgs() {
+  ASSIGN_OR_RETURN(std::optional<std::string> value,
+                   db_->Get(kMeta, kFoldedReorgsKey));
+  if (!value) return 0;
+  if (value->size() != 8) return Malformed("meta", kFoldedReorgsKey);
+  return DecodeFixed64At(*value, 0);
+}
+
+absl::Status RollupStore::Reshape(int64_t reorgs,
+                                  const std::vector<std::string>& tombstones) {
+  rocksdb::WriteBatch batch;
+  RETURN_IF_ERROR(db_->ClearInto(batch));
+  batch.Put(db_->family(kMeta), kFoldedReorgsKey, EncodeFixed64s({reorgs}));
+  for (const std::string& key : tombstones) {
+    batch.Put(db_->family(kTombstones), key, "");
+  }
+  return db_->Write(batch);
+}
+
+absl::StatusOr<std::vector<std::string>> RollupStore::CellKeys() {
+  ASSIGN_OR_RETURN(auto entries, db_->Scan(kCells, "", kEndOfKeys));
+  std::vector<std::string> keys;
+  keys.reserve(entries.size());
+  for (auto& [key, value] : entries) keys.push_back(std::move(key));
+  return keys;
+}
+
+absl::StatusOr<std::vector<std::string>> RollupStore::Tombstones() {
+  ASSIGN_OR_RETURN(auto entries, db_->Scan(kTombstones, "", kEndOfKeys));
+  std::vector<std::string> keys;
+  for (auto& [key, value] : entries) keys.push_back(std::move(key));
+  return keys;
+}
+
+absl::Status RollupStore::DeleteTombstones(const std::vector<std::string>& keys) {
+  rocksdb::WriteBatch batch;
+  for (const std::string& key : keys) batch.Delete(db_->family(kTombstones), key);
+  return db_->Write(batch);
 }
 
 absl::StatusOr<eventlog::Position> RollupStore::Position(

@@ -62,6 +62,17 @@ class RollupStore {
   absl::StatusOr<std::optional<std::string>> GetPending(const std::string& id);
   absl::StatusOr<std::optional<RollupCell>> GetReported(const std::string& key);
 
+  // How many reorgs the definitions held when the state was folded.
+  absl::StatusOr<int64_t> FoldedReorgs();
+  // Empties the store for a replay in the shape of `reorgs` reorgs,
+  // remembering the keys of the cells it held (`tombstones`), in one write.
+  absl::Status Reshape(int64_t reorgs,
+                       const std::vector<std::string>& tombstones);
+  // The key of every cell held.
+  absl::StatusOr<std::vector<std::string>> CellKeys();
+  absl::StatusOr<std::vector<std::string>> Tombstones();
+  absl::Status DeleteTombstones(const std::vector<std::string>& keys);
+
   // Stored position of the partition, 0 when none.
   absl::StatusOr<eventlog::Position> Position(
       const eventlog::TopicPartition& tp);

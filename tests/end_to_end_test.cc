@@ -457,10 +457,12 @@ TEST_P(EndToEndTest, RollsUpTeamsToBusinessUnitsToEnterpriseAndAlerts) {
   }));
 }
 
-// Runs the `strata` client against `port` and returns what it printed.
-std::string RunClient(int port, const std::string& args) {
-  const std::string command = absl::StrCat(
-      STRATA_BIN, " --server=127.0.0.1:", port, " ", args, " 2>&1");
+// Runs the `strata` client against `port` and returns what it printed; a
+// command that does not end by itself is stopped after `seconds`.
+std::string RunClient(int port, const std::string& args, int seconds = 60) {
+  const std::string command =
+      absl::StrCat("timeout ", seconds, " ", STRATA_BIN,
+                   " --server=127.0.0.1:", port, " ", args, " 2>&1");
   std::string out;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return "popen failed";
@@ -725,6 +727,11 @@ TEST_P(EndToEndTest, WatchRollupsResumesWithoutMissingOrRepeating) {
                   r.record().value() == 17;
   }
   EXPECT_TRUE(final_seen);
+  // The command-line client follows the same stream.
+  EXPECT_THAT(RunClient(endpoints_.rollup,
+                        "watch --kpis=sales --unit=east-2 --from-beginning",
+                        /*seconds=*/3),
+              HasSubstr("sales east-2 2026 = 7"));
   // A token that is not one, for more partitions, or past the log's end
   // (another deployment's) is refused.
   std::string past_end = "r1";

@@ -6,6 +6,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "grpcpp/channel.h"
@@ -20,6 +21,13 @@ struct ClientOptions {
   std::string action;     // Corrective action when resolving.
   int batch_size = 5000;  // Events per IngestStream message.
   bool include_resolved = false;
+};
+
+// What `strata watch` follows.
+struct WatchOptions {
+  std::vector<std::string> kpis;  // None: every KPI.
+  std::string resume_token;
+  bool from_beginning = false;
 };
 
 // What `strata query` asks for.
@@ -45,6 +53,9 @@ class Client {
   absl::Status SendEvents(const std::string& path);
   // A point, a series, a drill-down or a unit's KPIs (query_commands.cc).
   absl::Status Query(const QueryOptions& query);
+  // Prints changed rollups as they come (the unit filter from options),
+  // each with its resume token, until the server ends the stream.
+  absl::Status Watch(const WatchOptions& watch);
   // Closing periods (closing_commands.cc); `by` says who.
   absl::Status ClosePeriod(const std::string& label);
   absl::Status ListPending();

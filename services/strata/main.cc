@@ -30,7 +30,7 @@
 ABSL_FLAG(std::string, listen, "127.0.0.1:7400", "serve: gRPC listen address.");
 ABSL_FLAG(bool, demo, false, "serve: load the demo organisation when absent.");
 ABSL_FLAG(std::string, server, "127.0.0.1:7400", "client: server address.");
-ABSL_FLAG(std::string, unit, "", "alerts, tail: only this unit's subtree.");
+ABSL_FLAG(std::string, unit, "", "alerts, tail, watch: only this unit's subtree.");
 ABSL_FLAG(bool, include_resolved, false, "alerts: list resolved ones too.");
 ABSL_FLAG(std::string, by, "", "ack, resolve, close, approve, reject: who acts.");
 ABSL_FLAG(std::string, note, "", "ack, approve, reject: a note.");
@@ -39,6 +39,11 @@ ABSL_FLAG(std::string, series, "",
           "query: a series through this period, from the PERIOD argument.");
 ABSL_FLAG(bool, children, false, "query: the unit's children, with shares.");
 ABSL_FLAG(bool, unit_kpis, false, "query UNIT PERIOD: every KPI of the unit.");
+ABSL_FLAG(std::vector<std::string>, kpis, {},
+          "watch: only these KPIs (comma-separated).");
+ABSL_FLAG(std::string, resume, "", "watch: resume after this token.");
+ABSL_FLAG(bool, from_beginning, false,
+          "watch: from the start of the changelog, not its end.");
 ABSL_FLAG(int, batch_size, 5000, "send: events per stream message.");
 ABSL_FLAG(int, per_team_and_kpi, 20, "demo-events: events per team and KPI.");
 
@@ -61,6 +66,8 @@ constexpr char kUsage[] = R"(strata: KPI rollups and variance alerts.
     [--children]                    each child unit's figure and share
   strata query UNIT PERIOD --unit-kpis
                                     every KPI of the unit
+  strata watch [--kpis=K1,K2] [--unit=U] [--from-beginning | --resume=TOKEN]
+                                    changed rollups as they come
   strata close PERIOD --by=NAME     close a period: late events then wait
   strata pending                    closed periods and the events waiting
   strata approve ID --by=NAME       count a waiting event [--note=...]
@@ -144,6 +151,13 @@ absl::Status Run(const std::vector<std::string>& args) {
   if (command == "approve" || command == "reject") {
     if (absl::Status s = want(1); !s.ok()) return s;
     return client.DecidePending(args[1], command == "approve");
+  }
+  if (command == "watch") {
+    WatchOptions watch;
+    watch.kpis = absl::GetFlag(FLAGS_kpis);
+    watch.resume_token = absl::GetFlag(FLAGS_resume);
+    watch.from_beginning = absl::GetFlag(FLAGS_from_beginning);
+    return client.Watch(watch);
   }
   if (command == "alerts") return client.ListAlerts();
   if (command == "tail") return client.TailAlerts();

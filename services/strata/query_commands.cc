@@ -8,6 +8,7 @@
 #include "libs/status/status_macros.h"
 #include "services/strata/client_commands.h"
 #include "strata/v1/query_service.grpc.pb.h"
+#include "strata/v1/rollup_stream_service.grpc.pb.h"
 
 namespace strata::cli {
 namespace {
@@ -70,6 +71,27 @@ std::string FormatFigure(const v1::RollupRecord& r) {
 }
 
 }  // namespace
+
+absl::Status Client::Watch(const WatchOptions& watch) {
+  v1::WatchRollupsRequest request;
+  for (const std::string& kpi : watch.kpis) request.add_kpi_ids(kpi);
+  request.set_unit_id(options_.unit);
+  request.set_resume_token(watch.resume_token);
+  request.set_from_beginning(watch.from_beginning);
+  auto stub = v1::RollupStreamService::NewStub(channel_);
+  grpc::ClientContext context;
+  auto reader = stub->WatchRollups(&context, request);
+  v1::WatchRollupsResponse response;
+  while (reader->Read(&response)) {
+    const v1::RollupRecord& r = response.record();
+    out_ << absl::StrFormat("%s %s %s %s  (version %d)  resume=%s", r.key().kpi_id(),
+                            r.key().unit_id(), r.key().period().label(),
+                            FormatFigure(r), r.version(),
+                            response.resume_token())
+         << std::endl;
+  }
+  return FromGrpcStatus(reader->Finish());
+}
 
 absl::Status Client::Query(const QueryOptions& query) {
   auto stub = v1::RollupQueryService::NewStub(channel_);

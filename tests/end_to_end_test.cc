@@ -473,12 +473,8 @@ std::string RunClient(int port, const std::string& args, int seconds = 60) {
   return out;
 }
 
-v1::DefinitionChange Aggregated(const std::string& id, v1::TimeAggregation time,
-                                v1::HierarchyAggregation hierarchy,
-                                const std::string& weight = "") {
-  v1::DefinitionChange change = KpiChange(id, time);
-  change.mutable_kpi()->set_hierarchy_aggregation(hierarchy);
-  change.mutable_kpi()->set_weight_kpi_id(weight);
+// `change`'s KPI kept for every period kind.
+v1::DefinitionChange EveryPeriod(v1::DefinitionChange change) {
   for (int kind = v1::PERIOD_KIND_DAY; kind <= v1::PERIOD_KIND_QUARTER_TO_DATE;
        ++kind) {
     change.mutable_kpi()->add_periods(static_cast<v1::PeriodKind>(kind));
@@ -486,16 +482,19 @@ v1::DefinitionChange Aggregated(const std::string& id, v1::TimeAggregation time,
   return change;
 }
 
+v1::DefinitionChange Aggregated(const std::string& id, v1::TimeAggregation time,
+                                v1::HierarchyAggregation hierarchy,
+                                const std::string& weight = "") {
+  return EveryPeriod(
+      ::strata::testing::AggregatedKpiChange(id, time, hierarchy, weight));
+}
+
 v1::DefinitionChange Computed(const std::string& id,
                               v1::HierarchyAggregation hierarchy,
                               v1::Formula::Operator op, const std::string& left,
                               const std::string& right) {
-  v1::DefinitionChange change =
-      Aggregated(id, v1::TIME_AGGREGATION_UNSPECIFIED, hierarchy);
-  change.mutable_kpi()->mutable_formula()->set_op(op);
-  change.mutable_kpi()->mutable_formula()->set_left_kpi_id(left);
-  change.mutable_kpi()->mutable_formula()->set_right_kpi_id(right);
-  return change;
+  return EveryPeriod(
+      ::strata::testing::ComputedKpiChange(id, hierarchy, op, left, right));
 }
 
 TEST_P(EndToEndTest, EveryAggregationPeriodAndQueryAnswersThroughApiAndClient) {

@@ -9,6 +9,7 @@ namespace strata {
 namespace {
 
 using ::strata::testing::Batch;
+using ::strata::testing::ComputedKpiChange;
 using ::strata::testing::KpiChange;
 using ::strata::testing::StatusIs;
 using ::strata::testing::TargetChange;
@@ -194,22 +195,7 @@ TEST(DefinitionsTest, TargetsAndEnumsAreValidatedWhole) {
 
 v1::DefinitionChange Aggregated(const std::string& id, v1::TimeAggregation time,
                                 v1::HierarchyAggregation hierarchy) {
-  v1::DefinitionChange change = KpiChange(id, time);
-  change.mutable_kpi()->set_hierarchy_aggregation(hierarchy);
-  return change;
-}
-
-v1::DefinitionChange Computed(const std::string& id,
-                              v1::HierarchyAggregation hierarchy,
-                              v1::Formula::Operator op, const std::string& left,
-                              const std::string& right) {
-  v1::DefinitionChange change =
-      Aggregated(id, v1::TIME_AGGREGATION_UNSPECIFIED, hierarchy);
-  v1::Formula* formula = change.mutable_kpi()->mutable_formula();
-  formula->set_op(op);
-  formula->set_left_kpi_id(left);
-  formula->set_right_kpi_id(right);
-  return change;
+  return ::strata::testing::AggregatedKpiChange(id, time, hierarchy);
 }
 
 TEST(DefinitionsTest, EveryAggregationIsAccepted) {
@@ -226,9 +212,9 @@ TEST(DefinitionsTest, EveryAggregationIsAccepted) {
                   v1::HIERARCHY_AGGREGATION_MIN),
        Aggregated("peak", v1::TIME_AGGREGATION_MAX,
                   v1::HIERARCHY_AGGREGATION_MAX),
-       Computed("margin", v1::HIERARCHY_AGGREGATION_RATIO,
+       ComputedKpiChange("margin", v1::HIERARCHY_AGGREGATION_RATIO,
                 v1::Formula::OPERATOR_PERCENTAGE, "profit", "revenue"),
-       Computed("cost", v1::HIERARCHY_AGGREGATION_DERIVED,
+       ComputedKpiChange("cost", v1::HIERARCHY_AGGREGATION_DERIVED,
                 v1::Formula::OPERATOR_DIFFERENCE, "revenue", "profit")}));
   ASSERT_OK(defs);
   auto satisfaction = Aggregated("satisfaction", v1::TIME_AGGREGATION_LAST,
@@ -259,18 +245,18 @@ TEST(DefinitionsTest, FormulasAndWeightsAreCheckedWhole) {
                   v1::HIERARCHY_AGGREGATION_AVG)}));
   ASSERT_OK(base);
   // A ratio of something that is not summed would average ratios.
-  EXPECT_THAT(base->WithBatch(Batch({Computed(
+  EXPECT_THAT(base->WithBatch(Batch({ComputedKpiChange(
                   "r", v1::HIERARCHY_AGGREGATION_RATIO,
                   v1::Formula::OPERATOR_RATIO, "score", "revenue")})),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("changes[0].kpi.formula.left_kpi_id: RATIO "
                                  "divides rolled-up sums")));
-  EXPECT_THAT(base->WithBatch(Batch({Computed(
+  EXPECT_THAT(base->WithBatch(Batch({ComputedKpiChange(
                   "r", v1::HIERARCHY_AGGREGATION_DERIVED,
                   v1::Formula::OPERATOR_RATIO, "revenue", "nope")})),
               StatusIs(absl::StatusCode::kNotFound,
                        HasSubstr("formula.right_kpi_id: unknown KPI 'nope'")));
-  auto with_events = Computed("r", v1::HIERARCHY_AGGREGATION_DERIVED,
+  auto with_events = ComputedKpiChange("r", v1::HIERARCHY_AGGREGATION_DERIVED,
                               v1::Formula::OPERATOR_RATIO, "revenue", "score");
   with_events.mutable_kpi()->set_time_aggregation(v1::TIME_AGGREGATION_SUM);
   EXPECT_THAT(base->WithBatch(Batch({with_events})),

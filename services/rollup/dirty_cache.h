@@ -24,36 +24,22 @@ class DirtyCache {
   // when the store has none), and marked dirty.
   template <typename Load>
   absl::StatusOr<State*> Mutable(const Key& key, Load load) {
-    auto [it, inserted] = entries_.try_emplace(key);
-    if (inserted) {
-      auto stored = load();
-      if (!stored.ok()) {
-        entries_.erase(it);
-        return stored.status();
-      }
-      if (stored->has_value()) it->second.state = **stored;
-    }
-    if (!it->second.dirty) {
-      it->second.dirty = true;
+    auto entry = LoadEntry(key, load);
+    if (!entry.ok()) return entry.status();
+    if (!(*entry)->dirty) {
+      (*entry)->dirty = true;
       dirty_.push_back(key);
     }
-    return &it->second.state;
+    return &(*entry)->state;
   }
 
   // The entry for `key`, loaded like Mutable's but not marked dirty; a
   // default State when the store has none. Valid until the next load.
   template <typename Load>
   absl::StatusOr<const State*> Get(const Key& key, Load load) {
-    auto [it, inserted] = entries_.try_emplace(key);
-    if (inserted) {
-      auto stored = load();
-      if (!stored.ok()) {
-        entries_.erase(it);
-        return stored.status();
-      }
-      if (stored->has_value()) it->second.state = **stored;
-    }
-    return &it->second.state;
+    auto entry = LoadEntry(key, load);
+    if (!entry.ok()) return entry.status();
+    return &(*entry)->state;
   }
 
   // The cached entry, or nullptr.
@@ -94,6 +80,21 @@ class DirtyCache {
     State state;
     bool dirty = false;
   };
+
+  // The entry for `key`, loaded on first use.
+  template <typename Loader>
+  absl::StatusOr<Entry*> LoadEntry(const Key& key, Loader load) {
+    auto [it, inserted] = entries_.try_emplace(key);
+    if (inserted) {
+      auto stored = load();
+      if (!stored.ok()) {
+        entries_.erase(it);
+        return stored.status();
+      }
+      if (stored->has_value()) it->second.state = **stored;
+    }
+    return &it->second;
+  }
   absl::flat_hash_map<Key, Entry> entries_;
   std::vector<Key> dirty_;
 };

@@ -40,6 +40,30 @@ inline v1::DefinitionChange KpiChange(
   return change;
 }
 
+// A KPI with both aggregations chosen (and a weight for WEIGHTED_AVG).
+inline v1::DefinitionChange AggregatedKpiChange(
+    const std::string& id, v1::TimeAggregation time,
+    v1::HierarchyAggregation hierarchy, const std::string& weight = "") {
+  v1::DefinitionChange change = KpiChange(id, time);
+  change.mutable_kpi()->set_hierarchy_aggregation(hierarchy);
+  change.mutable_kpi()->set_weight_kpi_id(weight);
+  return change;
+}
+
+// A KPI computed by a formula over two others.
+inline v1::DefinitionChange ComputedKpiChange(
+    const std::string& id, v1::HierarchyAggregation hierarchy,
+    v1::Formula::Operator op, const std::string& left,
+    const std::string& right) {
+  v1::DefinitionChange change =
+      AggregatedKpiChange(id, v1::TIME_AGGREGATION_UNSPECIFIED, hierarchy);
+  v1::Formula* formula = change.mutable_kpi()->mutable_formula();
+  formula->set_op(op);
+  formula->set_left_kpi_id(left);
+  formula->set_right_kpi_id(right);
+  return change;
+}
+
 inline v1::DefinitionChange TargetChange(const std::string& kpi,
                                          const std::string& unit,
                                          const std::string& month,

@@ -1017,14 +1017,16 @@ absl::Status RollupEngine::Reweigh(const Definitions& defs, KpiIndex weighted,
                                    const Contribution& weight_after,
                                    const EventTime& time) {
   if (!defs.kpi(weighted).periods.Contains(period.kind)) return absl::OkStatus();
+  // The weight is already folded in: `after` pairs the unit's value (if it
+  // has one) with its new weight.
   ASSIGN_OR_RETURN(Contribution after,
                    OwnContributionOf(defs, weighted, unit, period));
-  if (after.count == 0) return absl::OkStatus();  // No value to weigh.
   Contribution before = after;
-  before.present = weight_before.present;
+  before.present = after.count > 0 && weight_before.present;
   before.weight = weight_before.value;
-  after.present = weight_after.present;
-  after.weight = weight_after.value;
+  // Every weight change counts in the weighted cells' versions, even where
+  // no value is weighed yet, so that versions do not depend on the order
+  // the log's partitions are read in.
   return Propagate(defs, weighted, unit, period, before, after,
                    /*standing_delta=*/0, time);
 }

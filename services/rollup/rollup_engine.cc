@@ -494,7 +494,6 @@ absl::Status RollupEngine::ApplyRecords(
     next_[record.topic_partition.partition] = {record.topic_partition,
                                                record.offset + 1, 0};
     last_of_partition[record.topic_partition.partition] = &record;
-    progress_->Advance(record.topic_partition, record.offset + 1);
     auto* envelope =
         google::protobuf::Arena::CreateMessage<v1::EventEnvelope>(&arena);
     if (!envelope->ParseFromString(record.value)) {
@@ -518,7 +517,13 @@ absl::Status RollupEngine::ApplyRecords(
   for (const auto& [partition, record] : last_of_partition) {
     next_[partition].previous_record_hash = StableHash(record->value);
   }
-  return ApplyEvents(events);
+  RETURN_IF_ERROR(ApplyEvents(events));
+  // Only now, with every record folded: queries may trust the engine once
+  // it has caught up, so progress must not run ahead of the folding.
+  for (const auto& [partition, record] : last_of_partition) {
+    progress_->Advance(record->topic_partition, record->offset + 1);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status RollupEngine::ApplyControl(const v1::EventEnvelope& envelope,

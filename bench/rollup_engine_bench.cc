@@ -20,8 +20,62 @@ namespace {
 
 constexpr int kKpis = 50;
 
+// Sums of sums and stocks (every 5th KPI) over month, quarter and year, as
+// before this issue; or `every_kind`: every aggregation (sum, pooled mean,
+// stock, maximum, weighted mean, and ratios computed from the sums) over
+// all eight period kinds.
+void AddKpis(bool every_kind, v1::DefinitionBatch& batch) {
+  for (int k = 0; k < kKpis; ++k) {
+    v1::Kpi* kpi = batch.add_changes()->mutable_kpi();
+    kpi->set_kpi_id(absl::StrCat("kpi-", k));
+    kpi->set_name(kpi->kpi_id());
+    kpi->set_polarity(v1::POLARITY_HIGHER_IS_BETTER);
+    kpi->mutable_thresholds()->set_green_pct(100);
+    kpi->mutable_thresholds()->set_amber_pct(90);
+    kpi->set_time_aggregation(k % 5 == 4 ? v1::TIME_AGGREGATION_LAST
+                                         : v1::TIME_AGGREGATION_SUM);
+    kpi->set_hierarchy_aggregation(v1::HIERARCHY_AGGREGATION_SUM);
+    if (!every_kind) continue;
+    for (int kind = v1::PERIOD_KIND_DAY; kind <= v1::PERIOD_KIND_QUARTER_TO_DATE;
+         ++kind) {
+      kpi->add_periods(static_cast<v1::PeriodKind>(kind));
+    }
+    switch (k % 5) {
+      case 1:
+        kpi->set_time_aggregation(v1::TIME_AGGREGATION_AVG);
+        kpi->set_hierarchy_aggregation(v1::HIERARCHY_AGGREGATION_AVG);
+        break;
+      case 2:
+        kpi->set_time_aggregation(v1::TIME_AGGREGATION_LAST);
+        break;
+      case 3:
+        kpi->set_time_aggregation(v1::TIME_AGGREGATION_MAX);
+        kpi->set_hierarchy_aggregation(v1::HIERARCHY_AGGREGATION_MAX);
+        break;
+      case 4:
+        kpi->set_hierarchy_aggregation(v1::HIERARCHY_AGGREGATION_WEIGHTED_AVG);
+        kpi->set_weight_kpi_id(absl::StrCat("kpi-", k - 2));
+        break;
+    }
+  }
+  if (!every_kind) return;
+  for (int k = 0; k + 5 < kKpis; k += 10) {
+    v1::Kpi* ratio = batch.add_changes()->mutable_kpi();
+    ratio->set_kpi_id(absl::StrCat("ratio-", k));
+    ratio->set_name(ratio->kpi_id());
+    ratio->set_polarity(v1::POLARITY_HIGHER_IS_BETTER);
+    ratio->mutable_thresholds()->set_green_pct(100);
+    ratio->mutable_thresholds()->set_amber_pct(90);
+    ratio->set_hierarchy_aggregation(v1::HIERARCHY_AGGREGATION_RATIO);
+    ratio->mutable_formula()->set_op(v1::Formula::OPERATOR_RATIO);
+    ratio->mutable_formula()->set_left_kpi_id(absl::StrCat("kpi-", k));
+    ratio->mutable_formula()->set_right_kpi_id(absl::StrCat("kpi-", k + 5));
+  }
+}
+
 // 1 + 10 + 50 + 250 + 1,250 units, five levels, as bench/ingest_load uses.
-std::vector<std::string> AppendOrganisation(eventlog::EventLog& log) {
+std::vector<std::string> AppendOrganisation(eventlog::EventLog& log,
+                                            bool every_kind) {
   v1::DefinitionBatch batch;
   std::vector<std::string> level = {"root"};
   auto unit = [&](const std::string& id, const std::string& parent) {
@@ -41,17 +95,7 @@ std::vector<std::string> AppendOrganisation(eventlog::EventLog& log) {
     }
     level = std::move(next);
   }
-  for (int k = 0; k < kKpis; ++k) {
-    v1::Kpi* kpi = batch.add_changes()->mutable_kpi();
-    kpi->set_kpi_id(absl::StrCat("kpi-", k));
-    kpi->set_name(kpi->kpi_id());
-    kpi->set_polarity(v1::POLARITY_HIGHER_IS_BETTER);
-    kpi->set_time_aggregation(k % 5 == 4 ? v1::TIME_AGGREGATION_LAST
-                                         : v1::TIME_AGGREGATION_SUM);
-    kpi->set_hierarchy_aggregation(v1::HIERARCHY_AGGREGATION_SUM);
-    kpi->mutable_thresholds()->set_green_pct(100);
-    kpi->mutable_thresholds()->set_amber_pct(90);
-  }
+  AddKpis(every_kind, batch);
   v1::EventEnvelope envelope = NewEnvelope(ThisProducer("bench"));
   *envelope.mutable_definitions() = batch;
   (void)log.Append(kDefinitionsTopic, {{"d", envelope.SerializeAsString()}});
@@ -98,7 +142,8 @@ void BM_RollupEngine(benchmark::State& state) {
     log_options.path = (dir / "log").string();
     log_options.topics = DefaultTopics();
     auto log = *eventlog::OpenRocksDbEventLog(log_options);
-    const std::vector<std::string> teams = AppendOrganisation(*log);
+    const std::vector<std::string> teams =
+        AppendOrganisation(*log, /*every_kind=*/state.range(1) != 0);
     AppendEvents(*log, teams, events);
     auto definitions = *DefinitionsFollower::Create(*log, "bench");
     auto store = *RollupStore::Open((dir / "rollup").string());
@@ -123,8 +168,11 @@ void BM_RollupEngine(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * events);
 }
+// {events, 0}: as before this issue; {events, 1}: every aggregation and
+// period kind.
 BENCHMARK(BM_RollupEngine)
-    ->Arg(1'000'000)
+    ->Args({1'000'000, 0})
+    ->Args({200'000, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->Iterations(3);

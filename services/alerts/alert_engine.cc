@@ -242,13 +242,16 @@ absl::Status AlertEngine::Apply(
     }
     positions[record.topic_partition] = {
         record.topic_partition, record.offset + 1, StableHash(record.value)};
-    progress_->Advance(record.topic_partition, record.offset + 1);
   }
   AlertChanges changes = pending.TakeChanges();
   for (const auto& [tp, position] : positions) {
     changes.positions.push_back(position);
   }
   RETURN_IF_ERROR(store_.Commit(changes));
+  // Only once committed, which queries read: caught up means answerable.
+  for (const auto& [tp, position] : positions) {
+    progress_->Advance(tp, position.offset);
+  }
   next_ = std::move(positions);
   { std::lock_guard<std::mutex> lock(changed_mu_); }
   changed_cv_.notify_all();

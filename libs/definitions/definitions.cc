@@ -394,6 +394,10 @@ absl::Status Definitions::ResolveFormula(const v1::Kpi& kpi,
     }
     (left ? resolved.left : resolved.right) = *input;
   }
+  if (resolved.left == resolved.right) {
+    return Invalid(formula_field + ".right_kpi_id",
+                   "names the left KPI too; a formula combines two KPIs");
+  }
   info.formula = resolved;
   return absl::OkStatus();
 }

@@ -253,6 +253,11 @@ TEST(DefinitionsTest, FormulasAndWeightsAreCheckedWhole) {
                                  "divides rolled-up sums")));
   EXPECT_THAT(base->WithBatch(Batch({ComputedKpiChange(
                   "r", v1::HIERARCHY_AGGREGATION_DERIVED,
+                  v1::Formula::OPERATOR_RATIO, "revenue", "revenue")})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("formula.right_kpi_id: names the left KPI")));
+  EXPECT_THAT(base->WithBatch(Batch({ComputedKpiChange(
+                  "r", v1::HIERARCHY_AGGREGATION_DERIVED,
                   v1::Formula::OPERATOR_RATIO, "revenue", "nope")})),
               StatusIs(absl::StatusCode::kNotFound,
                        HasSubstr("formula.right_kpi_id: unknown KPI 'nope'")));

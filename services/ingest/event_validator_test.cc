@@ -141,13 +141,13 @@ TEST_F(EventValidatorTest, ComputedKpisTakeNoEvents) {
       v1::HIERARCHY_AGGREGATION_RATIO);
   margin.mutable_kpi()->mutable_formula()->set_op(v1::Formula::OPERATOR_RATIO);
   margin.mutable_kpi()->mutable_formula()->set_left_kpi_id("revenue");
-  margin.mutable_kpi()->mutable_formula()->set_right_kpi_id("revenue");
-  defs_ = *defs_.WithBatch(Batch({margin}));
+  margin.mutable_kpi()->mutable_formula()->set_right_kpi_id("cost");
+  defs_ = *defs_.WithBatch(Batch({KpiChange("cost"), margin}));
   Add("m")->set_kpi_id("margin");
   EXPECT_THAT(ValidateKpiEvents(events_, defs_),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("events[0].kpi_id: KPI 'margin' is computed "
-                                 "from 'revenue' and 'revenue'")));
+                                 "from 'revenue' and 'cost'")));
 }
 
 }  // namespace

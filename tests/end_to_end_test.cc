@@ -726,6 +726,13 @@ TEST_P(EndToEndTest, WatchRollupsResumesWithoutMissingOrRepeating) {
                   r.record().value() == 17;
   }
   EXPECT_TRUE(final_seen);
+  // Cancelled streams end and free their place: more than
+  // kMaxWatchStreams (64) of them in turn leave room for one more.
+  v1::WatchRollupsRequest everything;
+  everything.set_from_beginning(true);
+  for (int i = 0; i < 70; ++i) {
+    ASSERT_EQ(Watch(*stub, everything, 1).size(), 1u) << "stream " << i;
+  }
   // The command-line client follows the same stream.
   EXPECT_THAT(RunClient(endpoints_.rollup,
                         "watch --kpis=sales --unit=east-2 --from-beginning",

@@ -80,10 +80,11 @@ class WatchService::Stream final
     std::lock_guard<std::mutex> lock(mu_);
     writing_ = false;
     queue_.pop_front();
-    if (!ok) {
-      FinishLocked(absl::UnavailableError("write failed"));
-    } else if (finished_) {
+    if (finished_) {
+      // Finished (cancelled, failed) while this write was out: now.
       Finish(pending_finish_);
+    } else if (!ok) {
+      FinishLocked(absl::UnavailableError("write failed"));
     } else if (!queue_.empty()) {
       WriteNextLocked();
     }

@@ -41,7 +41,12 @@ bool RemoveFromOwn(TimeAggregation aggregation, const OwnEvent& event,
   --own.count;
   own.sum -= event.value;
   if (own.count == 0) {
-    own = OwnState{};
+    OwnState empty;
+    empty.carried = own.carried;
+    empty.carried_value = own.carried_value;
+    empty.history = own.history;
+    empty.latest_time = own.latest_time;
+    own = empty;
     return true;
   }
   switch (aggregation) {
@@ -59,7 +64,12 @@ bool RemoveFromOwn(TimeAggregation aggregation, const OwnEvent& event,
 
 Contribution OwnContribution(TimeAggregation aggregation, const OwnState& own) {
   Contribution c;
-  if (own.count == 0) return c;
+  if (own.count == 0) {
+    if (aggregation == TimeAggregation::kLast && own.carried) {
+      c = {true, own.carried_value, 1, 0};
+    }
+    return c;
+  }
   c.present = true;
   c.count = 1;
   switch (aggregation) {

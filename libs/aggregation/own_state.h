@@ -10,6 +10,7 @@
 //   // before -> after is what every ancestor's cell applies.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -56,7 +57,23 @@ struct OwnState {
   std::string last_id;
   int64_t last_value = 0;
   int64_t extreme = 0;  // kMin, kMax: valid when count > 0.
+  // Carried forward (KPIs that carry stocks forward, kLast): the unit's
+  // latest value before this period, counted while it has no event here.
+  bool carried = false;
+  int64_t carried_value = 0;
+  // Carried-forward KPIs: the unit's events (and corrections) before this
+  // period's end, and the latest time among them.
+  int64_t history = 0;
+  EventTime latest_time;
 };
+
+// The unit's value as of the period's end: its latest event in the period,
+// else the value carried into it.
+inline std::optional<int64_t> LatestValue(const OwnState& own) {
+  if (own.count > 0) return own.last_value;
+  if (own.carried) return own.carried_value;
+  return std::nullopt;
+}
 
 // Folds in a new event.
 void AddToOwn(TimeAggregation aggregation, const OwnEvent& event,

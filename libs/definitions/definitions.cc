@@ -315,13 +315,13 @@ absl::StatusOr<KpiInfo> Definitions::ResolveAggregation(
           weight_field, ": unknown KPI ", Quoted(kpi.weight_kpi_id())));
     }
     const KpiInfo& w = kpis_[*weight];
-    if (IsDerived(w.hierarchy_aggregation) || w.weight ||
+    if (IsDerived(w.hierarchy_aggregation) || w.weight || w.carry_forward ||
         w.time_aggregation == TimeAggregation::kAvg) {
       return Invalid(weight_field,
                      absl::StrCat("KPI ", Quoted(kpi.weight_kpi_id()),
-                                  " is computed, weighted or averaged over "
-                                  "time; a weight must be a plain value per "
-                                  "unit"));
+                                  " is computed, weighted, carried forward or "
+                                  "averaged over time; a weight must be a "
+                                  "plain value per unit"));
     }
     if (!w.keeps_own_state) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -337,6 +337,17 @@ absl::StatusOr<KpiInfo> Definitions::ResolveAggregation(
   }
   info.keeps_own_state = !FoldsWithoutOwnState(info.time_aggregation,
                                                info.hierarchy_aggregation);
+  if (kpi.carry_forward()) {
+    if (info.time_aggregation != TimeAggregation::kLast) {
+      return Invalid(field + ".carry_forward",
+                     "only stocks (time aggregation LAST) carry forward");
+    }
+    if (info.weight) {
+      return Invalid(field + ".carry_forward",
+                     "not for a weighted KPI (yet)");
+    }
+    info.carry_forward = true;
+  }
   return info;
 }
 
@@ -467,6 +478,7 @@ absl::Status Definitions::ApplyKpi(const v1::Kpi& kpi,
     if (old.time_aggregation != info.time_aggregation ||
         old.hierarchy_aggregation != info.hierarchy_aggregation ||
         old.weight != info.weight || old.periods != info.periods ||
+        old.carry_forward != info.carry_forward ||
         old.definition.formula().SerializeAsString() !=
             kpi.formula().SerializeAsString()) {
       return absl::FailedPreconditionError(absl::StrCat(

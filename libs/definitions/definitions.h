@@ -58,6 +58,7 @@ struct KpiInfo {
   std::optional<KpiIndex> weight;     // kWeightedAvg.
   std::optional<FormulaInfo> formula;  // kRatio, kDerived.
   PeriodKindSet periods;               // Kept for this KPI.
+  bool carry_forward = false;          // Stocks carried into empty periods.
   // Whether each unit's own events are kept per period (see
   // FoldsWithoutOwnState); weights always keep them.
   bool keeps_own_state = false;

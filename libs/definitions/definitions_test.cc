@@ -279,6 +279,22 @@ TEST(DefinitionsTest, FormulasAndWeightsAreCheckedWhole) {
                        HasSubstr("without keeping each unit's own value")));
   weighted.mutable_kpi()->set_weight_kpi_id("score");
   ASSERT_OK(base->WithBatch(Batch({weighted})));
+  // Only stocks carry forward.
+  auto carried_sum = Aggregated("flow", v1::TIME_AGGREGATION_SUM,
+                                v1::HIERARCHY_AGGREGATION_SUM);
+  carried_sum.mutable_kpi()->set_carry_forward(true);
+  EXPECT_THAT(base->WithBatch(Batch({carried_sum})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("carry_forward: only stocks")));
+  auto stock = Aggregated("stock", v1::TIME_AGGREGATION_LAST,
+                          v1::HIERARCHY_AGGREGATION_SUM);
+  stock.mutable_kpi()->set_carry_forward(true);
+  auto by_stock = Aggregated("by-stock", v1::TIME_AGGREGATION_LAST,
+                             v1::HIERARCHY_AGGREGATION_WEIGHTED_AVG);
+  by_stock.mutable_kpi()->set_weight_kpi_id("stock");
+  EXPECT_THAT(base->WithBatch(Batch({stock, by_stock})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("carried forward")));
   // How a KPI aggregates is fixed once defined.
   auto changed = Aggregated("score", v1::TIME_AGGREGATION_MAX,
                             v1::HIERARCHY_AGGREGATION_AVG);

@@ -332,6 +332,8 @@ void RollupEngine::RestartFromCommitted(const absl::Status& cause) {
   pending_events_.clear();
   pending_own_events_.clear();
   new_events_ = 0;
+  frontiers_.clear();
+  pending_frontiers_.clear();
   absl::Duration backoff = absl::Milliseconds(100);
   while (!stop_) {
     absl::Status assigned = closings_.Load(static_cast<int32_t>(next_.size()));
@@ -448,6 +450,9 @@ absl::Status RollupEngine::HandOff() {
   pending_own_events_.clear();
   new_events_ = 0;
   closings_.TakeChanges(batch.changes);
+  batch.changes.frontiers.assign(pending_frontiers_.begin(),
+                                 pending_frontiers_.end());
+  pending_frontiers_.clear();
   flusher_->Submit(std::move(batch));
   ReportProgress();
   // Every batch before this one is durable now, so only this batch's
@@ -792,7 +797,7 @@ absl::Status RollupEngine::Propagate(const Definitions& defs, KpiIndex kpi,
                                      const Contribution& before,
                                      const Contribution& after,
                                      int64_t standing_delta,
-                                     const EventTime& time) {
+                                     const EventTime& time, int64_t versions) {
   const HierarchyAggregation aggregation =
       defs.kpi(kpi).hierarchy_aggregation;
   auto load = [&](const CellId& id) {
@@ -836,6 +841,7 @@ absl::Status RollupEngine::Propagate(const Definitions& defs, KpiIndex kpi,
     // Versions of each shape lie above those of the shapes before it.
     if (cell->version == 0) cell->version = folded_reorgs_ << kReorgVersionShift;
     NoteEvent(standing_delta, time, *cell);
+    cell->version += versions - 1;
   }
   return absl::OkStatus();
 }
@@ -932,6 +938,9 @@ absl::Status RollupEngine::FoldChange(const Definitions& defs,
   defs.calendar().PeriodsContaining(FromTimestamp(event.event_time()),
                                     info.periods, periods_);
   const std::vector<Period> periods = periods_;  // Rebuilds reuse periods_.
+  if (info.carry_forward) {
+    return CarryForward(defs, located, id, time, periods, before, after);
+  }
   for (const Period& period : periods) {
     Contribution was, is;
     if (info.keeps_own_state) {
@@ -961,6 +970,136 @@ absl::Status RollupEngine::FoldChange(const Definitions& defs,
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status RollupEngine::CarryForward(const Definitions& defs,
+                                        const Located& located,
+                                        absl::string_view id,
+                                        const EventTime& time,
+                                        const std::vector<Period>& periods,
+                                        std::optional<int64_t> before,
+                                        std::optional<int64_t> after) {
+  const KpiIndex kpi = located.kpi;
+  const UnitIndex unit = located.unit;
+  const KpiInfo& info = defs.kpi(kpi);
+  for (PeriodKind kind : info.periods) {
+    // The periods of this kind holding the event: one, or consecutive
+    // to-date periods.
+    int32_t first = 0, last = -1;
+    bool any = false;
+    for (const Period& p : periods) {
+      if (p.kind != kind) continue;
+      if (!any || p.index < first) first = p.index;
+      if (!any || p.index > last) last = p.index;
+      any = true;
+    }
+    if (!any) continue;
+    ASSIGN_OR_RETURN(std::optional<int32_t> frontier,
+                     FrontierOf(defs, kpi, kind));
+    if (frontier && last > *frontier) {
+      RETURN_IF_ERROR(AdvanceFrontier(defs, kpi, kind, *frontier, last));
+    }
+    const int32_t end = frontier ? std::max(*frontier, last) : last;
+    SetFrontier(defs, kpi, kind, end);
+    for (int32_t i = first; i <= end; ++i) {
+      const Period period{kind, i};
+      const CellId cell{kpi, unit, period};
+      ASSIGN_OR_RETURN(const Contribution was,
+                       OwnContributionOf(defs, kpi, unit, period));
+      std::optional<int64_t> carried_in;
+      if (i > last) {
+        ASSIGN_OR_RETURN(const OwnState* previous,
+                         own_.Get({kpi, unit, {kind, i - 1}}, [&] {
+                           return store_.GetOwn(
+                               CellKeyFor(defs, {kpi, unit, {kind, i - 1}}));
+                         }));
+        carried_in = LatestValue(*previous);
+      }
+      ASSIGN_OR_RETURN(OwnState * own, own_.Mutable(cell, [&] {
+        return store_.GetOwn(CellKeyFor(defs, cell));
+      }));
+      // Every event up to a period's end counts in its versions.
+      ++own->history;
+      if (own->latest_time < time || own->history == 1) own->latest_time = time;
+      bool exact = true;
+      if (i <= last) {
+        if (before) exact = RemoveFromOwn(info.time_aggregation, {time, id, *before}, *own);
+        if (exact && after) AddToOwn(info.time_aggregation, {time, id, *after}, *own);
+      } else {
+        own->carried = carried_in.has_value();
+        own->carried_value = carried_in.value_or(0);
+      }
+      if (!exact) RETURN_IF_ERROR(RebuildOwn(defs, cell));
+      ASSIGN_OR_RETURN(const Contribution is,
+                       OwnContributionOf(defs, kpi, unit, period));
+      const int64_t standing =
+          i <= last ? int64_t{after.has_value()} - before.has_value() : 0;
+      RETURN_IF_ERROR(
+          Propagate(defs, kpi, unit, period, was, is, standing, time));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RollupEngine::AdvanceFrontier(const Definitions& defs,
+                                           KpiIndex kpi, PeriodKind kind,
+                                           int32_t from, int32_t to) {
+  // Every unit with a value by `from`'s end carries it into the new periods.
+  for (UnitIndex unit = 0; unit < defs.unit_count(); ++unit) {
+    const CellId source{kpi, unit, {kind, from}};
+    ASSIGN_OR_RETURN(const OwnState* at_frontier, own_.Get(source, [&] {
+      return store_.GetOwn(CellKeyFor(defs, source));
+    }));
+    if (at_frontier->history == 0) continue;
+    const std::optional<int64_t> value = LatestValue(*at_frontier);
+    const int64_t history = at_frontier->history;
+    const EventTime latest = at_frontier->latest_time;
+    for (int32_t i = from + 1; i <= to; ++i) {
+      const CellId cell{kpi, unit, {kind, i}};
+      ASSIGN_OR_RETURN(const Contribution was,
+                       OwnContributionOf(defs, kpi, unit, cell.period));
+      ASSIGN_OR_RETURN(OwnState * own, own_.Mutable(cell, [&] {
+        return store_.GetOwn(CellKeyFor(defs, cell));
+      }));
+      own->history = history;
+      own->latest_time = latest;
+      own->carried = value.has_value();
+      own->carried_value = value.value_or(0);
+      ASSIGN_OR_RETURN(const Contribution is,
+                       OwnContributionOf(defs, kpi, unit, cell.period));
+      RETURN_IF_ERROR(Propagate(defs, kpi, unit, cell.period, was, is,
+                                /*standing_delta=*/0, latest, history));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string RollupEngine::FrontierKey(const Definitions& defs, KpiIndex kpi,
+                                      PeriodKind kind) {
+  return absl::StrCat("frontier/", defs.kpi(kpi).definition.kpi_id(), "/",
+                      static_cast<int>(kind));
+}
+
+absl::StatusOr<std::optional<int32_t>> RollupEngine::FrontierOf(
+    const Definitions& defs, KpiIndex kpi, PeriodKind kind) {
+  const std::string key = FrontierKey(defs, kpi, kind);
+  if (auto it = frontiers_.find(key); it != frontiers_.end()) {
+    return it->second;
+  }
+  ASSIGN_OR_RETURN(std::optional<int64_t> stored, store_.Frontier(key));
+  std::optional<int32_t> frontier;
+  if (stored) frontier = static_cast<int32_t>(*stored);
+  frontiers_[key] = frontier;
+  return frontier;
+}
+
+void RollupEngine::SetFrontier(const Definitions& defs, KpiIndex kpi,
+                               PeriodKind kind, int32_t index) {
+  const std::string key = FrontierKey(defs, kpi, kind);
+  auto it = frontiers_.find(key);
+  if (it != frontiers_.end() && it->second == index) return;
+  frontiers_[key] = index;
+  pending_frontiers_[key] = index;
 }
 
 bool RollupEngine::IsIndexed(const KpiInfo& kpi) {
@@ -1012,6 +1151,11 @@ absl::Status RollupEngine::RebuildOwn(const Definitions& defs,
   ASSIGN_OR_RETURN(OwnState * own, own_.Mutable(cell, [&] {
     return store_.GetOwn(CellKeyFor(defs, cell));
   }));
+  // What is carried in and the history up to the period's end stay.
+  rebuilt.carried = own->carried;
+  rebuilt.carried_value = own->carried_value;
+  rebuilt.history = own->history;
+  rebuilt.latest_time = own->latest_time;
   *own = std::move(rebuilt);
   return absl::OkStatus();
 }

@@ -179,8 +179,29 @@ class RollupEngine {
   absl::Status Propagate(const Definitions& defs, KpiIndex kpi, UnitIndex unit,
                          const Period& period, const Contribution& before,
                          const Contribution& after, int64_t standing_delta,
-                         const EventTime& time)
+                         const EventTime& time, int64_t versions = 1)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+  // FoldChange for a KPI that carries stocks forward: the event's periods,
+  // then every later one up to the frontier (the unit's value or history
+  // as of their ends changed).
+  absl::Status CarryForward(const Definitions& defs, const Located& event,
+                            absl::string_view id, const EventTime& time,
+                            const std::vector<Period>& periods,
+                            std::optional<int64_t> before,
+                            std::optional<int64_t> after)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+  // Carries every unit's value at period `from` into `from`+1 .. `to`.
+  absl::Status AdvanceFrontier(const Definitions& defs, KpiIndex kpi,
+                               PeriodKind kind, int32_t from, int32_t to)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+  // The latest period index of `kind` any event of `kpi` reached.
+  absl::StatusOr<std::optional<int32_t>> FrontierOf(const Definitions& defs,
+                                                    KpiIndex kpi,
+                                                    PeriodKind kind);
+  void SetFrontier(const Definitions& defs, KpiIndex kpi, PeriodKind kind,
+                   int32_t index);
+  static std::string FrontierKey(const Definitions& defs, KpiIndex kpi,
+                                 PeriodKind kind);
   // The weight of `unit` changed from `weight_before` to `weight_after`:
   // updates the cells of a KPI weighted by it.
   absl::Status Reweigh(const Definitions& defs, KpiIndex weighted,
@@ -256,6 +277,10 @@ class RollupEngine {
   int64_t new_events_ = 0;  // Ids among them applied for the first time.
   // Own-events index changes since the last hand-off (none: deleted).
   std::map<std::string, std::optional<int64_t>> pending_own_events_;
+  // Carried-forward KPIs' frontiers by FrontierKey (none: never reached),
+  // and those changed since the last hand-off.
+  absl::flat_hash_map<std::string, std::optional<int32_t>> frontiers_;
+  std::map<std::string, int64_t> pending_frontiers_;
   // Per partition: where the engine reads next, and the record before.
   absl::flat_hash_map<int32_t, eventlog::Position> next_;
 };

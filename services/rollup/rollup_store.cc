@@ -25,7 +25,7 @@ constexpr char kEndOfKeys[] = "\xff\xff\xff\xff";
 // Fixed-width fields of a stored cell and of an own state (followed by
 // the latest event's id).
 constexpr size_t kCellFields = 9;
-constexpr size_t kOwnFields = 7;
+constexpr size_t kOwnFields = 12;
 
 int64_t Low(absl::int128 v) { return static_cast<int64_t>(absl::Int128Low64(v)); }
 int64_t High(absl::int128 v) { return absl::Int128High64(v); }
@@ -57,7 +57,8 @@ StateDbOptions RollupStore::Layout(const std::string& path) {
   // 2: 128-bit sums, nanosecond times, event fingerprints.
   // 3: every aggregation (weights, contributors, own counts and extremes),
   //    periods in the organisation's time zone, corrections.
-  options.format = "strata.rollup/3";
+  // 4: stocks carried forward.
+  options.format = "strata.rollup/4";
   return options;
 }
 
@@ -122,6 +123,11 @@ absl::StatusOr<std::optional<OwnState>> RollupStore::GetOwn(
                    static_cast<int32_t>(DecodeFixed64At(*value, 4))};
   own.last_value = DecodeFixed64At(*value, 5);
   own.extreme = DecodeFixed64At(*value, 6);
+  own.carried = DecodeFixed64At(*value, 7) != 0;
+  own.carried_value = DecodeFixed64At(*value, 8);
+  own.history = DecodeFixed64At(*value, 9);
+  own.latest_time = {DecodeFixed64At(*value, 10),
+                     static_cast<int32_t>(DecodeFixed64At(*value, 11))};
   own.last_id = value->substr(kOwnFields * 8);
   return own;
 }
@@ -149,6 +155,14 @@ RollupStore::OwnEvents(absl::string_view begin, absl::string_view end) {
     events.emplace_back(std::move(key), DecodeFixed64At(value, 0));
   }
   return events;
+}
+
+absl::StatusOr<std::optional<int64_t>> RollupStore::Frontier(
+    const std::string& key) {
+  ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(kMeta, key));
+  if (!value) return std::nullopt;
+  if (value->size() != 8) return Malformed("frontier", key);
+  return DecodeFixed64At(*value, 0);
 }
 
 absl::StatusOr<int64_t> RollupStore::FoldedReorgs() {
@@ -206,6 +220,9 @@ absl::Status RollupStore::Commit(const StateChanges& changes) {
   for (const auto& [key, cell] : changes.reported) {
     batch.Put(db_->family(kReported), key, EncodeCell(cell));
   }
+  for (const auto& [key, index] : changes.frontiers) {
+    batch.Put(db_->family(kMeta), key, EncodeFixed64s({index}));
+  }
   for (const auto& [label, closing] : changes.closings) {
     batch.Put(db_->family(kClosings), label, closing);
   }
@@ -219,7 +236,9 @@ absl::Status RollupStore::Commit(const StateChanges& changes) {
   for (const auto& [key, own] : changes.own) {
     std::string value = EncodeFixed64s(
         {own.count, Low(own.sum), High(own.sum), own.last_time.seconds,
-         own.last_time.nanos, own.last_value, own.extreme});
+         own.last_time.nanos, own.last_value, own.extreme, own.carried,
+         own.carried_value, own.history, own.latest_time.seconds,
+         own.latest_time.nanos});
     value += own.last_id;
     batch.Put(db_->family(kOwn), key, value);
   }

@@ -35,6 +35,8 @@ struct StateChanges {
   std::vector<std::pair<std::string, std::optional<std::string>>> pending;
   // Cells as reported at a close, before approved events changed them.
   std::vector<std::pair<std::string, RollupCell>> reported;
+  // Carried-forward KPIs' frontiers (FrontierKey): the latest period index.
+  std::vector<std::pair<std::string, int64_t>> frontiers;
   std::vector<eventlog::Position> positions;
 };
 
@@ -61,6 +63,9 @@ class RollupStore {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Pending();
   absl::StatusOr<std::optional<std::string>> GetPending(const std::string& id);
   absl::StatusOr<std::optional<RollupCell>> GetReported(const std::string& key);
+
+  // The latest period index of a kind that a carried-forward KPI reached.
+  absl::StatusOr<std::optional<int64_t>> Frontier(const std::string& key);
 
   // How many reorgs the definitions held when the state was folded.
   absl::StatusOr<int64_t> FoldedReorgs();

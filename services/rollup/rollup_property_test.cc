@@ -227,6 +227,7 @@ class CaseGenerator {
     GenerateHierarchy();
     GenerateEventKpis();
     GenerateFormulaKpis();
+    CarrySomeStocksForward();
     GenerateEvents();
     PlanAppends();
     GenerateEngineOptions();
@@ -313,6 +314,21 @@ class CaseGenerator {
                         PeriodKind::kYear};
     if (case_.fiscal_year_start_month != 1) kinds.Add(PeriodKind::kFiscalYear);
     return kinds;
+  }
+
+  // Half the stocks that neither weigh nor are weighed carry forward.
+  void CarrySomeStocksForward() {
+    for (ReferenceKpi& k : case_.kpis) {
+      if (k.IsComputed() || k.time != TimeAggregation::kLast ||
+          !k.weight_id.empty()) {
+        continue;
+      }
+      bool weighs = false;
+      for (const ReferenceKpi& other : case_.kpis) {
+        weighs |= other.weight_id == k.id;
+      }
+      if (!weighs && Chance(0.5)) k.carry_forward = true;
+    }
   }
 
   static bool CanWeigh(const ReferenceKpi& k) {
@@ -659,6 +675,7 @@ v1::DefinitionChange KpiDefinition(const ReferenceKpi& k,
   } else {
     kpi.set_time_aggregation(static_cast<v1::TimeAggregation>(k.time));
     kpi.set_weight_kpi_id(k.weight_id);
+    kpi.set_carry_forward(k.carry_forward);
   }
   if (!default_periods) {
     for (PeriodKind kind : k.periods) {

@@ -225,6 +225,7 @@ class Model {
 
   ReferenceRollup Compute(const std::vector<ReferenceEvent>& events) {
     for (const ReferenceEvent* event : Distinct(events)) FoldOwn(*event);
+    CarryForward();
     GatherSubtrees();
     ReferenceRollup rollup;
     for (const auto& [key, subtree] : subtrees_) {
@@ -244,6 +245,32 @@ class Model {
          ReferencePeriodsContaining(calendar_, event.time, kpi.periods)) {
       own_[OwnKeyOf(kpi.id, unit, period)].Add(event);
     }
+  }
+
+  // A carried-forward KPI's unit without events in a period, after it had
+  // some, counts there with its latest value (and time) before it, up to
+  // the latest period of the kind any event of the KPI reached.
+  void CarryForward() {
+    std::map<std::pair<std::string, int>, int32_t> frontier;
+    for (const auto& [key, own] : own_) {
+      const auto& [kpi_id, unit, kind, index] = key;
+      if (!kpis_.at(kpi_id)->carry_forward) continue;
+      auto [it, created] = frontier.try_emplace({kpi_id, kind}, index);
+      if (!created) it->second = std::max(it->second, index);
+    }
+    std::vector<std::pair<OwnKey, OwnEvents>> carried;
+    for (const auto& [key, own] : own_) {
+      const auto& [kpi_id, unit, kind, index] = key;
+      if (!kpis_.at(kpi_id)->carry_forward) continue;
+      for (int32_t i = index + 1; i <= frontier.at({kpi_id, kind}); ++i) {
+        if (own_.count({kpi_id, unit, kind, i}) > 0) break;  // Its own take over.
+        OwnEvents value = own;
+        value.count = 0;
+        value.sum = 0;
+        carried.emplace_back(OwnKey{kpi_id, unit, kind, i}, value);
+      }
+    }
+    for (auto& [key, value] : carried) own_[key] = std::move(value);
   }
 
   void GatherSubtrees() {

@@ -45,6 +45,9 @@ struct ReferenceKpi {
   std::string right_id;
   double scale = 0;
   PeriodKindSet periods;
+  // LAST only: a unit with no event in a period counts with its latest
+  // value before it, up to the latest period any event of the KPI reached.
+  bool carry_forward = false;
 
   bool IsComputed() const { return IsDerived(hierarchy); }
 };

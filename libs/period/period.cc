@@ -249,28 +249,4 @@ absl::StatusOr<PeriodKind> KindOfLabel(
   return kind;
 }
 
-Period PeriodContaining(PeriodKind kind, absl::Time time) {
-  return Calendar().Containing(kind, time);
-}
-
-std::array<Period, kRollupPeriodKinds.size()> RollupPeriodsContaining(
-    absl::Time time) {
-  const absl::CivilMonth month = absl::ToCivilMonth(time, absl::UTCTimeZone());
-  const int32_t month_index = static_cast<int32_t>(month - kMonthZero);
-  static_assert(kRollupPeriodKinds[0] == PeriodKind::kMonth &&
-                kRollupPeriodKinds[1] == PeriodKind::kQuarter &&
-                kRollupPeriodKinds[2] == PeriodKind::kYear);
-  return {Period{PeriodKind::kMonth, month_index},
-          Period{PeriodKind::kQuarter,
-                 static_cast<int32_t>(FloorDiv(month_index, 3))},
-          Period{PeriodKind::kYear, static_cast<int32_t>(month.year())}};
-}
-
-bool IsSupportedPeriodKind(int proto_kind) {
-  for (PeriodKind kind : kRollupPeriodKinds) {
-    if (static_cast<int>(kind) == proto_kind) return true;
-  }
-  return false;
-}
-
 }  // namespace strata

@@ -196,23 +196,4 @@ inline PeriodKindSet::Iterator PeriodKindSet::end() const {
   return Iterator(bits_, Iterator::kEnd);
 }
 
-// ---------------------------------------------------------------------------
-// Transitional: month, quarter and year decided in UTC with a January fiscal
-// year, as before Calendar. Callers move to Calendar, then these go.
-
-// Every kind a KPI event is rolled up into.
-inline constexpr std::array<PeriodKind, 3> kRollupPeriodKinds = {
-    PeriodKind::kMonth, PeriodKind::kQuarter, PeriodKind::kYear};
-
-// Calendar().Containing(kind, time): the period in UTC.
-Period PeriodContaining(PeriodKind kind, absl::Time time);
-
-// The periods of every kind in kRollupPeriodKinds that contain `time` in
-// UTC, in that order, from one calendar conversion.
-std::array<Period, kRollupPeriodKinds.size()> RollupPeriodsContaining(
-    absl::Time time);
-
-// True for the kinds in kRollupPeriodKinds.
-bool IsSupportedPeriodKind(int proto_kind);
-
 }  // namespace strata

@@ -1,5 +1,9 @@
 #include "libs/period/period.h"
 
+#include <vector>
+
+#include "libs/period/calendar.h"
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,41 +24,45 @@ absl::Time Utc(int y, int m, int d, int hh = 0, int mm = 0, int ss = 0) {
 
 TEST(PeriodTest, EventTimeDecidesMonthQuarterAndYear) {
   const absl::Time t = Utc(2026, 11, 24, 13, 5);
-  EXPECT_EQ(PeriodLabel(PeriodContaining(PeriodKind::kMonth, t)), "2026-11");
-  EXPECT_EQ(PeriodLabel(PeriodContaining(PeriodKind::kQuarter, t)), "2026-Q4");
-  EXPECT_EQ(PeriodLabel(PeriodContaining(PeriodKind::kYear, t)), "2026");
+  EXPECT_EQ(PeriodLabel(Calendar().Containing(PeriodKind::kMonth, t)), "2026-11");
+  EXPECT_EQ(PeriodLabel(Calendar().Containing(PeriodKind::kQuarter, t)), "2026-Q4");
+  EXPECT_EQ(PeriodLabel(Calendar().Containing(PeriodKind::kYear, t)), "2026");
 }
 
 TEST(PeriodTest, BoundariesAreUtcAndHalfOpen) {
   const absl::Time last_second = Utc(2026, 3, 31, 23, 59, 59);
   const absl::Time first_second = Utc(2026, 4, 1);
-  EXPECT_EQ(PeriodLabel(PeriodContaining(PeriodKind::kQuarter, last_second)),
+  EXPECT_EQ(PeriodLabel(Calendar().Containing(PeriodKind::kQuarter, last_second)),
             "2026-Q1");
-  EXPECT_EQ(PeriodLabel(PeriodContaining(PeriodKind::kQuarter, first_second)),
+  EXPECT_EQ(PeriodLabel(Calendar().Containing(PeriodKind::kQuarter, first_second)),
             "2026-Q2");
-  EXPECT_EQ(PeriodLabel(PeriodContaining(PeriodKind::kYear,
+  EXPECT_EQ(PeriodLabel(Calendar().Containing(PeriodKind::kYear,
                                          Utc(2025, 12, 31, 23, 59, 59))),
             "2025");
 }
 
 TEST(PeriodTest, RollupPeriodsMatchEachKind) {
   const absl::Time t = Utc(2026, 2, 28, 23, 59, 59);
-  const auto periods = RollupPeriodsContaining(t);
-  for (size_t i = 0; i < kRollupPeriodKinds.size(); ++i) {
-    EXPECT_EQ(periods[i], PeriodContaining(kRollupPeriodKinds[i], t));
+  std::vector<Period> periods;
+  Calendar().PeriodsContaining(
+      t, {PeriodKind::kMonth, PeriodKind::kQuarter, PeriodKind::kYear}, periods);
+  ASSERT_EQ(periods.size(), 3u);
+  for (const Period& period : periods) {
+    EXPECT_EQ(period, Calendar().Containing(period.kind, t));
   }
   EXPECT_EQ(PeriodLabel(periods[1]), "2026-Q1");
 }
 
 TEST(PeriodTest, ConsecutivePeriodsHaveConsecutiveIndexes) {
-  const Period dec = PeriodContaining(PeriodKind::kMonth, Utc(2025, 12, 15));
-  const Period jan = PeriodContaining(PeriodKind::kMonth, Utc(2026, 1, 15));
+  const Period dec = Calendar().Containing(PeriodKind::kMonth, Utc(2025, 12, 15));
+  const Period jan = Calendar().Containing(PeriodKind::kMonth, Utc(2026, 1, 15));
   EXPECT_EQ(jan.index, dec.index + 1);
 }
 
 TEST(PeriodTest, LabelsRoundTrip) {
-  for (PeriodKind kind : kRollupPeriodKinds) {
-    const Period p = PeriodContaining(kind, Utc(2024, 2, 29));
+  for (PeriodKind kind :
+       {PeriodKind::kMonth, PeriodKind::kQuarter, PeriodKind::kYear}) {
+    const Period p = Calendar().Containing(kind, Utc(2024, 2, 29));
     auto parsed = ParsePeriod(kind, PeriodLabel(p));
     ASSERT_TRUE(parsed.ok()) << parsed.status();
     EXPECT_EQ(*parsed, p);

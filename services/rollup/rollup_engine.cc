@@ -937,11 +937,10 @@ absl::Status RollupEngine::FoldChange(const Definitions& defs,
   periods_.clear();
   defs.calendar().PeriodsContaining(FromTimestamp(event.event_time()),
                                     info.periods, periods_);
-  const std::vector<Period> periods = periods_;  // Rebuilds reuse periods_.
   if (info.carry_forward) {
-    return CarryForward(defs, located, id, time, periods, before, after);
+    return CarryForward(defs, located, id, time, periods_, before, after);
   }
-  for (const Period& period : periods) {
+  for (const Period& period : periods_) {
     Contribution was, is;
     if (info.keeps_own_state) {
       ASSIGN_OR_RETURN(was, OwnContributionOf(defs, located.kpi, located.unit,

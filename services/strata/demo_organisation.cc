@@ -1,5 +1,7 @@
 #include "services/strata/demo_organisation.h"
 
+#include "libs/period/calendar.h"
+
 #include <array>
 
 #include "absl/strings/str_cat.h"
@@ -116,7 +118,7 @@ v1::DefinitionBatch DemoDefinitions(absl::Time now) {
     kpi->mutable_thresholds()->set_amber_pct(k.amber_pct);
   }
   const std::string month =
-      PeriodLabel(PeriodContaining(PeriodKind::kMonth, now));
+      PeriodLabel(Calendar().Containing(PeriodKind::kMonth, now));
   for (const DemoKpi& k : kKpis) {
     for (const auto& [unit, teams] : units) {
       v1::Target* target = batch.add_changes()->mutable_target();
@@ -135,7 +137,7 @@ std::vector<v1::KpiEvent> DemoEvents(absl::Time now, int per_team_and_kpi) {
   const absl::Time start = absl::FromCivil(month, absl::UTCTimeZone());
   const absl::Duration span = now - start;
   const std::string month_label =
-      PeriodLabel(PeriodContaining(PeriodKind::kMonth, now));
+      PeriodLabel(Calendar().Containing(PeriodKind::kMonth, now));
   std::vector<v1::KpiEvent> events;
   for (const char* bu : kBusinessUnits) {
     for (const char* dept : kDepartments) {

@@ -280,9 +280,21 @@ absl::Status RollupEngine::PublishTombstones() {
   ASSIGN_OR_RETURN(std::vector<std::string> keys, store_.Tombstones());
   const std::shared_ptr<const Definitions> defs = definitions_.Current();
   std::vector<eventlog::AppendRecord> records;
+  absl::flat_hash_set<CellId> removed;
+  auto remove = [&](const CellId& id) {
+    if (!removed.insert(id).second) return;
+    v1::RollupRecord record = MakeEmptyRecord(*defs, id);
+    record.set_no_value_reason("no events since the organisation was reshaped");
+    // Above every version folded in the old shape.
+    record.set_version(folded_reorgs_ << kReorgVersionShift);
+    records.push_back({CellKeyFor(*defs, id), record.SerializeAsString()});
+  };
+  auto exists = [&](const CellId& id) -> absl::StatusOr<bool> {
+    ASSIGN_OR_RETURN(std::optional<RollupCell> cell,
+                     store_.GetCell(CellKeyFor(*defs, id)));
+    return cell.has_value();
+  };
   for (const std::string& key : keys) {
-    ASSIGN_OR_RETURN(std::optional<RollupCell> cell, store_.GetCell(key));
-    if (cell) continue;  // It exists in the new shape too.
     std::vector<absl::string_view> parts = absl::StrSplit(key, '/');
     if (parts.size() != 3) continue;
     auto kind = KindOfLabel(parts[2]);
@@ -290,11 +302,20 @@ absl::Status RollupEngine::PublishTombstones() {
     std::optional<KpiIndex> kpi = defs->FindKpi(parts[0]);
     std::optional<UnitIndex> unit = defs->FindUnit(parts[1]);
     if (!period.ok() || !kpi || !unit) continue;
-    v1::RollupRecord record = MakeEmptyRecord(*defs, {*kpi, *unit, *period});
-    record.set_no_value_reason("no events since the organisation was reshaped");
-    // Above every version folded in the old shape.
-    record.set_version(folded_reorgs_ << kReorgVersionShift);
-    records.push_back({key, record.SerializeAsString()});
+    const CellId id{*kpi, *unit, *period};
+    ASSIGN_OR_RETURN(bool kept, exists(id));
+    if (kept) continue;  // It exists in the new shape too.
+    remove(id);
+    // Derived cells are published, not stored: one goes with the last of
+    // its inputs.
+    for (KpiIndex derived : defs->kpi(*kpi).derived) {
+      const KpiInfo& info = defs->kpi(derived);
+      if (!info.periods.Contains(period->kind)) continue;
+      ASSIGN_OR_RETURN(bool left, exists({info.formula->left, *unit, *period}));
+      ASSIGN_OR_RETURN(bool right,
+                       exists({info.formula->right, *unit, *period}));
+      if (!left && !right) remove({derived, *unit, *period});
+    }
   }
   if (!records.empty()) RETURN_IF_ERROR(log_.Append(kRollupsTopic, records));
   RETURN_IF_ERROR(store_.DeleteTombstones(keys));
@@ -1005,8 +1026,11 @@ absl::Status RollupEngine::CarryForward(const Definitions& defs,
       const CellId cell{kpi, unit, period};
       ASSIGN_OR_RETURN(const Contribution was,
                        OwnContributionOf(defs, kpi, unit, period));
+      // What the period before passes on, as this change left it: to-date
+      // periods overlap, so a period holding the event may carry in a value
+      // the event made too.
       std::optional<int64_t> carried_in;
-      if (i > last) {
+      if (i > first) {
         ASSIGN_OR_RETURN(const OwnState* previous,
                          own_.Get({kpi, unit, {kind, i - 1}}, [&] {
                            return store_.GetOwn(
@@ -1020,13 +1044,14 @@ absl::Status RollupEngine::CarryForward(const Definitions& defs,
       // Every event up to a period's end counts in its versions.
       ++own->history;
       if (own->latest_time < time || own->history == 1) own->latest_time = time;
+      if (i > first) {
+        own->carried = carried_in.has_value();
+        own->carried_value = carried_in.value_or(0);
+      }
       bool exact = true;
       if (i <= last) {
         if (before) exact = RemoveFromOwn(info.time_aggregation, {time, id, *before}, *own);
         if (exact && after) AddToOwn(info.time_aggregation, {time, id, *after}, *own);
-      } else {
-        own->carried = carried_in.has_value();
-        own->carried_value = carried_in.value_or(0);
       }
       if (!exact) RETURN_IF_ERROR(RebuildOwn(defs, cell));
       ASSIGN_OR_RETURN(const Contribution is,

@@ -44,14 +44,12 @@
 #include "services/rollup/dirty_cache.h"
 #include "services/rollup/period_closings.h"
 #include "services/rollup/rollup_flusher.h"
+#include "services/rollup/rollup_record.h"
 #include "services/rollup/rollup_store.h"
 #include "strata/v1/events.pb.h"
 #include "strata/v1/rollup.pb.h"
 
 namespace strata::rollup {
-
-// Cell versions of the n-th reorg's shape start at n << this.
-inline constexpr int kReorgVersionShift = 40;
 
 struct RollupEngineOptions {
   // Longest an applied event waits before it is published on the changelog

@@ -22,6 +22,7 @@ namespace strata::rollup {
 namespace {
 
 using ::strata::testing::Batch;
+using ::strata::testing::ComputedKpiChange;
 using ::strata::testing::KpiChange;
 using ::strata::testing::StatusIs;
 using ::strata::testing::TargetChange;
@@ -789,6 +790,50 @@ TEST_F(RollupEngineTest, AReorgReshapesPeriodsFromItsDateAndKeepsEarlierOnes) {
   check();
 }
 
+// Found by the property test: a reorg left derived cells on the changelog
+// as the old shape had them. A derived KPI's cells are not stored, so a
+// reshape never retracted those the new shape lacks; and a derived
+// record's version (the sum of its inputs') fell below the old shape's
+// once one input was gone, so consumers kept the old figure.
+TEST_F(RollupEngineTest, AReorgRetractsAndRepublishesDerivedCells) {
+  AppendDefinitionBatch(Batch(
+      {UnitChange("bu2", "ent"), UnitChange("team-c", "bu"),
+       KpiChange("costs", v1::TIME_AGGREGATION_SUM),
+       ComputedKpiChange("margin", v1::HIERARCHY_AGGREGATION_DERIVED,
+                         v1::Formula::OPERATOR_DIFFERENCE, "sales", "costs")}));
+  AppendEvents({{"s-mar", "sales", "team-a", Utc(2026, 3, 10), 5},
+                {"c-mar", "costs", "team-b", Utc(2026, 3, 10), 2},
+                {"s-apr", "sales", "team-b", Utc(2026, 4, 10), 7},
+                {"c-apr", "costs", "team-b", Utc(2026, 4, 10), 3}});
+  WaitForApplied(4);
+  auto move = [&](const std::string& unit) {
+    v1::DefinitionChange change = UnitChange(unit, "bu2");
+    change.mutable_org_unit()->set_effective_from("2026-01-01");
+    AppendDefinitionBatch(Batch({change}));
+    ASSERT_TRUE(WaitUntil([&] {
+      return engine_->Health().ok() && store_->Tombstones().ok() &&
+             store_->Tombstones()->empty() &&
+             *store_->FoldedReorgs() == definitions_->Current()->reorg_count();
+    }));
+  };
+  move("team-c");  // Sent nothing: bu keeps what it had.
+  move("team-b");  // bu keeps team-a's March sales only.
+  absl::flat_hash_map<std::string, v1::RollupRecord> latest;
+  ASSERT_TRUE(WaitUntil([&] {
+    latest = ReadChangelog();
+    return latest["margin/bu2/2026-04"].has_value();
+  }));
+  // Sales without costs: no margin, where the old shape had 5 - 2.
+  EXPECT_FALSE(latest["margin/bu/2026-03"].has_value());
+  EXPECT_EQ(latest["margin/bu/2026-03"].version(),
+            Record("margin", "bu", PeriodKind::kMonth, "2026-03").version());
+  ASSERT_TRUE(latest.contains("margin/bu2/2026-03"));  // No sales there.
+  EXPECT_FALSE(latest["margin/bu2/2026-03"].has_value());
+  EXPECT_FALSE(latest["margin/bu/2026-04"].has_value());
+  EXPECT_GE(latest["margin/bu/2026-04"].version(), int64_t{2} << 40);
+  EXPECT_EQ(latest["margin/bu2/2026-04"].value(), 4);
+}
+
 TEST_F(RollupEngineTest, StocksCarryForwardIntoPeriodsAUnitSentNothingIn) {
   v1::DefinitionChange staff = KpiChange("staff", v1::TIME_AGGREGATION_LAST);
   staff.mutable_kpi()->set_carry_forward(true);
@@ -839,6 +884,30 @@ TEST_F(RollupEngineTest, StocksCarryForwardIntoPeriodsAUnitSentNothingIn) {
     EXPECT_EQ(record.last_event_time().seconds(),
               was.last_event_time().seconds())
         << name;
+  }
+}
+
+// Found by the property test: a to-date period that holds an event also
+// carries in the value of the period before it, which holds the event too.
+// Voiding the event changed the period before but left the carried value
+// it had passed on, so the later period still counted the voided event:
+// when an earlier value arrived between the event and its void.
+TEST_F(RollupEngineTest, AVoidReachesTheValueCarriedIntoLaterToDatePeriods) {
+  v1::DefinitionChange staff = KpiChange("staff", v1::TIME_AGGREGATION_LAST);
+  staff.mutable_kpi()->set_carry_forward(true);
+  staff.mutable_kpi()->add_periods(v1::PERIOD_KIND_YEAR_TO_DATE);
+  AppendDefinitionBatch(Batch({staff}));
+  AppendEvents({{"nov", "staff", "team-a", Utc(2026, 11, 10), 2}}, 0);
+  WaitForApplied(1);
+  AppendEvents({{"last-year", "staff", "team-a", Utc(2025, 12, 10), 1}}, 1);
+  WaitForApplied(2);
+  AppendCorrection("void-nov", "nov", "staff", "team-a", Utc(2026, 11, 10),
+                   std::nullopt);
+  WaitForApplied(3);
+  for (const char* label : {"YTD2026-10", "YTD2026-11", "YTD2026-12"}) {
+    EXPECT_EQ(Record("staff", "team-a", PeriodKind::kYearToDate, label).value(),
+              1)
+        << label;
   }
 }
 

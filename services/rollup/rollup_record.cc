@@ -83,7 +83,13 @@ v1::RollupRecord MakeDerivedRecord(const Definitions& defs, const CellId& id,
   RollupCell counts;
   counts.event_count = left.event_count + right.event_count;
   counts.last_event_time = std::max(left.last_event_time, right.last_event_time);
-  counts.version = left.version + right.version;
+  // Both inputs are of one shape (a reshape starts every cell again), or
+  // have no events (version 0).
+  constexpr int64_t kInShape = (int64_t{1} << kReorgVersionShift) - 1;
+  const int64_t shape =
+      std::max(left.version, right.version) & ~kInShape;
+  counts.version =
+      shape + (left.version & kInShape) + (right.version & kInShape);
   SetCounts(counts, record);
   return record;
 }

@@ -13,6 +13,10 @@
 
 namespace strata::rollup {
 
+// Cell versions of the n-th reorg's shape start at n << this: above every
+// version of the shapes before it.
+inline constexpr int kReorgVersionShift = 40;
+
 // The cell's key on the changelog and in the state store.
 std::string CellKeyFor(const Definitions& defs, const CellId& id);
 
@@ -22,7 +26,9 @@ v1::RollupRecord MakeRollupRecord(const Definitions& defs, const CellId& id,
 
 // The record of a derived KPI's cell, computed from its formula's inputs'
 // cells at the same unit and period (an input without events is empty).
-// Its version is the sum of theirs, so it grows whenever either changes.
+// Its version is their shape's first version plus what each counted
+// since, so it grows whenever either changes and lies above every version
+// of the shapes before theirs, as the inputs' versions do.
 v1::RollupRecord MakeDerivedRecord(const Definitions& defs, const CellId& id,
                                    const RollupCell& left,
                                    const RollupCell& right);

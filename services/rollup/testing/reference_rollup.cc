@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
+#include <set>
 #include <sstream>
 #include <tuple>
 
@@ -26,7 +28,7 @@ absl::int128 PowerOfTen(int exponent) {
 
 // One unit's own events of one KPI in one period.
 struct OwnEvents {
-  int64_t count = 0;
+  int64_t count = 0;  // Not voided.
   absl::int128 sum = 0;
   int64_t min = 0;
   int64_t max = 0;
@@ -34,23 +36,32 @@ struct OwnEvents {
   absl::Time last_time = absl::InfinitePast();
   std::string last_id;
   int64_t last = 0;
+  // The latest time of any of its events, voided ones too.
+  absl::Time latest = absl::InfinitePast();
+  // A carried-forward stock without events here: its value before.
+  std::optional<int64_t> carried;
 
-  void Add(const ReferenceEvent& event) {
-    const int64_t value = ToFixedPoint(event.value);
-    min = count == 0 ? value : std::min(min, value);
-    max = count == 0 ? value : std::max(max, value);
+  // `value` is the event's as corrected; none when voided.
+  void Add(const ReferenceEvent& event, std::optional<int64_t> value) {
+    latest = std::max(latest, event.time);
+    if (!value) return;
+    min = count == 0 ? *value : std::min(min, *value);
+    max = count == 0 ? *value : std::max(max, *value);
     if (count == 0 || event.time > last_time ||
         (event.time == last_time && event.id > last_id)) {
       last_time = event.time;
       last_id = event.id;
-      last = value;
+      last = *value;
     }
     ++count;
-    sum += value;
+    sum += *value;
   }
+
+  bool HasValue() const { return count > 0 || carried.has_value(); }
 
   // The unit's own value; for kAvg the sum of its events.
   absl::int128 Value(TimeAggregation time) const {
+    if (count == 0) return carried.value_or(0);
     switch (time) {
       case TimeAggregation::kSum:
       case TimeAggregation::kAvg:
@@ -133,9 +144,9 @@ ExpectedFigure SubtreeFigure(const ReferenceKpi& kpi, const Subtree& s) {
     case HierarchyAggregation::kSum:
       return WholeFigure(s.values);
     case HierarchyAggregation::kMin:
-      return WholeFigure(*s.min);
+      return s.min ? WholeFigure(*s.min) : NoValue();
     case HierarchyAggregation::kMax:
-      return WholeFigure(*s.max);
+      return s.max ? WholeFigure(*s.max) : NoValue();
     case HierarchyAggregation::kAvg:
       // Over time AVG: every event in the subtree; else the units' values.
       return FractionFigure(
@@ -195,36 +206,110 @@ ExpectedFigure FormulaFigure(const ReferenceKpi& kpi,
   return f;
 }
 
-// Distinct events by id, the first copy of each.
-std::vector<const ReferenceEvent*> Distinct(
-    const std::vector<ReferenceEvent>& events) {
-  std::map<std::string, const ReferenceEvent*> by_id;
-  std::vector<const ReferenceEvent*> out;
+// An event as its corrections left it: its value, or none when voided.
+struct Standing {
+  const ReferenceEvent* event;
+  std::optional<int64_t> value;
+};
+
+// The distinct events that are not corrections (the first copy of each
+// id), with the value the last of their corrections gave them.
+std::vector<Standing> Resolve(const std::vector<ReferenceEvent>& events) {
+  std::set<std::string> seen;
+  std::map<std::string, size_t> originals;
+  std::vector<Standing> out;
   for (const ReferenceEvent& event : events) {
-    if (by_id.emplace(event.id, &event).second) out.push_back(&event);
+    if (!seen.insert(event.id).second) continue;
+    if (event.corrects_id.empty()) {
+      originals[event.id] = out.size();
+      out.push_back({&event, ToFixedPoint(event.value)});
+      continue;
+    }
+    auto it = originals.find(event.corrects_id);
+    if (it == originals.end()) std::abort();  // Not a case the README allows.
+    out[it->second].value =
+        event.voids ? std::nullopt : std::optional<int64_t>(ToFixedPoint(event.value));
   }
   return out;
 }
+
+// The parent of every unit in each shape the organisation had: shape 0
+// from the start, shape s from the s-th distinct day a move applies from.
+class Shapes {
+ public:
+  Shapes(const Calendar& calendar, const std::vector<ReferenceUnit>& units)
+      : calendar_(calendar), units_(units) {
+    for (size_t i = 0; i < units.size(); ++i) index_[units[i].id] = i;
+    for (const ReferenceUnit& unit : units) {
+      for (const ReferenceUnit::Move& move : unit.moves) {
+        starts_.push_back(StartOf(move));
+      }
+    }
+    std::sort(starts_.begin(), starts_.end());
+    starts_.erase(std::unique(starts_.begin(), starts_.end()), starts_.end());
+  }
+
+  size_t IndexOf(const std::string& unit_id) const { return index_.at(unit_id); }
+
+  // Self first, root last.
+  const std::vector<size_t>& PathToRoot(size_t unit, const Period& period) {
+    const size_t shape = static_cast<size_t>(
+        std::upper_bound(starts_.begin(), starts_.end(), calendar_.Start(period)) -
+        starts_.begin());
+    std::vector<std::vector<size_t>>& paths = paths_[shape];
+    if (paths.empty()) {
+      paths.resize(units_.size());
+      for (size_t u = 0; u < units_.size(); ++u) {
+        for (std::optional<size_t> at = u; at; at = ParentIn(shape, *at)) {
+          if (paths[u].size() > units_.size()) std::abort();  // A cycle.
+          paths[u].push_back(*at);
+        }
+      }
+    }
+    return paths[unit];
+  }
+
+ private:
+  absl::Time StartOf(const ReferenceUnit::Move& move) const {
+    absl::StatusOr<Period> day = ParsePeriod(PeriodKind::kDay, move.effective_from);
+    if (!day.ok()) std::abort();
+    return calendar_.Start(*day);
+  }
+
+  std::optional<size_t> ParentIn(size_t shape, size_t unit) const {
+    const ReferenceUnit& u = units_[unit];
+    std::string parent = u.parent_id;
+    if (shape > 0) {
+      absl::Time from = absl::InfinitePast();
+      for (const ReferenceUnit::Move& move : u.moves) {
+        const absl::Time start = StartOf(move);
+        if (start <= starts_[shape - 1] && start >= from) {
+          from = start;
+          parent = move.parent_id;
+        }
+      }
+    }
+    if (parent.empty()) return std::nullopt;
+    return index_.at(parent);
+  }
+
+  const Calendar& calendar_;
+  const std::vector<ReferenceUnit>& units_;
+  std::map<std::string, size_t> index_;
+  std::vector<absl::Time> starts_;
+  std::map<size_t, std::vector<std::vector<size_t>>> paths_;
+};
 
 class Model {
  public:
   Model(const Calendar& calendar, const std::vector<ReferenceUnit>& units,
         const std::vector<ReferenceKpi>& kpis)
-      : calendar_(calendar), units_(units), order_(kpis) {
-    for (size_t i = 0; i < units.size(); ++i) {
-      unit_index_[units[i].id] = i;
-      std::vector<size_t> path = {i};
-      if (!units[i].parent_id.empty()) {
-        const auto& up = paths_[unit_index_.at(units[i].parent_id)];
-        path.insert(path.end(), up.begin(), up.end());
-      }
-      paths_.push_back(std::move(path));
-    }
+      : calendar_(calendar), units_(units), shapes_(calendar, units), order_(kpis) {
     for (const ReferenceKpi& kpi : kpis) kpis_[kpi.id] = &kpi;
   }
 
   ReferenceRollup Compute(const std::vector<ReferenceEvent>& events) {
-    for (const ReferenceEvent* event : Distinct(events)) FoldOwn(*event);
+    for (const Standing& event : Resolve(events)) FoldOwn(event);
     CarryForward();
     GatherSubtrees();
     ReferenceRollup rollup;
@@ -238,18 +323,21 @@ class Model {
   }
 
  private:
-  void FoldOwn(const ReferenceEvent& event) {
+  void FoldOwn(const Standing& standing) {
+    const ReferenceEvent& event = *standing.event;
     const ReferenceKpi& kpi = *kpis_.at(event.kpi_id);
-    const size_t unit = unit_index_.at(event.unit_id);
+    const size_t unit = shapes_.IndexOf(event.unit_id);
     for (const Period& period :
          ReferencePeriodsContaining(calendar_, event.time, kpi.periods)) {
-      own_[OwnKeyOf(kpi.id, unit, period)].Add(event);
+      own_[OwnKeyOf(kpi.id, unit, period)].Add(event, standing.value);
     }
   }
 
-  // A carried-forward KPI's unit without events in a period, after it had
-  // some, counts there with its latest value (and time) before it, up to
-  // the latest period of the kind any event of the KPI reached.
+  // A carried-forward KPI's unit counts in every period from its first
+  // event's up to the latest period of the kind any event of the KPI
+  // reached (voided ones too): with its latest value in the period, else
+  // the one it had before (none before its first value); its latest event
+  // time is that of any of its events up to the period's end.
   void CarryForward() {
     std::map<std::pair<std::string, int>, int32_t> frontier;
     for (const auto& [key, own] : own_) {
@@ -258,19 +346,27 @@ class Model {
       auto [it, created] = frontier.try_emplace({kpi_id, kind}, index);
       if (!created) it->second = std::max(it->second, index);
     }
-    std::vector<std::pair<OwnKey, OwnEvents>> carried;
-    for (const auto& [key, own] : own_) {
-      const auto& [kpi_id, unit, kind, index] = key;
-      if (!kpis_.at(kpi_id)->carry_forward) continue;
-      for (int32_t i = index + 1; i <= frontier.at({kpi_id, kind}); ++i) {
-        if (own_.count({kpi_id, unit, kind, i}) > 0) break;  // Its own take over.
-        OwnEvents value = own;
-        value.count = 0;
-        value.sum = 0;
-        carried.emplace_back(OwnKey{kpi_id, unit, kind, i}, value);
+    // Keys sort by KPI, unit, kind, then index: one run per unit and kind.
+    for (auto it = own_.begin(); it != own_.end();) {
+      const auto [kpi_id, unit, kind, first] = it->first;
+      const OwnKey run_end{kpi_id, unit, kind,
+                           std::numeric_limits<int32_t>::max()};
+      if (kpis_.at(kpi_id)->carry_forward) {
+        std::optional<int64_t> value;
+        absl::Time latest = absl::InfinitePast();
+        for (int32_t i = first; i <= frontier.at({kpi_id, kind}); ++i) {
+          OwnEvents& own = own_[{kpi_id, unit, kind, i}];
+          latest = std::max(latest, own.latest);
+          own.latest = latest;
+          if (own.count > 0) {
+            value = own.last;
+          } else {
+            own.carried = value;
+          }
+        }
       }
+      it = own_.upper_bound(run_end);
     }
-    for (auto& [key, value] : carried) own_[key] = std::move(value);
   }
 
   void GatherSubtrees() {
@@ -278,12 +374,12 @@ class Model {
       const auto& [kpi_id, unit, kind, index] = key;
       const ReferenceKpi& kpi = *kpis_.at(kpi_id);
       const Period period{static_cast<PeriodKind>(kind), index};
-      const absl::int128 value = own.Value(kpi.time);
+      const std::vector<size_t>& path = shapes_.PathToRoot(unit, period);
       std::optional<absl::int128> weight;
       if (kpi.hierarchy == HierarchyAggregation::kWeightedAvg) {
         const ReferenceKpi& w = *kpis_.at(kpi.weight_id);
         if (auto it = own_.find(OwnKeyOf(w.id, unit, period));
-            it != own_.end()) {
+            it != own_.end() && it->second.HasValue()) {
           weight = it->second.Value(w.time);
         }
       }
@@ -294,15 +390,17 @@ class Model {
             weighed.weight_id != kpi_id || !weighed.periods.Contains(period.kind)) {
           continue;
         }
-        for (size_t ancestor : paths_[unit]) {
+        for (size_t ancestor : path) {
           Subtree& s = subtrees_[OwnKeyOf(weighed.id, ancestor, period)];
-          s.latest = std::max(s.latest, own.last_time);
+          s.latest = std::max(s.latest, own.latest);
         }
       }
-      for (size_t ancestor : paths_[unit]) {
+      for (size_t ancestor : path) {
         Subtree& s = subtrees_[OwnKeyOf(kpi_id, ancestor, period)];
         s.events += own.count;
-        s.latest = std::max(s.latest, own.last_time);
+        s.latest = std::max(s.latest, own.latest);
+        if (!own.HasValue()) continue;
+        const absl::int128 value = own.Value(kpi.time);
         ++s.reporting;
         s.values += value;
         s.min = s.min ? std::min(*s.min, value) : value;
@@ -372,8 +470,7 @@ class Model {
 
   const Calendar& calendar_;
   const std::vector<ReferenceUnit>& units_;
-  std::map<std::string, size_t> unit_index_;
-  std::vector<std::vector<size_t>> paths_;  // Self first, root last.
+  Shapes shapes_;
   std::map<std::string, const ReferenceKpi*> kpis_;
   const std::vector<ReferenceKpi>& order_;  // Inputs first.
   std::map<OwnKey, OwnEvents> own_;
@@ -448,6 +545,17 @@ std::vector<Period> ReferencePeriodsContaining(const Calendar& calendar,
     for (const Period& p : candidates) {
       if (calendar.Start(p) <= t && t < calendar.End(p)) out.push_back(p);
     }
+  }
+  return out;
+}
+
+std::vector<std::string> ReferencePathToRoot(
+    const Calendar& calendar, const std::vector<ReferenceUnit>& units,
+    const std::string& unit_id, const Period& period) {
+  Shapes shapes(calendar, units);
+  std::vector<std::string> out;
+  for (size_t unit : shapes.PathToRoot(shapes.IndexOf(unit_id), period)) {
+    out.push_back(units[unit].id);
   }
   return out;
 }

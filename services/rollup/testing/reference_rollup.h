@@ -29,7 +29,15 @@ namespace strata::rollup::testing {
 
 struct ReferenceUnit {
   std::string id;
-  std::string parent_id;  // Empty for the root.
+  std::string parent_id;  // From the start; empty for the root.
+  // Under another parent from a local date ("2026-07-01") on: a period
+  // rolls up in the shape of its first day. A later move of the same day
+  // replaces an earlier one.
+  struct Move {
+    std::string effective_from;
+    std::string parent_id;
+  };
+  std::vector<Move> moves;
 };
 
 // A KPI as the README describes it. Defaults resolved: `periods` is what
@@ -58,6 +66,11 @@ struct ReferenceEvent {
   std::string unit_id;
   absl::Time time;
   double value = 0;  // As sent; counted as ToFixedPoint(value).
+  // A correction of event `corrects_id` (same KPI, unit and time): from it
+  // on that event counts with `value`, or not at all when `voids`. It is no
+  // event of its own.
+  std::string corrects_id;
+  bool voids = false;
 };
 
 // What a record must say about its figure.
@@ -103,8 +116,9 @@ struct ReferenceCell {
   int64_t contributors = 0;
   bool contributors_required = false;
   bool contributors_checked = true;
-  // The latest event time in the subtree and period; unset where a weight
-  // is involved (a weight's events touch the cell in arrival order).
+  // The latest time of an event that reached the cell: in the subtree and
+  // period (a carried-forward stock's: in the subtree up to the period's
+  // end), voided ones too, and the weight's for a weighted mean.
   std::optional<absl::Time> last_event_time;
 };
 
@@ -119,12 +133,21 @@ struct ReferenceRollup {
 };
 
 // Every cell that some event reaches, per the README. `events` may hold
-// exact duplicates (same id, same payload); each id counts once. Units
-// come parents first; KPIs come after the KPIs they name.
+// exact duplicates (same id, same payload); each id counts once. The
+// corrections of one event apply in the order they come in `events`. A
+// voided event counts nowhere but still reaches its cells (they exist, and
+// its time is their latest event's). Units come parents first, in every
+// shape; KPIs come after the KPIs they name.
 ReferenceRollup ComputeReferenceRollup(
     const Calendar& calendar, const std::vector<ReferenceUnit>& units,
     const std::vector<ReferenceKpi>& kpis,
     const std::vector<ReferenceEvent>& events);
+
+// The units from `unit_id` up to the root in the shape of `period`'s first
+// day.
+std::vector<std::string> ReferencePathToRoot(
+    const Calendar& calendar, const std::vector<ReferenceUnit>& units,
+    const std::string& unit_id, const Period& period);
 
 // The periods of `kinds` whose span [Start, End) holds `t`. Candidates are
 // Calendar::Containing's period and its neighbours (to-date kinds: every

@@ -1,9 +1,11 @@
 #include "libs/definitions/definitions.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 #include "libs/ids/ids.h"
 #include "libs/status/status_macros.h"
 #include "libs/status/quote.h"
@@ -450,6 +452,79 @@ absl::Status Definitions::ResolvePeriods(const v1::Kpi& kpi,
   return absl::OkStatus();
 }
 
+absl::Status Definitions::ResolveTargetProfile(const v1::Kpi& kpi,
+                                               const std::string& field,
+                                               KpiInfo& info) {
+  const v1::TargetProfile& profile = kpi.target_profile();
+  const std::string at = field + ".target_profile";
+  if (profile.kind() != v1::TargetProfile::KIND_WORKING_DAYS &&
+      profile.holidays_size() > 0) {
+    return Invalid(at + ".holidays", "only for KIND_WORKING_DAYS");
+  }
+  if (profile.kind() != v1::TargetProfile::KIND_SEASONAL &&
+      profile.month_weights_size() > 0) {
+    return Invalid(at + ".month_weights", "only for KIND_SEASONAL");
+  }
+  switch (profile.kind()) {
+    case v1::TargetProfile::KIND_UNSPECIFIED: {
+      // Flows accrue; a difference of two flows too; the rest is judged
+      // against the whole target throughout.
+      bool flow = info.time_aggregation == TimeAggregation::kSum;
+      if (info.formula) {
+        const auto accrues = [&](KpiIndex input) {
+          return kpis_[input].target_profile.kind() !=
+                 TargetProfile::Kind::kWhole;
+        };
+        flow = info.hierarchy_aggregation == HierarchyAggregation::kDerived &&
+               info.formula->op == FormulaOperator::kDifference &&
+               accrues(info.formula->left) && accrues(info.formula->right);
+      }
+      info.target_profile = flow ? TargetProfile::Linear() : TargetProfile();
+      return absl::OkStatus();
+    }
+    case v1::TargetProfile::KIND_WHOLE:
+      info.target_profile = TargetProfile::Whole();
+      return absl::OkStatus();
+    case v1::TargetProfile::KIND_LINEAR:
+      info.target_profile = TargetProfile::Linear();
+      return absl::OkStatus();
+    case v1::TargetProfile::KIND_WORKING_DAYS: {
+      std::vector<absl::CivilDay> holidays;
+      for (int i = 0; i < profile.holidays_size(); ++i) {
+        absl::CivilDay day;
+        if (!absl::ParseCivilTime(profile.holidays(i), &day) ||
+            absl::FormatCivilTime(day) != profile.holidays(i)) {
+          return Invalid(absl::StrCat(at, ".holidays[", i, "]"),
+                         absl::StrCat(Quoted(profile.holidays(i)),
+                                      " is not a date YYYY-MM-DD"));
+        }
+        holidays.push_back(day);
+      }
+      info.target_profile = TargetProfile::WorkingDays(std::move(holidays));
+      return absl::OkStatus();
+    }
+    case v1::TargetProfile::KIND_SEASONAL: {
+      if (profile.month_weights_size() != 12) {
+        return Invalid(at + ".month_weights",
+                       absl::StrCat("needs 12 weights, January's first; got ",
+                                    profile.month_weights_size()));
+      }
+      std::array<double, 12> weights;
+      for (int i = 0; i < 12; ++i) {
+        weights[i] = profile.month_weights(i);
+        if (!std::isfinite(weights[i]) || weights[i] <= 0) {
+          return Invalid(absl::StrCat(at, ".month_weights[", i, "]"),
+                         "must be a positive number");
+        }
+      }
+      info.target_profile = TargetProfile::Seasonal(weights);
+      return absl::OkStatus();
+    }
+    default:
+      return Invalid(at + ".kind", "unknown kind");
+  }
+}
+
 absl::Status Definitions::ApplyKpi(const v1::Kpi& kpi,
                                    const std::string& field) {
   RETURN_IF_ERROR(ValidateId(field + ".kpi_id", kpi.kpi_id()));
@@ -473,6 +548,7 @@ absl::Status Definitions::ApplyKpi(const v1::Kpi& kpi,
                        ? "need 0 < amber_pct <= green_pct"
                        : "need 0 < green_pct <= amber_pct");
   }
+  RETURN_IF_ERROR(ResolveTargetProfile(kpi, field, info));
   if (std::optional<KpiIndex> existing = FindKpi(kpi.kpi_id())) {
     KpiInfo& old = kpis_[*existing];
     if (old.time_aggregation != info.time_aggregation ||

@@ -21,6 +21,7 @@
 #include "libs/period/calendar.h"
 #include "libs/period/period.h"
 #include "libs/scorecard/status.h"
+#include "libs/scorecard/target_profile.h"
 #include "strata/v1/definitions.pb.h"
 
 namespace strata {
@@ -66,6 +67,8 @@ struct KpiInfo {
   std::vector<KpiIndex> derived;   // KPIs computed from this one.
   Polarity polarity = Polarity::kHigherIsBetter;
   ThresholdBands bands;
+  // How its targets accrue through a period; the proto's default resolved.
+  TargetProfile target_profile;
 };
 
 class Definitions {
@@ -131,6 +134,8 @@ class Definitions {
                                              const std::string& field) const;
   absl::Status ResolveFormula(const v1::Kpi& kpi, const std::string& field,
                               KpiInfo& info) const;
+  absl::Status ResolveTargetProfile(const v1::Kpi& kpi,
+                                    const std::string& field, KpiInfo& info);
   absl::Status ResolvePeriods(const v1::Kpi& kpi, const std::string& field,
                               KpiInfo& info) const;
 

@@ -303,6 +303,76 @@ TEST(DefinitionsTest, FormulasAndWeightsAreCheckedWhole) {
                        HasSubstr("cannot change once defined")));
 }
 
+TEST(DefinitionsTest, FlowsAccrueTheirTargetsAndTheRestAreJudgedWhole) {
+  auto defs = Definitions().WithBatch(Batch(
+      {KpiChange("sales"), KpiChange("cost"),
+       KpiChange("staff", v1::TIME_AGGREGATION_LAST),
+       ComputedKpiChange("margin", v1::HIERARCHY_AGGREGATION_DERIVED,
+                         v1::Formula::OPERATOR_DIFFERENCE, "sales", "cost"),
+       ComputedKpiChange("per-head", v1::HIERARCHY_AGGREGATION_DERIVED,
+                         v1::Formula::OPERATOR_DIFFERENCE, "sales", "staff"),
+       ComputedKpiChange("cost-ratio", v1::HIERARCHY_AGGREGATION_RATIO,
+                         v1::Formula::OPERATOR_RATIO, "cost", "sales")}));
+  ASSERT_OK(defs);
+  auto kind = [&](const char* kpi) {
+    return defs->kpi(*defs->FindKpi(kpi)).target_profile.kind();
+  };
+  EXPECT_EQ(kind("sales"), TargetProfile::Kind::kLinear);
+  EXPECT_EQ(kind("margin"), TargetProfile::Kind::kLinear);
+  EXPECT_EQ(kind("staff"), TargetProfile::Kind::kWhole);
+  EXPECT_EQ(kind("per-head"), TargetProfile::Kind::kWhole);
+  EXPECT_EQ(kind("cost-ratio"), TargetProfile::Kind::kWhole);
+  // Declared otherwise, as declared.
+  v1::DefinitionChange seasonal = KpiChange("sales");
+  v1::TargetProfile& profile = *seasonal.mutable_kpi()->mutable_target_profile();
+  profile.set_kind(v1::TargetProfile::KIND_SEASONAL);
+  for (int i = 0; i < 12; ++i) profile.add_month_weights(i == 11 ? 2 : 1);
+  defs = defs->WithBatch(Batch({seasonal}));
+  ASSERT_OK(defs);
+  EXPECT_EQ(kind("sales"), TargetProfile::Kind::kSeasonal);
+}
+
+TEST(DefinitionsTest, TargetProfilesAreValidatedWhole) {
+  auto refused = [](void (*edit)(v1::TargetProfile&)) {
+    v1::DefinitionChange change = KpiChange("sales");
+    edit(*change.mutable_kpi()->mutable_target_profile());
+    return Definitions().WithBatch(Batch({change})).status();
+  };
+  EXPECT_THAT(refused([](v1::TargetProfile& p) {
+                p.set_kind(v1::TargetProfile::KIND_WORKING_DAYS);
+                p.add_holidays("2026-12-25");
+                p.add_holidays("2026-13-01");
+              }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("changes[0].kpi.target_profile.holidays[1]: "
+                                 "'2026-13-01' is not a date")));
+  EXPECT_THAT(refused([](v1::TargetProfile& p) {
+                p.set_kind(v1::TargetProfile::KIND_SEASONAL);
+                for (int i = 0; i < 11; ++i) p.add_month_weights(1);
+              }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("target_profile.month_weights: needs 12")));
+  EXPECT_THAT(refused([](v1::TargetProfile& p) {
+                p.set_kind(v1::TargetProfile::KIND_SEASONAL);
+                for (int i = 0; i < 12; ++i) p.add_month_weights(i == 3 ? 0 : 1);
+              }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("target_profile.month_weights[3]: must be a "
+                                 "positive number")));
+  EXPECT_THAT(refused([](v1::TargetProfile& p) {
+                p.set_kind(v1::TargetProfile::KIND_LINEAR);
+                p.add_holidays("2026-12-25");
+              }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("target_profile.holidays: only for "
+                                 "KIND_WORKING_DAYS")));
+  EXPECT_THAT(refused([](v1::TargetProfile& p) {
+                p.set_kind(static_cast<v1::TargetProfile::Kind>(9));
+              }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("target_profile.kind")));
+}
+
 TEST(DefinitionsTest, PeriodsAndTheCalendarAreDeclared) {
   v1::DefinitionChange organisation;
   organisation.mutable_organisation()->set_time_zone("America/New_York");

@@ -64,6 +64,7 @@ class Calendar {
   // The first instant after `period`: local midnight after its last day.
   absl::Time End(const Period& period) const;
 
+  const absl::TimeZone& zone() const { return zone_; }
   // The zone's IANA name; valid for the life of the process.
   absl::string_view time_zone_name() const { return time_zone_name_; }
   int fiscal_year_start_month() const { return fiscal_year_start_month_; }

@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "libs/hash/stable_hash.h"
 #include "libs/logging/log.h"
+#include "libs/period/period.h"
+#include "libs/scorecard/judgement.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/cell_key.h"
 #include "libs/streams/timestamps.h"
@@ -281,12 +283,25 @@ absl::Status AlertEngine::Evaluate(const v1::RollupRecord& rollup,
   std::optional<KpiIndex> kpi = defs->FindKpi(kpi_id);
   if (!kpi) return absl::OkStatus();
   const KpiInfo& info = defs->kpi(*kpi);
-  const KpiStatus status =
-      EvaluateStatus(info.polarity, info.bands, cell->actual, cell->target);
+  const v1::RollupKey& key = rollup.key();
+  auto period = ParsePeriod(static_cast<PeriodKind>(key.period().kind()),
+                            key.period().label());
+  if (!period.ok()) {
+    STRATA_LOG(ERROR) << "alerts: skipping a rollup record of " << cell_key
+                      << ": " << period.status();
+    return absl::OkStatus();
+  }
+  // As of when rollup judged it (by the clock rollup runs on), else its
+  // time on the log: a replay judges alike.
+  const absl::Time judged_at =
+      rollup.has_judged_at() ? FromTimestamp(rollup.judged_at()) : time;
+  const Judgement judgement = Judge(
+      info.polarity, info.bands, cell->actual, cell->target,
+      info.target_profile.ExpectedShare(defs->calendar(), *period, judged_at));
+  const KpiStatus status = judgement.status;
   const KpiStatus previous = cell->status;
   if (status == previous) return absl::OkStatus();
   cell->status = status;
-  const v1::RollupKey& key = rollup.key();
 
   ASSIGN_OR_RETURN(AlertIndex * index, pending.Index(cell_key));
   v1::Alert* alert = nullptr;
@@ -311,6 +326,7 @@ absl::Status AlertEngine::Evaluate(const v1::RollupRecord& rollup,
   alert->set_previous_status(static_cast<v1::KpiStatus>(previous));
   alert->set_actual(cell->actual);
   alert->set_target(cell->target);
+  alert->set_expected(judgement.expected);
   *alert->mutable_updated_time() = ToProto(time);
   alert->set_version(alert->version() + 1);
   return absl::OkStatus();

@@ -1,6 +1,7 @@
 #include "services/alerts/alert_engine.h"
 
 #include <filesystem>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -9,6 +10,7 @@
 #include "libs/status/status_matchers.h"
 #include "libs/streams/cell_key.h"
 #include "libs/streams/envelope.h"
+#include "libs/streams/timestamps.h"
 #include "libs/streams/topics.h"
 
 namespace strata::alerts {
@@ -85,9 +87,11 @@ class AlertEngineTest : public ::testing::Test {
     ASSERT_OK(definitions_->CatchUp(absl::Seconds(5)));
   }
 
-  // `target` < 0: the KPI's usual target; 0: none.
+  // `target` < 0: the KPI's usual target; 0: none. Judged by rollup at
+  // `judged_at`, when given.
   void PublishRollup(const std::string& kpi, double value, int64_t version,
-                     double target = -1) {
+                     double target = -1,
+                     std::optional<absl::Time> judged_at = std::nullopt) {
     if (target < 0) target = kpi == "cost" ? 50 : 100;
     v1::RollupRecord record;
     record.mutable_key()->set_kpi_id(kpi);
@@ -97,6 +101,7 @@ class AlertEngineTest : public ::testing::Test {
     record.set_value(value);
     record.set_version(version);
     if (target > 0) record.set_target(target);
+    if (judged_at) *record.mutable_judged_at() = ToTimestamp(*judged_at);
     const std::string key = *CellKeyOf(record.key());
     ASSERT_OK(log_->Append(kRollupsTopic, {{key, record.SerializeAsString()}}));
   }
@@ -151,6 +156,30 @@ TEST_F(AlertEngineTest, GreenRaisesNothingRedOpensAnAlertThatFollowsChanges) {
   EXPECT_EQ(alerts[1].alert_id(), "sales/team/2026-03#1");
   EXPECT_EQ(alerts[1].status(), v1::KPI_STATUS_AMBER);
   EXPECT_EQ(alerts[1].version(), 2);
+}
+
+// Found in the trial: a month's flow was judged against the whole month's
+// target from its first day, so every flow was red early in every month.
+TEST_F(AlertEngineTest, AFlowIsJudgedAgainstItsTargetExpectedToDate) {
+  // 10 of March's 31 days gone: 32.26 of the 100 expected.
+  const absl::Time march_11 =
+      absl::FromCivil(absl::CivilDay(2026, 3, 11), absl::UTCTimeZone());
+  PublishRollup("sales", 35, 1, -1, march_11);  // Red against all 100.
+  Settle();
+  EXPECT_TRUE(recorder_.alerts().empty());
+  PublishRollup("sales", 30, 2, -1, march_11);  // Within 90 % of 32.26.
+  std::vector<v1::Alert> alerts = WaitForPublished(1);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].status(), v1::KPI_STATUS_AMBER);
+  EXPECT_DOUBLE_EQ(alerts[0].expected(), 100.0 * 10 / 31);
+  EXPECT_EQ(alerts[0].target(), 100);
+  // From the month's end on, the whole target.
+  PublishRollup("sales", 30, 3, -1,
+                absl::FromCivil(absl::CivilDay(2026, 4, 1), absl::UTCTimeZone()));
+  alerts = WaitForPublished(2);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[1].status(), v1::KPI_STATUS_RED);
+  EXPECT_EQ(alerts[1].expected(), 100);
 }
 
 TEST_F(AlertEngineTest, CellsWithoutTargetsAreNotJudged) {

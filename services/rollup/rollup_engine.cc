@@ -283,7 +283,8 @@ absl::Status RollupEngine::PublishTombstones() {
   absl::flat_hash_set<CellId> removed;
   auto remove = [&](const CellId& id) {
     if (!removed.insert(id).second) return;
-    v1::RollupRecord record = MakeEmptyRecord(*defs, id);
+    v1::RollupRecord record =
+        MakeEmptyRecord(*defs, id, options_.clock->Now());
     record.set_no_value_reason("no events since the organisation was reshaped");
     // Above every version folded in the old shape.
     record.set_version(folded_reorgs_ << kReorgVersionShift);
@@ -415,7 +416,8 @@ absl::StatusOr<size_t> RollupEngine::MarkRetargetedCells() {
 
 absl::StatusOr<std::vector<std::pair<CellId, v1::RollupRecord>>>
 RollupEngine::DerivedRecords(
-    const std::vector<std::pair<CellId, RollupCell>>& changed) {
+    const std::vector<std::pair<CellId, RollupCell>>& changed,
+    absl::Time judged_at) {
   const Definitions& defs = *defs_;
   std::vector<std::pair<CellId, v1::RollupRecord>> records;
   absl::flat_hash_set<CellId> done;
@@ -439,13 +441,15 @@ RollupEngine::DerivedRecords(
                        input(info.formula->right, id));
       if (left.version == 0 && right->version == 0) continue;
       records.emplace_back(derived_id,
-                           MakeDerivedRecord(defs, derived_id, left, *right));
+                           MakeDerivedRecord(defs, derived_id, left, *right,
+                                             judged_at));
     }
   }
   return records;
 }
 
 absl::Status RollupEngine::HandOff() {
+  const absl::Time judged_at = options_.clock->Now();
   std::vector<std::pair<CellId, RollupCell>> cells;
   std::vector<std::pair<CellId, v1::RollupRecord>> derived;
   {
@@ -454,7 +458,7 @@ absl::Status RollupEngine::HandOff() {
     for (const CellId& id : cells_.dirty()) {
       cells.emplace_back(id, cells_.at(id));
     }
-    ASSIGN_OR_RETURN(derived, DerivedRecords(cells));
+    ASSIGN_OR_RETURN(derived, DerivedRecords(cells, judged_at));
     cells_.ClearDirty();
   }
   std::vector<std::pair<CellId, OwnState>> own;
@@ -466,7 +470,7 @@ absl::Status RollupEngine::HandOff() {
   }
   FlushBatch batch = PrepareFlushBatch(
       *defs_, cells, derived, own, std::move(pending_events_), new_events_,
-      std::move(pending_own_events_), std::move(positions));
+      std::move(pending_own_events_), std::move(positions), judged_at);
   pending_events_.clear();  // Valid but unspecified after the move.
   pending_own_events_.clear();
   new_events_ = 0;
@@ -750,6 +754,7 @@ absl::StatusOr<std::optional<RollupCell>> RollupEngine::Read(
 absl::StatusOr<std::optional<v1::RollupRecord>> RollupEngine::ReadRecord(
     const Definitions& defs, const CellId& id) const {
   const KpiInfo& kpi = defs.kpi(id.kpi);
+  const absl::Time now = options_.clock->Now();
   // The figure as reported at a close, where approved events changed it.
   auto reported = [&](const v1::RollupRecord& current,
                       const v1::RollupRecord& at_close,
@@ -765,11 +770,11 @@ absl::StatusOr<std::optional<v1::RollupRecord>> RollupEngine::ReadRecord(
     ASSIGN_OR_RETURN(std::optional<RollupCell> cell,
                      Read(defs, id.kpi, id.unit, id.period));
     if (!cell) return std::nullopt;
-    v1::RollupRecord record = MakeRollupRecord(defs, id, *cell);
+    v1::RollupRecord record = MakeRollupRecord(defs, id, *cell, now);
     ASSIGN_OR_RETURN(std::optional<RollupCell> at_close,
                      closings_.Reported(CellKeyFor(defs, id)));
     if (at_close) {
-      reported(record, MakeRollupRecord(defs, id, *at_close), record);
+      reported(record, MakeRollupRecord(defs, id, *at_close, now), record);
     }
     return record;
   }
@@ -781,7 +786,7 @@ absl::StatusOr<std::optional<v1::RollupRecord>> RollupEngine::ReadRecord(
                    Read(defs, right_id.kpi, id.unit, id.period));
   if (!left && !right) return std::nullopt;
   v1::RollupRecord record = MakeDerivedRecord(
-      defs, id, left.value_or(RollupCell{}), right.value_or(RollupCell{}));
+      defs, id, left.value_or(RollupCell{}), right.value_or(RollupCell{}), now);
   ASSIGN_OR_RETURN(std::optional<RollupCell> left_at_close,
                    closings_.Reported(CellKeyFor(defs, left_id)));
   ASSIGN_OR_RETURN(std::optional<RollupCell> right_at_close,
@@ -790,7 +795,7 @@ absl::StatusOr<std::optional<v1::RollupRecord>> RollupEngine::ReadRecord(
     reported(record,
              MakeDerivedRecord(
                  defs, id, left_at_close.value_or(left.value_or(RollupCell{})),
-                 right_at_close.value_or(right.value_or(RollupCell{}))),
+                 right_at_close.value_or(right.value_or(RollupCell{})), now),
              record);
   }
   return record;

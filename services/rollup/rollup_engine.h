@@ -121,10 +121,13 @@ class RollupEngine {
                                                  KpiIndex kpi, UnitIndex unit,
                                                  const Period& period) const;
 
-  // The public record of a cell, derived KPIs included, as Read sees it.
-  // nullopt when no event has reached the cell (or either input's).
+  // The public record of a cell, derived KPIs included, as Read sees it,
+  // judged against its target now. nullopt when no event has reached the
+  // cell (or either input's).
   absl::StatusOr<std::optional<v1::RollupRecord>> ReadRecord(
       const Definitions& defs, const CellId& id) const;
+  // The engine's time: what records are judged at.
+  absl::Time Now() const { return options_.clock->Now(); }
 
  private:
   struct Located;
@@ -218,8 +221,8 @@ class RollupEngine {
   absl::Status HandOff();
   // The records of derived KPIs whose inputs are among `changed`.
   absl::StatusOr<std::vector<std::pair<CellId, v1::RollupRecord>>>
-  DerivedRecords(const std::vector<std::pair<CellId, RollupCell>>& changed)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+  DerivedRecords(const std::vector<std::pair<CellId, RollupCell>>& changed,
+                 absl::Time judged_at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
   // Commits the durable positions to the consumer group (progress only).
   void ReportProgress();
   void ReportPositions(const std::vector<eventlog::Position>& positions);

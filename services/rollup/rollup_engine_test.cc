@@ -520,6 +520,44 @@ TEST_F(RollupEngineTest, AHandOffIsDueWhenTheIntervalHasPassedOnItsClock) {
   engine_.reset();  // Before `clock`, which its thread reads, goes.
 }
 
+// Found in the trial: a record judged a month's flow against the whole
+// month's target from its first day, so every flow was red early on.
+TEST_F(RollupEngineTest, RecordsJudgeAFlowAgainstTheTargetExpectedByNow) {
+  // 10 of March's 31 days gone.
+  SimulatedClock clock(Utc(2026, 3, 11, /*hh=*/0));
+  engine_options_.clock = &clock;
+  engine_options_.flush_interval = absl::ZeroDuration();
+  Restart();
+  AppendDefinitionBatch(Batch({TargetChange("sales", "team-a", "2026-03", 100),
+                               TargetChange("headcount", "team-a", "2026-03", 10)}));
+  AppendEvents({{"s1", "sales", "team-a", Utc(2026, 3, 5), 35},
+                {"h1", "headcount", "team-a", Utc(2026, 3, 5), 9.5}});
+  WaitForApplied(2);
+  const double expected = 100.0 * 10 / 31;
+  v1::RollupRecord sales = Record("sales", "team-a", PeriodKind::kMonth, "2026-03");
+  EXPECT_EQ(sales.target(), 100);
+  EXPECT_DOUBLE_EQ(sales.expected(), expected);
+  EXPECT_DOUBLE_EQ(sales.variance(), 35 - expected);
+  EXPECT_DOUBLE_EQ(sales.variance_pct(), 100 * (35 - expected) / expected);
+  EXPECT_EQ(sales.status(), v1::KPI_STATUS_GREEN);
+  EXPECT_EQ(FromTimestamp(sales.judged_at()), Utc(2026, 3, 11, 0));
+  // A stock is judged against its whole target throughout.
+  v1::RollupRecord headcount =
+      Record("headcount", "team-a", PeriodKind::kMonth, "2026-03");
+  EXPECT_EQ(headcount.expected(), 10);
+  EXPECT_EQ(headcount.status(), v1::KPI_STATUS_AMBER);
+  // The changelog has them as judged when published.
+  absl::flat_hash_map<std::string, v1::RollupRecord> latest = ReadChangelog();
+  EXPECT_EQ(latest["sales/team-a/2026-03"].status(), v1::KPI_STATUS_GREEN);
+  EXPECT_DOUBLE_EQ(latest["sales/team-a/2026-03"].expected(), expected);
+  // Ten days on, 35 is far behind the 64.5 expected: a read says so.
+  clock.Advance(absl::Hours(24 * 10));
+  sales = Record("sales", "team-a", PeriodKind::kMonth, "2026-03");
+  EXPECT_DOUBLE_EQ(sales.expected(), 100.0 * 20 / 31);
+  EXPECT_EQ(sales.status(), v1::KPI_STATUS_RED);
+  engine_.reset();  // Before `clock`, which its thread reads, goes.
+}
+
 TEST_F(RollupEngineTest, ReportsEveryDurablePositionToItsGroup) {
   // Only the flush before the last one was reported: after a quiet spell,
   // ingest's back-pressure saw lag that was not there and refused events

@@ -107,7 +107,7 @@ FlushBatch PrepareFlushBatch(
     const std::vector<std::pair<CellId, OwnState>>& own,
     absl::flat_hash_map<std::string, AppliedEvent> events, int64_t new_events,
     std::map<std::string, std::optional<int64_t>> own_events,
-    std::vector<eventlog::Position> positions) {
+    std::vector<eventlog::Position> positions, absl::Time judged_at) {
   FlushBatch batch;
   StateChanges& changes = batch.changes;
   changes.cells.reserve(cells.size());
@@ -116,7 +116,7 @@ FlushBatch PrepareFlushBatch(
     if (cell.version == 0) continue;  // Marked for a target, no event yet.
     std::string key = CellKeyFor(defs, id);
     batch.changelog.push_back(
-        {key, MakeRollupRecord(defs, id, cell).SerializeAsString()});
+        {key, MakeRollupRecord(defs, id, cell, judged_at).SerializeAsString()});
     changes.cells.emplace_back(std::move(key), cell);
   }
   for (const auto& [id, record] : derived) {

@@ -42,9 +42,10 @@ struct FlushBatch {
 
 // Builds a batch from copies of the changed cells and own states, the
 // records of derived KPIs (published, never stored), the events applied
-// (id -> fingerprint) and the positions reached. Cells with no event yet
-// (marked for a new target only) are left out. Runs on the folding thread, which has
-// time to spare while the flusher writes.
+// (id -> fingerprint) and the positions reached, their records judged at
+// `judged_at`. Cells with no event yet (marked for a new target only) are
+// left out. Runs on the folding thread, which has time to spare while the
+// flusher writes.
 FlushBatch PrepareFlushBatch(
     const Definitions& definitions,
     const std::vector<std::pair<CellId, RollupCell>>& cells,
@@ -52,7 +53,7 @@ FlushBatch PrepareFlushBatch(
     const std::vector<std::pair<CellId, OwnState>>& own,
     absl::flat_hash_map<std::string, AppliedEvent> events, int64_t new_events,
     std::map<std::string, std::optional<int64_t>> own_events,
-    std::vector<eventlog::Position> positions);
+    std::vector<eventlog::Position> positions, absl::Time judged_at);
 
 class RollupFlusher {
  public:

@@ -68,7 +68,7 @@ absl::StatusOr<v1::RollupRecord> RollupReader::RecordOrEmpty(
   ASSIGN_OR_RETURN(std::optional<v1::RollupRecord> record,
                    engine_.ReadRecord(defs, id));
   if (record) return *std::move(record);
-  return MakeEmptyRecord(defs, id);
+  return MakeEmptyRecord(defs, id, engine_.Now());
 }
 
 absl::StatusOr<v1::RollupRecord> RollupReader::Get(

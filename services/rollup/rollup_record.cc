@@ -5,14 +5,15 @@
 #include <string>
 
 #include "libs/aggregation/figure.h"
-#include "libs/scorecard/status.h"
+#include "libs/scorecard/judgement.h"
 #include "libs/streams/cell_key.h"
+#include "libs/streams/timestamps.h"
 
 namespace strata::rollup {
 namespace {
 
 v1::RollupRecord RecordOf(const Definitions& defs, const CellId& id,
-                          const Figure& figure) {
+                          const Figure& figure, absl::Time judged_at) {
   v1::RollupRecord record;
   v1::RollupKey* key = record.mutable_key();
   const KpiInfo& kpi = defs.kpi(id.kpi);
@@ -28,12 +29,16 @@ v1::RollupRecord RecordOf(const Definitions& defs, const CellId& id,
   const std::optional<double> target = defs.Target(id.kpi, id.unit, id.period);
   if (!target) return record;
   record.set_target(*target);
+  const double share =
+      kpi.target_profile.ExpectedShare(defs.calendar(), id.period, judged_at);
+  const Judgement judgement =
+      Judge(kpi.polarity, kpi.bands, figure.value.value_or(0), *target, share);
+  record.set_expected(judgement.expected);
+  *record.mutable_judged_at() = ToTimestamp(judged_at);
   if (!figure.value) return record;
-  const double variance = *figure.value - *target;
-  record.set_variance(variance);
-  if (*target != 0) record.set_variance_pct(100 * variance / std::fabs(*target));
-  record.set_status(static_cast<v1::KpiStatus>(
-      EvaluateStatus(kpi.polarity, kpi.bands, *figure.value, *target)));
+  record.set_variance(judgement.variance);
+  if (judgement.variance_pct) record.set_variance_pct(*judgement.variance_pct);
+  record.set_status(static_cast<v1::KpiStatus>(judgement.status));
   return record;
 }
 
@@ -52,11 +57,12 @@ std::string CellKeyFor(const Definitions& defs, const CellId& id) {
 }
 
 v1::RollupRecord MakeRollupRecord(const Definitions& defs, const CellId& id,
-                                  const RollupCell& cell) {
+                                  const RollupCell& cell, absl::Time judged_at) {
   const KpiInfo& kpi = defs.kpi(id.kpi);
   v1::RollupRecord record = RecordOf(
       defs, id,
-      CellFigure(kpi.time_aggregation, kpi.hierarchy_aggregation, cell));
+      CellFigure(kpi.time_aggregation, kpi.hierarchy_aggregation, cell),
+      judged_at);
   SetCounts(cell, record);
   if (kpi.keeps_own_state) record.set_contributors(cell.contributors);
   return record;
@@ -64,7 +70,8 @@ v1::RollupRecord MakeRollupRecord(const Definitions& defs, const CellId& id,
 
 v1::RollupRecord MakeDerivedRecord(const Definitions& defs, const CellId& id,
                                    const RollupCell& left,
-                                   const RollupCell& right) {
+                                   const RollupCell& right,
+                                   absl::Time judged_at) {
   const FormulaInfo& formula = *defs.kpi(id.kpi).formula;
   const KpiInfo& l = defs.kpi(formula.left);
   const KpiInfo& r = defs.kpi(formula.right);
@@ -79,7 +86,8 @@ v1::RollupRecord MakeDerivedRecord(const Definitions& defs, const CellId& id,
   v1::RollupRecord record = RecordOf(
       defs, id,
       FormulaFigure(formula.op, formula.scale, input(l, left),
-                    input(r, right)));
+                    input(r, right)),
+      judged_at);
   RollupCell counts;
   counts.event_count = left.event_count + right.event_count;
   counts.last_event_time = std::max(left.last_event_time, right.last_event_time);
@@ -94,10 +102,11 @@ v1::RollupRecord MakeDerivedRecord(const Definitions& defs, const CellId& id,
   return record;
 }
 
-v1::RollupRecord MakeEmptyRecord(const Definitions& defs, const CellId& id) {
+v1::RollupRecord MakeEmptyRecord(const Definitions& defs, const CellId& id,
+                                 absl::Time judged_at) {
   Figure none;
   none.no_value_reason = "no events";
-  return RecordOf(defs, id, none);
+  return RecordOf(defs, id, none, judged_at);
 }
 
 }  // namespace strata::rollup

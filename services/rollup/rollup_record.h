@@ -1,11 +1,13 @@
 #pragma once
 
 // The public form of a rollup cell, as queries answer and the changelog
-// publishes it: the figure, its target, variance and status.
+// publishes it: the figure, its target, and the part of it expected by the
+// time it is judged at, with variance and status against that.
 
 #include <optional>
 #include <string>
 
+#include "absl/time/time.h"
 #include "libs/aggregation/cell.h"
 #include "libs/definitions/cell_id.h"
 #include "libs/definitions/definitions.h"
@@ -22,7 +24,7 @@ std::string CellKeyFor(const Definitions& defs, const CellId& id);
 
 // The record of a cell the engine holds (a KPI that receives events).
 v1::RollupRecord MakeRollupRecord(const Definitions& defs, const CellId& id,
-                                  const RollupCell& cell);
+                                  const RollupCell& cell, absl::Time judged_at);
 
 // The record of a derived KPI's cell, computed from its formula's inputs'
 // cells at the same unit and period (an input without events is empty).
@@ -31,9 +33,11 @@ v1::RollupRecord MakeRollupRecord(const Definitions& defs, const CellId& id,
 // of the shapes before theirs, as the inputs' versions do.
 v1::RollupRecord MakeDerivedRecord(const Definitions& defs, const CellId& id,
                                    const RollupCell& left,
-                                   const RollupCell& right);
+                                   const RollupCell& right,
+                                   absl::Time judged_at);
 
 // The record of a cell no event has reached: its key and target, no value.
-v1::RollupRecord MakeEmptyRecord(const Definitions& defs, const CellId& id);
+v1::RollupRecord MakeEmptyRecord(const Definitions& defs, const CellId& id,
+                                 absl::Time judged_at);
 
 }  // namespace strata::rollup

@@ -50,9 +50,13 @@ std::string StateName(v1::AlertState state) {
 
 std::string FormatAlert(const v1::Alert& alert) {
   std::string line = absl::StrFormat(
-      "%-8s %-5s %s  actual=%.2f target=%.2f (was %s)",
-      StateName(alert.state()), StatusName(alert.status()), alert.alert_id(),
-      alert.actual(), alert.target(), StatusName(alert.previous_status()));
+      "%-8s %-5s %s  actual=%.2f target=%.2f", StateName(alert.state()),
+      StatusName(alert.status()), alert.alert_id(), alert.actual(),
+      alert.target());
+  if (alert.has_expected() && alert.expected() != alert.target()) {
+    absl::StrAppend(&line, absl::StrFormat(" expected=%.2f", alert.expected()));
+  }
+  absl::StrAppend(&line, " (was ", StatusName(alert.previous_status()), ")");
   if (!alert.corrective_action().empty()) {
     absl::StrAppend(&line, "  action: ", alert.corrective_action());
   }

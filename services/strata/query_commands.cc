@@ -34,7 +34,9 @@ std::string StatusWord(v1::KpiStatus status) {
   }
 }
 
-// "= 1234.5  target 1300  variance -65.5 (-5.0%) amber  12 events"
+// "= 1234.5  target 1300  variance -65.5 (-5.0%) amber  12 events"; while
+// a flow's period is open, "target 1300 (expected 866.7 by now)" and the
+// variance against what is expected.
 std::string FormatFigure(const v1::RollupRecord& r) {
   std::string line;
   if (!r.has_value()) {
@@ -49,6 +51,10 @@ std::string FormatFigure(const v1::RollupRecord& r) {
   }
   if (r.has_target()) {
     absl::StrAppend(&line, absl::StrFormat("  target %.6g", r.target()));
+    if (r.has_expected() && r.expected() != r.target()) {
+      absl::StrAppend(&line,
+                      absl::StrFormat(" (expected %.6g by now)", r.expected()));
+    }
     if (r.has_variance()) {
       absl::StrAppend(&line, absl::StrFormat("  variance %+.6g", r.variance()));
       if (r.has_variance_pct()) {

@@ -1,6 +1,8 @@
 #include "libs/scorecard/judgement.h"
 
+#include "absl/time/civil_time.h"
 #include "gtest/gtest.h"
+#include "libs/period/calendar.h"
 
 namespace strata {
 namespace {
@@ -47,6 +49,71 @@ TEST(JudgementTest, NothingExpectedYetHasNoPercentage) {
 
 TEST(JudgementTest, AtTheEndTheWholeTargetExactly) {
   EXPECT_EQ(Judge(Polarity::kHigherIsBetter, kBands, 1, 0.3, 1).expected, 0.3);
+}
+
+absl::Time Utc(absl::CivilSecond t) {
+  return absl::FromCivil(t, absl::UTCTimeZone());
+}
+
+// March 2026 (31 days) against a target of 100, linearly.
+class NextStatusChangeTest : public ::testing::Test {
+ protected:
+  JudgingRule Rule(Polarity polarity, ThresholdBands bands,
+                   const TargetProfile& profile) const {
+    return {calendar_, {PeriodKind::kMonth, 2026 * 12 + 2}, profile, polarity,
+            bands};
+  }
+  // Within two milliseconds after `t`: the change is on the first
+  // millisecond judged otherwise.
+  static void ExpectJustAfter(std::optional<absl::Time> got, absl::Time t) {
+    ASSERT_TRUE(got.has_value());
+    EXPECT_GT(*got, t);
+    EXPECT_LE(*got, t + absl::Milliseconds(2));
+    EXPECT_EQ(absl::ToUnixNanos(*got) % 1'000'000, 0);
+  }
+
+  const Calendar calendar_;  // UTC
+  const TargetProfile linear_ = TargetProfile::Linear();
+};
+
+TEST_F(NextStatusChangeTest, AFlowStandingStillTurnsAmberThenRed) {
+  const JudgingRule rule = Rule(Polarity::kHigherIsBetter, kBands, linear_);
+  // 50 is on pace until half the month (15.5 days), within 90 % of it
+  // until 50 / 0.9 are due (17 days and 5 h 20 min).
+  const absl::Time amber = Utc(absl::CivilSecond(2026, 3, 16, 12));
+  const auto first = NextStatusChange(rule, 50, 100, Utc(absl::CivilSecond(2026, 3, 1)));
+  ExpectJustAfter(first, amber);
+  EXPECT_EQ(rule.At(50, 100, *first).status, KpiStatus::kAmber);
+  const auto second = NextStatusChange(rule, 50, 100, *first);
+  ExpectJustAfter(second, Utc(absl::CivilSecond(2026, 3, 18, 5, 20)));
+  EXPECT_EQ(rule.At(50, 100, *second).status, KpiStatus::kRed);
+  EXPECT_FALSE(NextStatusChange(rule, 50, 100, *second).has_value());
+  // Whatever it searches from, the same instant.
+  EXPECT_EQ(NextStatusChange(rule, 50, 100, Utc(absl::CivilSecond(2026, 3, 9, 7, 3))),
+            first);
+}
+
+TEST_F(NextStatusChangeTest, NoChangeWhereTheStatusHoldsToTheEnd) {
+  const JudgingRule rule = Rule(Polarity::kHigherIsBetter, kBands, linear_);
+  EXPECT_FALSE(NextStatusChange(rule, 120, 100, Utc(absl::CivilSecond(2026, 3, 2))));
+  EXPECT_FALSE(NextStatusChange(rule, 50, 100, Utc(absl::CivilSecond(2026, 4, 2))));
+  const TargetProfile whole_profile = TargetProfile::Whole();
+  const JudgingRule whole = Rule(Polarity::kHigherIsBetter, kBands, whole_profile);
+  EXPECT_FALSE(NextStatusChange(whole, 50, 100, Utc(absl::CivilSecond(2026, 3, 2))));
+}
+
+TEST_F(NextStatusChangeTest, SpendingStandingStillComesBackWithinBudget) {
+  // 60 spent of a 100 budget is over pace until 60 / 1.1 are due, then
+  // amber until 60 are.
+  const JudgingRule rule = Rule(Polarity::kLowerIsBetter, kLowerBands, linear_);
+  const auto amber = NextStatusChange(rule, 60, 100, Utc(absl::CivilSecond(2026, 3, 10)));
+  ASSERT_TRUE(amber.has_value());
+  EXPECT_EQ(rule.At(60, 100, *amber).status, KpiStatus::kAmber);
+  const auto green = NextStatusChange(rule, 60, 100, *amber);
+  // 60 % of 31 days: 18 days 14 h 24 min.
+  ExpectJustAfter(green, Utc(absl::CivilSecond(2026, 3, 19, 14, 24)) -
+                             absl::Milliseconds(1));
+  EXPECT_EQ(rule.At(60, 100, *green).status, KpiStatus::kGreen);
 }
 
 }  // namespace

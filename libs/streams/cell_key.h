@@ -20,4 +20,16 @@ std::string CellKey(absl::string_view kpi_id, absl::string_view unit_id,
 // INVALID_ARGUMENT naming the field when the key is malformed.
 absl::StatusOr<std::string> CellKeyOf(const v1::RollupKey& key);
 
+struct CellKeyParts {
+  std::string kpi_id;
+  std::string unit_id;
+  Period period;
+};
+
+// What CellKey() joined; INVALID_ARGUMENT when `key` is not a cell key.
+absl::StatusOr<CellKeyParts> ParseCellKey(absl::string_view key);
+
+// The RollupKey of a cell key; INVALID_ARGUMENT when it is not one.
+absl::StatusOr<v1::RollupKey> RollupKeyOf(absl::string_view cell_key);
+
 }  // namespace strata

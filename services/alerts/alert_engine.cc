@@ -36,7 +36,7 @@ class AlertEngine::Pending {
     auto it = cells_.find(key);
     if (it != cells_.end()) return &it->second;
     ASSIGN_OR_RETURN(std::optional<CellStatus> stored, store_.GetCell(key));
-    return &cells_.emplace(key, stored.value_or(CellStatus{})).first->second;
+    return Loaded(key, stored.value_or(CellStatus{}));
   }
 
   // Loads the cells of `keys` not loaded yet, in one batched look-up.
@@ -49,7 +49,7 @@ class AlertEngine::Pending {
     ASSIGN_OR_RETURN(std::vector<std::optional<CellStatus>> stored,
                      store_.GetCells(missing));
     for (size_t i = 0; i < missing.size(); ++i) {
-      cells_.emplace(missing[i], stored[i].value_or(CellStatus{}));
+      Loaded(std::string(missing[i]), stored[i].value_or(CellStatus{}));
     }
     return absl::OkStatus();
   }
@@ -76,7 +76,13 @@ class AlertEngine::Pending {
   // Sorted by key: RocksDB's memtable takes sorted inserts far faster.
   AlertChanges TakeChanges() {
     AlertChanges changes;
-    for (auto& [key, cell] : cells_) changes.cells.emplace_back(key, cell);
+    for (auto& [key, cell] : cells_) {
+      changes.cells.emplace_back(key, cell);
+      const absl::Time was_due = loaded_due_.at(key);
+      if (cell.due != was_due && was_due != absl::InfiniteFuture()) {
+        changes.unscheduled.emplace_back(was_due, key);
+      }
+    }
     for (auto& [key, index] : index_) changes.index.emplace_back(key, index);
     for (auto& [id, alert] : alerts_) {
       if (alert.version() > loaded_version(id)) changes.alerts.push_back(alert);
@@ -94,6 +100,11 @@ class AlertEngine::Pending {
   }
 
  private:
+  CellStatus* Loaded(const std::string& key, const CellStatus& cell) {
+    loaded_due_[key] = cell.due;
+    return &cells_.emplace(key, cell).first->second;
+  }
+
   int64_t loaded_version(const std::string& id) const {
     auto it = loaded_versions_.find(id);
     return it == loaded_versions_.end() ? 0 : it->second;
@@ -101,6 +112,7 @@ class AlertEngine::Pending {
 
   AlertStore& store_;
   absl::flat_hash_map<std::string, CellStatus> cells_;
+  absl::flat_hash_map<std::string, absl::Time> loaded_due_;  // As stored.
   absl::flat_hash_map<std::string, AlertIndex> index_;
   absl::flat_hash_map<std::string, v1::Alert> alerts_;
   absl::flat_hash_map<std::string, int64_t> loaded_versions_;  // To tell
@@ -143,6 +155,7 @@ absl::Status AlertEngine::StartConsuming() {
   }
   ASSIGN_OR_RETURN(progress_, eventlog::ReplayProgress::Begin(log_, positions,
                                                               "alerts state"));
+  ASSIGN_OR_RETURN(earliest_due_, store_.EarliestDue());
   ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
   RETURN_IF_ERROR(consumer_->Assign(positions));
   health_.Set(absl::OkStatus());
@@ -178,6 +191,7 @@ void AlertEngine::Run() {
                          "the log"));
       }
     }
+    if (status.ok()) status = JudgeDueCells();
     if (status.ok()) {
       health_.SetUnlessDamaged(absl::OkStatus());
       continue;
@@ -245,11 +259,19 @@ absl::Status AlertEngine::Apply(
     positions[record.topic_partition] = {
         record.topic_partition, record.offset + 1, StableHash(record.value)};
   }
+  return Commit(pending, std::move(positions));
+}
+
+absl::Status AlertEngine::Commit(
+    Pending& pending,
+    absl::flat_hash_map<eventlog::TopicPartition, eventlog::Position>
+        positions) {
   AlertChanges changes = pending.TakeChanges();
   for (const auto& [tp, position] : positions) {
     changes.positions.push_back(position);
   }
   RETURN_IF_ERROR(store_.Commit(changes));
+  ASSIGN_OR_RETURN(earliest_due_, store_.EarliestDue());
   // Only once committed, which queries read: caught up means answerable.
   for (const auto& [tp, position] : positions) {
     progress_->Advance(tp, position.offset);
@@ -263,6 +285,39 @@ absl::Status AlertEngine::Apply(
   return absl::OkStatus();
 }
 
+absl::StatusOr<bool> AlertEngine::CaughtUp() {
+  if (!progress_->Status().ok()) return false;
+  for (const auto& [tp, position] : next_) {
+    if (tp.topic != kRollupsTopic) continue;
+    ASSIGN_OR_RETURN(int64_t end, log_.EndOffset(tp));
+    if (position.offset < end) return false;
+  }
+  return true;
+}
+
+absl::Status AlertEngine::JudgeDueCells() {
+  const absl::Time by = options_.clock->Now() - options_.settle_time;
+  if (earliest_due_ > by) return absl::OkStatus();
+  ASSIGN_OR_RETURN(bool caught_up, CaughtUp());
+  if (!caught_up) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<std::string> due,
+                   store_.CellsDueBy(by, options_.due_batch));
+  Pending pending(store_);
+  std::vector<std::string> keys(due.begin(), due.end());
+  RETURN_IF_ERROR(pending.Prefetch(keys));
+  const std::shared_ptr<const Definitions> defs = definitions_.Current();
+  for (const std::string& key : due) {
+    ASSIGN_OR_RETURN(CellStatus * cell, pending.Cell(key));
+    std::optional<CellRule> rule = RuleFor(defs, key);
+    if (!rule) {
+      cell->due = absl::InfiniteFuture();  // Its KPI is gone: never due.
+      continue;
+    }
+    RETURN_IF_ERROR(Advance(key, *rule, by, *cell, pending));
+  }
+  return Commit(pending, next_);
+}
+
 absl::Status AlertEngine::Evaluate(const v1::RollupRecord& rollup,
                                    const std::string& cell_key, absl::Time time,
                                    Pending& pending) {
@@ -273,35 +328,57 @@ absl::Status AlertEngine::Evaluate(const v1::RollupRecord& rollup,
       (rollup.version() == cell->version && rollup.target() == cell->target)) {
     return absl::OkStatus();
   }
+  std::shared_ptr<const Definitions> defs = definitions_.CurrentSatisfying(
+      [&](const Definitions& d) {
+        return d.FindKpi(rollup.key().kpi_id()).has_value();
+      });
+  std::optional<CellRule> rule = RuleFor(std::move(defs), cell_key);
+  if (!rule) return absl::OkStatus();
+  // As of when rollup judged it (by the clock rollup runs on), else its
+  // time on the log: a replay judges alike.
+  const absl::Time judged_at = std::max(
+      rollup.has_judged_at() ? FromTimestamp(rollup.judged_at()) : time,
+      cell->judged_at);
+  // What time alone changed since the record before, first.
+  RETURN_IF_ERROR(Advance(cell_key, *rule, judged_at, *cell, pending));
   cell->actual = rollup.value();
   cell->target = rollup.target();
   cell->version = rollup.version();
+  return JudgeAt(cell_key, *rule, judged_at, *cell, pending);
+}
 
-  const std::string& kpi_id = rollup.key().kpi_id();
-  std::shared_ptr<const Definitions> defs = definitions_.CurrentSatisfying(
-      [&](const Definitions& d) { return d.FindKpi(kpi_id).has_value(); });
-  std::optional<KpiIndex> kpi = defs->FindKpi(kpi_id);
-  if (!kpi) return absl::OkStatus();
+std::optional<AlertEngine::CellRule> AlertEngine::RuleFor(
+    std::shared_ptr<const Definitions> defs, const std::string& cell_key) {
+  absl::StatusOr<CellKeyParts> parts = ParseCellKey(cell_key);
+  if (!parts.ok()) return std::nullopt;
+  std::optional<KpiIndex> kpi = defs->FindKpi(parts->kpi_id);
+  if (!kpi) return std::nullopt;
   const KpiInfo& info = defs->kpi(*kpi);
-  const v1::RollupKey& key = rollup.key();
-  auto period = ParsePeriod(static_cast<PeriodKind>(key.period().kind()),
-                            key.period().label());
-  if (!period.ok()) {
-    STRATA_LOG(ERROR) << "alerts: skipping a rollup record of " << cell_key
-                      << ": " << period.status();
-    return absl::OkStatus();
+  JudgingRule judging{defs->calendar(), parts->period, info.target_profile,
+                      info.polarity, info.bands};
+  return CellRule{std::move(defs), judging};
+}
+
+absl::Status AlertEngine::Advance(const std::string& cell_key,
+                                  const CellRule& rule, absl::Time until,
+                                  CellStatus& cell, Pending& pending) {
+  while (cell.due <= until) {
+    RETURN_IF_ERROR(JudgeAt(cell_key, rule, cell.due, cell, pending));
   }
-  // As of when rollup judged it (by the clock rollup runs on), else its
-  // time on the log: a replay judges alike.
-  const absl::Time judged_at =
-      rollup.has_judged_at() ? FromTimestamp(rollup.judged_at()) : time;
-  const Judgement judgement = Judge(
-      info.polarity, info.bands, cell->actual, cell->target,
-      info.target_profile.ExpectedShare(defs->calendar(), *period, judged_at));
+  return absl::OkStatus();
+}
+
+absl::Status AlertEngine::JudgeAt(const std::string& cell_key,
+                                  const CellRule& rule, absl::Time time,
+                                  CellStatus& cell, Pending& pending) {
+  const Judgement judgement = rule.judging.At(cell.actual, cell.target, time);
+  cell.judged_at = time;
+  cell.due = NextStatusChange(rule.judging, cell.actual, cell.target, time)
+                 .value_or(absl::InfiniteFuture());
   const KpiStatus status = judgement.status;
-  const KpiStatus previous = cell->status;
+  const KpiStatus previous = cell.status;
   if (status == previous) return absl::OkStatus();
-  cell->status = status;
+  cell.status = status;
 
   ASSIGN_OR_RETURN(AlertIndex * index, pending.Index(cell_key));
   v1::Alert* alert = nullptr;
@@ -317,15 +394,15 @@ absl::Status AlertEngine::Evaluate(const v1::RollupRecord& rollup,
     alert = pending.NewAlert(id);
     alert->set_alert_id(id);
     alert->set_rule(v1::ALERT_RULE_STATUS_CHANGE);
-    *alert->mutable_key() = key;
+    ASSIGN_OR_RETURN(*alert->mutable_key(), RollupKeyOf(cell_key));
     alert->set_generation(index->generation);
     alert->set_state(v1::ALERT_STATE_OPEN);
     *alert->mutable_raised_time() = ToProto(time);
   }
   alert->set_status(static_cast<v1::KpiStatus>(status));
   alert->set_previous_status(static_cast<v1::KpiStatus>(previous));
-  alert->set_actual(cell->actual);
-  alert->set_target(cell->target);
+  alert->set_actual(cell.actual);
+  alert->set_target(cell.target);
   alert->set_expected(judgement.expected);
   *alert->mutable_updated_time() = ToProto(time);
   alert->set_version(alert->version() + 1);

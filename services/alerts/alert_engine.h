@@ -13,19 +13,31 @@
 // Rule STATUS_CHANGE: a cell whose status becomes AMBER or RED opens an
 // alert unless one is open for it; while open, every status change updates
 // it. Resolving closes it; a later change opens the next generation.
+//
+// Status is judged against the part of the target expected by then (see
+// libs/scorecard/judgement.h), so it moves with time alone too. A record is
+// judged at the time rollup judged it; each cell keeps the next instant its
+// status would change if nothing else came (its due time), and is judged
+// again then: before its next record when that comes later (so a replay
+// does the same), or on the engine's clock once every record judged before
+// that instant has been read (settle_time after it, with the log read to
+// its end).
 
 #include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "libs/clock/clock.h"
 #include "libs/definitions/definitions_follower.h"
 #include "libs/eventlog/event_log.h"
 #include "libs/eventlog/replay_progress.h"
+#include "libs/scorecard/judgement.h"
 #include "libs/status/health_report.h"
 #include "services/alerts/alert_hub.h"
 #include "services/alerts/alert_store.h"
@@ -41,6 +53,13 @@ struct AlertEngineOptions {
   absl::Duration poll_timeout = absl::Milliseconds(50);
   // Consumer group reporting the engine's positions (lag).
   std::string consumer_group = "strata-alerts";
+  // What due times are compared with. Not owned; the real clock by default.
+  Clock* clock = &Clock::Real();
+  // How long after a cell's due time it is judged on the clock: records
+  // rollup judged before then may still be on their way here.
+  absl::Duration settle_time = absl::Seconds(2);
+  // Cells judged again per commit when many fall due at once.
+  size_t due_batch = 4096;
 };
 
 class AlertEngine {
@@ -87,6 +106,32 @@ class AlertEngine {
                         const std::string& cell_key, absl::Time time,
                         Pending& pending);
 
+  // How one cell is judged; holds the definitions its references point in.
+  struct CellRule {
+    std::shared_ptr<const Definitions> definitions;
+    JudgingRule judging;
+  };
+  // nullopt for a key of no known KPI and period.
+  static std::optional<CellRule> RuleFor(
+      std::shared_ptr<const Definitions> definitions,
+      const std::string& cell_key);
+  // Judges `cell` at every due time up to `until`.
+  absl::Status Advance(const std::string& cell_key, const CellRule& rule,
+                       absl::Time until, CellStatus& cell, Pending& pending);
+  // Judges `cell` at `time`, opens or updates its alert on a change, and
+  // sets when it is next due.
+  absl::Status JudgeAt(const std::string& cell_key, const CellRule& rule,
+                       absl::Time time, CellStatus& cell, Pending& pending);
+  // Judges the cells due by the clock (less settle_time), once the log is
+  // read to its end; commits them with the positions unchanged.
+  absl::Status JudgeDueCells();
+  // Whether every rollup record on the log so far has been applied.
+  absl::StatusOr<bool> CaughtUp();
+  // Commits `pending` with `positions` and tells subscribers.
+  absl::Status Commit(Pending& pending,
+                      absl::flat_hash_map<eventlog::TopicPartition,
+                                          eventlog::Position> positions);
+
   const AlertEngineOptions options_;
   eventlog::EventLog& log_;
   DefinitionsFollower& definitions_;
@@ -100,6 +145,8 @@ class AlertEngine {
   std::condition_variable changed_cv_;  // After every commit.
 
   std::unique_ptr<eventlog::ReplayProgress> progress_;
+  // The earliest due time in the store; engine thread only.
+  absl::Time earliest_due_ = absl::InfiniteFuture();
   HealthReport health_{absl::UnavailableError("alerts: starting")};
 
   std::atomic<bool> stop_{false};

@@ -4,7 +4,9 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 #include "gtest/gtest.h"
+#include "libs/clock/clock.h"
 #include "libs/definitions/testing/definition_builders.h"
 #include "libs/eventlog/rocksdb_event_log.h"
 #include "libs/status/status_matchers.h"
@@ -52,13 +54,28 @@ class AlertEngineTest : public ::testing::Test {
     log_options.topics = DefaultTopics();
     log_ = *eventlog::OpenRocksDbEventLog(log_options);
     definitions_ = *DefinitionsFollower::Create(*log_, "test");
-    store_ = *AlertStore::Open((dir_ / "alerts").string());
-    engine_ = std::make_unique<AlertEngine>(AlertEngineOptions(), *log_,
-                                            *definitions_, *store_, hub_);
+    OpenEngine();
     hub_.Subscribe(&recorder_, "");
     definitions_->Start();
-    ASSERT_OK(engine_->Start());
     AppendDefinitions();
+  }
+
+  void OpenEngine() {
+    store_ = *AlertStore::Open((dir_ / "alerts").string());
+    AlertEngineOptions options;
+    options.clock = &clock_;
+    options.settle_time = absl::ZeroDuration();
+    engine_ = std::make_unique<AlertEngine>(options, *log_, *definitions_,
+                                            *store_, hub_);
+    ASSERT_OK(engine_->Start());
+  }
+
+  // Deletes the alerts state and replays the log into a new one.
+  void Rebuild() {
+    engine_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_ / "alerts");
+    OpenEngine();
   }
 
   void TearDown() override {
@@ -130,6 +147,11 @@ class AlertEngineTest : public ::testing::Test {
   }
 
   static inline int counter_ = 0;
+  // The engine's time: 10 of March 2026's 31 days gone. Records published
+  // without a time of judging are judged at their time on the log, after
+  // March: against the whole target.
+  SimulatedClock clock_{
+      absl::FromCivil(absl::CivilDay(2026, 3, 11), absl::UTCTimeZone())};
   std::filesystem::path dir_;
   std::unique_ptr<eventlog::EventLog> log_;
   std::unique_ptr<DefinitionsFollower> definitions_;
@@ -162,8 +184,7 @@ TEST_F(AlertEngineTest, GreenRaisesNothingRedOpensAnAlertThatFollowsChanges) {
 // target from its first day, so every flow was red early in every month.
 TEST_F(AlertEngineTest, AFlowIsJudgedAgainstItsTargetExpectedToDate) {
   // 10 of March's 31 days gone: 32.26 of the 100 expected.
-  const absl::Time march_11 =
-      absl::FromCivil(absl::CivilDay(2026, 3, 11), absl::UTCTimeZone());
+  const absl::Time march_11 = clock_.Now();
   PublishRollup("sales", 35, 1, -1, march_11);  // Red against all 100.
   Settle();
   EXPECT_TRUE(recorder_.alerts().empty());
@@ -173,13 +194,55 @@ TEST_F(AlertEngineTest, AFlowIsJudgedAgainstItsTargetExpectedToDate) {
   EXPECT_EQ(alerts[0].status(), v1::KPI_STATUS_AMBER);
   EXPECT_DOUBLE_EQ(alerts[0].expected(), 100.0 * 10 / 31);
   EXPECT_EQ(alerts[0].target(), 100);
-  // From the month's end on, the whole target.
-  PublishRollup("sales", 30, 3, -1,
+  // From the month's end on, the whole target: 95 is amber.
+  PublishRollup("sales", 95, 3, -1,
                 absl::FromCivil(absl::CivilDay(2026, 4, 1), absl::UTCTimeZone()));
+  Settle();
+  alerts = recorder_.alerts();
+  ASSERT_GE(alerts.size(), 2u);
+  EXPECT_EQ(alerts.back().status(), v1::KPI_STATUS_AMBER);
+  EXPECT_EQ(alerts.back().actual(), 95);
+  EXPECT_EQ(alerts.back().expected(), 100);
+}
+
+// The expected part grows with time: a flow that stands still falls behind
+// without any new record, and the engine says so when it does, on its
+// clock; a replay of the log raises the very same alerts.
+TEST_F(AlertEngineTest, AFlowStandingStillFallsBehindAsTimePasses) {
+  const absl::Time march_11 = clock_.Now();
+  PublishRollup("sales", 35, 1, -1, march_11);  // On pace: 32.26 expected.
+  Settle();
+  EXPECT_TRUE(recorder_.alerts().empty());
+  // Less than is due from 10.85 days on (March 11, 20:24): amber.
+  clock_.Advance(absl::Hours(24));
+  std::vector<v1::Alert> alerts = WaitForPublished(1);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].status(), v1::KPI_STATUS_AMBER);
+  const absl::Time amber_at = march_11 + absl::Hours(20) + absl::Minutes(24);
+  EXPECT_GE(FromTimestamp(alerts[0].raised_time()), amber_at);
+  EXPECT_LE(FromTimestamp(alerts[0].raised_time()),
+            amber_at + absl::Milliseconds(2));
+  EXPECT_NEAR(alerts[0].expected(), 35, 0.01);
+  // Below 90 % of it from 12.06 days on (March 13, 01:20): red.
+  clock_.Advance(absl::Hours(48));
   alerts = WaitForPublished(2);
   ASSERT_EQ(alerts.size(), 2u);
   EXPECT_EQ(alerts[1].status(), v1::KPI_STATUS_RED);
-  EXPECT_EQ(alerts[1].expected(), 100);
+  EXPECT_EQ(alerts[1].alert_id(), alerts[0].alert_id());
+  // A new figure on March 14 is on pace again (41.9 expected).
+  PublishRollup("sales", 45, 2, -1, clock_.Now());
+  alerts = WaitForPublished(3);
+  ASSERT_EQ(alerts.size(), 3u);
+  EXPECT_EQ(alerts[2].status(), v1::KPI_STATUS_GREEN);
+  const std::vector<v1::Alert> live = *store_->ListAlerts();
+  // Replayed from the log with the clock where it is: the same history.
+  Rebuild();
+  Settle();
+  const std::vector<v1::Alert> rebuilt = *store_->ListAlerts();
+  ASSERT_EQ(rebuilt.size(), live.size());
+  for (size_t i = 0; i < live.size(); ++i) {
+    EXPECT_EQ(rebuilt[i].ShortDebugString(), live[i].ShortDebugString());
+  }
 }
 
 TEST_F(AlertEngineTest, CellsWithoutTargetsAreNotJudged) {

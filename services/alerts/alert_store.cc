@@ -1,7 +1,9 @@
 #include "services/alerts/alert_store.h"
 
 #include <cstring>
+#include <limits>
 
+#include "absl/base/internal/endian.h"
 #include "absl/strings/str_cat.h"
 #include "libs/status/status_macros.h"
 #include "libs/storage/rocksdb_status.h"
@@ -9,7 +11,7 @@
 namespace strata::alerts {
 namespace {
 
-enum Family : size_t { kCells = 0, kIndex, kAlerts };
+enum Family : size_t { kCells = 0, kIndex, kAlerts, kDue };
 
 absl::Status Malformed(absl::string_view what, absl::string_view key) {
   return absl::DataLossError(absl::StrCat("malformed ", what, " '", key, "'"));
@@ -27,15 +29,44 @@ double DoubleFromBits(int64_t bits) {
   return d;
 }
 
+// Instants as Unix nanoseconds, the infinities as the int64 extremes.
+int64_t EncodeTime(absl::Time t) {
+  if (t == absl::InfinitePast()) return std::numeric_limits<int64_t>::min();
+  if (t == absl::InfiniteFuture()) return std::numeric_limits<int64_t>::max();
+  return absl::ToUnixNanos(t);
+}
+
+absl::Time DecodeTime(int64_t nanos) {
+  if (nanos == std::numeric_limits<int64_t>::min()) return absl::InfinitePast();
+  if (nanos == std::numeric_limits<int64_t>::max()) return absl::InfiniteFuture();
+  return absl::FromUnixNanos(nanos);
+}
+
+// The due family's keys sort by time, then cell: the time big-endian with
+// its sign bit flipped.
+std::string DueKey(absl::Time due, absl::string_view cell_key) {
+  char time[8];
+  absl::big_endian::Store64(
+      time, static_cast<uint64_t>(EncodeTime(due)) ^ (uint64_t{1} << 63));
+  return absl::StrCat(absl::string_view(time, 8), cell_key);
+}
+
+absl::Time TimeOfDueKey(absl::string_view key) {
+  return DecodeTime(static_cast<int64_t>(absl::big_endian::Load64(key.data()) ^
+                                         (uint64_t{1} << 63)));
+}
+
 absl::StatusOr<std::optional<CellStatus>> DecodeCell(
     absl::string_view key, const std::optional<std::string>& value) {
   if (!value) return std::nullopt;
-  if (value->size() != 32) return Malformed("cell", key);
+  if (value->size() != 48) return Malformed("cell", key);
   CellStatus cell;
   cell.actual = DoubleFromBits(DecodeFixed64At(*value, 0));
   cell.target = DoubleFromBits(DecodeFixed64At(*value, 1));
   cell.version = DecodeFixed64At(*value, 2);
   cell.status = static_cast<KpiStatus>(DecodeFixed64At(*value, 3));
+  cell.judged_at = DecodeTime(DecodeFixed64At(*value, 4));
+  cell.due = DecodeTime(DecodeFixed64At(*value, 5));
   return cell;
 }
 
@@ -43,7 +74,10 @@ absl::StatusOr<std::optional<CellStatus>> DecodeCell(
 
 absl::StatusOr<std::unique_ptr<AlertStore>> AlertStore::Open(
     const std::string& path) {
-  ASSIGN_OR_RETURN(auto db, StateDb::Open({path, {"cells", "index", "alerts"}, "strata.alerts/1"}));
+  ASSIGN_OR_RETURN(auto db,
+                   StateDb::Open({path,
+                                  {"cells", "index", "alerts", "due"},
+                                  "strata.alerts/2"}));
   return std::unique_ptr<AlertStore>(new AlertStore(std::move(db)));
 }
 
@@ -82,6 +116,30 @@ absl::StatusOr<std::optional<v1::Alert>> AlertStore::GetAlert(
   return alert;
 }
 
+absl::StatusOr<std::vector<std::string>> AlertStore::CellsDueBy(absl::Time t,
+                                                               size_t limit) {
+  std::vector<std::string> cells;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->db().NewIterator(rocksdb::ReadOptions(), db_->family(kDue)));
+  for (it->SeekToFirst(); it->Valid() && cells.size() < limit; it->Next()) {
+    if (it->key().size() < 8) return Malformed("due entry", it->key().ToString());
+    if (TimeOfDueKey(absl::string_view(it->key().data(), 8)) > t) break;
+    cells.emplace_back(it->key().data() + 8, it->key().size() - 8);
+  }
+  RETURN_IF_ERROR(FromRocksDb(it->status()));
+  return cells;
+}
+
+absl::StatusOr<absl::Time> AlertStore::EarliestDue() {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->db().NewIterator(rocksdb::ReadOptions(), db_->family(kDue)));
+  it->SeekToFirst();
+  RETURN_IF_ERROR(FromRocksDb(it->status()));
+  if (!it->Valid()) return absl::InfiniteFuture();
+  if (it->key().size() < 8) return Malformed("due entry", it->key().ToString());
+  return TimeOfDueKey(absl::string_view(it->key().data(), 8));
+}
+
 absl::StatusOr<std::vector<v1::Alert>> AlertStore::ListAlerts() {
   std::vector<v1::Alert> alerts;
   std::unique_ptr<rocksdb::Iterator> it(
@@ -107,11 +165,18 @@ absl::StatusOr<eventlog::Position> AlertStore::Position(
 
 absl::Status AlertStore::Commit(const AlertChanges& changes) {
   rocksdb::WriteBatch batch;
+  for (const auto& [due, key] : changes.unscheduled) {
+    batch.Delete(db_->family(kDue), DueKey(due, key));
+  }
   for (const auto& [key, cell] : changes.cells) {
-    batch.Put(
-        db_->family(kCells), key,
-        EncodeFixed64s({BitsOfDouble(cell.actual), BitsOfDouble(cell.target),
-                        cell.version, static_cast<int64_t>(cell.status)}));
+    batch.Put(db_->family(kCells), key,
+              EncodeFixed64s({BitsOfDouble(cell.actual),
+                              BitsOfDouble(cell.target), cell.version,
+                              static_cast<int64_t>(cell.status),
+                              EncodeTime(cell.judged_at), EncodeTime(cell.due)}));
+    if (cell.due != absl::InfiniteFuture()) {
+      batch.Put(db_->family(kDue), DueKey(cell.due, key), "");
+    }
   }
   for (const auto& [key, index] : changes.index) {
     batch.Put(db_->family(kIndex), key,

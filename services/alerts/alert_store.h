@@ -1,9 +1,10 @@
 #pragma once
 
 // The alerts service's state in RocksDB: the last actual, target and status
-// seen per rollup cell with a target, every alert, an index from cell to its
-// current alert, and the log positions all of that reflects, committed in
-// one WriteBatch.
+// seen per rollup cell with a target, when each cell's status is next due to
+// change with time alone, every alert, an index from cell to its current
+// alert, and the log positions all of that reflects, committed in one
+// WriteBatch.
 
 #include <memory>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "libs/eventlog/event_log.h"
 #include "libs/scorecard/status.h"
 #include "libs/storage/state_db.h"
@@ -24,6 +26,10 @@ struct CellStatus {
   double target = 0;
   int64_t version = 0;  // Of the rollup record; older ones are repeats.
   KpiStatus status = KpiStatus::kUnknown;
+  absl::Time judged_at = absl::InfinitePast();  // What `status` is as of.
+  // When the status changes next with time alone, the actual standing
+  // still (the part of the target expected grows); never: InfiniteFuture.
+  absl::Time due = absl::InfiniteFuture();
 };
 
 // Per cell: the generation of its latest alert and whether that is open.
@@ -34,6 +40,8 @@ struct AlertIndex {
 
 struct AlertChanges {
   std::vector<std::pair<std::string, CellStatus>> cells;
+  // Cells whose due time moved: (the one stored before, cell key).
+  std::vector<std::pair<absl::Time, std::string>> unscheduled;
   std::vector<std::pair<std::string, AlertIndex>> index;
   std::vector<v1::Alert> alerts;
   std::vector<eventlog::Position> positions;
@@ -50,6 +58,11 @@ class AlertStore {
       const std::vector<absl::string_view>& keys);
   absl::StatusOr<std::optional<AlertIndex>> GetIndex(const std::string& key);
   absl::StatusOr<std::optional<v1::Alert>> GetAlert(const std::string& id);
+  // Up to `limit` cells due by `t`, earliest first.
+  absl::StatusOr<std::vector<std::string>> CellsDueBy(absl::Time t,
+                                                      size_t limit);
+  // The earliest time a cell is due; InfiniteFuture when none is.
+  absl::StatusOr<absl::Time> EarliestDue();
   // Every alert, in id order.
   absl::StatusOr<std::vector<v1::Alert>> ListAlerts();
   // Stored position of the partition, 0 when none.

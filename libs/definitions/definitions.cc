@@ -538,6 +538,9 @@ absl::Status Definitions::ApplyKpi(const v1::Kpi& kpi,
     case v1::POLARITY_LOWER_IS_BETTER:
       info.polarity = Polarity::kLowerIsBetter;
       break;
+    case v1::POLARITY_WITHIN_BAND:
+      info.polarity = Polarity::kWithinBand;
+      break;
     default:
       return Invalid(field + ".polarity", "required");
   }

@@ -12,6 +12,7 @@ Judgement Judge(Polarity polarity, const ThresholdBands& bands, double actual,
   j.variance = actual - j.expected;
   if (j.expected != 0) j.variance_pct = 100 * j.variance / std::fabs(j.expected);
   j.status = EvaluateStatus(polarity, bands, actual, j.expected);
+  j.score = Score(polarity, bands, actual, j.expected);
   return j;
 }
 

@@ -23,6 +23,7 @@ struct Judgement {
   // 100 x variance / |expected|; none where nothing is expected yet.
   std::optional<double> variance_pct;
   KpiStatus status = KpiStatus::kUnknown;
+  double score = 0;  // 0-10 against expected.
 };
 
 // `share` in [0, 1].

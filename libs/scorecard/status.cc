@@ -1,11 +1,41 @@
 #include "libs/scorecard/status.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace strata {
 
+namespace {
+
+constexpr double kRedLine = 10.0 / 3;
+constexpr double kGoal = 20.0 / 3;
+
+// On the line through (red, kRedLine) and (goal, kGoal), clamped.
+double OnTheLine(double actual, double red, double goal, bool higher_is_better) {
+  double score;
+  if (goal == red) {
+    const bool better = higher_is_better ? actual > goal : actual < goal;
+    score = actual == goal ? kGoal : better ? 10 : 0;
+  } else {
+    score = kRedLine + (actual - red) / (goal - red) * (kGoal - kRedLine);
+  }
+  return std::clamp(score, 0.0, 10.0);
+}
+
+}  // namespace
+
 KpiStatus EvaluateStatus(Polarity polarity, const ThresholdBands& bands,
                          double actual, double target) {
+  if (polarity == Polarity::kWithinBand) {
+    const double deviation = std::fabs(actual - target);
+    if (deviation <= std::fabs(target) * bands.green_pct / 100.0) {
+      return KpiStatus::kGreen;
+    }
+    if (deviation <= std::fabs(target) * bands.amber_pct / 100.0) {
+      return KpiStatus::kAmber;
+    }
+    return KpiStatus::kRed;
+  }
   const double green = target * bands.green_pct / 100.0;
   const double amber = target * bands.amber_pct / 100.0;
   if (polarity == Polarity::kHigherIsBetter) {
@@ -26,6 +56,27 @@ bool BandsAreValid(Polarity polarity, const ThresholdBands& bands) {
   return polarity == Polarity::kHigherIsBetter
              ? bands.amber_pct <= bands.green_pct
              : bands.amber_pct >= bands.green_pct;
+}
+
+double Score(Polarity polarity, const ThresholdBands& bands, double actual,
+             double target) {
+  if (polarity != Polarity::kWithinBand) {
+    return OnTheLine(actual, target * bands.amber_pct / 100.0,
+                     target * bands.green_pct / 100.0,
+                     polarity == Polarity::kHigherIsBetter);
+  }
+  // 10 at the target, down to the goal at the green edge, then on to the
+  // red line at the amber edge and beyond.
+  const double deviation = std::fabs(actual - target);
+  const double green = std::fabs(target) * bands.green_pct / 100.0;
+  const double amber = std::fabs(target) * bands.amber_pct / 100.0;
+  if (deviation <= green) {
+    return green == 0 ? 10 : 10 - deviation / green * (10 - kGoal);
+  }
+  if (amber == green) return 0;
+  return std::clamp(
+      kGoal - (deviation - green) / (amber - green) * (kGoal - kRedLine), 0.0,
+      10.0);
 }
 
 }  // namespace strata

@@ -540,7 +540,18 @@ TEST_F(RollupEngineTest, RecordsJudgeAFlowAgainstTheTargetExpectedByNow) {
   EXPECT_DOUBLE_EQ(sales.variance(), 35 - expected);
   EXPECT_DOUBLE_EQ(sales.variance_pct(), 100 * (35 - expected) / expected);
   EXPECT_EQ(sales.status(), v1::KPI_STATUS_GREEN);
+  // 3.33 on the red line (90 % of expected), 6.67 on it, linear beyond.
+  EXPECT_DOUBLE_EQ(sales.score(),
+                   10.0 / 3 * (1 + (35 - 0.9 * expected) / (0.1 * expected)));
   EXPECT_EQ(FromTimestamp(sales.judged_at()), Utc(2026, 3, 11, 0));
+  // Where nothing was reported, no data: never green.
+  const auto defs = definitions_->Current();
+  const v1::RollupRecord nothing = MakeEmptyRecord(
+      *defs, {*defs->FindKpi("sales"), *defs->FindUnit("team-a"),
+              *ParsePeriod(PeriodKind::kMonth, "2026-03")},
+      clock.Now());
+  EXPECT_EQ(nothing.status(), v1::KPI_STATUS_NO_DATA);
+  EXPECT_FALSE(nothing.has_score());
   // A stock is judged against its whole target throughout.
   v1::RollupRecord headcount =
       Record("headcount", "team-a", PeriodKind::kMonth, "2026-03");

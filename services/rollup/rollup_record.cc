@@ -35,10 +35,14 @@ v1::RollupRecord RecordOf(const Definitions& defs, const CellId& id,
       Judge(kpi.polarity, kpi.bands, figure.value.value_or(0), *target, share);
   record.set_expected(judgement.expected);
   *record.mutable_judged_at() = ToTimestamp(judged_at);
-  if (!figure.value) return record;
+  if (!figure.value) {
+    record.set_status(v1::KPI_STATUS_NO_DATA);
+    return record;
+  }
   record.set_variance(judgement.variance);
   if (judgement.variance_pct) record.set_variance_pct(*judgement.variance_pct);
   record.set_status(static_cast<v1::KpiStatus>(judgement.status));
+  record.set_score(judgement.score);
   return record;
 }
 

@@ -30,6 +30,8 @@ std::string StatusName(v1::KpiStatus status) {
       return "AMBER";
     case v1::KPI_STATUS_RED:
       return "RED";
+    case v1::KPI_STATUS_NO_DATA:
+      return "NO_DATA";
     default:
       return "NONE";
   }

@@ -29,6 +29,8 @@ std::string StatusWord(v1::KpiStatus status) {
       return "amber";
     case v1::KPI_STATUS_RED:
       return "red";
+    case v1::KPI_STATUS_NO_DATA:
+      return "no data";
     default:
       return "";
   }
@@ -60,6 +62,11 @@ std::string FormatFigure(const v1::RollupRecord& r) {
       if (r.has_variance_pct()) {
         absl::StrAppend(&line, absl::StrFormat(" (%+.1f%%)", r.variance_pct()));
       }
+      absl::StrAppend(&line, " ", StatusWord(r.status()));
+      if (r.has_score()) {
+        absl::StrAppend(&line, absl::StrFormat(" (score %.1f)", r.score()));
+      }
+    } else if (r.status() == v1::KPI_STATUS_NO_DATA) {
       absl::StrAppend(&line, " ", StatusWord(r.status()));
     }
   }

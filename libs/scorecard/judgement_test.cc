@@ -1,5 +1,7 @@
 #include "libs/scorecard/judgement.h"
 
+#include <vector>
+
 #include "absl/time/civil_time.h"
 #include "gtest/gtest.h"
 #include "libs/period/calendar.h"
@@ -114,6 +116,35 @@ TEST_F(NextStatusChangeTest, SpendingStandingStillComesBackWithinBudget) {
   ExpectJustAfter(green, Utc(absl::CivilSecond(2026, 3, 19, 14, 24)) -
                              absl::Milliseconds(1));
   EXPECT_EQ(rule.At(60, 100, *green).status, KpiStatus::kGreen);
+}
+
+// Within a band the status is not one-way: a flow standing at 50 against a
+// 100 target first comes into the band as the expected part grows, then
+// leaves it.
+TEST_F(NextStatusChangeTest, WithinABandAFlowPassesThroughTheBand) {
+  const JudgingRule rule = Rule(Polarity::kWithinBand, {5, 10}, linear_);
+  std::vector<KpiStatus> statuses = {
+      rule.At(50, 100, Utc(absl::CivilSecond(2026, 3, 1, 1))).status};
+  std::vector<double> shares;
+  absl::Time t = Utc(absl::CivilSecond(2026, 3, 1, 1));
+  while (auto next = NextStatusChange(rule, 50, 100, t)) {
+    ASSERT_GT(*next, t);
+    t = *next;
+    statuses.push_back(rule.At(50, 100, t).status);
+    shares.push_back(linear_.ExpectedShare(calendar_, rule.period, t));
+    ASSERT_LT(statuses.size(), 10u);
+  }
+  EXPECT_EQ(statuses,
+            (std::vector<KpiStatus>{KpiStatus::kRed, KpiStatus::kAmber,
+                                    KpiStatus::kGreen, KpiStatus::kAmber,
+                                    KpiStatus::kRed}));
+  // Where 50 is 10 %, 5 %, 5 % and 10 % off what is expected.
+  const std::vector<double> want = {50 / 1.1 / 100, 50 / 1.05 / 100,
+                                    50 / 0.95 / 100, 50 / 0.9 / 100};
+  ASSERT_EQ(shares.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_NEAR(shares[i], want[i], 1e-6) << i;
+  }
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "libs/ids/ids.h"
@@ -33,14 +34,21 @@ absl::StatusOr<Definitions> Definitions::WithBatch(
                      " per batch"));
   }
   Definitions next = *this;
+  // Shares must name children, in the shape the batch leaves: checked at
+  // its end, so that one batch can move units and split targets anew.
+  std::vector<std::pair<CellId, std::string>> shares_declared;
+  std::string last_move;
   for (int i = 0; i < batch.changes_size(); ++i) {
     const v1::DefinitionChange& change = batch.changes(i);
     const std::string field = absl::StrCat("changes[", i, "]");
     switch (change.change_case()) {
-      case v1::DefinitionChange::kOrgUnit:
+      case v1::DefinitionChange::kOrgUnit: {
+        const int64_t reorgs = next.reorg_count();
         RETURN_IF_ERROR(next.ApplyUnit(change.org_unit(),
                                        absl::StrCat(field, ".org_unit")));
+        if (next.reorg_count() != reorgs) last_move = field + ".org_unit";
         break;
+      }
       case v1::DefinitionChange::kKpi:
         RETURN_IF_ERROR(
             next.ApplyKpi(change.kpi(), absl::StrCat(field, ".kpi")));
@@ -49,15 +57,61 @@ absl::StatusOr<Definitions> Definitions::WithBatch(
         RETURN_IF_ERROR(next.ApplyOrganisation(
             change.organisation(), absl::StrCat(field, ".organisation")));
         break;
-      case v1::DefinitionChange::kTarget:
+      case v1::DefinitionChange::kTarget: {
         RETURN_IF_ERROR(
             next.ApplyTarget(change.target(), absl::StrCat(field, ".target")));
+        if (change.target().cascade().rule() ==
+            v1::TargetCascade::RULE_SHARE) {
+          shares_declared.emplace_back(next.TargetCellOf(change.target()),
+                                       field + ".target.cascade");
+        }
         break;
+      }
       case v1::DefinitionChange::CHANGE_NOT_SET:
         return Invalid(field, "no change set");
     }
   }
+  for (const auto& [cell, field] : shares_declared) {
+    RETURN_IF_ERROR(next.CheckSharesAreChildren(cell, field));
+  }
+  if (!last_move.empty()) {
+    for (const auto& [cell, declared] : next.targets_) {
+      if (declared.cascade.rule() != v1::TargetCascade::RULE_SHARE) continue;
+      if (absl::Status still = next.CheckSharesAreChildren(cell, "cascade");
+          !still.ok()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            last_move, ": the move breaks the target of KPI ",
+            Quoted(next.kpis_[cell.kpi].definition.kpi_id()), " for unit ",
+            Quoted(next.units_[cell.unit].definition.unit_id()), " in ",
+            PeriodLabel(cell.period), " (", still.message(),
+            "); declare its shares anew in the same batch"));
+      }
+    }
+  }
   return next;
+}
+
+CellId Definitions::TargetCellOf(const v1::Target& target) const {
+  return {*FindKpi(target.kpi_id()), *FindUnit(target.unit_id()),
+          *ParsePeriod(static_cast<PeriodKind>(target.period().kind()),
+                       target.period().label())};
+}
+
+absl::Status Definitions::CheckSharesAreChildren(const CellId& cell,
+                                                 const std::string& field) const {
+  const v1::TargetCascade& cascade = targets_.at(cell).cascade;
+  const absl::Span<const UnitIndex> children = Children(cell.unit, cell.period);
+  for (int i = 0; i < cascade.shares_size(); ++i) {
+    const std::string& id = cascade.shares(i).unit_id();
+    if (std::find(children.begin(), children.end(), *FindUnit(id)) ==
+        children.end()) {
+      return Invalid(absl::StrCat(field, ".shares[", i, "].unit_id"),
+                     absl::StrCat(Quoted(id), " is not a child of ",
+                                  Quoted(units_[cell.unit].definition.unit_id()),
+                                  " in ", PeriodLabel(cell.period)));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Definitions::ApplyUnit(const v1::OrgUnit& unit,
@@ -622,7 +676,58 @@ absl::Status Definitions::ApplyTarget(const v1::Target& target,
     return absl::ResourceExhaustedError(
         absl::StrCat(field, ": a target beyond the limit of ", kMaxTargets));
   }
-  targets_[cell] = target.value();
+  RETURN_IF_ERROR(ValidateCascade(target.cascade(), cell, field + ".cascade"));
+  DeclaredTarget& declared = targets_[cell];
+  declared.value = target.value();
+  declared.cascade = target.cascade();
+  declared.ever_cascaded |=
+      target.cascade().rule() != v1::TargetCascade::RULE_UNSPECIFIED;
+  return absl::OkStatus();
+}
+
+absl::Status Definitions::ValidateCascade(const v1::TargetCascade& cascade,
+                                          const CellId& cell,
+                                          const std::string& field) const {
+  switch (cascade.rule()) {
+    case v1::TargetCascade::RULE_UNSPECIFIED:
+    case v1::TargetCascade::RULE_COPY:
+      if (cascade.shares_size() > 0) {
+        return Invalid(field + ".shares", "only for RULE_SHARE");
+      }
+      return absl::OkStatus();
+    case v1::TargetCascade::RULE_SHARE:
+      break;
+    default:
+      return Invalid(field + ".rule", "unknown rule");
+  }
+  if (cascade.shares_size() == 0) {
+    return Invalid(field + ".shares", "RULE_SHARE needs the children's shares");
+  }
+  absl::flat_hash_set<UnitIndex> seen;
+  double total = 0;
+  for (int i = 0; i < cascade.shares_size(); ++i) {
+    const v1::TargetCascade::Share& share = cascade.shares(i);
+    const std::string at = absl::StrCat(field, ".shares[", i, "]");
+    std::optional<UnitIndex> child = FindUnit(share.unit_id());
+    if (!child) {
+      return absl::NotFoundError(absl::StrCat(
+          at, ".unit_id: unknown unit ", Quoted(share.unit_id())));
+    }
+    if (!seen.insert(*child).second) {
+      return Invalid(at + ".unit_id",
+                     absl::StrCat(Quoted(share.unit_id()), " is listed twice"));
+    }
+    if (!std::isfinite(share.percent()) || share.percent() <= 0) {
+      return Invalid(at + ".percent", "must be a positive number");
+    }
+    total += share.percent();
+  }
+  if (std::fabs(total - 100) > 1e-9) {
+    return Invalid(field + ".shares",
+                   absl::StrCat("the percents sum to ", total,
+                                ", not 100: the shares must make up the "
+                                "whole target"));
+  }
   return absl::OkStatus();
 }
 
@@ -648,9 +753,34 @@ bool Definitions::InSubtree(UnitIndex unit, UnitIndex root) const {
 
 std::optional<double> Definitions::Target(KpiIndex kpi, UnitIndex unit,
                                           const Period& period) const {
-  auto it = targets_.find(CellId{kpi, unit, period});
-  if (it == targets_.end()) return std::nullopt;
-  return it->second;
+  if (targets_.empty()) return std::nullopt;
+  const absl::Span<const UnitIndex> path = PathToRoot(unit, period);
+  for (size_t up = 0; up < path.size(); ++up) {
+    auto it = targets_.find(CellId{kpi, path[up], period});
+    if (it == targets_.end()) continue;
+    const DeclaredTarget& declared = it->second;
+    if (up == 0) return declared.value;
+    switch (declared.cascade.rule()) {
+      case v1::TargetCascade::RULE_COPY:
+        return declared.value;
+      case v1::TargetCascade::RULE_SHARE:
+        if (up != 1) return std::nullopt;
+        for (const v1::TargetCascade::Share& share : declared.cascade.shares()) {
+          if (share.unit_id() == units_[unit].definition.unit_id()) {
+            return declared.value * share.percent() / 100;
+          }
+        }
+        return std::nullopt;
+      default:
+        return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+bool Definitions::TargetReachesBelow(const CellId& cell) const {
+  auto it = targets_.find(cell);
+  return it != targets_.end() && it->second.ever_cascaded;
 }
 
 v1::DefinitionBatch Definitions::ToBatch() const {
@@ -679,14 +809,15 @@ v1::DefinitionBatch Definitions::ToBatch() const {
   for (const KpiInfo& kpi : kpis_) {
     *batch.add_changes()->mutable_kpi() = kpi.definition;
   }
-  for (const auto& [key, value] : targets_) {
+  for (const auto& [key, declared] : targets_) {
     v1::Target* target = batch.add_changes()->mutable_target();
     target->set_kpi_id(kpis_[key.kpi].definition.kpi_id());
     target->set_unit_id(units_[key.unit].definition.unit_id());
     target->mutable_period()->set_kind(
         static_cast<v1::PeriodKind>(key.period.kind));
     target->mutable_period()->set_label(PeriodLabel(key.period));
-    target->set_value(value);
+    target->set_value(declared.value);
+    *target->mutable_cascade() = declared.cascade;
   }
   return batch;
 }

@@ -107,8 +107,15 @@ class Definitions {
   // True when `unit` is `root` or below it.
   bool InSubtree(UnitIndex unit, UnitIndex root) const;
 
+  // The unit's own target, else the one cascaded to it from above (see
+  // strata.v1.TargetCascade).
   std::optional<double> Target(KpiIndex kpi, UnitIndex unit,
                                const Period& period) const;
+  // Whether a change of the target declared at `cell` can change the
+  // targets of units below it: it cascades, or once did.
+  bool TargetReachesBelow(const CellId& cell) const;
+  // The cell of a target these definitions hold (its ids and period valid).
+  CellId TargetCellOf(const v1::Target& target) const;
 
   // Every definition, parents before children: replaying it rebuilds this.
   v1::DefinitionBatch ToBatch() const;
@@ -134,6 +141,12 @@ class Definitions {
                                              const std::string& field) const;
   absl::Status ResolveFormula(const v1::Kpi& kpi, const std::string& field,
                               KpiInfo& info) const;
+  absl::Status ValidateCascade(const v1::TargetCascade& cascade,
+                               const CellId& cell,
+                               const std::string& field) const;
+  // The declared target's shares name children in its period's shape.
+  absl::Status CheckSharesAreChildren(const CellId& cell,
+                                      const std::string& field) const;
   absl::Status ResolveTargetProfile(const v1::Kpi& kpi,
                                     const std::string& field, KpiInfo& info);
   absl::Status ResolvePeriods(const v1::Kpi& kpi, const std::string& field,
@@ -155,7 +168,12 @@ class Definitions {
   absl::flat_hash_map<std::string, UnitIndex> unit_index_;
   std::vector<KpiInfo> kpis_;
   absl::flat_hash_map<std::string, KpiIndex> kpi_index_;
-  absl::flat_hash_map<CellId, double> targets_;
+  struct DeclaredTarget {
+    double value = 0;
+    v1::TargetCascade cascade;
+    bool ever_cascaded = false;  // Units below may hold a stale copy.
+  };
+  absl::flat_hash_map<CellId, DeclaredTarget> targets_;
 };
 
 }  // namespace strata

@@ -9,6 +9,7 @@ namespace strata {
 namespace {
 
 using ::strata::testing::Batch;
+using ::strata::testing::CascadedTargetChange;
 using ::strata::testing::ComputedKpiChange;
 using ::strata::testing::KpiChange;
 using ::strata::testing::StatusIs;
@@ -371,6 +372,120 @@ TEST(DefinitionsTest, TargetProfilesAreValidatedWhole) {
               }),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("target_profile.kind")));
+}
+
+// ent -> bu -> {team-a, team-b -> crew}.
+v1::DefinitionBatch CascadeOrganisation() {
+  return Batch({UnitChange("ent", ""), UnitChange("bu", "ent"),
+                UnitChange("team-a", "bu"), UnitChange("team-b", "bu"),
+                UnitChange("crew", "team-b"), KpiChange("sales"),
+                KpiChange("margin")});
+}
+
+TEST(DefinitionsTest, TargetsCascadeByCopyOrByShare) {
+  const auto copy = v1::TargetCascade::RULE_COPY;
+  const auto share = v1::TargetCascade::RULE_SHARE;
+  auto defs = Definitions().WithBatch(CascadeOrganisation());
+  ASSERT_OK(defs);
+  defs = defs->WithBatch(Batch(
+      {CascadedTargetChange("margin", "ent", "2026-03", 12.5, copy),
+       TargetChange("margin", "team-b", "2026-03", 15),
+       CascadedTargetChange("sales", "bu", "2026-03", 1000, share,
+                            {{"team-a", 60}, {"team-b", 40}})}));
+  ASSERT_OK(defs);
+  const Period march = *ParsePeriod(PeriodKind::kMonth, "2026-03");
+  auto target = [&](const char* kpi, const char* unit) {
+    return defs->Target(*defs->FindKpi(kpi), *defs->FindUnit(unit), march);
+  };
+  EXPECT_EQ(target("margin", "ent"), 12.5);
+  EXPECT_EQ(target("margin", "bu"), 12.5);
+  EXPECT_EQ(target("margin", "team-a"), 12.5);
+  EXPECT_EQ(target("margin", "team-b"), 15);  // Its own wins...
+  EXPECT_EQ(target("margin", "crew"), std::nullopt);  // ...and decides below.
+  EXPECT_EQ(target("sales", "bu"), 1000);
+  EXPECT_EQ(target("sales", "team-a"), 600);
+  EXPECT_EQ(target("sales", "team-b"), 400);
+  EXPECT_EQ(target("sales", "crew"), std::nullopt);  // One level only.
+  EXPECT_EQ(target("sales", "ent"), std::nullopt);
+  EXPECT_EQ(defs->Target(*defs->FindKpi("sales"), *defs->FindUnit("team-a"),
+                         *ParsePeriod(PeriodKind::kMonth, "2026-04")),
+            std::nullopt);
+  // What a change of those targets reaches.
+  EXPECT_TRUE(defs->TargetReachesBelow(
+      {*defs->FindKpi("sales"), *defs->FindUnit("bu"), march}));
+  EXPECT_FALSE(defs->TargetReachesBelow(
+      {*defs->FindKpi("margin"), *defs->FindUnit("team-b"), march}));
+  // Replayed, the same.
+  auto replayed = Definitions().WithBatch(defs->ToBatch());
+  ASSERT_OK(replayed);
+  EXPECT_EQ(replayed->Target(*defs->FindKpi("sales"),
+                             *defs->FindUnit("team-b"), march),
+            400);
+}
+
+TEST(DefinitionsTest, SharesMustMakeUpTheWholeTargetAmongChildren) {
+  const auto share = v1::TargetCascade::RULE_SHARE;
+  auto defs = Definitions().WithBatch(CascadeOrganisation());
+  ASSERT_OK(defs);
+  auto refused = [&](v1::DefinitionChange change) {
+    return defs->WithBatch(Batch({change})).status();
+  };
+  EXPECT_THAT(refused(CascadedTargetChange("sales", "bu", "2026-03", 1000, share,
+                                           {{"team-a", 60}, {"team-b", 30}})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("changes[0].target.cascade.shares: the "
+                                 "percents sum to 90, not 100")));
+  EXPECT_THAT(refused(CascadedTargetChange("sales", "bu", "2026-03", 1000, share,
+                                           {{"team-a", 60}, {"crew", 40}})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("changes[0].target.cascade.shares[1].unit_id: "
+                                 "'crew' is not a child of 'bu' in 2026-03")));
+  EXPECT_THAT(refused(CascadedTargetChange("sales", "bu", "2026-03", 1000, share,
+                                           {{"team-a", 50}, {"team-a", 50}})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("shares[1].unit_id: 'team-a' is listed twice")));
+  EXPECT_THAT(refused(CascadedTargetChange("sales", "bu", "2026-03", 1000, share,
+                                           {{"team-a", 100}, {"nope", 0}})),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("shares[1].unit_id: unknown unit 'nope'")));
+  EXPECT_THAT(refused(CascadedTargetChange("sales", "bu", "2026-03", 1000, share,
+                                           {{"team-a", 100}, {"team-b", -0.0}})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("shares[1].percent: must be a positive")));
+  EXPECT_THAT(refused(CascadedTargetChange("sales", "bu", "2026-03", 1000,
+                                           v1::TargetCascade::RULE_COPY,
+                                           {{"team-a", 100}})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("cascade.shares: only for RULE_SHARE")));
+  EXPECT_THAT(refused(CascadedTargetChange("sales", "bu", "2026-03", 1000, share)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("RULE_SHARE needs the children's shares")));
+}
+
+TEST(DefinitionsTest, AMoveMayNotTakeASharedChildFromUnderItsTarget) {
+  const auto share = v1::TargetCascade::RULE_SHARE;
+  auto defs = Definitions().WithBatch(CascadeOrganisation());
+  ASSERT_OK(defs);
+  defs = defs->WithBatch(
+      Batch({UnitChange("bu2", "ent"),
+             CascadedTargetChange("sales", "bu", "2026-03", 1000, share,
+                                  {{"team-a", 60}, {"team-b", 40}})}));
+  ASSERT_OK(defs);
+  v1::DefinitionChange move = UnitChange("team-b", "bu2");
+  move.mutable_org_unit()->set_effective_from("2026-01-01");
+  EXPECT_THAT(defs->WithBatch(Batch({move})),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("changes[0].org_unit: the move breaks the "
+                                 "target of KPI 'sales' for unit 'bu' in "
+                                 "2026-03")));
+  // With the target split anew in the same batch, it goes through.
+  auto moved = defs->WithBatch(
+      Batch({move, CascadedTargetChange("sales", "bu", "2026-03", 1000, share,
+                                        {{"team-a", 100}})}));
+  ASSERT_OK(moved);
+  EXPECT_EQ(moved->Target(*moved->FindKpi("sales"), *moved->FindUnit("team-a"),
+                          *ParsePeriod(PeriodKind::kMonth, "2026-03")),
+            1000);
 }
 
 TEST(DefinitionsTest, PeriodsAndTheCalendarAreDeclared) {

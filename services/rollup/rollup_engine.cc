@@ -54,12 +54,22 @@ RollupEngine::RollupEngine(const RollupEngineOptions& options,
         std::lock_guard<std::mutex> lock(retargeted_mu_);
         for (const v1::DefinitionChange& change : batch.changes()) {
           if (!change.has_target()) continue;
-          const v1::Target& t = change.target();
           // The batch applied, so its ids and period are valid.
-          retargeted_.push_back(
-              {*defs.FindKpi(t.kpi_id()), *defs.FindUnit(t.unit_id()),
-               *ParsePeriod(static_cast<PeriodKind>(t.period().kind()),
-                            t.period().label())});
+          const CellId cell = defs.TargetCellOf(change.target());
+          retargeted_.push_back(cell);
+          if (!defs.TargetReachesBelow(cell)) continue;
+          // Cascaded: every unit below may have a new target too.
+          const absl::Span<const UnitIndex> children =
+              defs.Children(cell.unit, cell.period);
+          std::vector<UnitIndex> below(children.begin(), children.end());
+          while (!below.empty()) {
+            const UnitIndex unit = below.back();
+            below.pop_back();
+            retargeted_.push_back({cell.kpi, unit, cell.period});
+            for (UnitIndex child : defs.Children(unit, cell.period)) {
+              below.push_back(child);
+            }
+          }
         }
       });
 }

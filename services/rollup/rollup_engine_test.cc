@@ -22,6 +22,7 @@ namespace strata::rollup {
 namespace {
 
 using ::strata::testing::Batch;
+using ::strata::testing::CascadedTargetChange;
 using ::strata::testing::ComputedKpiChange;
 using ::strata::testing::KpiChange;
 using ::strata::testing::StatusIs;
@@ -567,6 +568,37 @@ TEST_F(RollupEngineTest, RecordsJudgeAFlowAgainstTheTargetExpectedByNow) {
   EXPECT_DOUBLE_EQ(sales.expected(), 100.0 * 20 / 31);
   EXPECT_EQ(sales.status(), v1::KPI_STATUS_RED);
   engine_.reset();  // Before `clock`, which its thread reads, goes.
+}
+
+// A target declared once at the top reaches the units below that have none
+// of their own: their cells are published again with it.
+TEST_F(RollupEngineTest, CascadedTargetsReachTheCellsBelow) {
+  AppendEvents({{"a", "sales", "team-a", Utc(2026, 1, 10), 700},
+                {"b", "sales", "team-b", Utc(2026, 1, 10), 300},
+                {"h", "headcount", "team-b", Utc(2026, 1, 10), 12}});
+  WaitForApplied(3);
+  AppendDefinitionBatch(Batch(
+      {CascadedTargetChange("sales", "bu", "2026-01", 1000,
+                            v1::TargetCascade::RULE_SHARE,
+                            {{"team-a", 60}, {"team-b", 40}}),
+       CascadedTargetChange("headcount", "ent", "2026-01", 10,
+                            v1::TargetCascade::RULE_COPY)}));
+  absl::flat_hash_map<std::string, v1::RollupRecord> latest;
+  ASSERT_TRUE(WaitUntil([&] {
+    latest = ReadChangelog();
+    return latest["sales/team-b/2026-01"].has_target() &&
+           latest["headcount/team-b/2026-01"].has_target();
+  }));
+  EXPECT_EQ(latest["sales/bu/2026-01"].target(), 1000);
+  EXPECT_EQ(latest["sales/team-a/2026-01"].target(), 600);
+  EXPECT_EQ(latest["sales/team-a/2026-01"].status(), v1::KPI_STATUS_GREEN);
+  EXPECT_EQ(latest["sales/team-b/2026-01"].target(), 400);
+  EXPECT_EQ(latest["sales/team-b/2026-01"].status(), v1::KPI_STATUS_RED);
+  EXPECT_FALSE(latest["sales/ent/2026-01"].has_target());
+  EXPECT_EQ(latest["headcount/team-b/2026-01"].target(), 10);
+  EXPECT_EQ(latest["headcount/bu/2026-01"].target(), 10);
+  EXPECT_EQ(Record("headcount", "team-b", PeriodKind::kMonth, "2026-01").target(),
+            10);
 }
 
 TEST_F(RollupEngineTest, ReportsEveryDurablePositionToItsGroup) {

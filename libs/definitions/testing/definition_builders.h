@@ -7,6 +7,7 @@
 //                                      KpiChange("sales")});
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "strata/v1/definitions.pb.h"
@@ -75,6 +76,23 @@ inline v1::DefinitionChange TargetChange(const std::string& kpi,
   target->mutable_period()->set_kind(v1::PERIOD_KIND_MONTH);
   target->mutable_period()->set_label(month);
   target->set_value(value);
+  return change;
+}
+
+// A month's target that cascades: COPY with no shares, SHARE among the
+// (child, percent) pairs.
+inline v1::DefinitionChange CascadedTargetChange(
+    const std::string& kpi, const std::string& unit, const std::string& month,
+    double value, v1::TargetCascade::Rule rule,
+    const std::vector<std::pair<std::string, double>>& shares = {}) {
+  v1::DefinitionChange change = TargetChange(kpi, unit, month, value);
+  v1::TargetCascade* cascade = change.mutable_target()->mutable_cascade();
+  cascade->set_rule(rule);
+  for (const auto& [child, percent] : shares) {
+    v1::TargetCascade::Share* share = cascade->add_shares();
+    share->set_unit_id(child);
+    share->set_percent(percent);
+  }
   return change;
 }
 

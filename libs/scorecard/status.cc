@@ -22,6 +22,23 @@ double OnTheLine(double actual, double red, double goal, bool higher_is_better) 
   return std::clamp(score, 0.0, 10.0);
 }
 
+// A percentage of `target` as the bands mean it: of its magnitude, so that
+// a negative target keeps their sense (90 % of -100 is -110, 10 short of
+// it; 110 % of it -90). The same for higher and lower is better.
+double PercentOf(double target, double pct) {
+  return target >= 0 ? target * pct / 100.0 : target * (2 - pct / 100.0);
+}
+
+// The goal (green edge) and the red line (amber edge).
+struct Lines {
+  double goal;
+  double red;
+};
+
+Lines LinesFor(const ThresholdBands& bands, double target) {
+  return {PercentOf(target, bands.green_pct), PercentOf(target, bands.amber_pct)};
+}
+
 }  // namespace
 
 KpiStatus EvaluateStatus(Polarity polarity, const ThresholdBands& bands,
@@ -36,15 +53,14 @@ KpiStatus EvaluateStatus(Polarity polarity, const ThresholdBands& bands,
     }
     return KpiStatus::kRed;
   }
-  const double green = target * bands.green_pct / 100.0;
-  const double amber = target * bands.amber_pct / 100.0;
+  const Lines lines = LinesFor(bands, target);
   if (polarity == Polarity::kHigherIsBetter) {
-    if (actual >= green) return KpiStatus::kGreen;
-    if (actual >= amber) return KpiStatus::kAmber;
+    if (actual >= lines.goal) return KpiStatus::kGreen;
+    if (actual >= lines.red) return KpiStatus::kAmber;
     return KpiStatus::kRed;
   }
-  if (actual <= green) return KpiStatus::kGreen;
-  if (actual <= amber) return KpiStatus::kAmber;
+  if (actual <= lines.goal) return KpiStatus::kGreen;
+  if (actual <= lines.red) return KpiStatus::kAmber;
   return KpiStatus::kRed;
 }
 
@@ -61,8 +77,8 @@ bool BandsAreValid(Polarity polarity, const ThresholdBands& bands) {
 double Score(Polarity polarity, const ThresholdBands& bands, double actual,
              double target) {
   if (polarity != Polarity::kWithinBand) {
-    return OnTheLine(actual, target * bands.amber_pct / 100.0,
-                     target * bands.green_pct / 100.0,
+    const Lines lines = LinesFor(bands, target);
+    return OnTheLine(actual, lines.red, lines.goal,
                      polarity == Polarity::kHigherIsBetter);
   }
   // 10 at the target, down to the goal at the green edge, then on to the

@@ -89,5 +89,28 @@ TEST(ScoreTest, AZeroTargetScoresBySide) {
   EXPECT_EQ(Score(Polarity::kLowerIsBetter, {100, 110}, -1, 0), 10);
 }
 
+// Found in review: percentages of a negative target reversed their sense
+// (higher-is-better never amber, the score falling as the actual rose).
+TEST(StatusTest, ANegativeTargetKeepsTheBandsSense) {
+  // A loss limit of -100: up to 10 worse is amber.
+  const auto higher = Polarity::kHigherIsBetter;
+  EXPECT_EQ(EvaluateStatus(higher, {100, 90}, -50, -100), KpiStatus::kGreen);
+  EXPECT_EQ(EvaluateStatus(higher, {100, 90}, -100, -100), KpiStatus::kGreen);
+  EXPECT_EQ(EvaluateStatus(higher, {100, 90}, -105, -100), KpiStatus::kAmber);
+  EXPECT_EQ(EvaluateStatus(higher, {100, 90}, -111, -100), KpiStatus::kRed);
+  // Percentages of a negative target are not exact in binary: near.
+  EXPECT_NEAR(Score(higher, {100, 90}, -100, -100), 20.0 / 3, 1e-9);
+  EXPECT_NEAR(Score(higher, {100, 90}, -110, -100), 10.0 / 3, 1e-9);
+  EXPECT_NEAR(Score(higher, {100, 90}, -90, -100), 10, 1e-9);
+  EXPECT_GT(Score(higher, {100, 90}, -95, -100),
+            Score(higher, {100, 90}, -105, -100));
+  // Lower is better below zero: -100 or less is green, up to -90 amber.
+  const auto lower = Polarity::kLowerIsBetter;
+  EXPECT_EQ(EvaluateStatus(lower, {100, 110}, -120, -100), KpiStatus::kGreen);
+  EXPECT_EQ(EvaluateStatus(lower, {100, 110}, -95, -100), KpiStatus::kAmber);
+  EXPECT_EQ(EvaluateStatus(lower, {100, 110}, -80, -100), KpiStatus::kRed);
+  EXPECT_NEAR(Score(lower, {100, 110}, -95, -100), 5, 1e-9);
+}
+
 }  // namespace
 }  // namespace strata

@@ -1,5 +1,7 @@
 #include "services/alerts/alert_actions.h"
 
+#include "libs/streams/timestamps.h"
+
 #include "absl/strings/str_cat.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/envelope.h"
@@ -57,6 +59,8 @@ absl::StatusOr<v1::Alert> AlertActions::Append(const v1::Alert& alert,
                                                const std::string& principal,
                                                v1::AlertAction action) {
   action.set_alert_id(alert.alert_id());
+  *action.mutable_alert_updated_time() = alert.updated_time();
+  *action.mutable_acted_at() = ToTimestamp(engine_.Now());
   v1::EventEnvelope envelope = NewEnvelope(producer_);
   envelope.mutable_producer()->set_principal(principal);
   *envelope.mutable_alert_action() = std::move(action);

@@ -73,6 +73,16 @@ class AlertEngine::Pending {
 
   v1::Alert* NewAlert(const std::string& id) { return &alerts_[id]; }
 
+  // The actions waiting for alert `id` (serialized envelopes, log order).
+  absl::StatusOr<std::vector<std::string>*> Deferred(const std::string& id) {
+    auto it = deferred_.find(id);
+    if (it != deferred_.end()) return &it->second;
+    ASSIGN_OR_RETURN(std::vector<std::string> stored,
+                     store_.DeferredActions(id));
+    return &deferred_.emplace(id, std::move(stored)).first->second;
+  }
+  bool deferring() const { return !deferred_.empty(); }
+
   // Sorted by key: RocksDB's memtable takes sorted inserts far faster.
   AlertChanges TakeChanges() {
     AlertChanges changes;
@@ -84,6 +94,13 @@ class AlertEngine::Pending {
       }
     }
     for (auto& [key, index] : index_) changes.index.emplace_back(key, index);
+    for (auto& [id, envelopes] : deferred_) {
+      if (envelopes.empty()) {
+        changes.undeferred.push_back(id);
+      } else {
+        changes.deferred.emplace_back(id, envelopes);
+      }
+    }
     for (auto& [id, alert] : alerts_) {
       if (alert.version() > loaded_version(id)) changes.alerts.push_back(alert);
     }
@@ -115,6 +132,7 @@ class AlertEngine::Pending {
   absl::flat_hash_map<std::string, absl::Time> loaded_due_;  // As stored.
   absl::flat_hash_map<std::string, AlertIndex> index_;
   absl::flat_hash_map<std::string, v1::Alert> alerts_;
+  absl::flat_hash_map<std::string, std::vector<std::string>> deferred_;
   absl::flat_hash_map<std::string, int64_t> loaded_versions_;  // To tell
                                                                // changes.
 };
@@ -156,6 +174,7 @@ absl::Status AlertEngine::StartConsuming() {
   ASSIGN_OR_RETURN(progress_, eventlog::ReplayProgress::Begin(log_, positions,
                                                               "alerts state"));
   ASSIGN_OR_RETURN(earliest_due_, store_.EarliestDue());
+  ASSIGN_OR_RETURN(deferred_alerts_, store_.DeferredCount());
   ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
   RETURN_IF_ERROR(consumer_->Assign(positions));
   health_.Set(absl::OkStatus());
@@ -236,8 +255,8 @@ absl::Status AlertEngine::Apply(
                         << records[i].offset;
       continue;
     }
-    // Without a target or a value (a ratio over 0) there is no status.
-    if (!rollup.has_target() || !rollup.has_value()) continue;
+    // Without a target there is no status.
+    if (!rollup.has_target()) continue;
     absl::StatusOr<std::string> key = CellKeyOf(rollup.key());
     if (!key.ok()) continue;  // Not a cell this version knows.
     cell_keys[i] = *std::move(key);
@@ -272,6 +291,9 @@ absl::Status AlertEngine::Commit(
   }
   RETURN_IF_ERROR(store_.Commit(changes));
   ASSIGN_OR_RETURN(earliest_due_, store_.EarliestDue());
+  if (!changes.deferred.empty() || !changes.undeferred.empty()) {
+    ASSIGN_OR_RETURN(deferred_alerts_, store_.DeferredCount());
+  }
   // Only once committed, which queries read: caught up means answerable.
   for (const auto& [tp, position] : positions) {
     progress_->Advance(tp, position.offset);
@@ -344,6 +366,14 @@ absl::Status AlertEngine::Evaluate(const v1::RollupRecord& rollup,
   cell->actual = rollup.value();
   cell->target = rollup.target();
   cell->version = rollup.version();
+  if (!rollup.has_value()) {
+    // Gone (a void, a reorg) or not a number (a ratio over 0): nothing to
+    // judge, now or as time passes.
+    cell->judged_at = judged_at;
+    cell->due = absl::InfiniteFuture();
+    return SetStatus(cell_key, KpiStatus::kNoData, rollup.target(), judged_at,
+                     *cell, pending);
+  }
   return JudgeAt(cell_key, *rule, judged_at, *cell, pending);
 }
 
@@ -375,7 +405,14 @@ absl::Status AlertEngine::JudgeAt(const std::string& cell_key,
   cell.judged_at = time;
   cell.due = NextStatusChange(rule.judging, cell.actual, cell.target, time)
                  .value_or(absl::InfiniteFuture());
-  const KpiStatus status = judgement.status;
+  return SetStatus(cell_key, judgement.status, judgement.expected, time, cell,
+                   pending);
+}
+
+absl::Status AlertEngine::SetStatus(const std::string& cell_key,
+                                    KpiStatus status, double expected,
+                                    absl::Time time, CellStatus& cell,
+                                    Pending& pending) {
   const KpiStatus previous = cell.status;
   if (status == previous) return absl::OkStatus();
   cell.status = status;
@@ -403,10 +440,10 @@ absl::Status AlertEngine::JudgeAt(const std::string& cell_key,
   alert->set_previous_status(static_cast<v1::KpiStatus>(previous));
   alert->set_actual(cell.actual);
   alert->set_target(cell.target);
-  alert->set_expected(judgement.expected);
+  alert->set_expected(expected);
   *alert->mutable_updated_time() = ToProto(time);
   alert->set_version(alert->version() + 1);
-  return absl::OkStatus();
+  return ApplyDeferredActions(*alert, pending);
 }
 
 absl::Status AlertEngine::ApplyAction(const eventlog::LogRecord& record,
@@ -418,8 +455,63 @@ absl::Status AlertEngine::ApplyAction(const eventlog::LogRecord& record,
     return absl::OkStatus();
   }
   const v1::AlertAction& action = envelope.alert_action();
+  if (action.has_alert_updated_time()) {
+    // Bring the alert to the state the actor saw: on a replay, time alone
+    // may not have raised it yet.
+    const std::string cell_key =
+        action.alert_id().substr(0, action.alert_id().rfind('#'));
+    if (std::optional<CellRule> rule =
+            RuleFor(definitions_.Current(), cell_key)) {
+      ASSIGN_OR_RETURN(CellStatus * cell, pending.Cell(cell_key));
+      RETURN_IF_ERROR(Advance(cell_key, *rule,
+                              FromTimestamp(action.alert_updated_time()), *cell,
+                              pending));
+    }
+  }
   ASSIGN_OR_RETURN(v1::Alert * alert, pending.Alert(action.alert_id()));
-  if (alert == nullptr) return absl::OkStatus();
+  if (alert == nullptr ||
+      (action.has_alert_updated_time() &&
+       FromTimestamp(alert->updated_time()) <
+           FromTimestamp(action.alert_updated_time()))) {
+    // Read before the records that raise or change the alert as its actor
+    // saw it (a replay reads the topics in another order): it waits.
+    if (!action.has_alert_updated_time()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(std::vector<std::string> * waiting,
+                     pending.Deferred(action.alert_id()));
+    waiting->push_back(record.value);
+    return absl::OkStatus();
+  }
+  return ApplyActionTo(envelope, absl::FromUnixMillis(record.timestamp_ms),
+                       *alert, pending);
+}
+
+absl::Status AlertEngine::ApplyDeferredActions(v1::Alert& alert,
+                                               Pending& pending) {
+  if (deferred_alerts_ == 0 && !pending.deferring()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<std::string> * waiting,
+                   pending.Deferred(alert.alert_id()));
+  std::vector<std::string> still;
+  for (const std::string& value : *waiting) {
+    v1::EventEnvelope envelope;
+    if (!envelope.ParseFromString(value)) continue;  // Parsed once already.
+    if (FromTimestamp(alert.updated_time()) <
+        FromTimestamp(envelope.alert_action().alert_updated_time())) {
+      still.push_back(value);
+      continue;
+    }
+    RETURN_IF_ERROR(ApplyActionTo(
+        envelope, FromTimestamp(envelope.alert_action().acted_at()), alert,
+        pending));
+  }
+  *waiting = std::move(still);
+  return absl::OkStatus();
+}
+
+absl::Status AlertEngine::ApplyActionTo(const v1::EventEnvelope& envelope,
+                                        absl::Time log_time, v1::Alert& alert_ref,
+                                        Pending& pending) {
+  const v1::AlertAction& action = envelope.alert_action();
+  v1::Alert* alert = &alert_ref;
   const std::string& who = envelope.producer().principal();
   if (action.has_acknowledge()) {
     if (alert->state() != v1::ALERT_STATE_OPEN) return absl::OkStatus();
@@ -439,8 +531,8 @@ absl::Status AlertEngine::ApplyAction(const eventlog::LogRecord& record,
   } else {
     return absl::OkStatus();
   }
-  *alert->mutable_updated_time() =
-      ToProto(absl::FromUnixMillis(record.timestamp_ms));
+  *alert->mutable_updated_time() = ToProto(
+      action.has_acted_at() ? FromTimestamp(action.acted_at()) : log_time);
   alert->set_version(alert->version() + 1);
   return absl::OkStatus();
 }

@@ -84,6 +84,9 @@ class AlertEngine {
     return {progress_->replayed(), progress_->total()};
   }
 
+  // The engine's time: what actions are stamped with.
+  absl::Time Now() const { return options_.clock->Now(); }
+
   // Waits until alert `alert_id` has a version above `version`, then
   // returns it; DEADLINE_EXCEEDED after `timeout`.
   absl::StatusOr<v1::Alert> WaitForChange(const std::string& alert_id,
@@ -102,6 +105,13 @@ class AlertEngine {
   // part way.
   absl::Status Rewind();
   absl::Status ApplyAction(const eventlog::LogRecord& record, Pending& pending);
+  // Applies an action to its alert, at the time the actor acted.
+  absl::Status ApplyActionTo(const v1::EventEnvelope& envelope,
+                             absl::Time log_time, v1::Alert& alert,
+                             Pending& pending);
+  // Applies the actions that waited for `alert` to reach the state their
+  // actors saw.
+  absl::Status ApplyDeferredActions(v1::Alert& alert, Pending& pending);
   absl::Status Evaluate(const v1::RollupRecord& rollup,
                         const std::string& cell_key, absl::Time time,
                         Pending& pending);
@@ -122,6 +132,11 @@ class AlertEngine {
   // sets when it is next due.
   absl::Status JudgeAt(const std::string& cell_key, const CellRule& rule,
                        absl::Time time, CellStatus& cell, Pending& pending);
+  // Records `status` for the cell at `time`; on a change, opens its alert
+  // (amber or red, none open) or updates the open one.
+  absl::Status SetStatus(const std::string& cell_key, KpiStatus status,
+                         double expected, absl::Time time, CellStatus& cell,
+                         Pending& pending);
   // Judges the cells due by the clock (less settle_time), once the log is
   // read to its end; commits them with the positions unchanged.
   absl::Status JudgeDueCells();
@@ -147,6 +162,8 @@ class AlertEngine {
   std::unique_ptr<eventlog::ReplayProgress> progress_;
   // The earliest due time in the store; engine thread only.
   absl::Time earliest_due_ = absl::InfiniteFuture();
+  // Alerts with actions waiting in the store; engine thread only.
+  size_t deferred_alerts_ = 0;
   HealthReport health_{absl::UnavailableError("alerts: starting")};
 
   std::atomic<bool> stop_{false};

@@ -14,6 +14,7 @@
 #include "libs/streams/envelope.h"
 #include "libs/streams/timestamps.h"
 #include "libs/streams/topics.h"
+#include "services/alerts/alert_actions.h"
 
 namespace strata::alerts {
 namespace {
@@ -243,6 +244,94 @@ TEST_F(AlertEngineTest, AFlowStandingStillFallsBehindAsTimePasses) {
   for (size_t i = 0; i < live.size(); ++i) {
     EXPECT_EQ(rebuilt[i].ShortDebugString(), live[i].ShortDebugString());
   }
+}
+
+// Found in review: an action on an alert that time alone raised was lost
+// in a replay, which had not judged the cell that far when it read the
+// action (the topics interleave otherwise), and the alerts came back
+// without it.
+TEST_F(AlertEngineTest, AnActionOnAnAlertRaisedByTimeSurvivesAReplay) {
+  PublishRollup("sales", 35, 1, -1, clock_.Now());  // On pace on March 11.
+  Settle();
+  clock_.Advance(absl::Hours(24));  // Amber by time alone.
+  ASSERT_EQ(WaitForPublished(1).size(), 1u);
+  AlertActions actions(*log_, *store_, *engine_, ThisProducer("test"));
+  v1::ResolveAlertRequest resolve;
+  resolve.set_alert_id("sales/team/2026-03#1");
+  resolve.set_resolved_by("maria");
+  resolve.set_corrective_action("two more sales reps on the phones");
+  auto resolved = actions.Resolve(resolve);
+  ASSERT_OK(resolved);
+  EXPECT_EQ(resolved->state(), v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(FromTimestamp(resolved->updated_time()), clock_.Now());
+  clock_.Advance(absl::Hours(48));  // Red by time: a new alert.
+  std::vector<v1::Alert> alerts = WaitForPublished(3);
+  ASSERT_EQ(alerts.size(), 3u);
+  EXPECT_EQ(alerts[2].alert_id(), "sales/team/2026-03#2");
+  const std::vector<v1::Alert> live = *store_->ListAlerts();
+  ASSERT_EQ(live.size(), 2u);
+  Rebuild();
+  Settle();
+  const std::vector<v1::Alert> rebuilt = *store_->ListAlerts();
+  ASSERT_EQ(rebuilt.size(), live.size());
+  for (size_t i = 0; i < live.size(); ++i) {
+    EXPECT_EQ(rebuilt[i].ShortDebugString(), live[i].ShortDebugString());
+  }
+}
+
+// What a replay may meet: an action read before the records that raise
+// its alert. It waits for the alert to reach the state its actor saw.
+TEST_F(AlertEngineTest, AnActionReadBeforeItsAlertWaitsForIt) {
+  const absl::Time raised = clock_.Now();
+  v1::AlertAction resolve;
+  resolve.set_alert_id("sales/team/2026-03#1");
+  resolve.mutable_resolve()->set_corrective_action("repriced");
+  *resolve.mutable_alert_updated_time() = ToTimestamp(raised);
+  *resolve.mutable_acted_at() = ToTimestamp(raised + absl::Hours(1));
+  v1::EventEnvelope envelope = NewEnvelope(ThisProducer("test"));
+  envelope.mutable_producer()->set_principal("maria");
+  *envelope.mutable_alert_action() = resolve;
+  ASSERT_OK(
+      log_->Append(kAlertActionsTopic, {{"a", envelope.SerializeAsString()}}));
+  ASSERT_TRUE(engine_->WaitForChange("sales/team/2026-03#1", 0,
+                                     absl::Milliseconds(300))
+                  .status()
+                  .code() == absl::StatusCode::kDeadlineExceeded);
+  PublishRollup("sales", 20, 1, -1, raised);  // Red: raises #1.
+  auto alert = engine_->WaitForChange("sales/team/2026-03#1", 1,
+                                      absl::Seconds(10));
+  ASSERT_OK(alert);
+  EXPECT_EQ(alert->state(), v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(alert->resolved_by(), "maria");
+  EXPECT_EQ(FromTimestamp(alert->updated_time()), raised + absl::Hours(1));
+  EXPECT_EQ(*store_->DeferredActions("sales/team/2026-03#1"),
+            std::vector<std::string>{});
+}
+
+// A figure that is gone (voided, or a ratio over 0) is no data: it is not
+// judged again as time passes, and an open alert says so.
+TEST_F(AlertEngineTest, AFigureWithoutValueIsNoDataAndNeverDue) {
+  PublishRollup("sales", 30, 1, -1, clock_.Now());  // Amber on March 11.
+  ASSERT_EQ(WaitForPublished(1).size(), 1u);
+  v1::RollupRecord gone;
+  gone.mutable_key()->set_kpi_id("sales");
+  gone.mutable_key()->set_unit_id("team");
+  gone.mutable_key()->mutable_period()->set_kind(v1::PERIOD_KIND_MONTH);
+  gone.mutable_key()->mutable_period()->set_label("2026-03");
+  gone.set_version(2);
+  gone.set_target(100);
+  *gone.mutable_judged_at() = ToTimestamp(clock_.Now());
+  ASSERT_OK(log_->Append(kRollupsTopic, {{"sales/team/2026-03",
+                                          gone.SerializeAsString()}}));
+  std::vector<v1::Alert> alerts = WaitForPublished(2);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[1].status(), v1::KPI_STATUS_NO_DATA);
+  auto cell = store_->GetCell("sales/team/2026-03");
+  ASSERT_OK(cell);
+  EXPECT_EQ((*cell)->due, absl::InfiniteFuture());
+  clock_.Advance(absl::Hours(24 * 30));
+  Settle();
+  EXPECT_EQ(recorder_.alerts().size(), 2u);
 }
 
 TEST_F(AlertEngineTest, CellsWithoutTargetsAreNotJudged) {

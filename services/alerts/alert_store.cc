@@ -11,7 +11,7 @@
 namespace strata::alerts {
 namespace {
 
-enum Family : size_t { kCells = 0, kIndex, kAlerts, kDue };
+enum Family : size_t { kCells = 0, kIndex, kAlerts, kDue, kDeferred };
 
 absl::Status Malformed(absl::string_view what, absl::string_view key) {
   return absl::DataLossError(absl::StrCat("malformed ", what, " '", key, "'"));
@@ -76,7 +76,8 @@ absl::StatusOr<std::unique_ptr<AlertStore>> AlertStore::Open(
     const std::string& path) {
   ASSIGN_OR_RETURN(auto db,
                    StateDb::Open({path,
-                                  {"cells", "index", "alerts", "due"},
+                                  {"cells", "index", "alerts", "due",
+                                   "deferred"},
                                   "strata.alerts/2"}));
   return std::unique_ptr<AlertStore>(new AlertStore(std::move(db)));
 }
@@ -128,6 +129,33 @@ absl::StatusOr<std::vector<std::string>> AlertStore::CellsDueBy(absl::Time t,
   }
   RETURN_IF_ERROR(FromRocksDb(it->status()));
   return cells;
+}
+
+absl::StatusOr<std::vector<std::string>> AlertStore::DeferredActions(
+    const std::string& alert_id) {
+  ASSIGN_OR_RETURN(std::optional<std::string> value,
+                   db_->Get(kDeferred, alert_id));
+  // Each: its length (8 bytes), then its bytes.
+  std::vector<std::string> envelopes;
+  const std::string stored = value.value_or("");
+  absl::string_view rest = stored;
+  while (!rest.empty()) {
+    if (rest.size() < 8) return Malformed("deferred actions", alert_id);
+    const uint64_t length = static_cast<uint64_t>(DecodeFixed64At(rest, 0));
+    if (length > rest.size() - 8) return Malformed("deferred actions", alert_id);
+    envelopes.emplace_back(rest.substr(8, length));
+    rest.remove_prefix(8 + length);
+  }
+  return envelopes;
+}
+
+absl::StatusOr<size_t> AlertStore::DeferredCount() {
+  size_t count = 0;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->db().NewIterator(rocksdb::ReadOptions(), db_->family(kDeferred)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
+  RETURN_IF_ERROR(FromRocksDb(it->status()));
+  return count;
 }
 
 absl::StatusOr<absl::Time> AlertStore::EarliestDue() {
@@ -185,6 +213,18 @@ absl::Status AlertStore::Commit(const AlertChanges& changes) {
   for (const v1::Alert& alert : changes.alerts) {
     batch.Put(db_->family(kAlerts), alert.alert_id(),
               alert.SerializeAsString());
+  }
+  for (const std::string& id : changes.undeferred) {
+    batch.Delete(db_->family(kDeferred), id);
+  }
+  for (const auto& [id, envelopes] : changes.deferred) {
+    std::string value;
+    for (const std::string& envelope : envelopes) {
+      absl::StrAppend(&value,
+                      EncodeFixed64s({static_cast<int64_t>(envelope.size())}),
+                      envelope);
+    }
+    batch.Put(db_->family(kDeferred), id, value);
   }
   for (const eventlog::Position& p : changes.positions) {
     StateDb::PutPosition(batch, p.topic_partition.topic,

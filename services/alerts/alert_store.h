@@ -44,6 +44,10 @@ struct AlertChanges {
   std::vector<std::pair<absl::Time, std::string>> unscheduled;
   std::vector<std::pair<std::string, AlertIndex>> index;
   std::vector<v1::Alert> alerts;
+  // Actions on alerts that do not exist yet, by alert id, in log order; and
+  // the alerts whose waiting actions were taken.
+  std::vector<std::pair<std::string, std::vector<std::string>>> deferred;
+  std::vector<std::string> undeferred;
   std::vector<eventlog::Position> positions;
 };
 
@@ -63,6 +67,12 @@ class AlertStore {
                                                       size_t limit);
   // The earliest time a cell is due; InfiniteFuture when none is.
   absl::StatusOr<absl::Time> EarliestDue();
+  // The actions (serialized envelopes, in log order) waiting for alert
+  // `alert_id` to exist.
+  absl::StatusOr<std::vector<std::string>> DeferredActions(
+      const std::string& alert_id);
+  // How many alerts have actions waiting.
+  absl::StatusOr<size_t> DeferredCount();
   // Every alert, in id order.
   absl::StatusOr<std::vector<v1::Alert>> ListAlerts();
   // Stored position of the partition, 0 when none.

@@ -140,8 +140,10 @@ class AlertEngine {
   // Judges the cells due by the clock (less settle_time), once the log is
   // read to its end; commits them with the positions unchanged.
   absl::Status JudgeDueCells();
-  // Whether every rollup record on the log so far has been applied.
-  absl::StatusOr<bool> CaughtUp();
+  // The time through which every rollup record judged has been read: set
+  // once the engine has read to where the log ended when it began to wait
+  // (a barrier); nullopt until then.
+  absl::StatusOr<std::optional<absl::Time>> ReadThrough();
   // Commits `pending` with `positions` and tells subscribers.
   absl::Status Commit(Pending& pending,
                       absl::flat_hash_map<eventlog::TopicPartition,
@@ -164,6 +166,12 @@ class AlertEngine {
   absl::Time earliest_due_ = absl::InfiniteFuture();
   // Alerts with actions waiting in the store; engine thread only.
   size_t deferred_alerts_ = 0;
+  // What ReadThrough waits to read up to; engine thread only.
+  struct Barrier {
+    absl::Time judged_before;
+    std::vector<std::pair<eventlog::TopicPartition, int64_t>> ends;
+  };
+  std::optional<Barrier> barrier_;
   HealthReport health_{absl::UnavailableError("alerts: starting")};
 
   std::atomic<bool> stop_{false};

@@ -67,6 +67,10 @@ absl::StatusOr<Definitions> Definitions::WithBatch(
         }
         break;
       }
+      case v1::DefinitionChange::kObjective:
+        RETURN_IF_ERROR(next.ApplyObjective(
+            change.objective(), absl::StrCat(field, ".objective")));
+        break;
       case v1::DefinitionChange::CHANGE_NOT_SET:
         return Invalid(field, "no change set");
     }
@@ -89,6 +93,89 @@ absl::StatusOr<Definitions> Definitions::WithBatch(
     }
   }
   return next;
+}
+
+absl::Status Definitions::ApplyObjective(const v1::Objective& objective,
+                                         const std::string& field) {
+  RETURN_IF_ERROR(ValidateId(field + ".objective_id", objective.objective_id()));
+  if (objective.name().empty()) return Invalid(field + ".name", "required");
+  if (objective.perspective() < v1::PERSPECTIVE_FINANCIAL ||
+      objective.perspective() > v1::PERSPECTIVE_LEARNING_GROWTH) {
+    return Invalid(field + ".perspective", "required: one of the four");
+  }
+  auto positive = [](double weight) {
+    return std::isfinite(weight) && weight > 0;
+  };
+  if (!positive(objective.weight())) {
+    return Invalid(field + ".weight", "must be a positive number");
+  }
+  absl::flat_hash_set<std::string> measured;
+  for (int i = 0; i < objective.measures_size(); ++i) {
+    const v1::Objective::Measure& measure = objective.measures(i);
+    const std::string at = absl::StrCat(field, ".measures[", i, "]");
+    if (!FindKpi(measure.kpi_id())) {
+      return absl::NotFoundError(
+          absl::StrCat(at, ".kpi_id: unknown KPI ", Quoted(measure.kpi_id())));
+    }
+    if (!measured.insert(measure.kpi_id()).second) {
+      return Invalid(at + ".kpi_id",
+                     absl::StrCat(Quoted(measure.kpi_id()), " is listed twice"));
+    }
+    if (!positive(measure.weight())) {
+      return Invalid(at + ".weight", "must be a positive number");
+    }
+  }
+  const std::string& id = objective.objective_id();
+  absl::flat_hash_set<std::string> driven;
+  for (int i = 0; i < objective.drives_size(); ++i) {
+    const std::string& effect = objective.drives(i);
+    const std::string at = absl::StrCat(field, ".drives[", i, "]");
+    if (effect == id) return Invalid(at, "an objective cannot drive itself");
+    if (!FindObjective(effect)) {
+      return absl::NotFoundError(
+          absl::StrCat(at, ": unknown objective ", Quoted(effect)));
+    }
+    if (!driven.insert(effect).second) {
+      return Invalid(at, absl::StrCat(Quoted(effect), " is listed twice"));
+    }
+    if (Drives(effect, id)) {
+      return Invalid(at, absl::StrCat(Quoted(effect), " already drives ",
+                                      Quoted(id),
+                                      ": the strategy map would have a cycle"));
+    }
+  }
+  if (auto it = objective_index_.find(id); it != objective_index_.end()) {
+    objectives_[it->second] = objective;
+    return absl::OkStatus();
+  }
+  if (objectives_.size() >= kMaxObjectives) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        field, ": an objective beyond the limit of ", kMaxObjectives));
+  }
+  objective_index_[id] = objectives_.size();
+  objectives_.push_back(objective);
+  return absl::OkStatus();
+}
+
+const v1::Objective* Definitions::FindObjective(
+    absl::string_view objective_id) const {
+  auto it = objective_index_.find(objective_id);
+  return it == objective_index_.end() ? nullptr : &objectives_[it->second];
+}
+
+bool Definitions::Drives(const std::string& from, const std::string& to) const {
+  std::vector<std::string> frontier = {from};
+  absl::flat_hash_set<std::string> seen = {from};
+  while (!frontier.empty()) {
+    const v1::Objective* at = FindObjective(frontier.back());
+    frontier.pop_back();
+    if (at == nullptr) continue;
+    for (const std::string& effect : at->drives()) {
+      if (effect == to) return true;
+      if (seen.insert(effect).second) frontier.push_back(effect);
+    }
+  }
+  return false;
 }
 
 CellId Definitions::TargetCellOf(const v1::Target& target) const {
@@ -818,6 +905,17 @@ v1::DefinitionBatch Definitions::ToBatch() const {
     target->mutable_period()->set_label(PeriodLabel(key.period));
     target->set_value(declared.value);
     *target->mutable_cascade() = declared.cascade;
+  }
+  // Objectives first without their arrows, which may point at any of them.
+  for (const v1::Objective& objective : objectives_) {
+    v1::Objective& bare = *batch.add_changes()->mutable_objective();
+    bare = objective;
+    bare.clear_drives();
+  }
+  for (const v1::Objective& objective : objectives_) {
+    if (objective.drives_size() > 0) {
+      *batch.add_changes()->mutable_objective() = objective;
+    }
   }
   return batch;
 }

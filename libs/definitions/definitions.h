@@ -31,6 +31,7 @@ namespace strata {
 // INVALID_ARGUMENT for a unit deeper than kMaxUnitDepth.
 inline constexpr size_t kMaxUnits = 100'000;
 inline constexpr size_t kMaxKpis = 10'000;
+inline constexpr size_t kMaxObjectives = 10'000;
 inline constexpr size_t kMaxTargets = 1'000'000;
 inline constexpr size_t kMaxUnitDepth = 32;  // Levels, the root being 1.
 inline constexpr int kMaxChangesPerBatch = 100'000;
@@ -117,6 +118,10 @@ class Definitions {
   // The cell of a target these definitions hold (its ids and period valid).
   CellId TargetCellOf(const v1::Target& target) const;
 
+  // The strategy's objectives, in the order first defined.
+  const std::vector<v1::Objective>& objectives() const { return objectives_; }
+  const v1::Objective* FindObjective(absl::string_view objective_id) const;
+
   // Every definition, parents before children: replaying it rebuilds this.
   v1::DefinitionBatch ToBatch() const;
 
@@ -126,6 +131,10 @@ class Definitions {
   absl::Status ApplyUnit(const v1::OrgUnit& unit, const std::string& field);
   absl::Status ApplyKpi(const v1::Kpi& kpi, const std::string& field);
   absl::Status ApplyTarget(const v1::Target& target, const std::string& field);
+  absl::Status ApplyObjective(const v1::Objective& objective,
+                              const std::string& field);
+  // Whether `from` is reached from `to` along the strategy map's arrows.
+  bool Drives(const std::string& from, const std::string& to) const;
 
   struct Shape;
   // A reorg of an existing unit (ApplyUnit).
@@ -174,6 +183,8 @@ class Definitions {
     bool ever_cascaded = false;  // Units below may hold a stale copy.
   };
   absl::flat_hash_map<CellId, DeclaredTarget> targets_;
+  std::vector<v1::Objective> objectives_;
+  absl::flat_hash_map<std::string, size_t> objective_index_;
 };
 
 }  // namespace strata

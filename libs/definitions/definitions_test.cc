@@ -488,6 +488,91 @@ TEST(DefinitionsTest, AMoveMayNotTakeASharedChildFromUnderItsTarget) {
             1000);
 }
 
+v1::DefinitionChange ObjectiveChange(
+    const std::string& id, v1::Perspective perspective,
+    const std::vector<std::pair<std::string, double>>& measures,
+    const std::vector<std::string>& drives = {}) {
+  v1::DefinitionChange change;
+  v1::Objective& objective = *change.mutable_objective();
+  objective.set_objective_id(id);
+  objective.set_name(id);
+  objective.set_perspective(perspective);
+  objective.set_owner("cfo");
+  objective.set_weight(1);
+  for (const auto& [kpi, weight] : measures) {
+    v1::Objective::Measure& measure = *objective.add_measures();
+    measure.set_kpi_id(kpi);
+    measure.set_weight(weight);
+  }
+  for (const std::string& effect : drives) objective.add_drives(effect);
+  return change;
+}
+
+TEST(DefinitionsTest, ObjectivesFormAStrategyMapWithoutCycles) {
+  auto defs = Definitions().WithBatch(
+      Batch({KpiChange("revenue"), KpiChange("nps"), KpiChange("training"),
+             ObjectiveChange("grow", v1::PERSPECTIVE_FINANCIAL,
+                             {{"revenue", 1}}),
+             ObjectiveChange("delight", v1::PERSPECTIVE_CUSTOMER, {{"nps", 2}},
+                             {"grow"}),
+             ObjectiveChange("skills", v1::PERSPECTIVE_LEARNING_GROWTH,
+                             {{"training", 1}}, {"delight"})}));
+  ASSERT_OK(defs);
+  ASSERT_EQ(defs->objectives().size(), 3u);
+  EXPECT_EQ(defs->FindObjective("delight")->measures(0).weight(), 2);
+  // Closing the loop is refused, naming the arrow.
+  EXPECT_THAT(defs->WithBatch(Batch({ObjectiveChange(
+                  "grow", v1::PERSPECTIVE_FINANCIAL, {{"revenue", 1}},
+                  {"skills"})})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("changes[0].objective.drives[0]: 'skills' "
+                                 "already drives 'grow'")));
+  // An earlier objective redefined to drive a later one replays.
+  auto redefined = defs->WithBatch(
+      Batch({ObjectiveChange("grow2", v1::PERSPECTIVE_FINANCIAL, {}),
+             ObjectiveChange("grow", v1::PERSPECTIVE_FINANCIAL,
+                             {{"revenue", 1}}, {"grow2"})}));
+  ASSERT_OK(redefined);
+  auto replayed = Definitions().WithBatch(redefined->ToBatch());
+  ASSERT_OK(replayed);
+  EXPECT_EQ(replayed->FindObjective("grow")->drives(0), "grow2");
+  EXPECT_EQ(replayed->objectives().size(), 4u);
+}
+
+TEST(DefinitionsTest, ObjectivesAreValidatedWhole) {
+  auto defs = Definitions().WithBatch(Batch({KpiChange("revenue")}));
+  ASSERT_OK(defs);
+  auto refused = [&](v1::DefinitionChange change) {
+    return defs->WithBatch(Batch({change})).status();
+  };
+  EXPECT_THAT(refused(ObjectiveChange("o", v1::PERSPECTIVE_UNSPECIFIED, {})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("changes[0].objective.perspective")));
+  EXPECT_THAT(refused(ObjectiveChange("o", v1::PERSPECTIVE_FINANCIAL,
+                                      {{"nope", 1}})),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("measures[0].kpi_id: unknown KPI 'nope'")));
+  EXPECT_THAT(refused(ObjectiveChange("o", v1::PERSPECTIVE_FINANCIAL,
+                                      {{"revenue", 1}, {"revenue", 2}})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("measures[1].kpi_id: 'revenue' is listed")));
+  EXPECT_THAT(refused(ObjectiveChange("o", v1::PERSPECTIVE_FINANCIAL,
+                                      {{"revenue", 0}})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("measures[0].weight: must be a positive")));
+  EXPECT_THAT(refused(ObjectiveChange("o", v1::PERSPECTIVE_FINANCIAL, {}, {"o"})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("drives[0]: an objective cannot drive itself")));
+  EXPECT_THAT(refused(ObjectiveChange("o", v1::PERSPECTIVE_FINANCIAL, {}, {"x"})),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("drives[0]: unknown objective 'x'")));
+  v1::DefinitionChange weightless = ObjectiveChange("o", v1::PERSPECTIVE_FINANCIAL, {});
+  weightless.mutable_objective()->set_weight(0);
+  EXPECT_THAT(refused(weightless),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("changes[0].objective.weight")));
+}
+
 TEST(DefinitionsTest, PeriodsAndTheCalendarAreDeclared) {
   v1::DefinitionChange organisation;
   organisation.mutable_organisation()->set_time_zone("America/New_York");

@@ -388,9 +388,10 @@ absl::Status AlertEngine::Evaluate(const v1::RollupRecord& rollup,
     cell->judged_at = judged_at;
     cell->due = absl::InfiniteFuture();
     return SetStatus(cell_key, KpiStatus::kNoData, rollup.target(), judged_at,
-                     *cell, pending);
+                     *cell, pending, /*new_figure=*/true);
   }
-  return JudgeAt(cell_key, *rule, judged_at, *cell, pending);
+  return JudgeAt(cell_key, *rule, judged_at, *cell, pending,
+                 /*new_figure=*/true);
 }
 
 std::optional<AlertEngine::CellRule> AlertEngine::RuleFor(
@@ -409,28 +410,30 @@ absl::Status AlertEngine::Advance(const std::string& cell_key,
                                   const CellRule& rule, absl::Time until,
                                   CellStatus& cell, Pending& pending) {
   while (cell.due <= until) {
-    RETURN_IF_ERROR(JudgeAt(cell_key, rule, cell.due, cell, pending));
+    RETURN_IF_ERROR(
+        JudgeAt(cell_key, rule, cell.due, cell, pending, /*new_figure=*/false));
   }
   return absl::OkStatus();
 }
 
 absl::Status AlertEngine::JudgeAt(const std::string& cell_key,
                                   const CellRule& rule, absl::Time time,
-                                  CellStatus& cell, Pending& pending) {
+                                  CellStatus& cell, Pending& pending,
+                                  bool new_figure) {
   const Judgement judgement = rule.judging.At(cell.actual, cell.target, time);
   cell.judged_at = time;
   cell.due = NextStatusChange(rule.judging, cell.actual, cell.target, time)
                  .value_or(absl::InfiniteFuture());
   return SetStatus(cell_key, judgement.status, judgement.expected, time, cell,
-                   pending);
+                   pending, new_figure);
 }
 
 absl::Status AlertEngine::SetStatus(const std::string& cell_key,
                                     KpiStatus status, double expected,
                                     absl::Time time, CellStatus& cell,
-                                    Pending& pending) {
+                                    Pending& pending, bool new_figure) {
   const KpiStatus previous = cell.status;
-  if (status == previous) return absl::OkStatus();
+  if (status == previous && !new_figure) return absl::OkStatus();
   cell.status = status;
 
   ASSIGN_OR_RETURN(AlertIndex * index, pending.Index(cell_key));
@@ -439,7 +442,15 @@ absl::Status AlertEngine::SetStatus(const std::string& cell_key,
     const std::string id = absl::StrCat(cell_key, "#", index->generation);
     ASSIGN_OR_RETURN(alert, pending.Alert(id));
   }
-  if (alert == nullptr) {
+  if (status == previous) {
+    // The same status on a new figure: the open alert shows the figure as
+    // it is now, never one behind the rollup.
+    if (alert == nullptr ||
+        (alert->actual() == cell.actual && alert->target() == cell.target &&
+         alert->expected() == expected)) {
+      return absl::OkStatus();
+    }
+  } else if (alert == nullptr) {
     if (!IsWarning(status)) return absl::OkStatus();
     ++index->generation;
     index->open = true;
@@ -452,8 +463,10 @@ absl::Status AlertEngine::SetStatus(const std::string& cell_key,
     alert->set_state(v1::ALERT_STATE_OPEN);
     *alert->mutable_raised_time() = ToProto(time);
   }
-  alert->set_status(static_cast<v1::KpiStatus>(status));
-  alert->set_previous_status(static_cast<v1::KpiStatus>(previous));
+  if (status != previous) {
+    alert->set_status(static_cast<v1::KpiStatus>(status));
+    alert->set_previous_status(static_cast<v1::KpiStatus>(previous));
+  }
   alert->set_actual(cell.actual);
   alert->set_target(cell.target);
   alert->set_expected(expected);

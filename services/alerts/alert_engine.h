@@ -128,15 +128,17 @@ class AlertEngine {
   // Judges `cell` at every due time up to `until`.
   absl::Status Advance(const std::string& cell_key, const CellRule& rule,
                        absl::Time until, CellStatus& cell, Pending& pending);
-  // Judges `cell` at `time`, opens or updates its alert on a change, and
-  // sets when it is next due.
+  // Judges `cell` at `time`, opens or updates its alert, and sets when it
+  // is next due. `new_figure`: judged for a new record, not time alone.
   absl::Status JudgeAt(const std::string& cell_key, const CellRule& rule,
-                       absl::Time time, CellStatus& cell, Pending& pending);
-  // Records `status` for the cell at `time`; on a change, opens its alert
-  // (amber or red, none open) or updates the open one.
+                       absl::Time time, CellStatus& cell, Pending& pending,
+                       bool new_figure);
+  // Records `status` for the cell at `time`: on a change, opens its alert
+  // (amber or red, none open) or updates the open one; on a new figure
+  // alone, updates the open one's figures.
   absl::Status SetStatus(const std::string& cell_key, KpiStatus status,
                          double expected, absl::Time time, CellStatus& cell,
-                         Pending& pending);
+                         Pending& pending, bool new_figure);
   // Judges the cells due by the clock (less settle_time), once the log is
   // read to its end; commits them with the positions unchanged.
   absl::Status JudgeDueCells();

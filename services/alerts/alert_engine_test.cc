@@ -333,6 +333,28 @@ TEST_F(AlertEngineTest, AFigureWithoutValueIsNoDataAndNeverDue) {
   EXPECT_EQ(recorder_.alerts().size(), 2u);
 }
 
+// An open alert shows the figure as it is now: a new actual with the same
+// status updates it in place, not only a change of status.
+TEST_F(AlertEngineTest, AnOpenAlertFollowsTheActualWithinItsStatus) {
+  PublishRollup("sales", 95, 1);  // Amber against 100.
+  ASSERT_EQ(WaitForPublished(1).size(), 1u);
+  PublishRollup("sales", 93, 2);  // Still amber.
+  std::vector<v1::Alert> alerts = WaitForPublished(2);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[1].alert_id(), alerts[0].alert_id());
+  EXPECT_EQ(alerts[1].actual(), 93);
+  EXPECT_EQ(alerts[1].status(), v1::KPI_STATUS_AMBER);
+  EXPECT_EQ(alerts[1].previous_status(), v1::KPI_STATUS_UNSPECIFIED);
+  EXPECT_EQ(alerts[1].version(), 2);
+  PublishRollup("sales", 93, 3);  // The same figure again: nothing new.
+  PublishRollup("sales", 120, 4);  // Green: the alert says so.
+  alerts = WaitForPublished(3);
+  ASSERT_EQ(alerts.size(), 3u);
+  EXPECT_EQ(alerts[2].status(), v1::KPI_STATUS_GREEN);
+  EXPECT_EQ(alerts[2].previous_status(), v1::KPI_STATUS_AMBER);
+  EXPECT_EQ(alerts[2].version(), 3);
+}
+
 TEST_F(AlertEngineTest, CellsWithoutTargetsAreNotJudged) {
   PublishRollup("sales", 1, 1, /*target=*/0);
   Settle();

@@ -290,7 +290,11 @@ absl::Status AlertEngine::Commit(
     changes.positions.push_back(position);
   }
   RETURN_IF_ERROR(store_.Commit(changes));
-  ASSIGN_OR_RETURN(earliest_due_, store_.EarliestDue());
+  // A lower bound, kept without reading the store: JudgeDueCells reads it
+  // again once it has taken the earliest.
+  for (const auto& [key, cell] : changes.cells) {
+    earliest_due_ = std::min(earliest_due_, cell.due);
+  }
   if (!changes.deferred.empty() || !changes.undeferred.empty()) {
     ASSIGN_OR_RETURN(deferred_alerts_, store_.DeferredCount());
   }
@@ -353,7 +357,9 @@ absl::Status AlertEngine::JudgeDueCells() {
     }
     RETURN_IF_ERROR(Advance(key, *rule, by, *cell, pending));
   }
-  return Commit(pending, next_);
+  RETURN_IF_ERROR(Commit(pending, next_));
+  ASSIGN_OR_RETURN(earliest_due_, store_.EarliestDue());
+  return absl::OkStatus();
 }
 
 absl::Status AlertEngine::Evaluate(const v1::RollupRecord& rollup,

@@ -164,7 +164,7 @@ class AlertEngine {
   std::condition_variable changed_cv_;  // After every commit.
 
   std::unique_ptr<eventlog::ReplayProgress> progress_;
-  // The earliest due time in the store; engine thread only.
+  // At most the earliest due time in the store; engine thread only.
   absl::Time earliest_due_ = absl::InfiniteFuture();
   // Alerts with actions waiting in the store; engine thread only.
   size_t deferred_alerts_ = 0;

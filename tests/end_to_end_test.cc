@@ -6,6 +6,7 @@
 //     own process).
 
 #include <filesystem>
+#include <fstream>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -894,6 +895,28 @@ TEST_P(EndToEndTest, RejectsBadInputPreciselyAndAppliesNoneOfIt) {
       GetRollup(Key("sales", "ent", v1::PERIOD_KIND_MONTH, "2026-13"), &record)
           .error_code(),
       grpc::StatusCode::INVALID_ARGUMENT);
+
+  // A definitions file with a bad field: the client names its line, and
+  // sends nothing (the good change before it is not applied either).
+  const std::string file = absl::StrCat(::testing::TempDir(), "/defs-",
+                                        getpid(), ".json");
+  std::ofstream(file) << R"({
+  "changes": [
+    {"orgUnit": {"unitId": "south", "name": "South", "parentId": "ent"}},
+    {"kpi": {"kpiId": "returns", "name": "Returns",
+             "polarity": "POLARITY_LOWER_IS_BETTER",
+             "timeAggregation": "TIME_AGGREGATION_SUM",
+             "hierarchyAggregation": "HIERARCHY_AGGREGATION_SUM",
+             "thresholds": {"greenPct": 100, "amberPct": 90}}}
+  ]
+})";
+  const std::string applied = RunClient(endpoints_.ingest, "apply " + file);
+  EXPECT_THAT(applied, HasSubstr(file + ":8: changes[1].kpi.thresholds: need "
+                                        "0 < green_pct <= amber_pct"));
+  EXPECT_THAT(applied, HasSubstr("nothing was applied"));
+  EXPECT_EQ(Ingest({Event("s-south-2", "sales", "south", 2, 1)}).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  std::remove(file.c_str());
 }
 
 TEST_P(EndToEndTest, ResentAndCrashedEventsCountExactlyOnce) {

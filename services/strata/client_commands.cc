@@ -7,13 +7,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
+#include "libs/definitions/definitions.h"
 #include "libs/grpcutil/health_client.h"
 #include "libs/grpcutil/status_conversion.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/cell_key.h"
 #include "services/strata/csv_events.h"
+#include "services/strata/json_locator.h"
 #include "strata/v1/admin_service.grpc.pb.h"
 #include "strata/v1/alert_service.grpc.pb.h"
 #include "strata/v1/ingest_service.grpc.pb.h"
@@ -79,6 +82,12 @@ absl::Status ReadFile(const std::string& path, std::string& contents) {
 absl::Status Client::ApplyDefinitions(const std::string& path) {
   std::string json;
   RETURN_IF_ERROR(ReadFile(path, json));
+  absl::StatusOr<JsonLocator> locator = JsonLocator::Parse(json);
+  if (!locator.ok()) {
+    // "line 7: ..." as compilers put it: "file.json:7: ...".
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ":", absl::StripPrefix(locator.status().message(), "line ")));
+  }
   v1::DefinitionBatch batch;
   auto parsed = google::protobuf::util::JsonStringToMessage(json, &batch);
   if (!parsed.ok()) {
@@ -86,6 +95,27 @@ absl::Status Client::ApplyDefinitions(const std::string& path) {
         absl::StrCat(path, ": ", parsed.message().as_string()));
   }
   auto stub = v1::AdminService::NewStub(channel_);
+  // Checked here against the server's definitions first, so that an error
+  // names the file's line and nothing is sent.
+  {
+    grpc::ClientContext context;
+    v1::DefinitionBatch current;
+    RETURN_IF_ERROR(FromGrpcStatus(
+        stub->GetDefinitions(&context, v1::GetDefinitionsRequest(), &current)));
+    absl::StatusOr<Definitions> now = Definitions().WithBatch(current);
+    if (now.ok()) {
+      absl::Status checked = now->WithBatch(batch).status();
+      if (!checked.ok()) {
+        const absl::string_view message = checked.message();
+        const std::optional<int> line =
+            locator->LineOf(message.substr(0, message.find(':')));
+        return absl::Status(
+            checked.code(),
+            absl::StrCat(path, line ? absl::StrCat(":", *line) : "", ": ",
+                         message, " (nothing was applied)"));
+      }
+    }
+  }
   grpc::ClientContext context;
   v1::ApplyDefinitionsResponse response;
   RETURN_IF_ERROR(

@@ -46,9 +46,15 @@ class JsonLocator::Scanner {
     if (at_ >= text_.size()) return Error("unexpected end of the document");
     switch (text_[at_]) {
       case '{':
-        return Object(path);
-      case '[':
-        return Array(path);
+      case '[': {
+        // The scanner recurses: a hostile file must not exhaust the stack.
+        if (++depth_ > kMaxDepth) {
+          return Error(absl::StrCat("nested deeper than ", kMaxDepth));
+        }
+        absl::Status s = text_[at_] == '{' ? Object(path) : Array(path);
+        --depth_;
+        return s;
+      }
       case '"': {
         std::string ignored;
         return String(ignored);
@@ -143,10 +149,13 @@ class JsonLocator::Scanner {
     return absl::OkStatus();
   }
 
+  static constexpr int kMaxDepth = 200;
+
   absl::string_view text_;
   std::map<std::string, int>& lines_;
   size_t at_ = 0;
   int line_ = 1;
+  int depth_ = 0;
 };
 
 absl::StatusOr<JsonLocator> JsonLocator::Parse(absl::string_view json) {

@@ -51,6 +51,10 @@ TEST(JsonLocatorTest, NamesTheLineOfASyntaxError) {
   EXPECT_THAT(JsonLocator::Parse("{\"a\": \"no end\n}"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("line 1: a line break inside a string")));
+  // Deep nesting is refused, not a crash.
+  EXPECT_THAT(JsonLocator::Parse(std::string(100000, '[')),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("nested deeper than 200")));
 }
 
 }  // namespace

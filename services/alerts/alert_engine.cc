@@ -39,6 +39,15 @@ class AlertEngine::Pending {
     return Loaded(key, stored.value_or(CellStatus{}));
   }
 
+  // nullptr for a cell no record has reached: nothing is written for it.
+  absl::StatusOr<CellStatus*> KnownCell(const std::string& key) {
+    auto it = cells_.find(key);
+    if (it != cells_.end()) return &it->second;
+    ASSIGN_OR_RETURN(std::optional<CellStatus> stored, store_.GetCell(key));
+    if (!stored) return nullptr;
+    return Loaded(key, *stored);
+  }
+
   // Loads the cells of `keys` not loaded yet, in one batched look-up.
   absl::Status Prefetch(const std::vector<std::string>& keys) {
     std::vector<absl::string_view> missing;
@@ -495,12 +504,14 @@ absl::Status AlertEngine::ApplyAction(const eventlog::LogRecord& record,
     // may not have raised it yet.
     const std::string cell_key =
         action.alert_id().substr(0, action.alert_id().rfind('#'));
-    if (std::optional<CellRule> rule =
-            RuleFor(definitions_.Current(), cell_key)) {
-      ASSIGN_OR_RETURN(CellStatus * cell, pending.Cell(cell_key));
-      RETURN_IF_ERROR(Advance(cell_key, *rule,
-                              FromTimestamp(action.alert_updated_time()), *cell,
-                              pending));
+    ASSIGN_OR_RETURN(CellStatus * cell, pending.KnownCell(cell_key));
+    if (cell != nullptr) {
+      if (std::optional<CellRule> rule =
+              RuleFor(definitions_.Current(), cell_key)) {
+        RETURN_IF_ERROR(Advance(cell_key, *rule,
+                                FromTimestamp(action.alert_updated_time()),
+                                *cell, pending));
+      }
     }
   }
   ASSIGN_OR_RETURN(v1::Alert * alert, pending.Alert(action.alert_id()));

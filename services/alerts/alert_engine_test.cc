@@ -296,6 +296,14 @@ TEST_F(AlertEngineTest, AnActionReadBeforeItsAlertWaitsForIt) {
                                      absl::Milliseconds(300))
                   .status()
                   .code() == absl::StatusCode::kDeadlineExceeded);
+  // It waits, stored; and leaves no trace of a cell no record has reached.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline &&
+         store_->DeferredActions("sales/team/2026-03#1")->empty()) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_EQ(store_->DeferredActions("sales/team/2026-03#1")->size(), 1u);
+  EXPECT_EQ(*store_->GetCell("sales/team/2026-03"), std::nullopt);
   PublishRollup("sales", 20, 1, -1, raised);  // Red: raises #1.
   auto alert = engine_->WaitForChange("sales/team/2026-03#1", 1,
                                       absl::Seconds(10));

@@ -18,32 +18,35 @@ Judgement Judge(Polarity polarity, const ThresholdBands& bands, double actual,
 
 namespace {
 
-int64_t CeilMillis(absl::Time t) {
-  return absl::ToUnixMillis(t - absl::Nanoseconds(1)) + 1;  // Rounds down.
-}
-
-// The first millisecond in (from, to] judged otherwise than `from`, given
-// that the status only moves one way over that span; nullopt when it holds.
+// The first millisecond in (from, to] at which `holds` turns true, given that
+// it never turns back over that span; nullopt when it is still false at `to`.
 // A grid point, so that the instant does not depend on the search.
-std::optional<absl::Time> FirstChange(const JudgingRule& rule, double actual,
-                                      double target, absl::Time from,
-                                      absl::Time to) {
-  const KpiStatus at_from = rule.At(actual, target, from).status;
-  auto differs = [&](int64_t ms) {
-    return rule.At(actual, target, absl::FromUnixMillis(ms)).status != at_from;
-  };
+template <typename Predicate>
+std::optional<absl::Time> FirstMillisecond(absl::Time from, absl::Time to,
+                                           Predicate holds) {
   int64_t lo = absl::ToUnixMillis(from) + 1;  // ToUnixMillis rounds down.
-  int64_t hi = CeilMillis(to);
-  if (lo > hi || !differs(hi)) return std::nullopt;
+  int64_t hi = absl::ToUnixMillis(to - absl::Nanoseconds(1)) + 1;  // >= to
+  if (lo > hi || !holds(absl::FromUnixMillis(hi))) return std::nullopt;
   while (lo < hi) {
     const int64_t mid = lo + (hi - lo) / 2;
-    if (differs(mid)) {
+    if (holds(absl::FromUnixMillis(mid))) {
       hi = mid;
     } else {
       lo = mid + 1;
     }
   }
   return absl::FromUnixMillis(lo);
+}
+
+// The first millisecond in (from, to] judged otherwise than `from`, given
+// that the status only moves one way over that span.
+std::optional<absl::Time> FirstChange(const JudgingRule& rule, double actual,
+                                      double target, absl::Time from,
+                                      absl::Time to) {
+  const KpiStatus at_from = rule.At(actual, target, from).status;
+  return FirstMillisecond(from, to, [&](absl::Time t) {
+    return rule.At(actual, target, t).status != at_from;
+  });
 }
 
 }  // namespace
@@ -59,26 +62,17 @@ std::optional<absl::Time> NextStatusChange(const JudgingRule& rule,
   // the actual, then worsens: two spans, each one way.
   if (rule.polarity == Polarity::kWithinBand && target != 0) {
     const double centre = actual / target;  // The share expecting `actual`.
-    const double share = rule.profile.ExpectedShare(rule.calendar, rule.period, from);
-    if (centre > share && centre < 1) {
-      // The first millisecond expecting at least `actual`.
-      int64_t lo = absl::ToUnixMillis(from) + 1;
-      int64_t hi = CeilMillis(end);
-      while (lo < hi) {
-        const int64_t mid = lo + (hi - lo) / 2;
-        if (rule.profile.ExpectedShare(rule.calendar, rule.period,
-                                       absl::FromUnixMillis(mid)) >= centre) {
-          hi = mid;
-        } else {
-          lo = mid + 1;
-        }
-      }
-      const absl::Time turn = absl::FromUnixMillis(lo);
-      if (auto change = FirstChange(rule, actual, target, from, turn)) {
+    const std::optional<absl::Time> turn =
+        FirstMillisecond(from, end, [&](absl::Time t) {
+          return rule.profile.ExpectedShare(rule.calendar, rule.period, t) >=
+                 centre;
+        });
+    if (centre < 1 && turn) {
+      if (auto change = FirstChange(rule, actual, target, from, *turn)) {
         return change;
       }
       // Unchanged up to the turn: the rest of the way starts from there.
-      return FirstChange(rule, actual, target, turn, end);
+      return FirstChange(rule, actual, target, *turn, end);
     }
   }
   return FirstChange(rule, actual, target, from, end);

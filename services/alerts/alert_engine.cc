@@ -48,7 +48,9 @@ class AlertEngine::Pending {
     return Loaded(key, *stored);
   }
 
-  // Loads the cells of `keys` not loaded yet, in one batched look-up.
+  // Loads the cells of `keys` not loaded yet, and their alert index
+  // entries (every new figure may update an open alert), in two batched
+  // look-ups.
   absl::Status Prefetch(const std::vector<std::string>& keys) {
     std::vector<absl::string_view> missing;
     for (const std::string& key : keys) {
@@ -60,6 +62,11 @@ class AlertEngine::Pending {
     for (size_t i = 0; i < missing.size(); ++i) {
       Loaded(std::string(missing[i]), stored[i].value_or(CellStatus{}));
     }
+    ASSIGN_OR_RETURN(std::vector<std::optional<AlertIndex>> indexes,
+                     store_.GetIndexes(missing));
+    for (size_t i = 0; i < missing.size(); ++i) {
+      LoadedIndex(std::string(missing[i]), indexes[i].value_or(AlertIndex{}));
+    }
     return absl::OkStatus();
   }
 
@@ -67,7 +74,7 @@ class AlertEngine::Pending {
     auto it = index_.find(key);
     if (it != index_.end()) return &it->second;
     ASSIGN_OR_RETURN(std::optional<AlertIndex> stored, store_.GetIndex(key));
-    return &index_.emplace(key, stored.value_or(AlertIndex{})).first->second;
+    return LoadedIndex(key, stored.value_or(AlertIndex{}));
   }
 
   // nullptr when there is no such alert.
@@ -102,7 +109,14 @@ class AlertEngine::Pending {
         changes.unscheduled.emplace_back(was_due, key);
       }
     }
-    for (auto& [key, index] : index_) changes.index.emplace_back(key, index);
+    // Only what changed: most entries are loaded for figures that open or
+    // update nothing.
+    for (auto& [key, index] : index_) {
+      const AlertIndex& was = index_as_loaded_.at(key);
+      if (index.generation != was.generation || index.open != was.open) {
+        changes.index.emplace_back(key, index);
+      }
+    }
     for (auto& [id, envelopes] : deferred_) {
       if (envelopes.empty()) {
         changes.undeferred.push_back(id);
@@ -126,6 +140,12 @@ class AlertEngine::Pending {
   }
 
  private:
+  AlertIndex* LoadedIndex(const std::string& key, const AlertIndex& index) {
+    auto [it, added] = index_.emplace(key, index);
+    if (added) index_as_loaded_.emplace(key, index);
+    return &it->second;
+  }
+
   CellStatus* Loaded(const std::string& key, const CellStatus& cell) {
     loaded_due_[key] = cell.due;
     return &cells_.emplace(key, cell).first->second;
@@ -140,6 +160,7 @@ class AlertEngine::Pending {
   absl::flat_hash_map<std::string, CellStatus> cells_;
   absl::flat_hash_map<std::string, absl::Time> loaded_due_;  // As stored.
   absl::flat_hash_map<std::string, AlertIndex> index_;
+  absl::flat_hash_map<std::string, AlertIndex> index_as_loaded_;
   absl::flat_hash_map<std::string, v1::Alert> alerts_;
   absl::flat_hash_map<std::string, std::vector<std::string>> deferred_;
   absl::flat_hash_map<std::string, int64_t> loaded_versions_;  // To tell

@@ -70,6 +70,14 @@ absl::StatusOr<std::optional<CellStatus>> DecodeCell(
   return cell;
 }
 
+absl::StatusOr<std::optional<AlertIndex>> DecodeIndex(
+    absl::string_view key, const std::optional<std::string>& value) {
+  if (!value) return std::nullopt;
+  if (value->size() != 16) return Malformed("index", key);
+  return AlertIndex{DecodeFixed64At(*value, 0),
+                    DecodeFixed64At(*value, 1) != 0};
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AlertStore>> AlertStore::Open(
@@ -102,10 +110,18 @@ absl::StatusOr<std::vector<std::optional<CellStatus>>> AlertStore::GetCells(
 absl::StatusOr<std::optional<AlertIndex>> AlertStore::GetIndex(
     const std::string& key) {
   ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(kIndex, key));
-  if (!value) return std::nullopt;
-  if (value->size() != 16) return Malformed("index", key);
-  return AlertIndex{DecodeFixed64At(*value, 0),
-                    DecodeFixed64At(*value, 1) != 0};
+  return DecodeIndex(key, value);
+}
+
+absl::StatusOr<std::vector<std::optional<AlertIndex>>> AlertStore::GetIndexes(
+    const std::vector<absl::string_view>& keys) {
+  ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values,
+                   db_->GetMany(kIndex, keys));
+  std::vector<std::optional<AlertIndex>> indexes(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    ASSIGN_OR_RETURN(indexes[i], DecodeIndex(keys[i], values[i]));
+  }
+  return indexes;
 }
 
 absl::StatusOr<std::optional<v1::Alert>> AlertStore::GetAlert(

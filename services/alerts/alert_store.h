@@ -61,6 +61,9 @@ class AlertStore {
   absl::StatusOr<std::vector<std::optional<CellStatus>>> GetCells(
       const std::vector<absl::string_view>& keys);
   absl::StatusOr<std::optional<AlertIndex>> GetIndex(const std::string& key);
+  // GetIndex for many keys in one batched look-up.
+  absl::StatusOr<std::vector<std::optional<AlertIndex>>> GetIndexes(
+      const std::vector<absl::string_view>& keys);
   absl::StatusOr<std::optional<v1::Alert>> GetAlert(const std::string& id);
   // Up to `limit` cells due by `t`, earliest first.
   absl::StatusOr<std::vector<std::string>> CellsDueBy(absl::Time t,

@@ -6,7 +6,6 @@
 #include <map>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/strings/str_split.h"
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
@@ -14,6 +13,7 @@
 #include "libs/aggregation/own_state.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
+#include "libs/streams/cell_key.h"
 #include "libs/streams/kpi_event_identity.h"
 #include "libs/streams/timestamps.h"
 #include "libs/streams/topics.h"
@@ -306,14 +306,13 @@ absl::Status RollupEngine::PublishTombstones() {
     return cell.has_value();
   };
   for (const std::string& key : keys) {
-    std::vector<absl::string_view> parts = absl::StrSplit(key, '/');
-    if (parts.size() != 3) continue;
-    auto kind = KindOfLabel(parts[2]);
-    auto period = kind.ok() ? ParsePeriod(*kind, parts[2]) : kind.status();
-    std::optional<KpiIndex> kpi = defs->FindKpi(parts[0]);
-    std::optional<UnitIndex> unit = defs->FindUnit(parts[1]);
-    if (!period.ok() || !kpi || !unit) continue;
-    const CellId id{*kpi, *unit, *period};
+    absl::StatusOr<CellKeyParts> parts = ParseCellKey(key);
+    if (!parts.ok()) continue;
+    std::optional<KpiIndex> kpi = defs->FindKpi(parts->kpi_id);
+    std::optional<UnitIndex> unit = defs->FindUnit(parts->unit_id);
+    if (!kpi || !unit) continue;
+    const Period& period = parts->period;
+    const CellId id{*kpi, *unit, period};
     ASSIGN_OR_RETURN(bool kept, exists(id));
     if (kept) continue;  // It exists in the new shape too.
     remove(id);
@@ -321,11 +320,11 @@ absl::Status RollupEngine::PublishTombstones() {
     // its inputs.
     for (KpiIndex derived : defs->kpi(*kpi).derived) {
       const KpiInfo& info = defs->kpi(derived);
-      if (!info.periods.Contains(period->kind)) continue;
-      ASSIGN_OR_RETURN(bool left, exists({info.formula->left, *unit, *period}));
+      if (!info.periods.Contains(period.kind)) continue;
+      ASSIGN_OR_RETURN(bool left, exists({info.formula->left, *unit, period}));
       ASSIGN_OR_RETURN(bool right,
-                       exists({info.formula->right, *unit, *period}));
-      if (!left && !right) remove({derived, *unit, *period});
+                       exists({info.formula->right, *unit, period}));
+      if (!left && !right) remove({derived, *unit, period});
     }
   }
   if (!records.empty()) RETURN_IF_ERROR(log_.Append(kRollupsTopic, records));

@@ -206,7 +206,7 @@ void RollupEngine::Run() {
       continue;
     }
     // OK only once records fold again: not merely because a poll worked.
-    health_.SetUnlessDamaged(absl::OkStatus());
+    if (Resumed()) health_.SetUnlessDamaged(absl::OkStatus());
     if (records->empty()) ReportProgress();
     restart_backoff = absl::Milliseconds(10);
     // While the flusher is still writing the last batch, keep folding: the
@@ -369,7 +369,15 @@ void RollupEngine::RestartFromCommitted(const absl::Status& cause) {
   while (!stop_) {
     absl::Status assigned = closings_.Load(static_cast<int32_t>(next_.size()));
     if (assigned.ok()) assigned = AssignCommittedPositions();
-    if (assigned.ok()) return;
+    if (assigned.ok()) {
+      resuming_until_.clear();
+      for (const auto& [partition, position] : next_) {
+        // Unknown, the end is taken as reached: health then follows folds.
+        absl::StatusOr<int64_t> end = log_.EndOffset(position.topic_partition);
+        if (end.ok()) resuming_until_[partition] = *end;
+      }
+      return;
+    }
     if (!IsTransient(assigned)) {
       Halt(assigned);
       return;
@@ -387,6 +395,14 @@ absl::Status RollupEngine::AssignCommittedPositions() {
     positions.push_back(position);
   }
   return consumer_->Assign(positions);
+}
+
+bool RollupEngine::Resumed() {
+  for (const auto& [partition, end] : resuming_until_) {
+    if (next_[partition].offset < end) return false;
+  }
+  resuming_until_.clear();
+  return true;
 }
 
 absl::StatusOr<size_t> RollupEngine::MarkRetargetedCells() {

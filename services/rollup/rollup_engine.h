@@ -253,6 +253,11 @@ class RollupEngine {
   int64_t folded_reorgs_ = 0;
   // Cells of a former shape may be gone: once caught up, publish those.
   bool tombstones_due_ = false;
+  // Where the log ended at the last RestartFromCommitted, per partition:
+  // health returns to OK once folding gets there (past the records that
+  // failed), not on an empty poll in between. Empty once resumed.
+  absl::flat_hash_map<int32_t, int64_t> resuming_until_;
+  bool Resumed();
   // Reads are for queries too (Reported), hence mutable.
   mutable PeriodClosings closings_{store_};
   bool approving_ = false;  // Folding an approved pending event.

@@ -242,7 +242,7 @@ void AlertEngine::Run() {
     }
     if (status.ok()) status = JudgeDueCells();
     if (status.ok()) {
-      health_.SetUnlessDamaged(absl::OkStatus());
+      if (Recovered()) health_.SetUnlessDamaged(absl::OkStatus());
       continue;
     }
     // Nothing of a failed poll was committed; read it again, or stop for
@@ -265,8 +265,22 @@ void AlertEngine::Run() {
 
 absl::Status AlertEngine::Rewind() {
   std::vector<eventlog::Position> committed;
-  for (const auto& [tp, position] : next_) committed.push_back(position);
+  retrying_until_.clear();
+  for (const auto& [tp, position] : next_) {
+    committed.push_back(position);
+    // Unknown, the end is taken as reached: health then follows batches.
+    absl::StatusOr<int64_t> end = log_.EndOffset(tp);
+    if (end.ok()) retrying_until_[tp] = *end;
+  }
   return consumer_->Assign(committed);
+}
+
+bool AlertEngine::Recovered() {
+  for (const auto& [tp, end] : retrying_until_) {
+    if (next_[tp].offset < end) return false;
+  }
+  retrying_until_.clear();
+  return true;
 }
 
 absl::Status AlertEngine::Apply(

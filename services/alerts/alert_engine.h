@@ -159,6 +159,10 @@ class AlertEngine {
   std::unique_ptr<eventlog::LogConsumer> consumer_;
   // Where the engine reads next in each partition, and the record before.
   absl::flat_hash_map<eventlog::TopicPartition, eventlog::Position> next_;
+  // Where the log ended when a failed batch was rewound: health returns to
+  // OK once reading gets there, not on an empty poll in between.
+  absl::flat_hash_map<eventlog::TopicPartition, int64_t> retrying_until_;
+  bool Recovered();
 
   std::mutex changed_mu_;
   std::condition_variable changed_cv_;  // After every commit.

@@ -37,6 +37,11 @@ void ServerRunner::SetServing(bool serving) {
   }
 }
 
+std::shared_ptr<grpc::Channel> ServerRunner::InProcessChannel() {
+  if (server_ == nullptr) return nullptr;
+  return server_->InProcessChannel(grpc::ChannelArguments());
+}
+
 void ServerRunner::Wait() {
   if (server_ != nullptr) server_->Wait();
 }

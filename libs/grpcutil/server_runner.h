@@ -31,6 +31,9 @@ class ServerRunner {
   absl::StatusOr<int> Start(const std::string& address,
                             const std::vector<grpc::Service*>& services);
   void SetServing(bool serving);
+  // A channel to this server's own services without a socket; null before
+  // Start() succeeded.
+  std::shared_ptr<grpc::Channel> InProcessChannel();
   void Wait();
   // Stops accepting calls and waits up to `grace` for running ones.
   void Shutdown(absl::Duration grace);

@@ -1,5 +1,7 @@
 #include "libs/streams/cell_key.h"
 
+#include "libs/streams/period_proto.h"
+
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -18,16 +20,8 @@ std::string CellKey(absl::string_view kpi_id, absl::string_view unit_id,
 absl::StatusOr<std::string> CellKeyOf(const v1::RollupKey& key) {
   RETURN_IF_ERROR(ValidateId("key.kpi_id", key.kpi_id()));
   RETURN_IF_ERROR(ValidateId("key.unit_id", key.unit_id()));
-  if (!IsPeriodKind(key.period().kind())) {
-    return absl::InvalidArgumentError("key.period.kind: required");
-  }
-  auto period = ParsePeriod(static_cast<PeriodKind>(key.period().kind()),
-                            key.period().label());
-  if (!period.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("key.period.label: ", period.status().message()));
-  }
-  return CellKey(key.kpi_id(), key.unit_id(), *period);
+  ASSIGN_OR_RETURN(Period period, PeriodFromProto(key.period(), "key.period"));
+  return CellKey(key.kpi_id(), key.unit_id(), period);
 }
 
 absl::StatusOr<CellKeyParts> ParseCellKey(absl::string_view key) {
@@ -46,8 +40,7 @@ absl::StatusOr<v1::RollupKey> RollupKeyOf(absl::string_view cell_key) {
   v1::RollupKey key;
   key.set_kpi_id(parts.kpi_id);
   key.set_unit_id(parts.unit_id);
-  key.mutable_period()->set_kind(static_cast<v1::PeriodKind>(parts.period.kind));
-  key.mutable_period()->set_label(PeriodLabel(parts.period));
+  *key.mutable_period() = PeriodToProto(parts.period);
   return key;
 }
 

@@ -7,6 +7,7 @@
 #include "libs/grpcutil/raw_messages.h"
 #include "libs/status/status_macros.h"
 #include "libs/status/quote.h"
+#include "libs/streams/period_proto.h"
 
 namespace strata::alerts {
 namespace {
@@ -101,6 +102,16 @@ absl::Status AlertService::CheckUnit(const std::string& unit_id) {
 absl::Status AlertService::List(const v1::ListAlertsRequest& request,
                                 v1::ListAlertsResponse& response) {
   RETURN_IF_ERROR(CheckUnit(request.unit_id()));
+  if (request.unit_only() && request.unit_id().empty()) {
+    return absl::InvalidArgumentError("unit_only: requires unit_id");
+  }
+  // Alert keys carry the canonical label ("2026-03"), as rollup records do.
+  std::optional<std::pair<v1::PeriodKind, std::string>> period;
+  if (request.has_period()) {
+    ASSIGN_OR_RETURN(Period parsed,
+                     PeriodFromProto(request.period(), "period"));
+    period.emplace(request.period().kind(), PeriodLabel(parsed));
+  }
   ASSIGN_OR_RETURN(std::vector<v1::Alert> alerts, store_.ListAlerts());
   std::shared_ptr<const Definitions> defs = definitions_.Current();
   std::optional<UnitIndex> root;
@@ -110,7 +121,13 @@ absl::Status AlertService::List(const v1::ListAlertsRequest& request,
         alert.state() == v1::ALERT_STATE_RESOLVED) {
       continue;
     }
-    if (root) {
+    if (period && (alert.key().period().kind() != period->first ||
+                   alert.key().period().label() != period->second)) {
+      continue;
+    }
+    if (request.unit_only()) {
+      if (alert.key().unit_id() != request.unit_id()) continue;
+    } else if (root) {
       std::optional<UnitIndex> unit = defs->FindUnit(alert.key().unit_id());
       if (!unit || !defs->InSubtree(*unit, *root)) continue;
     }

@@ -1,6 +1,7 @@
 #include "services/common/process.h"
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -137,7 +138,14 @@ absl::Status RunServices(
   ASSIGN_OR_RETURN(std::unique_ptr<DefinitionsFollower> definitions,
                    DefinitionsFollower::Create(*log, name));
   HealthReport damage(absl::UnavailableError("the server is starting"));
-  const ModuleContext context{*log, *definitions, options, damage};
+  ServerRunner server;
+  // Set once the server listens, before any call can reach a module.
+  std::atomic<bool> listening{false};
+  const ModuleContext context{
+      *log, *definitions, options, damage,
+      [&server, &listening]() -> std::shared_ptr<grpc::Channel> {
+        return listening ? server.InProcessChannel() : nullptr;
+      }};
   ASSIGN_OR_RETURN(std::vector<std::unique_ptr<ServiceModule>> modules,
                    CreateModules(context, factories));
   std::vector<grpc::Service*> services;
@@ -148,8 +156,8 @@ absl::Status RunServices(
   StatusService status(modules);
   services.push_back(&status);
   // Listening from the start, NOT_SERVING until every module is healthy.
-  ServerRunner server;
   ASSIGN_OR_RETURN(int port, server.Start(listen, services));
+  listening = true;
   RETURN_IF_ERROR(AnnouncePort(port));
   STRATA_LOG(INFO) << name << " listening on port " << port;
   definitions->Start();

@@ -23,6 +23,7 @@
 #include "libs/status/health_report.h"
 
 namespace grpc {
+class Channel;
 class Service;
 }
 
@@ -70,6 +71,10 @@ struct ModuleContext {
   // holds: what must not go on while the server cannot be trusted (ingest
   // appending to a log its state disagrees with) asks it.
   const HealthReport& damage;
+  // A channel to the process's own gRPC server (null until it listens, and
+  // when it does not serve): how a module reaches another module of the
+  // all-in-one through the same calls it would make across the network.
+  std::function<std::shared_ptr<grpc::Channel>()> own_server;
 };
 using ModuleFactory =
     std::function<absl::StatusOr<std::unique_ptr<ServiceModule>>(

@@ -94,7 +94,7 @@ absl::Status RebuildStores(const std::string& name, const ServerOptions& options
   ASSIGN_OR_RETURN(std::unique_ptr<DefinitionsFollower> definitions,
                    DefinitionsFollower::Create(*log, name));
   HealthReport damage(absl::OkStatus());
-  const ModuleContext context{*log, *definitions, options, damage};
+  const ModuleContext context{*log, *definitions, options, damage, nullptr};
   ASSIGN_OR_RETURN(std::vector<std::unique_ptr<ServiceModule>> modules,
                    CreateModules(context, factories));
   definitions->Start();

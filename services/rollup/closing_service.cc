@@ -6,21 +6,14 @@
 #include "libs/status/quote.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/envelope.h"
+#include "libs/streams/period_proto.h"
 #include "libs/streams/topics.h"
 
 namespace strata::rollup {
 
 absl::Status ClosingService::Close(const v1::ClosePeriodRequest& request) {
   RETURN_IF_ERROR(engine_.Health());
-  if (!IsPeriodKind(request.period().kind())) {
-    return absl::InvalidArgumentError("period.kind: required");
-  }
-  auto period = ParsePeriod(static_cast<PeriodKind>(request.period().kind()),
-                            request.period().label());
-  if (!period.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("period.label: ", period.status().message()));
-  }
+  RETURN_IF_ERROR(PeriodFromProto(request.period(), "period").status());
   if (request.closed_by().empty()) {
     return absl::InvalidArgumentError("closed_by: required (who closes it)");
   }

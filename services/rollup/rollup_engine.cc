@@ -777,9 +777,9 @@ absl::StatusOr<std::optional<RollupCell>> RollupEngine::Read(
 }
 
 absl::StatusOr<std::optional<v1::RollupRecord>> RollupEngine::ReadRecord(
-    const Definitions& defs, const CellId& id) const {
+    const Definitions& defs, const CellId& id, absl::Time judged_at) const {
   const KpiInfo& kpi = defs.kpi(id.kpi);
-  const absl::Time now = options_.clock->Now();
+  const absl::Time now = judged_at;
   // The figure as reported at a close, where approved events changed it.
   auto reported = [&](const v1::RollupRecord& current,
                       const v1::RollupRecord& at_close,

@@ -122,10 +122,14 @@ class RollupEngine {
                                                  const Period& period) const;
 
   // The public record of a cell, derived KPIs included, as Read sees it,
-  // judged against its target now. nullopt when no event has reached the
-  // cell (or either input's).
+  // judged against its target at `judged_at` (now by default). nullopt
+  // when no event has reached the cell (or either input's).
   absl::StatusOr<std::optional<v1::RollupRecord>> ReadRecord(
-      const Definitions& defs, const CellId& id) const;
+      const Definitions& defs, const CellId& id) const {
+    return ReadRecord(defs, id, Now());
+  }
+  absl::StatusOr<std::optional<v1::RollupRecord>> ReadRecord(
+      const Definitions& defs, const CellId& id, absl::Time judged_at) const;
   // The engine's time: what records are judged at.
   absl::Time Now() const { return options_.clock->Now(); }
 

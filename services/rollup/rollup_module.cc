@@ -24,13 +24,15 @@ RollupModule::RollupModule(const RollupModuleOptions& options,
       engine_(options.engine, log, definitions, *store_),
       query_(engine_, definitions),
       watch_(log, definitions),
-      closing_(log, engine_) {}
+      closing_(log, engine_),
+      scorecard_(engine_, definitions, options.alerts) {}
 
 absl::StatusOr<std::unique_ptr<ServiceModule>> NewRollupService(
     eventlog::EventLog& log, DefinitionsFollower& definitions,
-    const std::string& data_dir) {
+    const std::string& data_dir, AlertsChannel alerts) {
   RollupModuleOptions options;
   options.state_dir = data_dir + "/rollup";
+  options.alerts = std::move(alerts);
   return AsServiceModule(RollupModule::Create(options, log, definitions));
 }
 

@@ -15,6 +15,7 @@
 #include "services/rollup/query_service.h"
 #include "services/rollup/rollup_engine.h"
 #include "services/rollup/rollup_store.h"
+#include "services/rollup/scorecard_service.h"
 #include "services/rollup/watch_service.h"
 
 namespace strata::rollup {
@@ -23,6 +24,8 @@ struct RollupModuleOptions {
   // Directory of the state store. Required.
   std::string state_dir;
   RollupEngineOptions engine;
+  // Where the scorecard asks for open alerts; none: it says so.
+  AlertsChannel alerts;
 };
 
 class RollupModule final : public ServiceModule {
@@ -53,7 +56,7 @@ class RollupModule final : public ServiceModule {
   }
 
   std::vector<grpc::Service*> services() override {
-    return {&query_, &watch_, &closing_};
+    return {&query_, &watch_, &closing_, &scorecard_};
   }
   const RollupStats& stats() const { return engine_.stats(); }
 
@@ -67,12 +70,13 @@ class RollupModule final : public ServiceModule {
   QueryService query_;
   WatchService watch_;
   ClosingService closing_;
+  ScorecardService scorecard_;
 };
 
 // The service as a process runs it, with default options and its state
-// under `data_dir`.
+// under `data_dir`; its scorecard asks `alerts` for open alerts.
 absl::StatusOr<std::unique_ptr<ServiceModule>> NewRollupService(
     eventlog::EventLog& log, DefinitionsFollower& definitions,
-    const std::string& data_dir);
+    const std::string& data_dir, AlertsChannel alerts);
 
 }  // namespace strata::rollup

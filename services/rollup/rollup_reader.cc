@@ -4,24 +4,12 @@
 #include "libs/ids/ids.h"
 #include "libs/status/quote.h"
 #include "libs/status/status_macros.h"
+#include "libs/streams/period_proto.h"
 #include "services/rollup/rollup_record.h"
+#include "services/rollup/scorecard_builder.h"
 
 namespace strata::rollup {
 namespace {
-
-absl::StatusOr<Period> ResolvePeriod(const v1::Period& period,
-                                     const std::string& field) {
-  if (!IsPeriodKind(period.kind())) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ".kind: required"));
-  }
-  auto parsed =
-      ParsePeriod(static_cast<PeriodKind>(period.kind()), period.label());
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ".label: ", parsed.status().message()));
-  }
-  return *parsed;
-}
 
 // The part of `whole` that `part` is, where that means something.
 std::optional<double> Share(const v1::RollupRecord& part,
@@ -39,7 +27,7 @@ absl::StatusOr<RollupReader::Cell> RollupReader::Resolve(
     const v1::Period& period, const std::string& prefix) const {
   RETURN_IF_ERROR(ValidateId(prefix + "kpi_id", kpi_id));
   RETURN_IF_ERROR(ValidateId(prefix + "unit_id", unit_id));
-  ASSIGN_OR_RETURN(Period resolved, ResolvePeriod(period, prefix + "period"));
+  ASSIGN_OR_RETURN(Period resolved, PeriodFromProto(period, prefix + "period"));
   // Definitions just written may not have been read yet.
   std::shared_ptr<const Definitions> defs =
       definitions_.CurrentSatisfying([&](const Definitions& d) {
@@ -64,11 +52,11 @@ absl::StatusOr<RollupReader::Cell> RollupReader::Resolve(
 }
 
 absl::StatusOr<v1::RollupRecord> RollupReader::RecordOrEmpty(
-    const Definitions& defs, const CellId& id) const {
+    const Definitions& defs, const CellId& id, absl::Time judged_at) const {
   ASSIGN_OR_RETURN(std::optional<v1::RollupRecord> record,
-                   engine_.ReadRecord(defs, id));
+                   engine_.ReadRecord(defs, id, judged_at));
   if (record) return *std::move(record);
-  return MakeEmptyRecord(defs, id, engine_.Now());
+  return MakeEmptyRecord(defs, id, judged_at);
 }
 
 absl::StatusOr<v1::RollupRecord> RollupReader::Get(
@@ -90,7 +78,7 @@ absl::StatusOr<v1::GetSeriesResponse> RollupReader::Series(
   RETURN_IF_ERROR(engine_.Health());
   ASSIGN_OR_RETURN(Cell first, Resolve(request.kpi_id(), request.unit_id(),
                                        request.first(), ""));
-  ASSIGN_OR_RETURN(Period last, ResolvePeriod(request.last(), "last"));
+  ASSIGN_OR_RETURN(Period last, PeriodFromProto(request.last(), "last"));
   if (last.kind != first.id.period.kind) {
     return absl::InvalidArgumentError(
         "last.kind: must be the kind of first.kind");
@@ -108,9 +96,10 @@ absl::StatusOr<v1::GetSeriesResponse> RollupReader::Series(
                      kMaxSeriesPeriods, " a request"));
   }
   v1::GetSeriesResponse response;
+  const absl::Time judged_at = engine_.Now();  // One instant for all.
   CellId id = first.id;
   for (; id.period.index <= last.index; ++id.period.index) {
-    ASSIGN_OR_RETURN(*response.add_records(), RecordOrEmpty(*first.defs, id));
+    ASSIGN_OR_RETURN(*response.add_records(), RecordOrEmpty(*first.defs, id, judged_at));
   }
   return response;
 }
@@ -123,14 +112,17 @@ absl::StatusOr<v1::GetChildrenResponse> RollupReader::Children(
                    Resolve(key.kpi_id(), key.unit_id(), key.period(), "key."));
   const Definitions& defs = *parent.defs;
   v1::GetChildrenResponse response;
-  ASSIGN_OR_RETURN(*response.mutable_parent(), RecordOrEmpty(defs, parent.id));
+  const absl::Time judged_at = engine_.Now();  // One instant for all.
+  ASSIGN_OR_RETURN(*response.mutable_parent(),
+                   RecordOrEmpty(defs, parent.id, judged_at));
   const bool sums =
       defs.kpi(parent.id.kpi).hierarchy_aggregation == HierarchyAggregation::kSum;
   double children_total = 0;
   for (UnitIndex child : defs.Children(parent.id.unit, parent.id.period)) {
     v1::ChildRollup* row = response.add_children();
-    ASSIGN_OR_RETURN(*row->mutable_record(),
-                     RecordOrEmpty(defs, {parent.id.kpi, child, parent.id.period}));
+    ASSIGN_OR_RETURN(
+        *row->mutable_record(),
+        RecordOrEmpty(defs, {parent.id.kpi, child, parent.id.period}, judged_at));
     if (!sums) continue;
     if (auto share = Share(row->record(), response.parent())) {
       row->set_share(*share);
@@ -148,7 +140,7 @@ absl::StatusOr<v1::GetUnitKpisResponse> RollupReader::UnitKpis(
     const v1::GetUnitKpisRequest& request) const {
   RETURN_IF_ERROR(engine_.Health());
   RETURN_IF_ERROR(ValidateId("unit_id", request.unit_id()));
-  ASSIGN_OR_RETURN(Period period, ResolvePeriod(request.period(), "period"));
+  ASSIGN_OR_RETURN(Period period, PeriodFromProto(request.period(), "period"));
   std::shared_ptr<const Definitions> defs = definitions_.CurrentSatisfying(
       [&](const Definitions& d) { return d.FindUnit(request.unit_id()).has_value(); });
   std::optional<UnitIndex> unit = defs->FindUnit(request.unit_id());
@@ -157,12 +149,48 @@ absl::StatusOr<v1::GetUnitKpisResponse> RollupReader::UnitKpis(
         absl::StrCat("unit_id: unknown unit ", Quoted(request.unit_id())));
   }
   v1::GetUnitKpisResponse response;
+  const absl::Time judged_at = engine_.Now();  // One instant for all.
   for (KpiIndex kpi = 0; kpi < defs->kpi_count(); ++kpi) {
     if (!defs->kpi(kpi).periods.Contains(period.kind)) continue;
     ASSIGN_OR_RETURN(*response.add_records(),
-                     RecordOrEmpty(*defs, {kpi, *unit, period}));
+                     RecordOrEmpty(*defs, {kpi, *unit, period}, judged_at));
   }
   return response;
+}
+
+absl::StatusOr<RollupReader::UnitPeriod> RollupReader::ResolveScorecard(
+    const v1::GetScorecardRequest& request) const {
+  RETURN_IF_ERROR(engine_.Health());
+  RETURN_IF_ERROR(ValidateId("unit_id", request.unit_id()));
+  ASSIGN_OR_RETURN(Period period, PeriodFromProto(request.period(), "period"));
+  std::shared_ptr<const Definitions> defs =
+      definitions_.CurrentSatisfying([&](const Definitions& d) {
+        return d.FindUnit(request.unit_id()).has_value();
+      });
+  std::optional<UnitIndex> unit = defs->FindUnit(request.unit_id());
+  if (!unit) {
+    return absl::NotFoundError(
+        absl::StrCat("unit_id: unknown unit ", Quoted(request.unit_id())));
+  }
+  return UnitPeriod{std::move(defs), *unit, period};
+}
+
+absl::Status RollupReader::CheckScorecard(
+    const v1::GetScorecardRequest& request) const {
+  return ResolveScorecard(request).status();
+}
+
+absl::StatusOr<v1::Scorecard> RollupReader::Scorecard(
+    const v1::GetScorecardRequest& request,
+    const absl::StatusOr<std::vector<v1::Alert>>& open_alerts) const {
+  ASSIGN_OR_RETURN(UnitPeriod resolved, ResolveScorecard(request));
+  // Every figure judged at one instant, so that their expected values agree.
+  const absl::Time judged_at = engine_.Now();
+  const Definitions& defs = *resolved.defs;
+  return BuildScorecard(
+      defs, resolved.unit, resolved.period, judged_at,
+      [&](const CellId& id) { return RecordOrEmpty(defs, id, judged_at); },
+      open_alerts);
 }
 
 }  // namespace strata::rollup

@@ -8,11 +8,13 @@
 //   ASSIGN_OR_RETURN(v1::GetChildrenResponse drill, reader.Children(request));
 
 #include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "libs/definitions/definitions_follower.h"
 #include "services/rollup/rollup_engine.h"
 #include "strata/v1/query_service.pb.h"
+#include "strata/v1/scorecard_service.pb.h"
 
 namespace strata::rollup {
 
@@ -31,6 +33,13 @@ class RollupReader {
       const v1::GetChildrenRequest& request) const;
   absl::StatusOr<v1::GetUnitKpisResponse> UnitKpis(
       const v1::GetUnitKpisRequest& request) const;
+  // What Scorecard() would refuse, before its open alerts are fetched.
+  absl::Status CheckScorecard(const v1::GetScorecardRequest& request) const;
+  // `open_alerts`: the unit's unresolved alerts of the period, or why
+  // they could not be read.
+  absl::StatusOr<v1::Scorecard> Scorecard(
+      const v1::GetScorecardRequest& request,
+      const absl::StatusOr<std::vector<v1::Alert>>& open_alerts) const;
 
  private:
   struct Cell {
@@ -45,7 +54,16 @@ class RollupReader {
                                const std::string& prefix) const;
   // The cell's record, or one without a value when no event reached it.
   absl::StatusOr<v1::RollupRecord> RecordOrEmpty(const Definitions& defs,
-                                                 const CellId& id) const;
+                                                 const CellId& id,
+                                                 absl::Time judged_at) const;
+  struct UnitPeriod {
+    std::shared_ptr<const Definitions> defs;
+    UnitIndex unit;
+    Period period;
+  };
+  // The unit and period of a scorecard request, validated.
+  absl::StatusOr<UnitPeriod> ResolveScorecard(
+      const v1::GetScorecardRequest& request) const;
 
   const RollupEngine& engine_;
   DefinitionsFollower& definitions_;

@@ -21,8 +21,10 @@ std::vector<ModuleFactory> AllInOneModules() {
                                             c.options.max_rollup_lag, c.damage);
           },
           [](const ModuleContext& c) {
+            // Its scorecards read open alerts from the alerts module
+            // through the server, as across the network.
             return rollup::NewRollupService(c.log, c.definitions,
-                                            c.options.data_dir);
+                                            c.options.data_dir, c.own_server);
           },
           [](const ModuleContext& c) {
             return alerts::NewAlertsService(c.log, c.definitions,

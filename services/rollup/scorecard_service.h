@@ -1,0 +1,33 @@
+#pragma once
+
+// ScorecardService: a unit's Balanced Scorecard (scorecard_builder.h), its
+// figures from this service's state, its open alerts asked of the alerts
+// service while no thread waits. Answers the engine's Health() error while
+// it is not OK: never a partial scorecard.
+
+#include "libs/definitions/definitions_follower.h"
+#include "services/rollup/open_alerts_client.h"
+#include "services/rollup/rollup_engine.h"
+#include "services/rollup/rollup_reader.h"
+#include "strata/v1/scorecard_service.grpc.pb.h"
+
+namespace strata::rollup {
+
+class ScorecardService final
+    : public v1::ScorecardService::WithRawCallbackMethod_GetScorecard<
+          v1::ScorecardService::Service> {
+ public:
+  ScorecardService(const RollupEngine& engine, DefinitionsFollower& definitions,
+                   AlertsChannel alerts)
+      : reader_(engine, definitions), alerts_(std::move(alerts)) {}
+
+  grpc::ServerUnaryReactor* GetScorecard(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
+
+ private:
+  RollupReader reader_;
+  OpenAlertsClient alerts_;
+};
+
+}  // namespace strata::rollup

@@ -12,6 +12,7 @@ using ::strata::testing::Batch;
 using ::strata::testing::CascadedTargetChange;
 using ::strata::testing::ComputedKpiChange;
 using ::strata::testing::KpiChange;
+using ::strata::testing::ObjectiveChange;
 using ::strata::testing::StatusIs;
 using ::strata::testing::TargetChange;
 using ::strata::testing::UnitChange;
@@ -486,26 +487,6 @@ TEST(DefinitionsTest, AMoveMayNotTakeASharedChildFromUnderItsTarget) {
   EXPECT_EQ(moved->Target(*moved->FindKpi("sales"), *moved->FindUnit("team-a"),
                           *ParsePeriod(PeriodKind::kMonth, "2026-03")),
             1000);
-}
-
-v1::DefinitionChange ObjectiveChange(
-    const std::string& id, v1::Perspective perspective,
-    const std::vector<std::pair<std::string, double>>& measures,
-    const std::vector<std::string>& drives = {}) {
-  v1::DefinitionChange change;
-  v1::Objective& objective = *change.mutable_objective();
-  objective.set_objective_id(id);
-  objective.set_name(id);
-  objective.set_perspective(perspective);
-  objective.set_owner("cfo");
-  objective.set_weight(1);
-  for (const auto& [kpi, weight] : measures) {
-    v1::Objective::Measure& measure = *objective.add_measures();
-    measure.set_kpi_id(kpi);
-    measure.set_weight(weight);
-  }
-  for (const std::string& effect : drives) objective.add_drives(effect);
-  return change;
 }
 
 TEST(DefinitionsTest, ObjectivesFormAStrategyMapWithoutCycles) {

@@ -96,6 +96,28 @@ inline v1::DefinitionChange CascadedTargetChange(
   return change;
 }
 
+// An objective owned by "cfo", of weight 1, measured by (kpi, weight)
+// pairs, driving `drives`.
+inline v1::DefinitionChange ObjectiveChange(
+    const std::string& id, v1::Perspective perspective,
+    const std::vector<std::pair<std::string, double>>& measures,
+    const std::vector<std::string>& drives = {}) {
+  v1::DefinitionChange change;
+  v1::Objective& objective = *change.mutable_objective();
+  objective.set_objective_id(id);
+  objective.set_name(id);
+  objective.set_perspective(perspective);
+  objective.set_owner("cfo");
+  objective.set_weight(1);
+  for (const auto& [kpi, weight] : measures) {
+    v1::Objective::Measure& measure = *objective.add_measures();
+    measure.set_kpi_id(kpi);
+    measure.set_weight(weight);
+  }
+  for (const std::string& effect : drives) objective.add_drives(effect);
+  return change;
+}
+
 inline v1::DefinitionBatch Batch(std::vector<v1::DefinitionChange> changes) {
   v1::DefinitionBatch batch;
   for (auto& change : changes) *batch.add_changes() = std::move(change);

@@ -31,6 +31,7 @@
 #include "strata/v1/ingest_service.grpc.pb.h"
 #include "strata/v1/query_service.grpc.pb.h"
 #include "strata/v1/rollup_stream_service.grpc.pb.h"
+#include "strata/v1/scorecard_service.grpc.pb.h"
 #include "tests/harness/child_process.h"
 
 namespace strata {
@@ -158,17 +159,22 @@ class KafkaDeployment : public Deployment {
       brokers_ = *bootstrap;
     }
     Endpoints endpoints;
+    // Alerts first: rollup's scorecards ask it for open alerts.
     for (auto [process, name, binary, port] :
          {std::make_tuple(&ingest_, "ingest", STRATA_INGEST_BIN,
                           &endpoints.ingest),
-          std::make_tuple(&rollup_, "rollup", STRATA_ROLLUP_BIN,
-                          &endpoints.rollup),
           std::make_tuple(&alerts_, "alerts", STRATA_ALERTS_BIN,
-                          &endpoints.alerts)}) {
-      absl::StatusOr<int> bound =
-          Launch(*process, name, binary,
-                 {"--listen=127.0.0.1:0", "--kafka_brokers=" + brokers_,
-                  "--data_dir=" + (dir_ / name).string()});
+                          &endpoints.alerts),
+          std::make_tuple(&rollup_, "rollup", STRATA_ROLLUP_BIN,
+                          &endpoints.rollup)}) {
+      std::vector<std::string> args = {"--listen=127.0.0.1:0",
+                                       "--kafka_brokers=" + brokers_,
+                                       "--data_dir=" + (dir_ / name).string()};
+      if (process == &rollup_) {
+        args.push_back(
+            absl::StrCat("--alerts_address=127.0.0.1:", endpoints.alerts));
+      }
+      absl::StatusOr<int> bound = Launch(*process, name, binary, args);
       if (!bound.ok()) return bound.status();
       *port = *bound;
     }
@@ -472,6 +478,82 @@ std::string RunClient(int port, const std::string& args, int seconds = 60) {
   while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
   pclose(pipe);
   return out;
+}
+
+// An objective measured by sales: west-1's scorecard shows its March
+// figure against the target, February's for the trend, and the open alert
+// the alerts service raised, through the API and as the client prints it.
+TEST_P(EndToEndTest, ScorecardShowsFiguresTrendAndOpenAlertsOfAUnit) {
+  {
+    v1::DefinitionChange grow = ::strata::testing::ObjectiveChange(
+        "grow", v1::PERSPECTIVE_FINANCIAL, {{"sales", 1}});
+    grow.mutable_objective()->set_name("Grow sales");
+    grpc::ClientContext context;
+    v1::ApplyDefinitionsResponse response;
+    ASSERT_TRUE(admin_
+                    ->ApplyDefinitions(
+                        &context,
+                        Batch({grow, TargetChange("sales", "west-1", "2026-02",
+                                                  100)}),
+                        &response)
+                    .ok());
+  }
+  v1::KpiEvent february = Event("f1", "sales", "west-1", 1, 100);
+  february.mutable_event_time()->set_seconds(february.event_time().seconds() -
+                                             14 * 86400);  // 2026-02-15.
+  AlertTail alerts(*alerts_, "west-1");
+  ASSERT_TRUE(Ingest({february, Event("m1", "sales", "west-1", 4, 500)}).ok());
+  std::optional<v1::Alert> red = alerts.WaitFor([](const v1::Alert& a) {
+    return a.key().period().label() == "2026-03" &&
+           a.status() == v1::KPI_STATUS_RED;
+  });
+  ASSERT_TRUE(red.has_value());
+
+  v1::GetScorecardRequest request;
+  request.set_unit_id("west-1");
+  request.mutable_period()->set_kind(v1::PERIOD_KIND_MONTH);
+  request.mutable_period()->set_label("2026-03");
+  auto scorecards = v1::ScorecardService::NewStub(Channel(endpoints_.rollup));
+  v1::Scorecard card;
+  grpc::ClientContext context;
+  grpc::Status status = scorecards->GetScorecard(&context, request, &card);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(card.alerts_unavailable(), "");
+  ASSERT_EQ(card.perspectives_size(), 1);
+  const v1::ScorecardObjective& grow = card.perspectives(0).objectives(0);
+  EXPECT_EQ(grow.objective_id(), "grow");
+  ASSERT_EQ(grow.measures_size(), 1);
+  const v1::ScorecardMeasure& sales = grow.measures(0);
+  EXPECT_EQ(sales.figure().value(), 500);
+  EXPECT_EQ(sales.figure().target(), 1000);
+  EXPECT_EQ(sales.figure().status(), v1::KPI_STATUS_RED);
+  // 100 of 100 in February was green: worse now.
+  EXPECT_EQ(sales.trend().previous().label(), "2026-02");
+  EXPECT_EQ(sales.trend().previous_value(), 100);
+  EXPECT_EQ(sales.trend().direction(), v1::Trend::DIRECTION_WORSENING);
+  ASSERT_EQ(sales.open_alerts_size(), 1);
+  EXPECT_EQ(sales.open_alerts(0).alert_id(), red->alert_id());
+  EXPECT_EQ(grow.summary().status(), v1::KPI_STATUS_RED);
+  // "staff" measures no objective.
+  ASSERT_EQ(card.unlinked_size(), 1);
+  EXPECT_EQ(card.unlinked(0).kpi_id(), "staff");
+
+  const std::string printed =
+      RunClient(endpoints_.rollup, "scorecard west-1 2026-03");
+  EXPECT_NE(printed.find("Scorecard of west-1 for 2026-03"), std::string::npos)
+      << printed;
+  EXPECT_NE(printed.find("Grow sales [grow]"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("alert OPEN     RED   " + red->alert_id()),
+            std::string::npos)
+      << printed;
+
+  // A bad request names its field; nothing is half answered.
+  request.mutable_period()->set_label("2026-13");
+  grpc::ClientContext bad_context;
+  status = scorecards->GetScorecard(&bad_context, request, &card);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("period.label"), std::string::npos)
+      << status.error_message();
 }
 
 // `change`'s KPI kept for every period kind.

@@ -1,4 +1,5 @@
 #include "services/strata/client_commands.h"
+#include "services/strata/figure_format.h"
 
 #include <fstream>
 #include <map>
@@ -24,49 +25,6 @@
 
 namespace strata::cli {
 namespace {
-
-std::string StatusName(v1::KpiStatus status) {
-  switch (status) {
-    case v1::KPI_STATUS_GREEN:
-      return "GREEN";
-    case v1::KPI_STATUS_AMBER:
-      return "AMBER";
-    case v1::KPI_STATUS_RED:
-      return "RED";
-    case v1::KPI_STATUS_NO_DATA:
-      return "NO_DATA";
-    default:
-      return "NONE";
-  }
-}
-
-std::string StateName(v1::AlertState state) {
-  switch (state) {
-    case v1::ALERT_STATE_OPEN:
-      return "OPEN";
-    case v1::ALERT_STATE_ACKNOWLEDGED:
-      return "ACKED";
-    case v1::ALERT_STATE_RESOLVED:
-      return "RESOLVED";
-    default:
-      return "?";
-  }
-}
-
-std::string FormatAlert(const v1::Alert& alert) {
-  std::string line = absl::StrFormat(
-      "%-8s %-5s %s  actual=%.2f target=%.2f", StateName(alert.state()),
-      StatusName(alert.status()), alert.alert_id(), alert.actual(),
-      alert.target());
-  if (alert.has_expected() && alert.expected() != alert.target()) {
-    absl::StrAppend(&line, absl::StrFormat(" expected=%.2f", alert.expected()));
-  }
-  absl::StrAppend(&line, " (was ", StatusName(alert.previous_status()), ")");
-  if (!alert.corrective_action().empty()) {
-    absl::StrAppend(&line, "  action: ", alert.corrective_action());
-  }
-  return line;
-}
 
 absl::Status ReadFile(const std::string& path, std::string& contents) {
   std::ifstream in(path);

@@ -53,6 +53,9 @@ class Client {
   absl::Status SendEvents(const std::string& path);
   // A point, a series, a drill-down or a unit's KPIs (query_commands.cc).
   absl::Status Query(const QueryOptions& query);
+  // The unit's Balanced Scorecard for the period (scorecard_command.cc).
+  absl::Status Scorecard(const std::string& unit_id,
+                         const std::string& period_label);
   // Prints changed rollups as they come (the unit filter from options),
   // each with its resume token, until the server ends the stream.
   absl::Status Watch(const WatchOptions& watch);

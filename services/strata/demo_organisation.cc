@@ -3,6 +3,8 @@
 #include "libs/period/calendar.h"
 
 #include <array>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
@@ -53,6 +55,40 @@ const std::array<DemoKpi, 12> kKpis = {{
     {"certifications", "Certifications earned", "count",
      v1::PERSPECTIVE_LEARNING_GROWTH, kHigher, kSum, 75, 4},
 }};
+
+struct DemoObjective {
+  const char* id;
+  const char* name;
+  v1::Perspective perspective;
+  const char* owner;
+  std::vector<std::pair<const char*, double>> measures;  // KPI, weight.
+  std::vector<const char*> drives;  // Defined before this one.
+};
+
+// The strategy map, effects first: capability drives delivery, delivery
+// delights customers, customers grow revenue.
+const std::vector<DemoObjective>& Objectives() {
+  static const auto* objectives = new std::vector<DemoObjective>{
+      {"grow_revenue", "Grow profitable revenue", v1::PERSPECTIVE_FINANCIAL,
+       "cfo", {{"revenue", 2}, {"gross_profit", 1}}, {}},
+      {"control_cost", "Keep costs in check", v1::PERSPECTIVE_FINANCIAL, "cfo",
+       {{"operating_cost", 1}}, {}},
+      {"win_customers", "Win and keep customers", v1::PERSPECTIVE_CUSTOMER,
+       "cco", {{"new_customers", 1}, {"active_customers", 1}},
+       {"grow_revenue"}},
+      {"delight_customers", "Delight customers", v1::PERSPECTIVE_CUSTOMER,
+       "cco", {{"complaints", 1}}, {"grow_revenue"}},
+      {"deliver_reliably", "Deliver reliably",
+       v1::PERSPECTIVE_INTERNAL_PROCESS, "coo",
+       {{"orders_fulfilled", 2}, {"incidents", 1}, {"backlog", 1}},
+       {"delight_customers", "win_customers"}},
+      {"build_capability", "Build capability", v1::PERSPECTIVE_LEARNING_GROWTH,
+       "chro",
+       {{"training_hours", 1}, {"certifications", 1}, {"headcount", 1}},
+       {"deliver_reliably"}},
+  };
+  return *objectives;
+}
 
 const std::array<const char*, 3> kBusinessUnits = {"retail", "industrial",
                                                    "digital"};
@@ -117,6 +153,20 @@ v1::DefinitionBatch DemoDefinitions(absl::Time now) {
     kpi->mutable_thresholds()->set_green_pct(100);
     kpi->mutable_thresholds()->set_amber_pct(k.amber_pct);
   }
+  for (const DemoObjective& o : Objectives()) {
+    v1::Objective* objective = batch.add_changes()->mutable_objective();
+    objective->set_objective_id(o.id);
+    objective->set_name(o.name);
+    objective->set_perspective(o.perspective);
+    objective->set_owner(o.owner);
+    objective->set_weight(1);
+    for (const auto& [kpi, weight] : o.measures) {
+      v1::Objective::Measure* measure = objective->add_measures();
+      measure->set_kpi_id(kpi);
+      measure->set_weight(weight);
+    }
+    for (const char* effect : o.drives) objective->add_drives(effect);
+  }
   const std::string month =
       PeriodLabel(Calendar().Containing(PeriodKind::kMonth, now));
   for (const DemoKpi& k : kKpis) {
@@ -136,6 +186,11 @@ std::vector<v1::KpiEvent> DemoEvents(absl::Time now, int per_team_and_kpi) {
   const absl::CivilMonth month = absl::ToCivilMonth(now, absl::UTCTimeZone());
   const absl::Time start = absl::FromCivil(month, absl::UTCTimeZone());
   const absl::Duration span = now - start;
+  // Flows deliver what their target expects by now (linear), times the
+  // team's performance; stocks report their level.
+  const double elapsed =
+      absl::FDivDuration(span, absl::FromCivil(month + 1, absl::UTCTimeZone()) -
+                                   start);
   const std::string month_label =
       PeriodLabel(Calendar().Containing(PeriodKind::kMonth, now));
   std::vector<v1::KpiEvent> events;
@@ -144,7 +199,8 @@ std::vector<v1::KpiEvent> DemoEvents(absl::Time now, int per_team_and_kpi) {
       for (int t = 1; t <= kTeamsPerDepartment; ++t) {
         const std::string team = TeamId(bu, dept, t);
         for (const DemoKpi& k : kKpis) {
-          const double total = k.team_month_target * Performance(team, k);
+          const double total = k.team_month_target * Performance(team, k) *
+                               (k.time_aggregation == kSum ? elapsed : 1.0);
           for (int i = 0; i < per_team_and_kpi; ++i) {
             v1::KpiEvent event;
             event.set_event_id(absl::StrCat("demo-", month_label, "-", team,

@@ -66,6 +66,10 @@ constexpr char kUsage[] = R"(strata: KPI rollups and variance alerts.
     [--children]                    each child unit's figure and share
   strata query UNIT PERIOD --unit-kpis
                                     every KPI of the unit
+  strata scorecard UNIT PERIOD      the unit's Balanced Scorecard: scores by
+                                    perspective and objective, each KPI's
+                                    actual, expected by now, target, trend
+                                    and open alerts
   strata watch [--kpis=K1,K2] [--unit=U] [--from-beginning | --resume=TOKEN]
                                     changed rollups as they come
   strata close PERIOD --by=NAME     close a period: late events then wait
@@ -142,6 +146,10 @@ absl::Status Run(const std::vector<std::string>& args) {
       query.shape = QueryOptions::Shape::kChildren;
     }
     return client.Query(query);
+  }
+  if (command == "scorecard") {
+    if (absl::Status s = want(2); !s.ok()) return s;
+    return client.Scorecard(args[1], args[2]);
   }
   if (command == "close") {
     if (absl::Status s = want(1); !s.ok()) return s;

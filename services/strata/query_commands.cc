@@ -7,84 +7,11 @@
 #include "libs/period/period.h"
 #include "libs/status/status_macros.h"
 #include "services/strata/client_commands.h"
+#include "services/strata/figure_format.h"
 #include "strata/v1/query_service.grpc.pb.h"
 #include "strata/v1/rollup_stream_service.grpc.pb.h"
 
 namespace strata::cli {
-namespace {
-
-absl::StatusOr<v1::Period> PeriodOfLabel(const std::string& label) {
-  ASSIGN_OR_RETURN(PeriodKind kind, KindOfLabel(label));
-  v1::Period period;
-  period.set_kind(static_cast<v1::PeriodKind>(kind));
-  period.set_label(label);
-  return period;
-}
-
-std::string StatusWord(v1::KpiStatus status) {
-  switch (status) {
-    case v1::KPI_STATUS_GREEN:
-      return "green";
-    case v1::KPI_STATUS_AMBER:
-      return "amber";
-    case v1::KPI_STATUS_RED:
-      return "red";
-    case v1::KPI_STATUS_NO_DATA:
-      return "no data";
-    default:
-      return "";
-  }
-}
-
-// "= 1234.5  target 1300  variance -65.5 (-5.0%) amber  12 events"; while
-// a flow's period is open, "target 1300 (expected 866.7 by now)" and the
-// variance against what is expected.
-std::string FormatFigure(const v1::RollupRecord& r) {
-  std::string line;
-  if (!r.has_value()) {
-    line = absl::StrCat("= (", r.no_value_reason(), ")");
-  } else if (!r.exact_value().empty()) {
-    line = absl::StrCat("= ", r.exact_value());
-  } else {
-    line = absl::StrFormat("= %.6g", r.value());
-    if (!r.denominator().empty()) {
-      absl::StrAppend(&line, " (", r.numerator(), " / ", r.denominator(), ")");
-    }
-  }
-  if (r.has_target()) {
-    absl::StrAppend(&line, absl::StrFormat("  target %.6g", r.target()));
-    if (r.has_expected() && r.expected() != r.target()) {
-      absl::StrAppend(&line,
-                      absl::StrFormat(" (expected %.6g by now)", r.expected()));
-    }
-    if (r.has_variance()) {
-      absl::StrAppend(&line, absl::StrFormat("  variance %+.6g", r.variance()));
-      if (r.has_variance_pct()) {
-        absl::StrAppend(&line, absl::StrFormat(" (%+.1f%%)", r.variance_pct()));
-      }
-      absl::StrAppend(&line, " ", StatusWord(r.status()));
-      if (r.has_score()) {
-        absl::StrAppend(&line, absl::StrFormat(" (score %.1f)", r.score()));
-      }
-    } else if (r.status() == v1::KPI_STATUS_NO_DATA) {
-      absl::StrAppend(&line, " ", StatusWord(r.status()));
-    }
-  }
-  if (r.event_count() > 0) {
-    absl::StrAppend(&line, "  ", r.event_count(), " events");
-  }
-  if (r.has_reported_value()) {
-    absl::StrAppend(&line, "  (reported at close: ",
-                    r.reported_exact_value().empty()
-                        ? absl::StrFormat("%.6g", r.reported_value())
-                        : r.reported_exact_value(),
-                    ")");
-  }
-  return line;
-}
-
-}  // namespace
-
 absl::Status Client::Watch(const WatchOptions& watch) {
   v1::WatchRollupsRequest request;
   for (const std::string& kpi : watch.kpis) request.add_kpi_ids(kpi);

@@ -1,5 +1,6 @@
 #include "services/strata/scorecard_table.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -10,7 +11,15 @@
 namespace strata::cli {
 namespace {
 
-constexpr char kRowFormat[] = "    %-22s %12s %12s %12s %10s %-8s %6s  %s\n";
+constexpr char kRowFormat[] = "    %-22s %12s %12s %12s %10s %-8s %6s  %s";
+
+// One row of the KPI table, without trailing blanks.
+template <typename... Cells>
+void AppendRow(std::string& out, const Cells&... cells) {
+  std::string row = absl::StrFormat(kRowFormat, cells...);
+  absl::StripTrailingAsciiWhitespace(&row);
+  absl::StrAppend(&out, row, "\n");
+}
 
 std::string PerspectiveTitle(v1::Perspective perspective) {
   switch (perspective) {
@@ -73,8 +82,8 @@ std::string TrendText(const v1::Trend& trend) {
 
 void AppendMeasure(const v1::ScorecardMeasure& measure, std::string& out) {
   const v1::RollupRecord& f = measure.figure();
-  absl::StrAppendFormat(
-      &out, kRowFormat, measure.kpi_id(), FormatValue(f),
+  AppendRow(
+      out, measure.kpi_id(), FormatValue(f),
       Number(f.has_expected(), f.expected()), Number(f.has_target(), f.target()),
       Variance(f), StatusWord(f.status()),
       f.has_score() ? absl::StrFormat("%.1f", f.score()) : "-",
@@ -89,8 +98,8 @@ void AppendMeasure(const v1::ScorecardMeasure& measure, std::string& out) {
 }
 
 void AppendHeader(std::string& out) {
-  absl::StrAppendFormat(&out, kRowFormat, "KPI", "ACTUAL", "EXPECTED",
-                        "TARGET", "VARIANCE", "STATUS", "SCORE", "TREND");
+  AppendRow(out, "KPI", "ACTUAL", "EXPECTED", "TARGET", "VARIANCE", "STATUS",
+            "SCORE", "TREND");
 }
 
 }  // namespace

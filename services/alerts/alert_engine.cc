@@ -26,6 +26,29 @@ bool IsWarning(KpiStatus s) {
   return s == KpiStatus::kAmber || s == KpiStatus::kRed;
 }
 
+// Green, amber, red: 0, 1, 2; no data and unknown are not ranked.
+std::optional<int> Severity(KpiStatus s) {
+  switch (s) {
+    case KpiStatus::kGreen:
+      return 0;
+    case KpiStatus::kAmber:
+      return 1;
+    case KpiStatus::kRed:
+      return 2;
+    default:
+      return std::nullopt;
+  }
+}
+
+// Whether `status` is worse than `than`; anything ranked is worse than
+// kUnknown (no resolution yet).
+bool Worse(KpiStatus status, KpiStatus than) {
+  const std::optional<int> a = Severity(status);
+  if (!a) return false;
+  const std::optional<int> b = Severity(than);
+  return !b || *a > *b;
+}
+
 }  // namespace
 
 class AlertEngine::Pending {
@@ -113,7 +136,8 @@ class AlertEngine::Pending {
     // update nothing.
     for (auto& [key, index] : index_) {
       const AlertIndex& was = index_as_loaded_.at(key);
-      if (index.generation != was.generation || index.open != was.open) {
+      if (index.generation != was.generation || index.open != was.open ||
+          index.best_since_resolved != was.best_since_resolved) {
         changes.index.emplace_back(key, index);
       }
     }
@@ -501,7 +525,15 @@ absl::Status AlertEngine::SetStatus(const std::string& cell_key,
       return absl::OkStatus();
     }
   } else if (alert == nullptr) {
-    if (!IsWarning(status)) return absl::OkStatus();
+    // After a resolution, only a status worse than the best one since
+    // reopens: improving from red to amber is not news.
+    const KpiStatus best = index->best_since_resolved;
+    if (!IsWarning(status) || !Worse(status, best)) {
+      if (best != KpiStatus::kUnknown && Worse(best, status)) {
+        index->best_since_resolved = status;
+      }
+      return absl::OkStatus();
+    }
     ++index->generation;
     index->open = true;
     const std::string id = absl::StrCat(cell_key, "#", index->generation);
@@ -514,6 +546,12 @@ absl::Status AlertEngine::SetStatus(const std::string& cell_key,
     *alert->mutable_raised_time() = ToProto(time);
   }
   if (status != previous) {
+    // An acknowledgement holds until the condition clears: back again, the
+    // alert wants attention again.
+    if (alert->state() == v1::ALERT_STATE_ACKNOWLEDGED && IsWarning(status) &&
+        !IsWarning(static_cast<KpiStatus>(alert->status()))) {
+      alert->set_state(v1::ALERT_STATE_OPEN);
+    }
     alert->set_status(static_cast<v1::KpiStatus>(status));
     alert->set_previous_status(static_cast<v1::KpiStatus>(previous));
   }
@@ -607,7 +645,10 @@ absl::Status AlertEngine::ApplyActionTo(const v1::EventEnvelope& envelope,
     absl::StatusOr<std::string> cell_key = CellKeyOf(alert->key());
     if (cell_key.ok()) {
       ASSIGN_OR_RETURN(AlertIndex * index, pending.Index(*cell_key));
-      if (index->generation == alert->generation()) index->open = false;
+      if (index->generation == alert->generation()) {
+        index->open = false;
+        index->best_since_resolved = static_cast<KpiStatus>(alert->status());
+      }
     }
   } else {
     return absl::OkStatus();

@@ -137,6 +137,28 @@ class AlertEngineTest : public ::testing::Test {
     ASSERT_OK(log_->Append(kRollupsTopic, {{key, record.SerializeAsString()}}));
   }
 
+  // Acknowledges or resolves as AlertService does; the alert as applied.
+  v1::Alert Acknowledge(const std::string& alert_id) {
+    AlertActions actions(*log_, *store_, *engine_, ThisProducer("test"));
+    v1::AcknowledgeAlertRequest request;
+    request.set_alert_id(alert_id);
+    request.set_acknowledged_by("maria");
+    absl::StatusOr<v1::Alert> alert = actions.Acknowledge(request);
+    EXPECT_OK(alert);
+    return alert.value_or(v1::Alert());
+  }
+  v1::Alert Resolve(const std::string& alert_id,
+                    const std::string& corrective_action) {
+    AlertActions actions(*log_, *store_, *engine_, ThisProducer("test"));
+    v1::ResolveAlertRequest request;
+    request.set_alert_id(alert_id);
+    request.set_resolved_by("maria");
+    request.set_corrective_action(corrective_action);
+    absl::StatusOr<v1::Alert> alert = actions.Resolve(request);
+    EXPECT_OK(alert);
+    return alert.value_or(v1::Alert());
+  }
+
   // Waits (bounded) until the recorder has seen `count` alert changes.
   std::vector<v1::Alert> WaitForPublished(size_t count) {
     const absl::Time deadline = absl::Now() + absl::Seconds(10);
@@ -411,12 +433,55 @@ TEST_F(AlertEngineTest, ResolvedAlertsCloseAndTheNextChangeOpensANewOne) {
   EXPECT_EQ(resolved->resolved_by(), "maria");
   EXPECT_EQ(resolved->corrective_action(), "retrained the team");
 
-  PublishRollup("sales", 95, 2);  // Red to amber, with nothing open: new.
+  // Red to amber after the resolution: better, so no news.
+  PublishRollup("sales", 95, 2);
+  Settle();
+  EXPECT_EQ(recorder_.alerts().size(), 2u);
+  // Worse again (amber to red): it reopens, as the next generation.
+  PublishRollup("sales", 60, 3);
   std::vector<v1::Alert> alerts = WaitForPublished(3);
   ASSERT_EQ(alerts.size(), 3u);
   EXPECT_EQ(alerts[2].alert_id(), "sales/team/2026-03#2");
   EXPECT_EQ(alerts[2].generation(), 2);
   EXPECT_EQ(alerts[2].state(), v1::ALERT_STATE_OPEN);
+  EXPECT_EQ(alerts[2].status(), v1::KPI_STATUS_RED);
+  EXPECT_EQ(alerts[2].previous_status(), v1::KPI_STATUS_AMBER);
+}
+
+// Found in review of the lifecycle: after a resolution any change of
+// status opened a new alert, improvements too; and a cleared condition
+// that came back stayed acknowledged, so nobody was told.
+TEST_F(AlertEngineTest, AResolvedAlertReopensOnlyWhenTheCellWorsensAgain) {
+  PublishRollup("sales", 50, 1);  // Red.
+  WaitForPublished(1);
+  EXPECT_EQ(Resolve("sales/team/2026-03#1", "hired two reps").state(),
+            v1::ALERT_STATE_RESOLVED);
+  PublishRollup("sales", 120, 2);  // Green: cleared.
+  PublishRollup("sales", 95, 3);   // Amber, worse than green: reopens.
+  std::vector<v1::Alert> alerts = WaitForPublished(3);
+  ASSERT_EQ(alerts.size(), 3u);
+  EXPECT_EQ(alerts[2].alert_id(), "sales/team/2026-03#2");
+  EXPECT_EQ(alerts[2].status(), v1::KPI_STATUS_AMBER);
+}
+
+TEST_F(AlertEngineTest, AnAcknowledgementHoldsUntilTheConditionClears) {
+  PublishRollup("sales", 50, 1);  // Red.
+  WaitForPublished(1);
+  EXPECT_EQ(Acknowledge("sales/team/2026-03#1").state(),
+            v1::ALERT_STATE_ACKNOWLEDGED);
+  PublishRollup("sales", 95, 2);  // Amber: still being dealt with.
+  std::vector<v1::Alert> alerts = WaitForPublished(3);
+  EXPECT_EQ(alerts[2].state(), v1::ALERT_STATE_ACKNOWLEDGED);
+  PublishRollup("sales", 120, 3);  // Green: the condition clears.
+  alerts = WaitForPublished(4);
+  EXPECT_EQ(alerts[3].state(), v1::ALERT_STATE_ACKNOWLEDGED);
+  EXPECT_EQ(alerts[3].status(), v1::KPI_STATUS_GREEN);
+  PublishRollup("sales", 80, 4);  // Red again: open, to be looked at anew.
+  alerts = WaitForPublished(5);
+  ASSERT_EQ(alerts.size(), 5u);
+  EXPECT_EQ(alerts[4].alert_id(), "sales/team/2026-03#1");
+  EXPECT_EQ(alerts[4].state(), v1::ALERT_STATE_OPEN);
+  EXPECT_EQ(alerts[4].status(), v1::KPI_STATUS_RED);
 }
 
 TEST_F(AlertEngineTest, ARepublishedTargetReevaluatesTheSameActual) {

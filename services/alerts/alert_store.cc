@@ -73,9 +73,10 @@ absl::StatusOr<std::optional<CellStatus>> DecodeCell(
 absl::StatusOr<std::optional<AlertIndex>> DecodeIndex(
     absl::string_view key, const std::optional<std::string>& value) {
   if (!value) return std::nullopt;
-  if (value->size() != 16) return Malformed("index", key);
+  if (value->size() != 24) return Malformed("index", key);
   return AlertIndex{DecodeFixed64At(*value, 0),
-                    DecodeFixed64At(*value, 1) != 0};
+                    DecodeFixed64At(*value, 1) != 0,
+                    static_cast<KpiStatus>(DecodeFixed64At(*value, 2))};
 }
 
 }  // namespace
@@ -86,7 +87,7 @@ absl::StatusOr<std::unique_ptr<AlertStore>> AlertStore::Open(
                    StateDb::Open({path,
                                   {"cells", "index", "alerts", "due",
                                    "deferred"},
-                                  "strata.alerts/2"}));
+                                  "strata.alerts/3"}));
   return std::unique_ptr<AlertStore>(new AlertStore(std::move(db)));
 }
 
@@ -224,7 +225,8 @@ absl::Status AlertStore::Commit(const AlertChanges& changes) {
   }
   for (const auto& [key, index] : changes.index) {
     batch.Put(db_->family(kIndex), key,
-              EncodeFixed64s({index.generation, index.open ? 1 : 0}));
+              EncodeFixed64s({index.generation, index.open ? 1 : 0,
+                              static_cast<int64_t>(index.best_since_resolved)}));
   }
   for (const v1::Alert& alert : changes.alerts) {
     batch.Put(db_->family(kAlerts), alert.alert_id(),

@@ -36,6 +36,9 @@ struct CellStatus {
 struct AlertIndex {
   int64_t generation = 0;
   bool open = false;
+  // Since the latest alert was resolved: the best status the cell has had
+  // (kUnknown before any resolution). A status worse than it reopens.
+  KpiStatus best_since_resolved = KpiStatus::kUnknown;
 };
 
 struct AlertChanges {

@@ -26,6 +26,19 @@ bool IsWarning(KpiStatus s) {
   return s == KpiStatus::kAmber || s == KpiStatus::kRed;
 }
 
+// The time an action was taken (`envelope`: a serialized EventEnvelope
+// whose acted_at ApplyAction has set).
+absl::Time ActedAt(const std::string& envelope) {
+  v1::EventEnvelope parsed;
+  if (!parsed.ParseFromString(envelope)) return absl::InfinitePast();
+  return FromTimestamp(parsed.alert_action().acted_at());
+}
+
+// "sales/team/2026-03" of alert "sales/team/2026-03#2".
+std::string CellKeyOfAlert(const std::string& alert_id) {
+  return alert_id.substr(0, alert_id.rfind('#'));
+}
+
 // Green, amber, red: 0, 1, 2; no data and unknown are not ranked.
 std::optional<int> Severity(KpiStatus s) {
   switch (s) {
@@ -112,15 +125,16 @@ class AlertEngine::Pending {
 
   v1::Alert* NewAlert(const std::string& id) { return &alerts_[id]; }
 
-  // The actions waiting for alert `id` (serialized envelopes, log order).
-  absl::StatusOr<std::vector<std::string>*> Deferred(const std::string& id) {
-    auto it = deferred_.find(id);
+  // The actions on the cell's alerts waiting for their time (serialized
+  // envelopes, in the order they apply).
+  absl::StatusOr<std::vector<std::string>*> Deferred(
+      const std::string& cell_key) {
+    auto it = deferred_.find(cell_key);
     if (it != deferred_.end()) return &it->second;
     ASSIGN_OR_RETURN(std::vector<std::string> stored,
-                     store_.DeferredActions(id));
-    return &deferred_.emplace(id, std::move(stored)).first->second;
+                     store_.DeferredActions(cell_key));
+    return &deferred_.emplace(cell_key, std::move(stored)).first->second;
   }
-  bool deferring() const { return !deferred_.empty(); }
 
   // Sorted by key: RocksDB's memtable takes sorted inserts far faster.
   AlertChanges TakeChanges() {
@@ -128,7 +142,7 @@ class AlertEngine::Pending {
     for (auto& [key, cell] : cells_) {
       changes.cells.emplace_back(key, cell);
       const absl::Time was_due = loaded_due_.at(key);
-      if (cell.due != was_due && was_due != absl::InfiniteFuture()) {
+      if (NextWake(cell) != was_due && was_due != absl::InfiniteFuture()) {
         changes.unscheduled.emplace_back(was_due, key);
       }
     }
@@ -171,7 +185,7 @@ class AlertEngine::Pending {
   }
 
   CellStatus* Loaded(const std::string& key, const CellStatus& cell) {
-    loaded_due_[key] = cell.due;
+    loaded_due_[key] = NextWake(cell);
     return &cells_.emplace(key, cell).first->second;
   }
 
@@ -182,7 +196,8 @@ class AlertEngine::Pending {
 
   AlertStore& store_;
   absl::flat_hash_map<std::string, CellStatus> cells_;
-  absl::flat_hash_map<std::string, absl::Time> loaded_due_;  // As stored.
+  // NextWake as stored: its due entry.
+  absl::flat_hash_map<std::string, absl::Time> loaded_due_;
   absl::flat_hash_map<std::string, AlertIndex> index_;
   absl::flat_hash_map<std::string, AlertIndex> index_as_loaded_;
   absl::flat_hash_map<std::string, v1::Alert> alerts_;
@@ -228,9 +243,10 @@ absl::Status AlertEngine::StartConsuming() {
   ASSIGN_OR_RETURN(progress_, eventlog::ReplayProgress::Begin(log_, positions,
                                                               "alerts state"));
   ASSIGN_OR_RETURN(earliest_due_, store_.EarliestDue());
-  ASSIGN_OR_RETURN(deferred_alerts_, store_.DeferredCount());
   ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
-  RETURN_IF_ERROR(consumer_->Assign(positions));
+  ASSIGN_OR_RETURN(actions_consumer_,
+                   log_.NewConsumer(options_.consumer_group));
+  RETURN_IF_ERROR(Rewind());
   health_.Set(absl::OkStatus());
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "alert-engine");
@@ -247,8 +263,13 @@ void AlertEngine::Stop() {
 
 void AlertEngine::Run() {
   while (!stop_) {
+    // Actions first, to the end of their topic: a replay then knows every
+    // action before the records judged after it (see Advance).
     absl::StatusOr<std::vector<eventlog::LogRecord>> records =
-        consumer_->Poll(options_.poll_batch, options_.poll_timeout);
+        actions_consumer_->Poll(options_.poll_batch, absl::ZeroDuration());
+    if (records.ok() && records->empty()) {
+      records = consumer_->Poll(options_.poll_batch, options_.poll_timeout);
+    }
     absl::Status status = records.status();
     if (records.ok() && !records->empty()) {
       status = Apply(*records);
@@ -288,15 +309,16 @@ void AlertEngine::Run() {
 }
 
 absl::Status AlertEngine::Rewind() {
-  std::vector<eventlog::Position> committed;
+  std::vector<eventlog::Position> rollups, actions;
   retrying_until_.clear();
   for (const auto& [tp, position] : next_) {
-    committed.push_back(position);
+    (tp.topic == kRollupsTopic ? rollups : actions).push_back(position);
     // Unknown, the end is taken as reached: health then follows batches.
     absl::StatusOr<int64_t> end = log_.EndOffset(tp);
     if (end.ok()) retrying_until_[tp] = *end;
   }
-  return consumer_->Assign(committed);
+  RETURN_IF_ERROR(consumer_->Assign(rollups));
+  return actions_consumer_->Assign(actions);
 }
 
 bool AlertEngine::Recovered() {
@@ -361,10 +383,7 @@ absl::Status AlertEngine::Commit(
   // A lower bound, kept without reading the store: JudgeDueCells reads it
   // again once it has taken the earliest.
   for (const auto& [key, cell] : changes.cells) {
-    earliest_due_ = std::min(earliest_due_, cell.due);
-  }
-  if (!changes.deferred.empty() || !changes.undeferred.empty()) {
-    ASSIGN_OR_RETURN(deferred_alerts_, store_.DeferredCount());
+    earliest_due_ = std::min(earliest_due_, NextWake(cell));
   }
   // Only once committed, which queries read: caught up means answerable.
   for (const auto& [tp, position] : positions) {
@@ -382,11 +401,10 @@ absl::Status AlertEngine::Commit(
 absl::StatusOr<std::optional<absl::Time>> AlertEngine::ReadThrough() {
   if (!progress_->Status().ok()) return std::nullopt;  // Still replaying.
   if (!barrier_) {
-    // Every rollup record on the log now was judged before now, and one
-    // judged more than settle_time ago is on the log by now.
+    // Every rollup record and action on the log now was judged or taken
+    // before now, and one more than settle_time ago is on the log by now.
     Barrier barrier{options_.clock->Now() - options_.settle_time, {}};
     for (const auto& [tp, position] : next_) {
-      if (tp.topic != kRollupsTopic) continue;
       ASSIGN_OR_RETURN(int64_t end, log_.EndOffset(tp));
       barrier.ends.emplace_back(tp, end);
     }
@@ -419,11 +437,9 @@ absl::Status AlertEngine::JudgeDueCells() {
   for (const std::string& key : due) {
     ASSIGN_OR_RETURN(CellStatus * cell, pending.Cell(key));
     std::optional<CellRule> rule = RuleFor(defs, key);
-    if (!rule) {
-      cell->due = absl::InfiniteFuture();  // Its KPI is gone: never due.
-      continue;
-    }
-    RETURN_IF_ERROR(Advance(key, *rule, by, *cell, pending));
+    // Its KPI gone, the status is never due again; actions still apply.
+    if (!rule) cell->due = absl::InfiniteFuture();
+    RETURN_IF_ERROR(Advance(key, rule ? &*rule : nullptr, by, *cell, pending));
   }
   RETURN_IF_ERROR(Commit(pending, next_));
   ASSIGN_OR_RETURN(earliest_due_, store_.EarliestDue());
@@ -452,7 +468,7 @@ absl::Status AlertEngine::Evaluate(const v1::RollupRecord& rollup,
       rollup.has_judged_at() ? FromTimestamp(rollup.judged_at()) : time,
       cell->judged_at);
   // What time alone changed since the record before, first.
-  RETURN_IF_ERROR(Advance(cell_key, *rule, judged_at, *cell, pending));
+  RETURN_IF_ERROR(Advance(cell_key, &*rule, judged_at, *cell, pending));
   cell->actual = rollup.value();
   cell->target = rollup.target();
   cell->version = rollup.version();
@@ -481,13 +497,21 @@ std::optional<AlertEngine::CellRule> AlertEngine::RuleFor(
 }
 
 absl::Status AlertEngine::Advance(const std::string& cell_key,
-                                  const CellRule& rule, absl::Time until,
+                                  const CellRule* rule, absl::Time until,
                                   CellStatus& cell, Pending& pending) {
-  while (cell.due <= until) {
-    RETURN_IF_ERROR(
-        JudgeAt(cell_key, rule, cell.due, cell, pending, /*new_figure=*/false));
+  while (true) {
+    const absl::Time status_due =
+        rule != nullptr ? cell.due : absl::InfiniteFuture();
+    // At one instant, actions first: taken on the state before it.
+    if (cell.action_due <= until && cell.action_due <= status_due) {
+      RETURN_IF_ERROR(ApplyActionsDue(cell_key, cell, pending));
+    } else if (status_due <= until) {
+      RETURN_IF_ERROR(JudgeAt(cell_key, *rule, status_due, cell, pending,
+                              /*new_figure=*/false));
+    } else {
+      return absl::OkStatus();
+    }
   }
-  return absl::OkStatus();
 }
 
 absl::Status AlertEngine::JudgeAt(const std::string& cell_key,
@@ -560,7 +584,7 @@ absl::Status AlertEngine::SetStatus(const std::string& cell_key,
   alert->set_expected(expected);
   *alert->mutable_updated_time() = ToProto(time);
   alert->set_version(alert->version() + 1);
-  return ApplyDeferredActions(*alert, pending);
+  return absl::OkStatus();
 }
 
 absl::Status AlertEngine::ApplyAction(const eventlog::LogRecord& record,
@@ -571,63 +595,57 @@ absl::Status AlertEngine::ApplyAction(const eventlog::LogRecord& record,
                       << record.offset;
     return absl::OkStatus();
   }
-  const v1::AlertAction& action = envelope.alert_action();
-  if (action.has_alert_updated_time()) {
-    // Bring the alert to the state the actor saw: on a replay, time alone
-    // may not have raised it yet.
-    const std::string cell_key =
-        action.alert_id().substr(0, action.alert_id().rfind('#'));
-    ASSIGN_OR_RETURN(CellStatus * cell, pending.KnownCell(cell_key));
-    if (cell != nullptr) {
-      if (std::optional<CellRule> rule =
-              RuleFor(definitions_.Current(), cell_key)) {
-        RETURN_IF_ERROR(Advance(cell_key, *rule,
-                                FromTimestamp(action.alert_updated_time()),
-                                *cell, pending));
-      }
-    }
+  v1::AlertAction& action = *envelope.mutable_alert_action();
+  // Actions of older versions carry no time of their own: their log time.
+  if (!action.has_acted_at()) {
+    *action.mutable_acted_at() =
+        ToProto(absl::FromUnixMillis(record.timestamp_ms));
   }
-  ASSIGN_OR_RETURN(v1::Alert * alert, pending.Alert(action.alert_id()));
-  if (alert == nullptr ||
-      (action.has_alert_updated_time() &&
-       FromTimestamp(alert->updated_time()) <
-           FromTimestamp(action.alert_updated_time()))) {
-    // Read before the records that raise or change the alert as its actor
-    // saw it (a replay reads the topics in another order): it waits.
-    if (!action.has_alert_updated_time()) return absl::OkStatus();
-    ASSIGN_OR_RETURN(std::vector<std::string> * waiting,
-                     pending.Deferred(action.alert_id()));
-    waiting->push_back(record.value);
-    return absl::OkStatus();
-  }
-  return ApplyActionTo(envelope, absl::FromUnixMillis(record.timestamp_ms),
-                       *alert, pending);
+  const absl::Time acted_at = FromTimestamp(action.acted_at());
+  const std::string cell_key = CellKeyOfAlert(action.alert_id());
+  ASSIGN_OR_RETURN(CellStatus * cell, pending.Cell(cell_key));
+  ASSIGN_OR_RETURN(std::vector<std::string> * waiting,
+                   pending.Deferred(cell_key));
+  // In time order, after those taken at the same instant.
+  auto later = std::upper_bound(
+      waiting->begin(), waiting->end(), acted_at,
+      [](absl::Time t, const std::string& queued) { return t < ActedAt(queued); });
+  waiting->insert(later, envelope.SerializeAsString());
+  cell->action_due = std::min(cell->action_due, acted_at);
+  // It applies once the cell's time reaches it, in order with the cell's
+  // judgements: at once when the cell is past it already (it was on its
+  // way while later records were read), else by the clock or before the
+  // next record judged after it, as a replay, which reads every action
+  // first, does.
+  std::optional<CellRule> rule = RuleFor(definitions_.Current(), cell_key);
+  return Advance(cell_key, rule ? &*rule : nullptr, cell->judged_at, *cell,
+                 pending);
 }
 
-absl::Status AlertEngine::ApplyDeferredActions(v1::Alert& alert,
-                                               Pending& pending) {
-  if (deferred_alerts_ == 0 && !pending.deferring()) return absl::OkStatus();
+absl::Status AlertEngine::ApplyActionsDue(const std::string& cell_key,
+                                          CellStatus& cell, Pending& pending) {
   ASSIGN_OR_RETURN(std::vector<std::string> * waiting,
-                   pending.Deferred(alert.alert_id()));
-  std::vector<std::string> still;
-  for (const std::string& value : *waiting) {
+                   pending.Deferred(cell_key));
+  const absl::Time due = cell.action_due;
+  size_t taken = 0;
+  for (; taken < waiting->size() && ActedAt((*waiting)[taken]) <= due;
+       ++taken) {
     v1::EventEnvelope envelope;
-    if (!envelope.ParseFromString(value)) continue;  // Parsed once already.
-    if (FromTimestamp(alert.updated_time()) <
-        FromTimestamp(envelope.alert_action().alert_updated_time())) {
-      still.push_back(value);
-      continue;
-    }
-    RETURN_IF_ERROR(ApplyActionTo(
-        envelope, FromTimestamp(envelope.alert_action().acted_at()), alert,
-        pending));
+    if (!envelope.ParseFromString((*waiting)[taken])) continue;  // Parsed once.
+    ASSIGN_OR_RETURN(v1::Alert * alert,
+                     pending.Alert(envelope.alert_action().alert_id()));
+    // An action on an alert that never was applies to nothing.
+    if (alert == nullptr) continue;
+    RETURN_IF_ERROR(ApplyActionTo(envelope, due, *alert, pending));
   }
-  *waiting = std::move(still);
+  waiting->erase(waiting->begin(), waiting->begin() + taken);
+  cell.action_due =
+      waiting->empty() ? absl::InfiniteFuture() : ActedAt(waiting->front());
   return absl::OkStatus();
 }
 
 absl::Status AlertEngine::ApplyActionTo(const v1::EventEnvelope& envelope,
-                                        absl::Time log_time, v1::Alert& alert_ref,
+                                        absl::Time time, v1::Alert& alert_ref,
                                         Pending& pending) {
   const v1::AlertAction& action = envelope.alert_action();
   v1::Alert* alert = &alert_ref;
@@ -653,8 +671,9 @@ absl::Status AlertEngine::ApplyActionTo(const v1::EventEnvelope& envelope,
   } else {
     return absl::OkStatus();
   }
-  *alert->mutable_updated_time() = ToProto(
-      action.has_acted_at() ? FromTimestamp(action.acted_at()) : log_time);
+  // Applied late (see ApplyAction), an action does not move time back.
+  *alert->mutable_updated_time() =
+      ToProto(std::max(time, FromTimestamp(alert->updated_time())));
   alert->set_version(alert->version() + 1);
   return absl::OkStatus();
 }

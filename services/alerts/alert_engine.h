@@ -22,6 +22,13 @@
 // does the same), or on the engine's clock once every record judged before
 // that instant has been read (settle_time after it, with the log read to
 // its end).
+//
+// Actions (acknowledge, resolve) apply in time order with the judgements of
+// their cell, at the instant they were taken, so that the lifecycle (what
+// an acknowledgement holds, what reopens) comes out the same in a replay,
+// which reads every action before the records: actions are read first, to
+// the end of their topic, and each waits in the store until its cell's
+// time reaches it.
 
 #include <atomic>
 #include <condition_variable>
@@ -105,13 +112,13 @@ class AlertEngine {
   // part way.
   absl::Status Rewind();
   absl::Status ApplyAction(const eventlog::LogRecord& record, Pending& pending);
-  // Applies an action to its alert, at the time the actor acted.
+  // Applies an action to its alert at `time`.
   absl::Status ApplyActionTo(const v1::EventEnvelope& envelope,
-                             absl::Time log_time, v1::Alert& alert,
+                             absl::Time time, v1::Alert& alert,
                              Pending& pending);
-  // Applies the actions that waited for `alert` to reach the state their
-  // actors saw.
-  absl::Status ApplyDeferredActions(v1::Alert& alert, Pending& pending);
+  // Applies the cell's actions taken at its action_due.
+  absl::Status ApplyActionsDue(const std::string& cell_key, CellStatus& cell,
+                               Pending& pending);
   absl::Status Evaluate(const v1::RollupRecord& rollup,
                         const std::string& cell_key, absl::Time time,
                         Pending& pending);
@@ -125,8 +132,10 @@ class AlertEngine {
   static std::optional<CellRule> RuleFor(
       std::shared_ptr<const Definitions> definitions,
       const std::string& cell_key);
-  // Judges `cell` at every due time up to `until`.
-  absl::Status Advance(const std::string& cell_key, const CellRule& rule,
+  // Judges `cell` at every due time up to `until`, and applies the actions
+  // on its alerts taken by then, all in time order. `rule` null: its KPI is
+  // gone; actions only.
+  absl::Status Advance(const std::string& cell_key, const CellRule* rule,
                        absl::Time until, CellStatus& cell, Pending& pending);
   // Judges `cell` at `time`, opens or updates its alert, and sets when it
   // is next due. `new_figure`: judged for a new record, not time alone.
@@ -156,7 +165,8 @@ class AlertEngine {
   DefinitionsFollower& definitions_;
   AlertStore& store_;
   AlertHub& hub_;
-  std::unique_ptr<eventlog::LogConsumer> consumer_;
+  std::unique_ptr<eventlog::LogConsumer> consumer_;          // Rollups.
+  std::unique_ptr<eventlog::LogConsumer> actions_consumer_;  // Actions.
   // Where the engine reads next in each partition, and the record before.
   absl::flat_hash_map<eventlog::TopicPartition, eventlog::Position> next_;
   // Where the log ended when a failed batch was rewound: health returns to
@@ -170,8 +180,6 @@ class AlertEngine {
   std::unique_ptr<eventlog::ReplayProgress> progress_;
   // At most the earliest due time in the store; engine thread only.
   absl::Time earliest_due_ = absl::InfiniteFuture();
-  // Alerts with actions waiting in the store; engine thread only.
-  size_t deferred_alerts_ = 0;
   // What ReadThrough waits to read up to; engine thread only.
   struct Barrier {
     absl::Time judged_before;

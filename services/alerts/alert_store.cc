@@ -59,7 +59,7 @@ absl::Time TimeOfDueKey(absl::string_view key) {
 absl::StatusOr<std::optional<CellStatus>> DecodeCell(
     absl::string_view key, const std::optional<std::string>& value) {
   if (!value) return std::nullopt;
-  if (value->size() != 48) return Malformed("cell", key);
+  if (value->size() != 56) return Malformed("cell", key);
   CellStatus cell;
   cell.actual = DoubleFromBits(DecodeFixed64At(*value, 0));
   cell.target = DoubleFromBits(DecodeFixed64At(*value, 1));
@@ -67,6 +67,7 @@ absl::StatusOr<std::optional<CellStatus>> DecodeCell(
   cell.status = static_cast<KpiStatus>(DecodeFixed64At(*value, 3));
   cell.judged_at = DecodeTime(DecodeFixed64At(*value, 4));
   cell.due = DecodeTime(DecodeFixed64At(*value, 5));
+  cell.action_due = DecodeTime(DecodeFixed64At(*value, 6));
   return cell;
 }
 
@@ -149,30 +150,21 @@ absl::StatusOr<std::vector<std::string>> AlertStore::CellsDueBy(absl::Time t,
 }
 
 absl::StatusOr<std::vector<std::string>> AlertStore::DeferredActions(
-    const std::string& alert_id) {
+    const std::string& cell_key) {
   ASSIGN_OR_RETURN(std::optional<std::string> value,
-                   db_->Get(kDeferred, alert_id));
+                   db_->Get(kDeferred, cell_key));
   // Each: its length (8 bytes), then its bytes.
   std::vector<std::string> envelopes;
   const std::string stored = value.value_or("");
   absl::string_view rest = stored;
   while (!rest.empty()) {
-    if (rest.size() < 8) return Malformed("deferred actions", alert_id);
+    if (rest.size() < 8) return Malformed("deferred actions", cell_key);
     const uint64_t length = static_cast<uint64_t>(DecodeFixed64At(rest, 0));
-    if (length > rest.size() - 8) return Malformed("deferred actions", alert_id);
+    if (length > rest.size() - 8) return Malformed("deferred actions", cell_key);
     envelopes.emplace_back(rest.substr(8, length));
     rest.remove_prefix(8 + length);
   }
   return envelopes;
-}
-
-absl::StatusOr<size_t> AlertStore::DeferredCount() {
-  size_t count = 0;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->db().NewIterator(rocksdb::ReadOptions(), db_->family(kDeferred)));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
-  RETURN_IF_ERROR(FromRocksDb(it->status()));
-  return count;
 }
 
 absl::StatusOr<absl::Time> AlertStore::EarliestDue() {
@@ -218,9 +210,10 @@ absl::Status AlertStore::Commit(const AlertChanges& changes) {
               EncodeFixed64s({BitsOfDouble(cell.actual),
                               BitsOfDouble(cell.target), cell.version,
                               static_cast<int64_t>(cell.status),
-                              EncodeTime(cell.judged_at), EncodeTime(cell.due)}));
-    if (cell.due != absl::InfiniteFuture()) {
-      batch.Put(db_->family(kDue), DueKey(cell.due, key), "");
+                              EncodeTime(cell.judged_at), EncodeTime(cell.due),
+                              EncodeTime(cell.action_due)}));
+    if (NextWake(cell) != absl::InfiniteFuture()) {
+      batch.Put(db_->family(kDue), DueKey(NextWake(cell), key), "");
     }
   }
   for (const auto& [key, index] : changes.index) {

@@ -6,6 +6,7 @@
 // alert, and the log positions all of that reflects, committed in one
 // WriteBatch.
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,7 +31,15 @@ struct CellStatus {
   // When the status changes next with time alone, the actual standing
   // still (the part of the target expected grows); never: InfiniteFuture.
   absl::Time due = absl::InfiniteFuture();
+  // When the earliest action on its alerts not applied yet was taken:
+  // actions apply in time order with the cell's judgements.
+  absl::Time action_due = absl::InfiniteFuture();
 };
+
+// When the engine next has something to do for the cell.
+inline absl::Time NextWake(const CellStatus& cell) {
+  return std::min(cell.due, cell.action_due);
+}
 
 // Per cell: the generation of its latest alert and whether that is open.
 struct AlertIndex {
@@ -47,8 +56,8 @@ struct AlertChanges {
   std::vector<std::pair<absl::Time, std::string>> unscheduled;
   std::vector<std::pair<std::string, AlertIndex>> index;
   std::vector<v1::Alert> alerts;
-  // Actions on alerts that do not exist yet, by alert id, in log order; and
-  // the alerts whose waiting actions were taken.
+  // Actions waiting for their time, by cell key, in the order they apply;
+  // and the cells whose waiting actions were all applied.
   std::vector<std::pair<std::string, std::vector<std::string>>> deferred;
   std::vector<std::string> undeferred;
   std::vector<eventlog::Position> positions;
@@ -73,12 +82,10 @@ class AlertStore {
                                                       size_t limit);
   // The earliest time a cell is due; InfiniteFuture when none is.
   absl::StatusOr<absl::Time> EarliestDue();
-  // The actions (serialized envelopes, in log order) waiting for alert
-  // `alert_id` to exist.
+  // The actions on the cell's alerts (serialized envelopes, in the order
+  // they apply) waiting for the cell's time to reach theirs.
   absl::StatusOr<std::vector<std::string>> DeferredActions(
-      const std::string& alert_id);
-  // How many alerts have actions waiting.
-  absl::StatusOr<size_t> DeferredCount();
+      const std::string& cell_key);
   // Every alert, in id order.
   absl::StatusOr<std::vector<v1::Alert>> ListAlerts();
   // Stored position of the partition, 0 when none.

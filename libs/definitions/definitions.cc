@@ -693,6 +693,17 @@ absl::Status Definitions::ApplyKpi(const v1::Kpi& kpi,
                        : "need 0 < green_pct <= amber_pct");
   }
   RETURN_IF_ERROR(ResolveTargetProfile(kpi, field, info));
+  if (kpi.alert_policy().has_escalate_after()) {
+    const google::protobuf::Duration& after =
+        kpi.alert_policy().escalate_after();
+    if (after.nanos() < 0 || after.nanos() > 999'999'999 ||
+        after.seconds() < 60 || after.seconds() > 366LL * 86400) {
+      return Invalid(field + ".alert_policy.escalate_after",
+                     "must be from one minute to 366 days");
+    }
+    info.escalate_after =
+        absl::Seconds(after.seconds()) + absl::Nanoseconds(after.nanos());
+  }
   if (std::optional<KpiIndex> existing = FindKpi(kpi.kpi_id())) {
     KpiInfo& old = kpis_[*existing];
     if (old.time_aggregation != info.time_aggregation ||

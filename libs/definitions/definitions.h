@@ -15,6 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "libs/aggregation/aggregation.h"
 #include "libs/definitions/cell_id.h"
@@ -70,6 +71,8 @@ struct KpiInfo {
   ThresholdBands bands;
   // How its targets accrue through a period; the proto's default resolved.
   TargetProfile target_profile;
+  // Unacknowledged alerts escalate after this; zero: never.
+  absl::Duration escalate_after = absl::ZeroDuration();
 };
 
 class Definitions {

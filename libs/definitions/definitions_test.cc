@@ -56,6 +56,23 @@ TEST(DefinitionsTest, NamesTheFieldOfMalformedInput) {
                                  "unit's average over time")));
 }
 
+TEST(DefinitionsTest, AlertsEscalateAfterAMinuteAtLeast) {
+  auto kpi = KpiChange("k");
+  auto* after = kpi.mutable_kpi()->mutable_alert_policy()->mutable_escalate_after();
+  after->set_seconds(59);
+  EXPECT_THAT(Definitions().WithBatch(Batch({kpi})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("changes[0].kpi.alert_policy.escalate_after: "
+                                 "must be from one minute to 366 days")));
+  after->set_seconds(3600);
+  auto defs = Definitions().WithBatch(Batch({kpi}));
+  ASSERT_OK(defs);
+  EXPECT_EQ(defs->kpi(*defs->FindKpi("k")).escalate_after, absl::Hours(1));
+  EXPECT_EQ(
+      Definitions().WithBatch(Batch({KpiChange("k")}))->kpi(0).escalate_after,
+      absl::ZeroDuration());
+}
+
 v1::DefinitionChange Move(const std::string& unit, const std::string& parent,
                           const std::string& from) {
   v1::DefinitionChange change = UnitChange(unit, parent);

@@ -39,6 +39,13 @@ std::string CellKeyOfAlert(const std::string& alert_id) {
   return alert_id.substr(0, alert_id.rfind('#'));
 }
 
+// An alert (re)opened at `time` escalates `after` later, unless acted on.
+void ScheduleEscalation(absl::Duration after, absl::Time time,
+                        CellStatus& cell) {
+  cell.escalation_due = after > absl::ZeroDuration() ? time + after
+                                                     : absl::InfiniteFuture();
+}
+
 // Green, amber, red: 0, 1, 2; no data and unknown are not ranked.
 std::optional<int> Severity(KpiStatus s) {
   switch (s) {
@@ -477,7 +484,8 @@ absl::Status AlertEngine::Evaluate(const v1::RollupRecord& rollup,
     // judge, now or as time passes.
     cell->judged_at = judged_at;
     cell->due = absl::InfiniteFuture();
-    return SetStatus(cell_key, KpiStatus::kNoData, rollup.target(), judged_at,
+    return SetStatus(cell_key, *rule, KpiStatus::kNoData, rollup.target(),
+                     judged_at,
                      *cell, pending, /*new_figure=*/true);
   }
   return JudgeAt(cell_key, *rule, judged_at, *cell, pending,
@@ -493,7 +501,7 @@ std::optional<AlertEngine::CellRule> AlertEngine::RuleFor(
   const KpiInfo& info = defs->kpi(*kpi);
   JudgingRule judging{defs->calendar(), parts->period, info.target_profile,
                       info.polarity, info.bands};
-  return CellRule{std::move(defs), judging};
+  return CellRule{std::move(defs), judging, info.escalate_after};
 }
 
 absl::Status AlertEngine::Advance(const std::string& cell_key,
@@ -502,12 +510,18 @@ absl::Status AlertEngine::Advance(const std::string& cell_key,
   while (true) {
     const absl::Time status_due =
         rule != nullptr ? cell.due : absl::InfiniteFuture();
-    // At one instant, actions first: taken on the state before it.
-    if (cell.action_due <= until && cell.action_due <= status_due) {
+    const absl::Time escalation_due =
+        rule != nullptr ? cell.escalation_due : absl::InfiniteFuture();
+    // At one instant: actions first (taken on the state before it), then
+    // the status, then what escalates.
+    if (cell.action_due <= until && cell.action_due <= status_due &&
+        cell.action_due <= escalation_due) {
       RETURN_IF_ERROR(ApplyActionsDue(cell_key, cell, pending));
-    } else if (status_due <= until) {
+    } else if (status_due <= until && status_due <= escalation_due) {
       RETURN_IF_ERROR(JudgeAt(cell_key, *rule, status_due, cell, pending,
                               /*new_figure=*/false));
+    } else if (escalation_due <= until) {
+      RETURN_IF_ERROR(Escalate(cell_key, *rule, cell, pending));
     } else {
       return absl::OkStatus();
     }
@@ -522,14 +536,16 @@ absl::Status AlertEngine::JudgeAt(const std::string& cell_key,
   cell.judged_at = time;
   cell.due = NextStatusChange(rule.judging, cell.actual, cell.target, time)
                  .value_or(absl::InfiniteFuture());
-  return SetStatus(cell_key, judgement.status, judgement.expected, time, cell,
+  return SetStatus(cell_key, rule, judgement.status, judgement.expected, time,
+                   cell,
                    pending, new_figure);
 }
 
 absl::Status AlertEngine::SetStatus(const std::string& cell_key,
-                                    KpiStatus status, double expected,
-                                    absl::Time time, CellStatus& cell,
-                                    Pending& pending, bool new_figure) {
+                                    const CellRule& rule, KpiStatus status,
+                                    double expected, absl::Time time,
+                                    CellStatus& cell, Pending& pending,
+                                    bool new_figure) {
   const KpiStatus previous = cell.status;
   if (status == previous && !new_figure) return absl::OkStatus();
   cell.status = status;
@@ -568,6 +584,7 @@ absl::Status AlertEngine::SetStatus(const std::string& cell_key,
     alert->set_generation(index->generation);
     alert->set_state(v1::ALERT_STATE_OPEN);
     *alert->mutable_raised_time() = ToProto(time);
+    ScheduleEscalation(rule.escalate_after, time, cell);
   }
   if (status != previous) {
     // An acknowledgement holds until the condition clears: back again, the
@@ -575,6 +592,7 @@ absl::Status AlertEngine::SetStatus(const std::string& cell_key,
     if (alert->state() == v1::ALERT_STATE_ACKNOWLEDGED && IsWarning(status) &&
         !IsWarning(static_cast<KpiStatus>(alert->status()))) {
       alert->set_state(v1::ALERT_STATE_OPEN);
+      ScheduleEscalation(rule.escalate_after, time, cell);
     }
     alert->set_status(static_cast<v1::KpiStatus>(status));
     alert->set_previous_status(static_cast<v1::KpiStatus>(previous));
@@ -584,6 +602,41 @@ absl::Status AlertEngine::SetStatus(const std::string& cell_key,
   alert->set_expected(expected);
   *alert->mutable_updated_time() = ToProto(time);
   alert->set_version(alert->version() + 1);
+  return absl::OkStatus();
+}
+
+absl::Status AlertEngine::Escalate(const std::string& cell_key,
+                                   const CellRule& rule, CellStatus& cell,
+                                   Pending& pending) {
+  const absl::Time time = cell.escalation_due;
+  cell.escalation_due = absl::InfiniteFuture();
+  ASSIGN_OR_RETURN(AlertIndex * index, pending.Index(cell_key));
+  if (!index->open) return absl::OkStatus();
+  ASSIGN_OR_RETURN(v1::Alert * alert,
+                   pending.Alert(absl::StrCat(cell_key, "#", index->generation)));
+  if (alert == nullptr || alert->state() != v1::ALERT_STATE_OPEN ||
+      rule.escalate_after <= absl::ZeroDuration()) {
+    return absl::OkStatus();
+  }
+  const Definitions& defs = *rule.definitions;
+  const std::optional<UnitIndex> unit = defs.FindUnit(alert->key().unit_id());
+  if (!unit) return absl::OkStatus();
+  // Self first, root last; the next owner above the level reached.
+  const absl::Span<const UnitIndex> path = defs.PathToRoot(*unit);
+  for (size_t level = alert->escalation_level() + 1; level < path.size();
+       ++level) {
+    const std::string& owner = defs.unit(path[level]).definition.owner();
+    if (owner.empty()) continue;
+    alert->set_escalation_level(static_cast<int32_t>(level));
+    alert->set_escalated_to(owner);
+    *alert->mutable_escalated_time() = ToProto(time);
+    *alert->mutable_updated_time() = ToProto(time);
+    alert->set_version(alert->version() + 1);
+    if (level + 1 < path.size()) {
+      cell.escalation_due = time + rule.escalate_after;
+    }
+    return absl::OkStatus();
+  }
   return absl::OkStatus();
 }
 
@@ -637,6 +690,10 @@ absl::Status AlertEngine::ApplyActionsDue(const std::string& cell_key,
     // An action on an alert that never was applies to nothing.
     if (alert == nullptr) continue;
     RETURN_IF_ERROR(ApplyActionTo(envelope, due, *alert, pending));
+    // Acted on, it escalates no further (unless it opens again).
+    if (alert->state() != v1::ALERT_STATE_OPEN) {
+      cell.escalation_due = absl::InfiniteFuture();
+    }
   }
   waiting->erase(waiting->begin(), waiting->begin() + taken);
   cell.action_due =

@@ -127,6 +127,7 @@ class AlertEngine {
   struct CellRule {
     std::shared_ptr<const Definitions> definitions;
     JudgingRule judging;
+    absl::Duration escalate_after;  // Zero: never.
   };
   // nullopt for a key of no known KPI and period.
   static std::optional<CellRule> RuleFor(
@@ -145,9 +146,14 @@ class AlertEngine {
   // Records `status` for the cell at `time`: on a change, opens its alert
   // (amber or red, none open) or updates the open one; on a new figure
   // alone, updates the open one's figures.
-  absl::Status SetStatus(const std::string& cell_key, KpiStatus status,
+  absl::Status SetStatus(const std::string& cell_key, const CellRule& rule,
+                         KpiStatus status,
                          double expected, absl::Time time, CellStatus& cell,
                          Pending& pending, bool new_figure);
+  // Escalates the cell's open, unacknowledged alert to the next owner up
+  // the organisation, at its escalation_due.
+  absl::Status Escalate(const std::string& cell_key, const CellRule& rule,
+                        CellStatus& cell, Pending& pending);
   // Judges the cells due by the clock (less settle_time), once the log is
   // read to its end; commits them with the positions unchanged.
   absl::Status JudgeDueCells();

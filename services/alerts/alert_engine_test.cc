@@ -101,13 +101,29 @@ class AlertEngineTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
+  // ent (owner "ceo") -> region ("vp") -> area (no owner) -> team
+  // ("lead"). "visits" is a stock whose unacknowledged alerts escalate
+  // after an hour.
   void AppendDefinitions() {
+    auto unit = [](const std::string& id, const std::string& parent,
+                   const std::string& owner) {
+      v1::DefinitionChange change = UnitChange(id, parent);
+      change.mutable_org_unit()->set_owner(owner);
+      return change;
+    };
+    v1::DefinitionChange visits =
+        KpiChange("visits", v1::TIME_AGGREGATION_LAST,
+                  v1::POLARITY_HIGHER_IS_BETTER, 90);
+    visits.mutable_kpi()->mutable_alert_policy()->mutable_escalate_after()
+        ->set_seconds(3600);
     AppendDefinitionBatch(
-        Batch({UnitChange("team", ""),
+        Batch({unit("ent", "", "ceo"), unit("region", "ent", "vp"),
+               unit("area", "region", ""), unit("team", "area", "lead"),
                KpiChange("sales", v1::TIME_AGGREGATION_SUM,
                          v1::POLARITY_HIGHER_IS_BETTER, 90),
                KpiChange("cost", v1::TIME_AGGREGATION_SUM,
-                         v1::POLARITY_LOWER_IS_BETTER, 110)}));
+                         v1::POLARITY_LOWER_IS_BETTER, 110),
+               visits}));
   }
 
   void AppendDefinitionBatch(const v1::DefinitionBatch& batch) {
@@ -538,6 +554,65 @@ TEST_F(AlertEngineTest, ARepublishedTargetReevaluatesTheSameActual) {
   EXPECT_EQ(alerts[1].status(), v1::KPI_STATUS_RED);
   EXPECT_EQ(alerts[1].target(), 200);
   EXPECT_EQ(alerts[1].actual(), 95);
+}
+
+// Left unacknowledged, an alert goes one level up the organisation every
+// escalate_after, passing over units without an owner, to the root.
+TEST_F(AlertEngineTest, AnUnacknowledgedAlertEscalatesUpTheOrganisation) {
+  const absl::Time raised = clock_.Now();
+  PublishRollup("visits", 50, 1, -1, raised);  // Red.
+  ASSERT_EQ(WaitForPublished(1).size(), 1u);
+  clock_.Advance(absl::Minutes(59));
+  Settle();
+  EXPECT_EQ(recorder_.alerts().size(), 1u);
+  clock_.Advance(absl::Minutes(2));
+  std::vector<v1::Alert> alerts = WaitForPublished(2);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[1].alert_id(), "visits/team/2026-03#1");
+  EXPECT_EQ(alerts[1].escalation_level(), 2);  // "area" has no owner.
+  EXPECT_EQ(alerts[1].escalated_to(), "vp");
+  EXPECT_EQ(FromTimestamp(alerts[1].escalated_time()), raised + absl::Hours(1));
+  EXPECT_EQ(alerts[1].state(), v1::ALERT_STATE_OPEN);
+  clock_.Advance(absl::Hours(1));
+  alerts = WaitForPublished(3);
+  ASSERT_EQ(alerts.size(), 3u);
+  EXPECT_EQ(alerts[2].escalation_level(), 3);
+  EXPECT_EQ(alerts[2].escalated_to(), "ceo");
+  // At the root: no further.
+  clock_.Advance(absl::Hours(5));
+  Settle();
+  EXPECT_EQ(recorder_.alerts().size(), 3u);
+  ExpectARebuildRaisesTheSameAlerts();
+}
+
+TEST_F(AlertEngineTest, AnAcknowledgedAlertDoesNotEscalateUntilItOpensAgain) {
+  auto publish = [&](double value, int64_t version) {
+    PublishRollup("visits", value, version, -1, clock_.Now());
+  };
+  publish(50, 1);  // Red.
+  ASSERT_EQ(WaitForPublished(1).size(), 1u);
+  clock_.Advance(absl::Minutes(30));
+  EXPECT_EQ(Acknowledge("visits/team/2026-03#1").state(),
+            v1::ALERT_STATE_ACKNOWLEDGED);
+  clock_.Advance(absl::Hours(3));
+  Settle();
+  ASSERT_EQ(recorder_.alerts().size(), 2u);
+  EXPECT_EQ(recorder_.alerts()[1].escalation_level(), 0);
+  publish(120, 2);  // Green: the condition clears.
+  // Read apart: one poll publishes only where an alert ended up.
+  ASSERT_EQ(WaitForPublished(3).size(), 3u);
+  clock_.Advance(absl::Minutes(1));
+  const absl::Time back = clock_.Now();
+  publish(50, 3);  // Red again: open, and escalating an hour on.
+  std::vector<v1::Alert> alerts = WaitForPublished(4);
+  ASSERT_EQ(alerts.size(), 4u);
+  EXPECT_EQ(alerts[3].state(), v1::ALERT_STATE_OPEN);
+  clock_.Advance(absl::Hours(1));
+  alerts = WaitForPublished(5);
+  ASSERT_EQ(alerts.size(), 5u);
+  EXPECT_EQ(alerts[4].escalated_to(), "vp");
+  EXPECT_EQ(FromTimestamp(alerts[4].escalated_time()), back + absl::Hours(1));
+  ExpectARebuildRaisesTheSameAlerts();
 }
 
 }  // namespace

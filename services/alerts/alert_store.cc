@@ -59,7 +59,7 @@ absl::Time TimeOfDueKey(absl::string_view key) {
 absl::StatusOr<std::optional<CellStatus>> DecodeCell(
     absl::string_view key, const std::optional<std::string>& value) {
   if (!value) return std::nullopt;
-  if (value->size() != 56) return Malformed("cell", key);
+  if (value->size() != 64) return Malformed("cell", key);
   CellStatus cell;
   cell.actual = DoubleFromBits(DecodeFixed64At(*value, 0));
   cell.target = DoubleFromBits(DecodeFixed64At(*value, 1));
@@ -68,6 +68,7 @@ absl::StatusOr<std::optional<CellStatus>> DecodeCell(
   cell.judged_at = DecodeTime(DecodeFixed64At(*value, 4));
   cell.due = DecodeTime(DecodeFixed64At(*value, 5));
   cell.action_due = DecodeTime(DecodeFixed64At(*value, 6));
+  cell.escalation_due = DecodeTime(DecodeFixed64At(*value, 7));
   return cell;
 }
 
@@ -88,7 +89,7 @@ absl::StatusOr<std::unique_ptr<AlertStore>> AlertStore::Open(
                    StateDb::Open({path,
                                   {"cells", "index", "alerts", "due",
                                    "deferred"},
-                                  "strata.alerts/3"}));
+                                  "strata.alerts/4"}));
   return std::unique_ptr<AlertStore>(new AlertStore(std::move(db)));
 }
 
@@ -211,7 +212,8 @@ absl::Status AlertStore::Commit(const AlertChanges& changes) {
                               BitsOfDouble(cell.target), cell.version,
                               static_cast<int64_t>(cell.status),
                               EncodeTime(cell.judged_at), EncodeTime(cell.due),
-                              EncodeTime(cell.action_due)}));
+                              EncodeTime(cell.action_due),
+                              EncodeTime(cell.escalation_due)}));
     if (NextWake(cell) != absl::InfiniteFuture()) {
       batch.Put(db_->family(kDue), DueKey(NextWake(cell), key), "");
     }

@@ -34,11 +34,13 @@ struct CellStatus {
   // When the earliest action on its alerts not applied yet was taken:
   // actions apply in time order with the cell's judgements.
   absl::Time action_due = absl::InfiniteFuture();
+  // When its open, unacknowledged alert escalates next.
+  absl::Time escalation_due = absl::InfiniteFuture();
 };
 
 // When the engine next has something to do for the cell.
 inline absl::Time NextWake(const CellStatus& cell) {
-  return std::min(cell.due, cell.action_due);
+  return std::min({cell.due, cell.action_due, cell.escalation_due});
 }
 
 // Per cell: the generation of its latest alert and whether that is open.

@@ -111,6 +111,9 @@ std::string FormatAlert(const v1::Alert& alert) {
     absl::StrAppend(&line, absl::StrFormat(" expected=%.2f", alert.expected()));
   }
   absl::StrAppend(&line, " (was ", StatusName(alert.previous_status()), ")");
+  if (!alert.escalated_to().empty()) {
+    absl::StrAppend(&line, "  escalated to ", alert.escalated_to());
+  }
   if (!alert.corrective_action().empty()) {
     absl::StrAppend(&line, "  action: ", alert.corrective_action());
   }

@@ -666,6 +666,41 @@ absl::Status Definitions::ResolveTargetProfile(const v1::Kpi& kpi,
   }
 }
 
+namespace {
+
+// A policy duration: unset is zero (off); else one minute to 366 days.
+absl::StatusOr<absl::Duration> PolicyDuration(
+    const google::protobuf::Duration& d, bool present,
+    const std::string& field) {
+  if (!present) return absl::ZeroDuration();
+  if (d.nanos() < 0 || d.nanos() > 999'999'999 || d.seconds() < 60 ||
+      d.seconds() > 366LL * 86400) {
+    return Invalid(field, "must be from one minute to 366 days");
+  }
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+absl::Status ResolveAlertPolicy(const v1::AlertPolicy& policy,
+                                const std::string& field, KpiInfo& info) {
+  ASSIGN_OR_RETURN(info.alerts.escalate_after,
+                   PolicyDuration(policy.escalate_after(),
+                                  policy.has_escalate_after(),
+                                  field + ".escalate_after"));
+  ASSIGN_OR_RETURN(info.alerts.corrective_action_within,
+                   PolicyDuration(policy.corrective_action_within(),
+                                  policy.has_corrective_action_within(),
+                                  field + ".corrective_action_within"));
+  const double drop = policy.worsening_score_drop();
+  if (!(drop >= 0 && drop <= 10)) {
+    return Invalid(field + ".worsening_score_drop",
+                   "must be from 0 (off) to 10 points");
+  }
+  info.alerts.worsening_score_drop = drop;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status Definitions::ApplyKpi(const v1::Kpi& kpi,
                                    const std::string& field) {
   RETURN_IF_ERROR(ValidateId(field + ".kpi_id", kpi.kpi_id()));
@@ -693,17 +728,8 @@ absl::Status Definitions::ApplyKpi(const v1::Kpi& kpi,
                        : "need 0 < green_pct <= amber_pct");
   }
   RETURN_IF_ERROR(ResolveTargetProfile(kpi, field, info));
-  if (kpi.alert_policy().has_escalate_after()) {
-    const google::protobuf::Duration& after =
-        kpi.alert_policy().escalate_after();
-    if (after.nanos() < 0 || after.nanos() > 999'999'999 ||
-        after.seconds() < 60 || after.seconds() > 366LL * 86400) {
-      return Invalid(field + ".alert_policy.escalate_after",
-                     "must be from one minute to 366 days");
-    }
-    info.escalate_after =
-        absl::Seconds(after.seconds()) + absl::Nanoseconds(after.nanos());
-  }
+  RETURN_IF_ERROR(ResolveAlertPolicy(kpi.alert_policy(),
+                                     field + ".alert_policy", info));
   if (std::optional<KpiIndex> existing = FindKpi(kpi.kpi_id())) {
     KpiInfo& old = kpis_[*existing];
     if (old.time_aggregation != info.time_aggregation ||

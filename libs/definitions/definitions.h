@@ -54,6 +54,13 @@ struct FormulaInfo {
   double scale = 1;
 };
 
+// Kpi.alert_policy, resolved: zero or 0 switches a rule off.
+struct AlertPolicy {
+  absl::Duration escalate_after = absl::ZeroDuration();
+  double worsening_score_drop = 0;
+  absl::Duration corrective_action_within = absl::ZeroDuration();
+};
+
 struct KpiInfo {
   v1::Kpi definition;
   TimeAggregation time_aggregation = TimeAggregation::kSum;
@@ -71,8 +78,7 @@ struct KpiInfo {
   ThresholdBands bands;
   // How its targets accrue through a period; the proto's default resolved.
   TargetProfile target_profile;
-  // Unacknowledged alerts escalate after this; zero: never.
-  absl::Duration escalate_after = absl::ZeroDuration();
+  AlertPolicy alerts;
 };
 
 class Definitions {

@@ -67,10 +67,36 @@ TEST(DefinitionsTest, AlertsEscalateAfterAMinuteAtLeast) {
   after->set_seconds(3600);
   auto defs = Definitions().WithBatch(Batch({kpi}));
   ASSERT_OK(defs);
-  EXPECT_EQ(defs->kpi(*defs->FindKpi("k")).escalate_after, absl::Hours(1));
-  EXPECT_EQ(
-      Definitions().WithBatch(Batch({KpiChange("k")}))->kpi(0).escalate_after,
-      absl::ZeroDuration());
+  EXPECT_EQ(defs->kpi(*defs->FindKpi("k")).alerts.escalate_after,
+            absl::Hours(1));
+  EXPECT_EQ(Definitions()
+                .WithBatch(Batch({KpiChange("k")}))
+                ->kpi(0)
+                .alerts.escalate_after,
+            absl::ZeroDuration());
+}
+
+TEST(DefinitionsTest, AlertRulesAreCheckedFieldByField) {
+  auto kpi = KpiChange("k");
+  v1::AlertPolicy& policy = *kpi.mutable_kpi()->mutable_alert_policy();
+  policy.set_worsening_score_drop(10.5);
+  EXPECT_THAT(Definitions().WithBatch(Batch({kpi})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("changes[0].kpi.alert_policy."
+                                 "worsening_score_drop: must be from 0 (off) "
+                                 "to 10 points")));
+  policy.set_worsening_score_drop(2.5);
+  policy.mutable_corrective_action_within()->set_seconds(-5);
+  EXPECT_THAT(Definitions().WithBatch(Batch({kpi})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("changes[0].kpi.alert_policy."
+                                 "corrective_action_within: must be from one "
+                                 "minute to 366 days")));
+  policy.mutable_corrective_action_within()->set_seconds(86400);
+  auto defs = Definitions().WithBatch(Batch({kpi}));
+  ASSERT_OK(defs);
+  EXPECT_EQ(defs->kpi(0).alerts.worsening_score_drop, 2.5);
+  EXPECT_EQ(defs->kpi(0).alerts.corrective_action_within, absl::Hours(24));
 }
 
 v1::DefinitionChange Move(const std::string& unit, const std::string& parent,

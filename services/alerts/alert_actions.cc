@@ -50,8 +50,20 @@ absl::StatusOr<v1::Alert> AlertActions::Resolve(
     return absl::FailedPreconditionError(
         "alert_id: alert is already ALERT_STATE_RESOLVED");
   }
+  if (request.has_action_due()) {
+    const google::protobuf::Timestamp& due = request.action_due();
+    if (due.nanos() < 0 || due.nanos() > 999'999'999 ||
+        due.seconds() < kMinTimestampSeconds ||
+        due.seconds() > kMaxTimestampSeconds) {
+      return absl::InvalidArgumentError(
+          "action_due: not a valid time (0001-01-01 to 9999-12-31)");
+    }
+  }
   v1::AlertAction action;
-  action.mutable_resolve()->set_corrective_action(request.corrective_action());
+  v1::AlertAction::Resolve& resolve = *action.mutable_resolve();
+  resolve.set_corrective_action(request.corrective_action());
+  resolve.set_owner(request.action_owner());
+  if (request.has_action_due()) *resolve.mutable_due() = request.action_due();
   return Append(alert, request.resolved_by(), std::move(action));
 }
 

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "libs/hash/stable_hash.h"
@@ -13,6 +14,7 @@
 #include "libs/streams/cell_key.h"
 #include "libs/streams/timestamps.h"
 #include "libs/streams/topics.h"
+#include "services/alerts/alert_ids.h"
 
 namespace strata::alerts {
 namespace {
@@ -34,10 +36,7 @@ absl::Time ActedAt(const std::string& envelope) {
   return FromTimestamp(parsed.alert_action().acted_at());
 }
 
-// "sales/team/2026-03" of alert "sales/team/2026-03#2".
-std::string CellKeyOfAlert(const std::string& alert_id) {
-  return alert_id.substr(0, alert_id.rfind('#'));
-}
+constexpr uint32_t Bit(v1::AlertRule rule) { return uint32_t{1} << rule; }
 
 // An alert (re)opened at `time` escalates `after` later, unless acted on.
 void ScheduleEscalation(absl::Duration after, absl::Time time,
@@ -484,9 +483,9 @@ absl::Status AlertEngine::Evaluate(const v1::RollupRecord& rollup,
     // judge, now or as time passes.
     cell->judged_at = judged_at;
     cell->due = absl::InfiniteFuture();
-    return SetStatus(cell_key, *rule, KpiStatus::kNoData, rollup.target(),
-                     judged_at,
-                     *cell, pending, /*new_figure=*/true);
+    return SetStatus(cell_key, *rule,
+                     {KpiStatus::kNoData, rollup.target(), std::nullopt},
+                     judged_at, *cell, pending, /*new_figure=*/true);
   }
   return JudgeAt(cell_key, *rule, judged_at, *cell, pending,
                  /*new_figure=*/true);
@@ -501,29 +500,46 @@ std::optional<AlertEngine::CellRule> AlertEngine::RuleFor(
   const KpiInfo& info = defs->kpi(*kpi);
   JudgingRule judging{defs->calendar(), parts->period, info.target_profile,
                       info.polarity, info.bands};
-  return CellRule{std::move(defs), judging, info.escalate_after};
+  return CellRule{std::move(defs), judging, info.alerts};
 }
 
 absl::Status AlertEngine::Advance(const std::string& cell_key,
                                   const CellRule* rule, absl::Time until,
                                   CellStatus& cell, Pending& pending) {
+  // At one instant, in this order: actions (taken on the state before it),
+  // the status, what escalates, what waited for a corrective action.
+  enum Step { kActions, kStatus, kEscalation, kNoAction, kNone };
   while (true) {
-    const absl::Time status_due =
-        rule != nullptr ? cell.due : absl::InfiniteFuture();
-    const absl::Time escalation_due =
-        rule != nullptr ? cell.escalation_due : absl::InfiniteFuture();
-    // At one instant: actions first (taken on the state before it), then
-    // the status, then what escalates.
-    if (cell.action_due <= until && cell.action_due <= status_due &&
-        cell.action_due <= escalation_due) {
-      RETURN_IF_ERROR(ApplyActionsDue(cell_key, cell, pending));
-    } else if (status_due <= until && status_due <= escalation_due) {
-      RETURN_IF_ERROR(JudgeAt(cell_key, *rule, status_due, cell, pending,
-                              /*new_figure=*/false));
-    } else if (escalation_due <= until) {
-      RETURN_IF_ERROR(Escalate(cell_key, *rule, cell, pending));
-    } else {
-      return absl::OkStatus();
+    Step next = kNone;
+    absl::Time at = until;
+    auto consider = [&](Step step, absl::Time due) {
+      if (due <= at && (next == kNone || due < at)) {
+        next = step;
+        at = due;
+      }
+    };
+    consider(kActions, cell.action_due);
+    if (rule != nullptr) {
+      consider(kStatus, cell.due);
+      consider(kEscalation, cell.escalation_due);
+      consider(kNoAction, cell.no_action_due);
+    }
+    switch (next) {
+      case kActions:
+        RETURN_IF_ERROR(ApplyActionsDue(cell_key, cell, pending));
+        break;
+      case kStatus:
+        RETURN_IF_ERROR(JudgeAt(cell_key, *rule, cell.due, cell, pending,
+                                /*new_figure=*/false));
+        break;
+      case kEscalation:
+        RETURN_IF_ERROR(Escalate(cell_key, *rule, cell, pending));
+        break;
+      case kNoAction:
+        RETURN_IF_ERROR(RaiseNoAction(cell_key, *rule, cell, pending));
+        break;
+      case kNone:
+        return absl::OkStatus();
     }
   }
 }
@@ -536,35 +552,102 @@ absl::Status AlertEngine::JudgeAt(const std::string& cell_key,
   cell.judged_at = time;
   cell.due = NextStatusChange(rule.judging, cell.actual, cell.target, time)
                  .value_or(absl::InfiniteFuture());
-  return SetStatus(cell_key, rule, judgement.status, judgement.expected, time,
-                   cell,
-                   pending, new_figure);
+  return SetStatus(cell_key, rule,
+                   {judgement.status, judgement.expected, judgement.score},
+                   time, cell, pending, new_figure);
+}
+
+absl::StatusOr<v1::Alert*> AlertEngine::OpenAlert(const std::string& cell_key,
+                                                  v1::AlertRule rule,
+                                                  absl::Time time,
+                                                  Pending& pending) {
+  ASSIGN_OR_RETURN(AlertIndex * index,
+                   pending.Index(AlertIndexKey(cell_key, rule)));
+  ++index->generation;
+  index->open = true;
+  const std::string id = AlertIdOf(cell_key, rule, index->generation);
+  v1::Alert* alert = pending.NewAlert(id);
+  alert->set_alert_id(id);
+  alert->set_rule(rule);
+  ASSIGN_OR_RETURN(*alert->mutable_key(), RollupKeyOf(cell_key));
+  alert->set_generation(index->generation);
+  alert->set_state(v1::ALERT_STATE_OPEN);
+  *alert->mutable_raised_time() = ToProto(time);
+  return alert;
+}
+
+absl::StatusOr<v1::Alert*> AlertEngine::OpenAlertOf(
+    const std::string& cell_key, v1::AlertRule rule, Pending& pending) {
+  ASSIGN_OR_RETURN(AlertIndex * index,
+                   pending.Index(AlertIndexKey(cell_key, rule)));
+  if (!index->open) return nullptr;
+  return pending.Alert(AlertIdOf(cell_key, rule, index->generation));
+}
+
+void AlertEngine::ShowFigure(const CellStatus& cell, const Figure& figure,
+                             absl::Time time, v1::Alert& alert) {
+  if (alert.status() != static_cast<v1::KpiStatus>(figure.status)) {
+    alert.set_previous_status(alert.status());
+    alert.set_status(static_cast<v1::KpiStatus>(figure.status));
+  }
+  alert.set_actual(cell.actual);
+  alert.set_target(cell.target);
+  alert.set_expected(figure.expected);
+  if (figure.score) {
+    alert.set_score(*figure.score);
+  } else {
+    alert.clear_score();
+  }
+  *alert.mutable_updated_time() = ToProto(time);
+  alert.set_version(alert.version() + 1);
+}
+
+bool AlertEngine::ShowsFigure(const CellStatus& cell, const Figure& figure,
+                              const v1::Alert& alert) {
+  return alert.status() == static_cast<v1::KpiStatus>(figure.status) &&
+         alert.actual() == cell.actual && alert.target() == cell.target &&
+         alert.expected() == figure.expected &&
+         alert.has_score() == figure.score.has_value() &&
+         (!figure.score || alert.score() == *figure.score);
 }
 
 absl::Status AlertEngine::SetStatus(const std::string& cell_key,
-                                    const CellRule& rule, KpiStatus status,
-                                    double expected, absl::Time time,
-                                    CellStatus& cell, Pending& pending,
-                                    bool new_figure) {
+                                    const CellRule& rule, const Figure& figure,
+                                    absl::Time time, CellStatus& cell,
+                                    Pending& pending, bool new_figure) {
+  const KpiStatus status = figure.status;
   const KpiStatus previous = cell.status;
   if (status == previous && !new_figure) return absl::OkStatus();
   cell.status = status;
+  cell.last_score = figure.score.value_or(std::nan(""));
+  if (status != previous) TrackRedSpell(rule, status, time, cell);
+  // Alerts of the other rules open on the cell show the figure as it is.
+  for (v1::AlertRule other :
+       {v1::ALERT_RULE_WORSENING, v1::ALERT_RULE_NO_CORRECTIVE_ACTION}) {
+    if ((cell.open_rules & Bit(other)) == 0) continue;
+    ASSIGN_OR_RETURN(v1::Alert * alert, OpenAlertOf(cell_key, other, pending));
+    if (alert != nullptr && !ShowsFigure(cell, figure, *alert)) {
+      ShowFigure(cell, figure, time, *alert);
+    }
+  }
+  if (figure.score) {
+    RETURN_IF_ERROR(
+        JudgeWorsening(cell_key, rule, figure, *figure.score, time, cell,
+                       pending));
+  }
 
   ASSIGN_OR_RETURN(AlertIndex * index, pending.Index(cell_key));
-  v1::Alert* alert = nullptr;
-  if (index->open) {
-    const std::string id = absl::StrCat(cell_key, "#", index->generation);
-    ASSIGN_OR_RETURN(alert, pending.Alert(id));
-  }
+  ASSIGN_OR_RETURN(v1::Alert * alert,
+                   OpenAlertOf(cell_key, v1::ALERT_RULE_STATUS_CHANGE, pending));
   if (status == previous) {
     // The same status on a new figure: the open alert shows the figure as
     // it is now, never one behind the rollup.
-    if (alert == nullptr ||
-        (alert->actual() == cell.actual && alert->target() == cell.target &&
-         alert->expected() == expected)) {
-      return absl::OkStatus();
+    if (alert != nullptr && !ShowsFigure(cell, figure, *alert)) {
+      ShowFigure(cell, figure, time, *alert);
     }
-  } else if (alert == nullptr) {
+    return absl::OkStatus();
+  }
+  if (alert == nullptr) {
     // After a resolution, only a status worse than the best one since
     // reopens: improving from red to amber is not news.
     const KpiStatus best = index->best_since_resolved;
@@ -574,34 +657,76 @@ absl::Status AlertEngine::SetStatus(const std::string& cell_key,
       }
       return absl::OkStatus();
     }
-    ++index->generation;
-    index->open = true;
-    const std::string id = absl::StrCat(cell_key, "#", index->generation);
-    alert = pending.NewAlert(id);
-    alert->set_alert_id(id);
-    alert->set_rule(v1::ALERT_RULE_STATUS_CHANGE);
-    ASSIGN_OR_RETURN(*alert->mutable_key(), RollupKeyOf(cell_key));
-    alert->set_generation(index->generation);
-    alert->set_state(v1::ALERT_STATE_OPEN);
-    *alert->mutable_raised_time() = ToProto(time);
-    ScheduleEscalation(rule.escalate_after, time, cell);
-  }
-  if (status != previous) {
+    ASSIGN_OR_RETURN(alert, OpenAlert(cell_key, v1::ALERT_RULE_STATUS_CHANGE,
+                                      time, pending));
+    alert->set_status(static_cast<v1::KpiStatus>(previous));
+    ScheduleEscalation(rule.policy.escalate_after, time, cell);
+  } else if (alert->state() == v1::ALERT_STATE_ACKNOWLEDGED &&
+             IsWarning(status) &&
+             !IsWarning(static_cast<KpiStatus>(alert->status()))) {
     // An acknowledgement holds until the condition clears: back again, the
     // alert wants attention again.
-    if (alert->state() == v1::ALERT_STATE_ACKNOWLEDGED && IsWarning(status) &&
-        !IsWarning(static_cast<KpiStatus>(alert->status()))) {
-      alert->set_state(v1::ALERT_STATE_OPEN);
-      ScheduleEscalation(rule.escalate_after, time, cell);
-    }
-    alert->set_status(static_cast<v1::KpiStatus>(status));
-    alert->set_previous_status(static_cast<v1::KpiStatus>(previous));
+    alert->set_state(v1::ALERT_STATE_OPEN);
+    ScheduleEscalation(rule.policy.escalate_after, time, cell);
   }
-  alert->set_actual(cell.actual);
-  alert->set_target(cell.target);
-  alert->set_expected(expected);
-  *alert->mutable_updated_time() = ToProto(time);
-  alert->set_version(alert->version() + 1);
+  ShowFigure(cell, figure, time, *alert);
+  return absl::OkStatus();
+}
+
+void AlertEngine::TrackRedSpell(const CellRule& rule, KpiStatus status,
+                                absl::Time time, CellStatus& cell) {
+  if (status == KpiStatus::kRed) {
+    cell.red_since = time;
+    const absl::Duration within = rule.policy.corrective_action_within;
+    cell.no_action_due = within > absl::ZeroDuration()
+                             ? time + within
+                             : absl::InfiniteFuture();
+  } else {
+    cell.red_since = absl::InfiniteFuture();
+    cell.no_action_due = absl::InfiniteFuture();
+  }
+}
+
+absl::Status AlertEngine::JudgeWorsening(const std::string& cell_key,
+                                         const CellRule& rule,
+                                         const Figure& figure, double score,
+                                         absl::Time time, CellStatus& cell,
+                                         Pending& pending) {
+  const double drop = rule.policy.worsening_score_drop;
+  if (drop <= 0) return absl::OkStatus();
+  if (std::isnan(cell.best_score) || score > cell.best_score) {
+    cell.best_score = score;
+  }
+  if (score > cell.best_score - drop ||
+      (cell.open_rules & Bit(v1::ALERT_RULE_WORSENING)) != 0) {
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(v1::Alert * alert,
+                   OpenAlert(cell_key, v1::ALERT_RULE_WORSENING, time, pending));
+  cell.open_rules |= Bit(v1::ALERT_RULE_WORSENING);
+  alert->set_best_score(cell.best_score);
+  ShowFigure(cell, figure, time, *alert);
+  return absl::OkStatus();
+}
+
+absl::Status AlertEngine::RaiseNoAction(const std::string& cell_key,
+                                        const CellRule& rule,
+                                        CellStatus& cell, Pending& pending) {
+  const absl::Time time = cell.no_action_due;
+  cell.no_action_due = absl::InfiniteFuture();
+  if (cell.status != KpiStatus::kRed ||
+      (cell.open_rules & Bit(v1::ALERT_RULE_NO_CORRECTIVE_ACTION)) != 0) {
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(v1::Alert * alert,
+                   OpenAlert(cell_key, v1::ALERT_RULE_NO_CORRECTIVE_ACTION,
+                             time, pending));
+  cell.open_rules |= Bit(v1::ALERT_RULE_NO_CORRECTIVE_ACTION);
+  *alert->mutable_red_since() = ToProto(cell.red_since);
+  const Judgement judgement =
+      rule.judging.At(cell.actual, cell.target, time);
+  ShowFigure(cell, {cell.status, judgement.expected, judgement.score}, time,
+             *alert);
   return absl::OkStatus();
 }
 
@@ -610,12 +735,11 @@ absl::Status AlertEngine::Escalate(const std::string& cell_key,
                                    Pending& pending) {
   const absl::Time time = cell.escalation_due;
   cell.escalation_due = absl::InfiniteFuture();
-  ASSIGN_OR_RETURN(AlertIndex * index, pending.Index(cell_key));
-  if (!index->open) return absl::OkStatus();
+  const absl::Duration after = rule.policy.escalate_after;
   ASSIGN_OR_RETURN(v1::Alert * alert,
-                   pending.Alert(absl::StrCat(cell_key, "#", index->generation)));
+                   OpenAlertOf(cell_key, v1::ALERT_RULE_STATUS_CHANGE, pending));
   if (alert == nullptr || alert->state() != v1::ALERT_STATE_OPEN ||
-      rule.escalate_after <= absl::ZeroDuration()) {
+      after <= absl::ZeroDuration()) {
     return absl::OkStatus();
   }
   const Definitions& defs = *rule.definitions;
@@ -632,9 +756,7 @@ absl::Status AlertEngine::Escalate(const std::string& cell_key,
     *alert->mutable_escalated_time() = ToProto(time);
     *alert->mutable_updated_time() = ToProto(time);
     alert->set_version(alert->version() + 1);
-    if (level + 1 < path.size()) {
-      cell.escalation_due = time + rule.escalate_after;
-    }
+    if (level + 1 < path.size()) cell.escalation_due = time + after;
     return absl::OkStatus();
   }
   return absl::OkStatus();
@@ -655,7 +777,7 @@ absl::Status AlertEngine::ApplyAction(const eventlog::LogRecord& record,
         ToProto(absl::FromUnixMillis(record.timestamp_ms));
   }
   const absl::Time acted_at = FromTimestamp(action.acted_at());
-  const std::string cell_key = CellKeyOfAlert(action.alert_id());
+  const std::string cell_key(CellKeyOfAlert(action.alert_id()));
   ASSIGN_OR_RETURN(CellStatus * cell, pending.Cell(cell_key));
   ASSIGN_OR_RETURN(std::vector<std::string> * waiting,
                    pending.Deferred(cell_key));
@@ -689,7 +811,7 @@ absl::Status AlertEngine::ApplyActionsDue(const std::string& cell_key,
                      pending.Alert(envelope.alert_action().alert_id()));
     // An action on an alert that never was applies to nothing.
     if (alert == nullptr) continue;
-    RETURN_IF_ERROR(ApplyActionTo(envelope, due, *alert, pending));
+    RETURN_IF_ERROR(ApplyActionTo(envelope, due, *alert, cell, pending));
     // Acted on, it escalates no further (unless it opens again).
     if (alert->state() != v1::ALERT_STATE_OPEN) {
       cell.escalation_due = absl::InfiniteFuture();
@@ -702,36 +824,85 @@ absl::Status AlertEngine::ApplyActionsDue(const std::string& cell_key,
 }
 
 absl::Status AlertEngine::ApplyActionTo(const v1::EventEnvelope& envelope,
-                                        absl::Time time, v1::Alert& alert_ref,
-                                        Pending& pending) {
+                                        absl::Time time, v1::Alert& alert,
+                                        CellStatus& cell, Pending& pending) {
   const v1::AlertAction& action = envelope.alert_action();
-  v1::Alert* alert = &alert_ref;
   const std::string& who = envelope.producer().principal();
   if (action.has_acknowledge()) {
-    if (alert->state() != v1::ALERT_STATE_OPEN) return absl::OkStatus();
-    alert->set_state(v1::ALERT_STATE_ACKNOWLEDGED);
-    alert->set_acknowledged_by(who);
-    alert->set_acknowledge_note(action.acknowledge().note());
+    if (alert.state() != v1::ALERT_STATE_OPEN) return absl::OkStatus();
+    alert.set_state(v1::ALERT_STATE_ACKNOWLEDGED);
+    alert.set_acknowledged_by(who);
+    alert.set_acknowledge_note(action.acknowledge().note());
   } else if (action.has_resolve()) {
-    if (alert->state() == v1::ALERT_STATE_RESOLVED) return absl::OkStatus();
-    alert->set_state(v1::ALERT_STATE_RESOLVED);
-    alert->set_resolved_by(who);
-    alert->set_corrective_action(action.resolve().corrective_action());
-    absl::StatusOr<std::string> cell_key = CellKeyOf(alert->key());
-    if (cell_key.ok()) {
-      ASSIGN_OR_RETURN(AlertIndex * index, pending.Index(*cell_key));
-      if (index->generation == alert->generation()) {
-        index->open = false;
-        index->best_since_resolved = static_cast<KpiStatus>(alert->status());
-      }
-    }
+    if (alert.state() == v1::ALERT_STATE_RESOLVED) return absl::OkStatus();
+    Resolve(action.resolve(), who, alert);
+    RETURN_IF_ERROR(Closed(alert, cell, pending));
+    RETURN_IF_ERROR(CorrectiveActionRecorded(
+        std::string(CellKeyOfAlert(alert.alert_id())), action.resolve(), who,
+        time, cell, pending));
   } else {
     return absl::OkStatus();
   }
   // Applied late (see ApplyAction), an action does not move time back.
-  *alert->mutable_updated_time() =
-      ToProto(std::max(time, FromTimestamp(alert->updated_time())));
-  alert->set_version(alert->version() + 1);
+  *alert.mutable_updated_time() =
+      ToProto(std::max(time, FromTimestamp(alert.updated_time())));
+  alert.set_version(alert.version() + 1);
+  return absl::OkStatus();
+}
+
+void AlertEngine::Resolve(const v1::AlertAction::Resolve& resolve,
+                          const std::string& who, v1::Alert& alert) {
+  alert.set_state(v1::ALERT_STATE_RESOLVED);
+  alert.set_resolved_by(who);
+  alert.set_corrective_action(resolve.corrective_action());
+  alert.set_corrective_action_owner(resolve.owner());
+  if (resolve.has_due()) {
+    *alert.mutable_corrective_action_due() = resolve.due();
+  }
+}
+
+absl::Status AlertEngine::Closed(const v1::Alert& alert, CellStatus& cell,
+                                 Pending& pending) {
+  const std::string cell_key(CellKeyOfAlert(alert.alert_id()));
+  ASSIGN_OR_RETURN(AlertIndex * index,
+                   pending.Index(AlertIndexKey(cell_key, alert.rule())));
+  // An older generation's resolution changes nothing of the current one.
+  if (index->generation != alert.generation()) return absl::OkStatus();
+  index->open = false;
+  cell.open_rules &= ~Bit(alert.rule());
+  switch (alert.rule()) {
+    case v1::ALERT_RULE_STATUS_CHANGE:
+      index->best_since_resolved = static_cast<KpiStatus>(alert.status());
+      break;
+    case v1::ALERT_RULE_WORSENING:
+      // Worse again means worse than now.
+      cell.best_score = cell.last_score;
+      break;
+    default:
+      break;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AlertEngine::CorrectiveActionRecorded(
+    const std::string& cell_key, const v1::AlertAction::Resolve& resolve,
+    const std::string& who, absl::Time time, CellStatus& cell,
+    Pending& pending) {
+  // A red spell with a corrective action needs no reminder of one, and the
+  // reminder raised already is answered by it.
+  cell.no_action_due = absl::InfiniteFuture();
+  if ((cell.open_rules & Bit(v1::ALERT_RULE_NO_CORRECTIVE_ACTION)) == 0) {
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(
+      v1::Alert * reminder,
+      OpenAlertOf(cell_key, v1::ALERT_RULE_NO_CORRECTIVE_ACTION, pending));
+  if (reminder == nullptr) return absl::OkStatus();
+  Resolve(resolve, who, *reminder);
+  RETURN_IF_ERROR(Closed(*reminder, cell, pending));
+  *reminder->mutable_updated_time() =
+      ToProto(std::max(time, FromTimestamp(reminder->updated_time())));
+  reminder->set_version(reminder->version() + 1);
   return absl::OkStatus();
 }
 

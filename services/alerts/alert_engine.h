@@ -113,9 +113,23 @@ class AlertEngine {
   absl::Status Rewind();
   absl::Status ApplyAction(const eventlog::LogRecord& record, Pending& pending);
   // Applies an action to its alert at `time`.
+  // Applies an action to its alert (of `cell`) at `time`.
   absl::Status ApplyActionTo(const v1::EventEnvelope& envelope,
                              absl::Time time, v1::Alert& alert,
-                             Pending& pending);
+                             CellStatus& cell, Pending& pending);
+  // Marks `alert` resolved by `who` with the corrective action.
+  static void Resolve(const v1::AlertAction::Resolve& resolve,
+                      const std::string& who, v1::Alert& alert);
+  // Closes the cell's current alert of `alert`'s rule, when it is that one.
+  absl::Status Closed(const v1::Alert& alert, CellStatus& cell,
+                      Pending& pending);
+  // A corrective action was recorded for the cell: no NO_CORRECTIVE_ACTION
+  // alert is due for this red spell, and an open one is resolved with it.
+  absl::Status CorrectiveActionRecorded(const std::string& cell_key,
+                                        const v1::AlertAction::Resolve& resolve,
+                                        const std::string& who,
+                                        absl::Time time, CellStatus& cell,
+                                        Pending& pending);
   // Applies the cell's actions taken at its action_due.
   absl::Status ApplyActionsDue(const std::string& cell_key, CellStatus& cell,
                                Pending& pending);
@@ -127,7 +141,13 @@ class AlertEngine {
   struct CellRule {
     std::shared_ptr<const Definitions> definitions;
     JudgingRule judging;
-    absl::Duration escalate_after;  // Zero: never.
+    AlertPolicy policy;
+  };
+  // A cell as judged at one instant.
+  struct Figure {
+    KpiStatus status;
+    double expected;
+    std::optional<double> score;  // None without a value.
   };
   // nullopt for a key of no known KPI and period.
   static std::optional<CellRule> RuleFor(
@@ -143,15 +163,38 @@ class AlertEngine {
   absl::Status JudgeAt(const std::string& cell_key, const CellRule& rule,
                        absl::Time time, CellStatus& cell, Pending& pending,
                        bool new_figure);
-  // Records `status` for the cell at `time`: on a change, opens its alert
-  // (amber or red, none open) or updates the open one; on a new figure
-  // alone, updates the open one's figures.
+  // Records the cell's figure at `time`: on a change of status, opens its
+  // STATUS_CHANGE alert (amber or red, none open) or updates the open one;
+  // on a new figure alone, updates the open alerts' figures; judges
+  // WORSENING. `new_figure`: a new record, not time alone.
   absl::Status SetStatus(const std::string& cell_key, const CellRule& rule,
-                         KpiStatus status,
-                         double expected, absl::Time time, CellStatus& cell,
-                         Pending& pending, bool new_figure);
-  // Escalates the cell's open, unacknowledged alert to the next owner up
-  // the organisation, at its escalation_due.
+                         const Figure& figure, absl::Time time,
+                         CellStatus& cell, Pending& pending, bool new_figure);
+  // The next generation of the cell's alert under `rule`, opened at `time`.
+  absl::StatusOr<v1::Alert*> OpenAlert(const std::string& cell_key,
+                                       v1::AlertRule rule, absl::Time time,
+                                       Pending& pending);
+  // The cell's open alert under `rule`; nullptr when none is.
+  absl::StatusOr<v1::Alert*> OpenAlertOf(const std::string& cell_key,
+                                         v1::AlertRule rule, Pending& pending);
+  // Sets the alert's figures to the cell's, as a new version.
+  static void ShowFigure(const CellStatus& cell, const Figure& figure,
+                         absl::Time time, v1::Alert& alert);
+  static bool ShowsFigure(const CellStatus& cell, const Figure& figure,
+                          const v1::Alert& alert);
+  // Starts or ends the cell's red spell, and when it needs an action by.
+  static void TrackRedSpell(const CellRule& rule, KpiStatus status,
+                            absl::Time time, CellStatus& cell);
+  // Opens a WORSENING alert when `score` fell far enough below the best.
+  absl::Status JudgeWorsening(const std::string& cell_key,
+                              const CellRule& rule, const Figure& figure,
+                              double score, absl::Time time, CellStatus& cell,
+                              Pending& pending);
+  // At the cell's no_action_due: opens its NO_CORRECTIVE_ACTION alert.
+  absl::Status RaiseNoAction(const std::string& cell_key, const CellRule& rule,
+                             CellStatus& cell, Pending& pending);
+  // Escalates the cell's open, unacknowledged STATUS_CHANGE alert to the
+  // next owner up the organisation, at its escalation_due.
   absl::Status Escalate(const std::string& cell_key, const CellRule& rule,
                         CellStatus& cell, Pending& pending);
   // Judges the cells due by the clock (less settle_time), once the log is

@@ -59,7 +59,7 @@ absl::Time TimeOfDueKey(absl::string_view key) {
 absl::StatusOr<std::optional<CellStatus>> DecodeCell(
     absl::string_view key, const std::optional<std::string>& value) {
   if (!value) return std::nullopt;
-  if (value->size() != 64) return Malformed("cell", key);
+  if (value->size() != 13 * 8) return Malformed("cell", key);
   CellStatus cell;
   cell.actual = DoubleFromBits(DecodeFixed64At(*value, 0));
   cell.target = DoubleFromBits(DecodeFixed64At(*value, 1));
@@ -69,6 +69,11 @@ absl::StatusOr<std::optional<CellStatus>> DecodeCell(
   cell.due = DecodeTime(DecodeFixed64At(*value, 5));
   cell.action_due = DecodeTime(DecodeFixed64At(*value, 6));
   cell.escalation_due = DecodeTime(DecodeFixed64At(*value, 7));
+  cell.last_score = DoubleFromBits(DecodeFixed64At(*value, 8));
+  cell.best_score = DoubleFromBits(DecodeFixed64At(*value, 9));
+  cell.red_since = DecodeTime(DecodeFixed64At(*value, 10));
+  cell.no_action_due = DecodeTime(DecodeFixed64At(*value, 11));
+  cell.open_rules = static_cast<uint32_t>(DecodeFixed64At(*value, 12));
   return cell;
 }
 
@@ -213,7 +218,12 @@ absl::Status AlertStore::Commit(const AlertChanges& changes) {
                               static_cast<int64_t>(cell.status),
                               EncodeTime(cell.judged_at), EncodeTime(cell.due),
                               EncodeTime(cell.action_due),
-                              EncodeTime(cell.escalation_due)}));
+                              EncodeTime(cell.escalation_due),
+                              BitsOfDouble(cell.last_score),
+                              BitsOfDouble(cell.best_score),
+                              EncodeTime(cell.red_since),
+                              EncodeTime(cell.no_action_due),
+                              static_cast<int64_t>(cell.open_rules)}));
     if (NextWake(cell) != absl::InfiniteFuture()) {
       batch.Put(db_->family(kDue), DueKey(NextWake(cell), key), "");
     }

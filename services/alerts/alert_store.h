@@ -7,6 +7,8 @@
 // WriteBatch.
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,11 +38,23 @@ struct CellStatus {
   absl::Time action_due = absl::InfiniteFuture();
   // When its open, unacknowledged alert escalates next.
   absl::Time escalation_due = absl::InfiniteFuture();
+  // Its score when last judged, and the best it had in the period since
+  // its WORSENING alert was last resolved; NaN: none yet.
+  double last_score = std::numeric_limits<double>::quiet_NaN();
+  double best_score = std::numeric_limits<double>::quiet_NaN();
+  // Since when it is red (InfiniteFuture: not red), and when that spell
+  // without a corrective action raises NO_CORRECTIVE_ACTION.
+  absl::Time red_since = absl::InfiniteFuture();
+  absl::Time no_action_due = absl::InfiniteFuture();
+  // Which rules other than STATUS_CHANGE have an alert open on the cell
+  // (bit 1 << rule), so that a new figure loads only those.
+  uint32_t open_rules = 0;
 };
 
 // When the engine next has something to do for the cell.
 inline absl::Time NextWake(const CellStatus& cell) {
-  return std::min({cell.due, cell.action_due, cell.escalation_due});
+  return std::min(
+      {cell.due, cell.action_due, cell.escalation_due, cell.no_action_due});
 }
 
 // Per cell: the generation of its latest alert and whether that is open.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "libs/hash/stable_hash.h"
 #include "libs/logging/log.h"
@@ -201,13 +202,14 @@ class AlertEngine::Pending {
   }
 
   AlertStore& store_;
-  absl::flat_hash_map<std::string, CellStatus> cells_;
+  // Node maps: the pointers handed out stay valid as others are loaded.
+  absl::node_hash_map<std::string, CellStatus> cells_;
   // NextWake as stored: its due entry.
   absl::flat_hash_map<std::string, absl::Time> loaded_due_;
-  absl::flat_hash_map<std::string, AlertIndex> index_;
+  absl::node_hash_map<std::string, AlertIndex> index_;
   absl::flat_hash_map<std::string, AlertIndex> index_as_loaded_;
-  absl::flat_hash_map<std::string, v1::Alert> alerts_;
-  absl::flat_hash_map<std::string, std::vector<std::string>> deferred_;
+  absl::node_hash_map<std::string, v1::Alert> alerts_;
+  absl::node_hash_map<std::string, std::vector<std::string>> deferred_;
   absl::flat_hash_map<std::string, int64_t> loaded_versions_;  // To tell
                                                                // changes.
 };

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -103,7 +104,8 @@ class AlertEngineTest : public ::testing::Test {
 
   // ent (owner "ceo") -> region ("vp") -> area (no owner) -> team
   // ("lead"). "visits" is a stock whose unacknowledged alerts escalate
-  // after an hour.
+  // after an hour; "quality" one whose score falling 2 points is news and
+  // whose red spells want a corrective action within 2 hours.
   void AppendDefinitions() {
     auto unit = [](const std::string& id, const std::string& parent,
                    const std::string& owner) {
@@ -116,6 +118,12 @@ class AlertEngineTest : public ::testing::Test {
                   v1::POLARITY_HIGHER_IS_BETTER, 90);
     visits.mutable_kpi()->mutable_alert_policy()->mutable_escalate_after()
         ->set_seconds(3600);
+    v1::DefinitionChange quality =
+        KpiChange("quality", v1::TIME_AGGREGATION_LAST,
+                  v1::POLARITY_HIGHER_IS_BETTER, 90);
+    v1::AlertPolicy& policy = *quality.mutable_kpi()->mutable_alert_policy();
+    policy.set_worsening_score_drop(2);
+    policy.mutable_corrective_action_within()->set_seconds(2 * 3600);
     AppendDefinitionBatch(
         Batch({unit("ent", "", "ceo"), unit("region", "ent", "vp"),
                unit("area", "region", ""), unit("team", "area", "lead"),
@@ -123,7 +131,7 @@ class AlertEngineTest : public ::testing::Test {
                          v1::POLARITY_HIGHER_IS_BETTER, 90),
                KpiChange("cost", v1::TIME_AGGREGATION_SUM,
                          v1::POLARITY_LOWER_IS_BETTER, 110),
-               visits}));
+               visits, quality}));
   }
 
   void AppendDefinitionBatch(const v1::DefinitionBatch& batch) {
@@ -173,6 +181,13 @@ class AlertEngineTest : public ::testing::Test {
     absl::StatusOr<v1::Alert> alert = actions.Resolve(request);
     EXPECT_OK(alert);
     return alert.value_or(v1::Alert());
+  }
+
+  // The alert as stored; an empty one when there is none.
+  v1::Alert Stored(const std::string& alert_id) {
+    absl::StatusOr<std::optional<v1::Alert>> alert = store_->GetAlert(alert_id);
+    EXPECT_OK(alert);
+    return alert.ok() ? alert->value_or(v1::Alert()) : v1::Alert();
   }
 
   // Waits (bounded) until the recorder has seen `count` alert changes.
@@ -596,7 +611,7 @@ TEST_F(AlertEngineTest, AnAcknowledgedAlertDoesNotEscalateUntilItOpensAgain) {
             v1::ALERT_STATE_ACKNOWLEDGED);
   clock_.Advance(absl::Hours(3));
   Settle();
-  ASSERT_EQ(recorder_.alerts().size(), 2u);
+  ASSERT_EQ(WaitForPublished(2).size(), 2u);
   EXPECT_EQ(recorder_.alerts()[1].escalation_level(), 0);
   publish(120, 2);  // Green: the condition clears.
   // Read apart: one poll publishes only where an alert ended up.
@@ -612,6 +627,95 @@ TEST_F(AlertEngineTest, AnAcknowledgedAlertDoesNotEscalateUntilItOpensAgain) {
   ASSERT_EQ(alerts.size(), 5u);
   EXPECT_EQ(alerts[4].escalated_to(), "vp");
   EXPECT_EQ(FromTimestamp(alerts[4].escalated_time()), back + absl::Hours(1));
+  ExpectARebuildRaisesTheSameAlerts();
+}
+
+// A score falling 2 points below the best the cell had is news even while
+// the status holds; after a resolution, only a fall from where it was then.
+TEST_F(AlertEngineTest, AScoreFallingFarEnoughRaisesAWorseningAlert) {
+  int64_t version = 0;
+  // A minute apart: what happens at one instant applies actions first.
+  auto publish = [&](double value) {
+    clock_.Advance(absl::Minutes(1));
+    PublishRollup("quality", value, ++version, -1, clock_.Now());
+    Settle();
+  };
+  publish(110);  // Score 10, green.
+  publish(105);  // 8.33: 1.67 down, not yet.
+  EXPECT_TRUE(recorder_.alerts().empty());
+  publish(102);  // 7.33: 2.67 down, still green.
+  std::vector<v1::Alert> alerts = WaitForPublished(1);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].alert_id(), "quality/team/2026-03#worsening-1");
+  EXPECT_EQ(alerts[0].rule(), v1::ALERT_RULE_WORSENING);
+  EXPECT_EQ(alerts[0].status(), v1::KPI_STATUS_GREEN);
+  EXPECT_NEAR(alerts[0].score(), 22.0 / 3, 1e-9);
+  EXPECT_NEAR(alerts[0].best_score(), 10.0, 1e-9);
+  EXPECT_EQ(alerts[0].actual(), 102);
+  publish(101.5);  // The open alert follows the figure.
+  alerts = WaitForPublished(2);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[1].alert_id(), "quality/team/2026-03#worsening-1");
+  EXPECT_EQ(alerts[1].actual(), 101.5);
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_EQ(Resolve("quality/team/2026-03#worsening-1", "Supplier audit")
+                .state(),
+            v1::ALERT_STATE_RESOLVED);
+  publish(100.5);  // 6.83: 0.33 below where it was resolved.
+  EXPECT_EQ(recorder_.alerts().size(), 3u);
+  publish(94);  // 4.67, amber: 2.5 below; and a status alert.
+  alerts = WaitForPublished(5);
+  ASSERT_EQ(alerts.size(), 5u);
+  std::set<std::string> ids = {alerts[3].alert_id(), alerts[4].alert_id()};
+  EXPECT_EQ(ids, (std::set<std::string>{"quality/team/2026-03#1",
+                                        "quality/team/2026-03#worsening-2"}));
+  ExpectARebuildRaisesTheSameAlerts();
+}
+
+// Red for two hours with no corrective action recorded: a reminder, which
+// the next corrective action on the cell answers.
+TEST_F(AlertEngineTest, RedWithNoCorrectiveActionInTimeRaisesAReminder) {
+  int64_t version = 0;
+  // A minute apart: what happens at one instant applies actions first.
+  auto publish = [&](double value) {
+    clock_.Advance(absl::Minutes(1));
+    PublishRollup("quality", value, ++version, -1, clock_.Now());
+    Settle();
+  };
+  publish(80);  // Red: the status alert.
+  const absl::Time red = clock_.Now();
+  ASSERT_EQ(WaitForPublished(1).size(), 1u);
+  clock_.Advance(absl::Minutes(119));
+  Settle();
+  EXPECT_EQ(recorder_.alerts().size(), 1u);
+  clock_.Advance(absl::Minutes(1));
+  std::vector<v1::Alert> alerts = WaitForPublished(2);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[1].alert_id(), "quality/team/2026-03#no-action-1");
+  EXPECT_EQ(alerts[1].rule(), v1::ALERT_RULE_NO_CORRECTIVE_ACTION);
+  EXPECT_EQ(alerts[1].state(), v1::ALERT_STATE_OPEN);
+  EXPECT_EQ(FromTimestamp(alerts[1].red_since()), red);
+  EXPECT_EQ(FromTimestamp(alerts[1].raised_time()), red + absl::Hours(2));
+  EXPECT_EQ(alerts[1].status(), v1::KPI_STATUS_RED);
+
+  // Resolving the status alert records the action: the reminder goes too.
+  clock_.Advance(absl::Minutes(1));
+  Resolve("quality/team/2026-03#1", "Retrained the line");
+  const v1::Alert reminder = Stored("quality/team/2026-03#no-action-1");
+  EXPECT_EQ(reminder.state(), v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(reminder.corrective_action(), "Retrained the line");
+  EXPECT_EQ(reminder.resolved_by(), "maria");
+
+  // A new red spell with an action within two hours needs no reminder.
+  publish(120);
+  clock_.Advance(absl::Minutes(5));
+  publish(80);
+  ASSERT_EQ(Stored("quality/team/2026-03#2").state(), v1::ALERT_STATE_OPEN);
+  clock_.Advance(absl::Hours(1));
+  Resolve("quality/team/2026-03#2", "Second shift added");
+  clock_.Advance(absl::Hours(3));
+  Settle();
+  EXPECT_EQ(Stored("quality/team/2026-03#no-action-2").alert_id(), "");
   ExpectARebuildRaisesTheSameAlerts();
 }
 

@@ -455,10 +455,14 @@ TEST_P(EndToEndTest, RollsUpTeamsToBusinessUnitsToEnterpriseAndAlerts) {
   resolve.set_alert_id(alert->alert_id());
   resolve.set_resolved_by("east-manager");
   resolve.set_corrective_action("Moved two reps to east-1");
+  resolve.set_action_owner("east-lead");
+  resolve.mutable_action_due()->set_seconds(1798675200);  // 2026-12-31
   v1::Alert resolved;
   ASSERT_TRUE(alerts_->ResolveAlert(&resolve_context, resolve, &resolved).ok());
   EXPECT_EQ(resolved.state(), v1::ALERT_STATE_RESOLVED);
   EXPECT_EQ(resolved.corrective_action(), "Moved two reps to east-1");
+  EXPECT_EQ(resolved.corrective_action_owner(), "east-lead");
+  EXPECT_EQ(resolved.corrective_action_due().seconds(), 1798675200);
   EXPECT_TRUE(east_alerts.WaitFor([](const v1::Alert& a) {
     return a.state() == v1::ALERT_STATE_RESOLVED;
   }));

@@ -1,5 +1,7 @@
 #include "services/alerts/alert_actions.h"
 
+#include <algorithm>
+
 #include "libs/streams/timestamps.h"
 
 #include "absl/strings/str_cat.h"
@@ -72,7 +74,11 @@ absl::StatusOr<v1::Alert> AlertActions::Append(const v1::Alert& alert,
                                                v1::AlertAction action) {
   action.set_alert_id(alert.alert_id());
   *action.mutable_alert_updated_time() = alert.updated_time();
-  *action.mutable_acted_at() = ToTimestamp(engine_.Now());
+  // Taken on the alert as the actor saw it, so never before its last
+  // change: rollup judges by its own clock, which may run ahead of ours,
+  // and a replay applies actions by this time.
+  *action.mutable_acted_at() = ToTimestamp(std::max(
+      engine_.Now(), FromTimestamp(alert.updated_time()) + absl::Nanoseconds(1)));
   v1::EventEnvelope envelope = NewEnvelope(producer_);
   envelope.mutable_producer()->set_principal(principal);
   *envelope.mutable_alert_action() = std::move(action);

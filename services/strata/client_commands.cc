@@ -9,13 +9,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 #include "libs/definitions/definitions.h"
 #include "libs/grpcutil/health_client.h"
 #include "libs/grpcutil/status_conversion.h"
 #include "libs/status/status_macros.h"
+#include "libs/status/quote.h"
 #include "libs/streams/cell_key.h"
+#include "libs/streams/timestamps.h"
 #include "services/strata/csv_events.h"
 #include "services/strata/json_locator.h"
 #include "strata/v1/admin_service.grpc.pb.h"
@@ -187,6 +190,20 @@ absl::Status Client::Resolve(const std::string& alert_id) {
   request.set_alert_id(alert_id);
   request.set_resolved_by(options_.by);
   request.set_corrective_action(options_.action);
+  request.set_action_owner(options_.action_owner);
+  if (!options_.action_due.empty()) {
+    absl::Time due;
+    std::string error;
+    if (absl::ParseTime("%Y-%m-%d", options_.action_due, &due, &error)) {
+      due += absl::Hours(24) - absl::Seconds(1);  // That day's end.
+    } else if (!absl::ParseTime(absl::RFC3339_full, options_.action_due, &due,
+                                &error)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--due: ", Quoted(options_.action_due),
+                       " is neither a date (2026-12-20) nor an RFC 3339 time"));
+    }
+    *request.mutable_action_due() = ToTimestamp(due);
+  }
   return ActOnAlert(&v1::AlertService::Stub::ResolveAlert, request);
 }
 

@@ -19,6 +19,8 @@ struct ClientOptions {
   std::string by;         // Who acknowledges or resolves.
   std::string note;       // Acknowledge note.
   std::string action;     // Corrective action when resolving.
+  std::string action_owner;  // Who carries it out.
+  std::string action_due;    // By when: a date or an RFC 3339 time.
   int batch_size = 5000;  // Events per IngestStream message.
   bool include_resolved = false;
 };

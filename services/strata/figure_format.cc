@@ -3,8 +3,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "libs/period/period.h"
 #include "libs/status/status_macros.h"
+#include "libs/streams/timestamps.h"
 
 namespace strata::cli {
 namespace {
@@ -114,8 +116,24 @@ std::string FormatAlert(const v1::Alert& alert) {
   if (!alert.escalated_to().empty()) {
     absl::StrAppend(&line, "  escalated to ", alert.escalated_to());
   }
+  if (alert.has_score()) {
+    absl::StrAppend(&line, absl::StrFormat(" score=%.1f", alert.score()));
+  }
+  if (alert.has_best_score()) {
+    absl::StrAppend(&line, absl::StrFormat(" (best %.1f)", alert.best_score()));
+  }
   if (!alert.corrective_action().empty()) {
     absl::StrAppend(&line, "  action: ", alert.corrective_action());
+    if (!alert.corrective_action_owner().empty()) {
+      absl::StrAppend(&line, " (", alert.corrective_action_owner(), ")");
+    }
+    if (alert.has_corrective_action_due()) {
+      absl::StrAppend(
+          &line, " due ",
+          absl::FormatTime("%Y-%m-%d %H:%M UTC",
+                           FromTimestamp(alert.corrective_action_due()),
+                           absl::UTCTimeZone()));
+    }
   }
   return line;
 }

@@ -8,7 +8,8 @@
 //   strata query acme 2026-11 --unit-kpis
 //   strata definitions | alerts [--unit=retail] | tail [--unit=retail]
 //   strata ack ALERT_ID --by=NAME [--note=...]
-//   strata resolve ALERT_ID --by=NAME --action="what was done"
+//   strata resolve ALERT_ID --by=NAME --action="what was done" \
+//       [--owner=NAME --due=2026-12-20]
 //   strata health
 //   strata rebuild [--data_dir=./strata-data]
 
@@ -35,6 +36,10 @@ ABSL_FLAG(bool, include_resolved, false, "alerts: list resolved ones too.");
 ABSL_FLAG(std::string, by, "", "ack, resolve, close, approve, reject: who acts.");
 ABSL_FLAG(std::string, note, "", "ack, approve, reject: a note.");
 ABSL_FLAG(std::string, action, "", "resolve: the corrective action taken.");
+ABSL_FLAG(std::string, owner, "", "resolve: who carries the action out.");
+ABSL_FLAG(std::string, due, "",
+          "resolve: by when (2026-12-20, due by that day's end in UTC, or "
+          "an RFC 3339 time).");
 ABSL_FLAG(std::string, series, "",
           "query: a series through this period, from the PERIOD argument.");
 ABSL_FLAG(bool, children, false, "query: the unit's children, with shares.");
@@ -79,7 +84,7 @@ constexpr char kUsage[] = R"(strata: KPI rollups and variance alerts.
   strata alerts [--unit=U]          list open alerts
   strata tail [--unit=U]            stream alerts as they are raised
   strata ack ID --by=NAME           acknowledge an alert
-  strata resolve ID --by=NAME --action=TEXT
+  strata resolve ID --by=NAME --action=TEXT [--owner=NAME --due=DATE]
   strata health                     is the server serving?)";
 
 absl::Status Run(const std::vector<std::string>& args) {
@@ -112,6 +117,8 @@ absl::Status Run(const std::vector<std::string>& args) {
   options.by = absl::GetFlag(FLAGS_by);
   options.note = absl::GetFlag(FLAGS_note);
   options.action = absl::GetFlag(FLAGS_action);
+  options.action_owner = absl::GetFlag(FLAGS_owner);
+  options.action_due = absl::GetFlag(FLAGS_due);
   options.batch_size = absl::GetFlag(FLAGS_batch_size);
   options.include_resolved = absl::GetFlag(FLAGS_include_resolved);
   Client client(grpc::CreateChannel(absl::GetFlag(FLAGS_server),

@@ -90,8 +90,12 @@ class AlertEngineTest : public ::testing::Test {
     Settle();
     const std::vector<v1::Alert> rebuilt = *store_->ListAlerts();
     ASSERT_EQ(rebuilt.size(), live.size());
+    // Feed numbers are the store's own: a rebuild numbers anew.
     for (size_t i = 0; i < live.size(); ++i) {
-      EXPECT_EQ(rebuilt[i].ShortDebugString(), live[i].ShortDebugString());
+      v1::Alert a = live[i], b = rebuilt[i];
+      a.clear_sequence();
+      b.clear_sequence();
+      EXPECT_EQ(b.ShortDebugString(), a.ShortDebugString());
     }
   }
 

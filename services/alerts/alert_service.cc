@@ -3,6 +3,7 @@
 #include <deque>
 #include <mutex>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "libs/grpcutil/raw_messages.h"
 #include "libs/status/status_macros.h"
@@ -15,27 +16,56 @@ namespace {
 // Most alerts a subscriber may lag behind before it is dropped.
 constexpr size_t kMaxQueuedAlerts = 10'000;
 
-// Streams alerts from the hub to one subscriber, one write at a time.
+// Streams alerts to one subscriber, one write at a time: first the
+// changes after its resume point from the store's feed, then the hub's,
+// each change once (by its number in the feed).
 class SubscriptionReactor final
     : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
       public AlertSubscriber {
  public:
-  SubscriptionReactor(AlertHub& hub, const std::string& unit_id) : hub_(hub) {
+  // Listens to the hub at once; sends nothing before Start().
+  SubscriptionReactor(AlertHub& hub, const std::string& unit_id,
+                      std::string feed_id)
+      : hub_(hub), feed_id_(std::move(feed_id)) {
     hub_.Subscribe(this, unit_id);
-    // Tells the client the subscription is live.
+  }
+
+  // Sends `backlog` (changes numbered up to `through`) before anything the
+  // hub brought that is newer; tells the client the subscription is live.
+  void Start(std::vector<v1::Alert> backlog, int64_t through) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::deque<grpc::ByteBuffer> live = std::move(queue_);
+    std::deque<int64_t> live_sequences = std::move(sequences_);
+    queue_.clear();
+    for (v1::Alert& alert : backlog) EnqueueLocked(alert);
+    for (size_t i = 0; i < live.size(); ++i) {
+      if (live_sequences[i] > through) queue_.push_back(std::move(live[i]));
+    }
+    sent_through_ = through;
+    started_ = true;
     StartSendInitialMetadata();
+    if (!queue_.empty() && !writing_) WriteNextLocked();
+  }
+
+  // Ends the stream with `status` (after the write under way, if any).
+  void Fail(const grpc::Status& status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    FinishLocked(status);
   }
 
   void OnAlert(const v1::Alert& alert) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (finished_) return;
+    if (started_ && alert.sequence() <= sent_through_) return;
     if (queue_.size() >= kMaxQueuedAlerts) {
       FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                "subscriber too slow; resubscribe"));
+                                "subscriber too slow; resume from the last "
+                                "resume_token seen"));
       return;
     }
-    queue_.push_back(ToByteBuffer(alert));
-    if (!writing_) WriteNextLocked();
+    v1::Alert copy = alert;
+    EnqueueLocked(copy);
+    if (started_ && !writing_) WriteNextLocked();
   }
 
   void OnWriteDone(bool ok) override {
@@ -64,6 +94,12 @@ class SubscriptionReactor final
   }
 
  private:
+  void EnqueueLocked(v1::Alert& alert) {
+    alert.set_resume_token(absl::StrCat(feed_id_, ":", alert.sequence()));
+    if (!started_) sequences_.push_back(alert.sequence());
+    queue_.push_back(ToByteBuffer(alert));
+  }
+
   void WriteNextLocked() {
     if (finished_) return;
     writing_ = true;
@@ -80,12 +116,40 @@ class SubscriptionReactor final
   }
 
   AlertHub& hub_;
+  const std::string feed_id_;
   std::mutex mu_;
   std::deque<grpc::ByteBuffer> queue_;
+  std::deque<int64_t> sequences_;  // Of queue_, until started.
+  bool started_ = false;
+  int64_t sent_through_ = 0;
   bool writing_ = false;
   bool finished_ = false;
   grpc::Status pending_finish_;
 };
+
+// The feed number a token names; errors name the field and what to do.
+absl::StatusOr<int64_t> SequenceOfToken(const std::string& token,
+                                        const std::string& feed_id,
+                                        int64_t last) {
+  const size_t colon = token.rfind(':');
+  int64_t sequence = 0;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(token.substr(colon + 1), &sequence) || sequence < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("resume_token: ", Quoted(token),
+                     " is not a token this service gave"));
+  }
+  if (token.substr(0, colon) != feed_id) {
+    return absl::OutOfRangeError(
+        "resume_token: the alerts state was rebuilt from the log since; "
+        "list the alerts and subscribe without a token");
+  }
+  if (sequence > last) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "resume_token: change ", sequence, " is past the latest, ", last));
+  }
+  return sequence;
+}
 
 }  // namespace
 
@@ -151,6 +215,11 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* AlertService::SubscribeAlerts(
   v1::SubscribeAlertsRequest request;
   absl::Status status = ParseRequest(*bytes, request);
   if (status.ok()) status = CheckUnit(request.unit_id());
+  if (status.ok() && !request.resume_token().empty()) {
+    status = SequenceOfToken(request.resume_token(), store_.feed_id(),
+                             store_.last_sequence())
+                 .status();
+  }
   if (!status.ok()) {
     class Rejected final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
      public:
@@ -159,7 +228,44 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* AlertService::SubscribeAlerts(
     };
     return new Rejected(ToGrpcStatus(status));
   }
-  return new SubscriptionReactor(hub_, request.unit_id());
+  // Listening first, then reading the feed: nothing falls in between.
+  auto* reactor =
+      new SubscriptionReactor(hub_, request.unit_id(), store_.feed_id());
+  const int64_t through = store_.last_sequence();
+  std::vector<v1::Alert> backlog;
+  if (!request.resume_token().empty()) {
+    status = Backlog(request, through, backlog);
+  }
+  reactor->Start(std::move(backlog), through);
+  if (!status.ok()) reactor->Fail(ToGrpcStatus(status));
+  return reactor;
+}
+
+absl::Status AlertService::Backlog(const v1::SubscribeAlertsRequest& request,
+                                   int64_t through,
+                                   std::vector<v1::Alert>& backlog) {
+  ASSIGN_OR_RETURN(int64_t after,
+                   SequenceOfToken(request.resume_token(), store_.feed_id(),
+                                   through));
+  if (through - after > static_cast<int64_t>(kMaxQueuedAlerts)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "resume_token: ", through - after, " changes behind, more than ",
+        kMaxQueuedAlerts, "; list the alerts and subscribe without a token"));
+  }
+  ASSIGN_OR_RETURN(std::vector<v1::Alert> changes,
+                   store_.FeedAfter(after, static_cast<size_t>(through - after)));
+  std::shared_ptr<const Definitions> defs = definitions_.Current();
+  std::optional<UnitIndex> root;
+  if (!request.unit_id().empty()) root = defs->FindUnit(request.unit_id());
+  for (v1::Alert& alert : changes) {
+    if (alert.sequence() > through) break;
+    if (root) {
+      std::optional<UnitIndex> unit = defs->FindUnit(alert.key().unit_id());
+      if (!unit || !defs->InSubtree(*unit, *root)) continue;
+    }
+    backlog.push_back(std::move(alert));
+  }
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* AlertService::AcknowledgeAlert(

@@ -50,6 +50,10 @@ class AlertService final
  private:
   absl::Status List(const v1::ListAlertsRequest& request,
                     v1::ListAlertsResponse& response);
+  // The feed's changes after the request's resume token, up to `through`,
+  // in the request's subtree.
+  absl::Status Backlog(const v1::SubscribeAlertsRequest& request,
+                       int64_t through, std::vector<v1::Alert>& backlog);
   // The engine's health, then the unit's existence.
   absl::Status CheckUnit(const std::string& unit_id);
 

@@ -7,11 +7,25 @@
 #include "absl/strings/str_cat.h"
 #include "libs/status/status_macros.h"
 #include "libs/storage/rocksdb_status.h"
+#include "libs/streams/envelope.h"
 
 namespace strata::alerts {
 namespace {
 
-enum Family : size_t { kCells = 0, kIndex, kAlerts, kDue, kDeferred };
+enum Family : size_t {
+  kCells = 0,
+  kIndex,
+  kAlerts,
+  kDue,
+  kDeferred,
+  kFeed,  // Big-endian sequence -> alert; "" -> the feed's id.
+};
+
+std::string FeedKey(int64_t sequence) {
+  char key[8];
+  absl::big_endian::Store64(key, static_cast<uint64_t>(sequence));
+  return std::string(key, 8);
+}
 
 absl::Status Malformed(absl::string_view what, absl::string_view key) {
   return absl::DataLossError(absl::StrCat("malformed ", what, " '", key, "'"));
@@ -93,9 +107,44 @@ absl::StatusOr<std::unique_ptr<AlertStore>> AlertStore::Open(
   ASSIGN_OR_RETURN(auto db,
                    StateDb::Open({path,
                                   {"cells", "index", "alerts", "due",
-                                   "deferred"},
+                                   "deferred", "feed"},
                                   "strata.alerts/4"}));
-  return std::unique_ptr<AlertStore>(new AlertStore(std::move(db)));
+  ASSIGN_OR_RETURN(std::optional<std::string> feed_id, db->Get(kFeed, ""));
+  if (!feed_id) {
+    feed_id = NewRecordId().substr(0, 16);
+    rocksdb::WriteBatch batch;
+    batch.Put(db->family(kFeed), "", *feed_id);
+    RETURN_IF_ERROR(db->Write(batch));
+  }
+  int64_t last = 0;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db->db().NewIterator(rocksdb::ReadOptions(), db->family(kFeed)));
+  it->SeekToLast();
+  RETURN_IF_ERROR(FromRocksDb(it->status()));
+  if (it->Valid() && !it->key().empty()) {
+    if (it->key().size() != 8) return Malformed("feed key", it->key().ToString());
+    last = static_cast<int64_t>(absl::big_endian::Load64(it->key().data()));
+  }
+  return std::unique_ptr<AlertStore>(
+      new AlertStore(std::move(db), *std::move(feed_id), last));
+}
+
+absl::StatusOr<std::vector<v1::Alert>> AlertStore::FeedAfter(int64_t after,
+                                                             size_t limit) {
+  std::vector<v1::Alert> alerts;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->db().NewIterator(rocksdb::ReadOptions(), db_->family(kFeed)));
+  for (it->Seek(FeedKey(after + 1)); it->Valid() && alerts.size() < limit;
+       it->Next()) {
+    v1::Alert alert;
+    if (!alert.ParseFromArray(it->value().data(),
+                              static_cast<int>(it->value().size()))) {
+      return Malformed("feed entry", it->key().ToString());
+    }
+    alerts.push_back(std::move(alert));
+  }
+  RETURN_IF_ERROR(FromRocksDb(it->status()));
+  return alerts;
 }
 
 absl::StatusOr<std::optional<CellStatus>> AlertStore::GetCell(
@@ -206,7 +255,7 @@ absl::StatusOr<eventlog::Position> AlertStore::Position(
   return eventlog::Position{tp, stored.offset, stored.previous_record_hash};
 }
 
-absl::Status AlertStore::Commit(const AlertChanges& changes) {
+absl::Status AlertStore::Commit(AlertChanges& changes) {
   rocksdb::WriteBatch batch;
   for (const auto& [due, key] : changes.unscheduled) {
     batch.Delete(db_->family(kDue), DueKey(due, key));
@@ -233,9 +282,12 @@ absl::Status AlertStore::Commit(const AlertChanges& changes) {
               EncodeFixed64s({index.generation, index.open ? 1 : 0,
                               static_cast<int64_t>(index.best_since_resolved)}));
   }
-  for (const v1::Alert& alert : changes.alerts) {
-    batch.Put(db_->family(kAlerts), alert.alert_id(),
-              alert.SerializeAsString());
+  int64_t sequence = last_sequence_.load();
+  for (v1::Alert& alert : changes.alerts) {
+    alert.set_sequence(++sequence);
+    const std::string value = alert.SerializeAsString();
+    batch.Put(db_->family(kAlerts), alert.alert_id(), value);
+    batch.Put(db_->family(kFeed), FeedKey(sequence), value);
   }
   for (const std::string& id : changes.undeferred) {
     batch.Delete(db_->family(kDeferred), id);
@@ -254,7 +306,9 @@ absl::Status AlertStore::Commit(const AlertChanges& changes) {
                          p.topic_partition.partition, p.offset,
                          p.previous_record_hash);
   }
-  return db_->Write(batch);
+  RETURN_IF_ERROR(db_->Write(batch));
+  last_sequence_.store(sequence);
+  return absl::OkStatus();
 }
 
 }  // namespace strata::alerts

@@ -3,10 +3,11 @@
 // The alerts service's state in RocksDB: the last actual, target and status
 // seen per rollup cell with a target, when each cell's status is next due to
 // change with time alone, every alert, an index from cell to its current
-// alert, and the log positions all of that reflects, committed in one
-// WriteBatch.
+// alert, the numbered feed of alert changes that subscribers resume from,
+// and the log positions all of that reflects, committed in one WriteBatch.
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -114,12 +115,29 @@ class AlertStore {
     return db_->MarkForRebuild(reason);
   }
 
-  absl::Status Commit(const AlertChanges& changes);
+  // Commits `changes` in one batch; each changed alert is numbered in the
+  // alert feed (its `sequence` set here) in the order given.
+  absl::Status Commit(AlertChanges& changes);
+
+  // The alert feed: every committed change of an alert, numbered from 1.
+  // Numbers hold for this store only: a store rebuilt from the log numbers
+  // anew, under another `feed_id`.
+  const std::string& feed_id() const { return feed_id_; }
+  // The number of the latest change; 0 before the first.
+  int64_t last_sequence() const { return last_sequence_.load(); }
+  // Up to `limit` changes numbered after `after`, in order.
+  absl::StatusOr<std::vector<v1::Alert>> FeedAfter(int64_t after, size_t limit);
 
  private:
-  explicit AlertStore(std::unique_ptr<StateDb> db) : db_(std::move(db)) {}
+  AlertStore(std::unique_ptr<StateDb> db, std::string feed_id,
+             int64_t last_sequence)
+      : db_(std::move(db)),
+        feed_id_(std::move(feed_id)),
+        last_sequence_(last_sequence) {}
 
   std::unique_ptr<StateDb> db_;
+  const std::string feed_id_;
+  std::atomic<int64_t> last_sequence_;  // Written by Commit alone.
 };
 
 }  // namespace strata::alerts

@@ -163,18 +163,38 @@ absl::Status Client::ListAlerts() {
   return absl::OkStatus();
 }
 
-absl::Status Client::TailAlerts() {
+absl::Status Client::TailAlerts(std::string resume_token) {
   auto stub = v1::AlertService::NewStub(channel_);
-  grpc::ClientContext context;
-  v1::SubscribeAlertsRequest request;
-  request.set_unit_id(options_.unit);
-  auto reader = stub->SubscribeAlerts(&context, request);
-  reader->WaitForInitialMetadata();
-  out_ << "subscribed to alerts"
-       << (options_.unit.empty() ? "" : " under " + options_.unit) << std::endl;
-  v1::Alert alert;
-  while (reader->Read(&alert)) out_ << FormatAlert(alert) << std::endl;
-  return FromGrpcStatus(reader->Finish());
+  bool announced = false;
+  while (true) {
+    grpc::ClientContext context;
+    v1::SubscribeAlertsRequest request;
+    request.set_unit_id(options_.unit);
+    request.set_resume_token(resume_token);
+    auto reader = stub->SubscribeAlerts(&context, request);
+    reader->WaitForInitialMetadata();
+    if (!announced) {
+      out_ << "subscribed to alerts"
+           << (options_.unit.empty() ? "" : " under " + options_.unit)
+           << std::endl;
+      announced = true;
+    }
+    v1::Alert alert;
+    while (reader->Read(&alert)) {
+      out_ << FormatAlert(alert) << std::endl;
+      resume_token = alert.resume_token();
+    }
+    const grpc::Status status = reader->Finish();
+    // A server restarting (or catching up) is waited for; the stream
+    // resumes after the last alert printed, missing and repeating nothing.
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+      return FromGrpcStatus(status);
+    }
+    std::cerr << "alerts stream: " << status.error_message()
+              << "; resuming" << (resume_token.empty() ? "" : " after ")
+              << resume_token << std::endl;
+    absl::SleepFor(absl::Seconds(1));
+  }
 }
 
 absl::Status Client::Acknowledge(const std::string& alert_id) {

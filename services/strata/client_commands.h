@@ -67,7 +67,9 @@ class Client {
   absl::Status DecidePending(const std::string& event_id, bool approve);
   absl::Status ListAlerts();
   // Prints alerts as they come until the server ends the stream.
-  absl::Status TailAlerts();
+  // Resumes after `resume_token` when given (else from now) and again
+  // after every interruption until the stream fails for good.
+  absl::Status TailAlerts(std::string resume_token);
   absl::Status Acknowledge(const std::string& alert_id);
   absl::Status Resolve(const std::string& alert_id);
   absl::Status Health();

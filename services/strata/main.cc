@@ -46,7 +46,7 @@ ABSL_FLAG(bool, children, false, "query: the unit's children, with shares.");
 ABSL_FLAG(bool, unit_kpis, false, "query UNIT PERIOD: every KPI of the unit.");
 ABSL_FLAG(std::vector<std::string>, kpis, {},
           "watch: only these KPIs (comma-separated).");
-ABSL_FLAG(std::string, resume, "", "watch: resume after this token.");
+ABSL_FLAG(std::string, resume, "", "watch, tail: resume after this token.");
 ABSL_FLAG(bool, from_beginning, false,
           "watch: from the start of the changelog, not its end.");
 ABSL_FLAG(int, batch_size, 5000, "send: events per stream message.");
@@ -82,7 +82,8 @@ constexpr char kUsage[] = R"(strata: KPI rollups and variance alerts.
   strata approve ID --by=NAME       count a waiting event [--note=...]
   strata reject ID --by=NAME        never count it
   strata alerts [--unit=U]          list open alerts
-  strata tail [--unit=U]            stream alerts as they are raised
+  strata tail [--unit=U] [--resume=TOKEN]  stream alerts as they are
+                                    raised, resuming across restarts
   strata ack ID --by=NAME           acknowledge an alert
   strata resolve ID --by=NAME --action=TEXT [--owner=NAME --due=DATE]
   strata health                     is the server serving?)";
@@ -175,7 +176,7 @@ absl::Status Run(const std::vector<std::string>& args) {
     return client.Watch(watch);
   }
   if (command == "alerts") return client.ListAlerts();
-  if (command == "tail") return client.TailAlerts();
+  if (command == "tail") return client.TailAlerts(absl::GetFlag(FLAGS_resume));
   if (command == "ack") {
     if (absl::Status s = want(1); !s.ok()) return s;
     return client.Acknowledge(args[1]);

@@ -1,6 +1,7 @@
 #include "services/alerts/alert_engine.h"
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 #include <thread>
@@ -167,6 +168,14 @@ class AlertEngineTest : public ::testing::Test {
     ASSERT_OK(log_->Append(kRollupsTopic, {{key, record.SerializeAsString()}}));
   }
 
+  // The KPI's next version at `value`, judged a minute after the clock's
+  // time (what happens at one instant applies actions first), committed.
+  void PublishAMinuteOn(const std::string& kpi, double value) {
+    clock_.Advance(absl::Minutes(1));
+    PublishRollup(kpi, value, ++versions_[kpi], -1, clock_.Now());
+    Settle();
+  }
+
   // Acknowledges or resolves as AlertService does; the alert as applied.
   v1::Alert Acknowledge(const std::string& alert_id) {
     AlertActions actions(*log_, *store_, *engine_, ThisProducer("test"));
@@ -220,6 +229,7 @@ class AlertEngineTest : public ::testing::Test {
   }
 
   static inline int counter_ = 0;
+  std::map<std::string, int64_t> versions_;  // Of PublishAMinuteOn, by KPI.
   // The engine's time: 10 of March 2026's 31 days gone. Records published
   // without a time of judging are judged at their time on the log, after
   // March: against the whole target.
@@ -639,13 +649,7 @@ TEST_F(AlertEngineTest, AnAcknowledgedAlertDoesNotEscalateUntilItOpensAgain) {
 // A score falling 2 points below the best the cell had is news even while
 // the status holds; after a resolution, only a fall from where it was then.
 TEST_F(AlertEngineTest, AScoreFallingFarEnoughRaisesAWorseningAlert) {
-  int64_t version = 0;
-  // A minute apart: what happens at one instant applies actions first.
-  auto publish = [&](double value) {
-    clock_.Advance(absl::Minutes(1));
-    PublishRollup("quality", value, ++version, -1, clock_.Now());
-    Settle();
-  };
+  auto publish = [&](double value) { PublishAMinuteOn("quality", value); };
   publish(110);  // Score 10, green.
   publish(105);  // 8.33: 1.67 down, not yet.
   EXPECT_TRUE(recorder_.alerts().empty());
@@ -681,13 +685,7 @@ TEST_F(AlertEngineTest, AScoreFallingFarEnoughRaisesAWorseningAlert) {
 // Red for two hours with no corrective action recorded: a reminder, which
 // the next corrective action on the cell answers.
 TEST_F(AlertEngineTest, RedWithNoCorrectiveActionInTimeRaisesAReminder) {
-  int64_t version = 0;
-  // A minute apart: what happens at one instant applies actions first.
-  auto publish = [&](double value) {
-    clock_.Advance(absl::Minutes(1));
-    PublishRollup("quality", value, ++version, -1, clock_.Now());
-    Settle();
-  };
+  auto publish = [&](double value) { PublishAMinuteOn("quality", value); };
   publish(80);  // Red: the status alert.
   const absl::Time red = clock_.Now();
   ASSERT_EQ(WaitForPublished(1).size(), 1u);

@@ -131,15 +131,21 @@ absl::StatusOr<std::unique_ptr<AlertStore>> AlertStore::Open(
 
 absl::StatusOr<std::vector<v1::Alert>> AlertStore::FeedAfter(int64_t after,
                                                              size_t limit) {
+  return ReadAlerts(kFeed, FeedKey(after + 1), limit, "feed entry");
+}
+
+absl::StatusOr<std::vector<v1::Alert>> AlertStore::ReadAlerts(
+    size_t family, absl::string_view from, size_t limit,
+    absl::string_view what) {
   std::vector<v1::Alert> alerts;
   std::unique_ptr<rocksdb::Iterator> it(
-      db_->db().NewIterator(rocksdb::ReadOptions(), db_->family(kFeed)));
-  for (it->Seek(FeedKey(after + 1)); it->Valid() && alerts.size() < limit;
-       it->Next()) {
+      db_->db().NewIterator(rocksdb::ReadOptions(), db_->family(family)));
+  for (it->Seek(rocksdb::Slice(from.data(), from.size()));
+       it->Valid() && alerts.size() < limit; it->Next()) {
     v1::Alert alert;
     if (!alert.ParseFromArray(it->value().data(),
                               static_cast<int>(it->value().size()))) {
-      return Malformed("feed entry", it->key().ToString());
+      return Malformed(what, it->key().ToString());
     }
     alerts.push_back(std::move(alert));
   }
@@ -233,19 +239,7 @@ absl::StatusOr<absl::Time> AlertStore::EarliestDue() {
 }
 
 absl::StatusOr<std::vector<v1::Alert>> AlertStore::ListAlerts() {
-  std::vector<v1::Alert> alerts;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->db().NewIterator(rocksdb::ReadOptions(), db_->family(kAlerts)));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    v1::Alert alert;
-    if (!alert.ParseFromArray(it->value().data(),
-                              static_cast<int>(it->value().size()))) {
-      return Malformed("alert", it->key().ToString());
-    }
-    alerts.push_back(std::move(alert));
-  }
-  RETURN_IF_ERROR(FromRocksDb(it->status()));
-  return alerts;
+  return ReadAlerts(kAlerts, "", std::numeric_limits<size_t>::max(), "alert");
 }
 
 absl::StatusOr<eventlog::Position> AlertStore::Position(

@@ -135,6 +135,13 @@ class AlertStore {
         feed_id_(std::move(feed_id)),
         last_sequence_(last_sequence) {}
 
+  // Up to `limit` alerts of `family` from key `from` on; `what` names an
+  // entry that does not parse.
+  absl::StatusOr<std::vector<v1::Alert>> ReadAlerts(size_t family,
+                                                    absl::string_view from,
+                                                    size_t limit,
+                                                    absl::string_view what);
+
   std::unique_ptr<StateDb> db_;
   const std::string feed_id_;
   std::atomic<int64_t> last_sequence_;  // Written by Commit alone.

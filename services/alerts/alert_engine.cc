@@ -814,8 +814,10 @@ absl::Status AlertEngine::ApplyActionsDue(const std::string& cell_key,
     // An action on an alert that never was applies to nothing.
     if (alert == nullptr) continue;
     RETURN_IF_ERROR(ApplyActionTo(envelope, due, *alert, cell, pending));
-    // Acted on, it escalates no further (unless it opens again).
-    if (alert->state() != v1::ALERT_STATE_OPEN) {
+    // Acted on, the status alert escalates no further (unless it opens
+    // again); only it escalates.
+    if (alert->rule() == v1::ALERT_RULE_STATUS_CHANGE &&
+        alert->state() != v1::ALERT_STATE_OPEN) {
       cell.escalation_due = absl::InfiniteFuture();
     }
   }

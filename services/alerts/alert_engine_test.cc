@@ -117,7 +117,8 @@ class AlertEngineTest : public ::testing::Test {
   // ent (owner "ceo") -> region ("vp") -> area (no owner) -> team
   // ("lead"). "visits" is a stock whose unacknowledged alerts escalate
   // after an hour; "quality" one whose score falling 2 points is news and
-  // whose red spells want a corrective action within 2 hours.
+  // whose red spells want a corrective action within 2 hours; "yield" one
+  // whose score falling 2 points is news and whose alerts escalate.
   void AppendDefinitions() {
     auto unit = [](const std::string& id, const std::string& parent,
                    const std::string& owner) {
@@ -136,6 +137,13 @@ class AlertEngineTest : public ::testing::Test {
     v1::AlertPolicy& policy = *quality.mutable_kpi()->mutable_alert_policy();
     policy.set_worsening_score_drop(2);
     policy.mutable_corrective_action_within()->set_seconds(2 * 3600);
+    v1::DefinitionChange yield = quality;
+    yield.mutable_kpi()->set_kpi_id("yield");
+    yield.mutable_kpi()->mutable_alert_policy()->clear_corrective_action_within();
+    yield.mutable_kpi()
+        ->mutable_alert_policy()
+        ->mutable_escalate_after()
+        ->set_seconds(3600);
     AppendDefinitionBatch(
         Batch({unit("ent", "", "ceo"), unit("region", "ent", "vp"),
                unit("area", "region", ""), unit("team", "area", "lead"),
@@ -143,7 +151,7 @@ class AlertEngineTest : public ::testing::Test {
                          v1::POLARITY_HIGHER_IS_BETTER, 90),
                KpiChange("cost", v1::TIME_AGGREGATION_SUM,
                          v1::POLARITY_LOWER_IS_BETTER, 110),
-               visits, quality}));
+               visits, quality, yield}));
   }
 
   void AppendDefinitionBatch(const v1::DefinitionBatch& batch) {
@@ -777,6 +785,30 @@ TEST_F(AlertEngineTest, AnActionOnAnAlertJudgedAheadOfOurClockSurvivesAReplay) {
   EXPECT_EQ(resolved.state(), v1::ALERT_STATE_RESOLVED);
   EXPECT_EQ(FromTimestamp(resolved.updated_time()),
             ahead + absl::Nanoseconds(1));
+  ExpectARebuildRaisesTheSameAlerts();
+}
+
+// Found in review: resolving an alert of another rule stopped the cell's
+// status alert from escalating, though that alert was still OPEN.
+TEST_F(AlertEngineTest, ResolvingAnotherRulesAlertLeavesEscalationAlone) {
+  PublishAMinuteOn("yield", 110);  // Score 10, green.
+  const absl::Time amber = clock_.Now() + absl::Minutes(1);
+  PublishAMinuteOn("yield", 94);   // Amber, and 5.3 points down.
+  ASSERT_EQ(Stored("yield/team/2026-03#1").state(), v1::ALERT_STATE_OPEN);
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_EQ(Resolve("yield/team/2026-03#worsening-1", "Line recalibrated")
+                .state(),
+            v1::ALERT_STATE_RESOLVED);
+  clock_.Advance(absl::Hours(1));
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline &&
+         Stored("yield/team/2026-03#1").escalated_to().empty()) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  const v1::Alert status_alert = Stored("yield/team/2026-03#1");
+  EXPECT_EQ(status_alert.escalated_to(), "vp");
+  EXPECT_EQ(FromTimestamp(status_alert.escalated_time()),
+            amber + absl::Hours(1));
   ExpectARebuildRaisesTheSameAlerts();
 }
 

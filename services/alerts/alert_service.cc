@@ -127,6 +127,14 @@ class SubscriptionReactor final
   grpc::Status pending_finish_;
 };
 
+// Whether the alert's unit is in the subtree of `root` (none: every unit).
+bool InScope(const Definitions& defs, const std::optional<UnitIndex>& root,
+             const v1::Alert& alert) {
+  if (!root) return true;
+  const std::optional<UnitIndex> unit = defs.FindUnit(alert.key().unit_id());
+  return unit && defs.InSubtree(*unit, *root);
+}
+
 // The feed number a token names; errors name the field and what to do.
 absl::StatusOr<int64_t> SequenceOfToken(const std::string& token,
                                         const std::string& feed_id,
@@ -191,9 +199,8 @@ absl::Status AlertService::List(const v1::ListAlertsRequest& request,
     }
     if (request.unit_only()) {
       if (alert.key().unit_id() != request.unit_id()) continue;
-    } else if (root) {
-      std::optional<UnitIndex> unit = defs->FindUnit(alert.key().unit_id());
-      if (!unit || !defs->InSubtree(*unit, *root)) continue;
+    } else if (!InScope(*defs, root, alert)) {
+      continue;
     }
     *response.add_alerts() = std::move(alert);
   }
@@ -215,10 +222,13 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* AlertService::SubscribeAlerts(
   v1::SubscribeAlertsRequest request;
   absl::Status status = ParseRequest(*bytes, request);
   if (status.ok()) status = CheckUnit(request.unit_id());
+  // Resumed after this change; none: from now on.
+  std::optional<int64_t> after;
   if (status.ok() && !request.resume_token().empty()) {
-    status = SequenceOfToken(request.resume_token(), store_.feed_id(),
-                             store_.last_sequence())
-                 .status();
+    absl::StatusOr<int64_t> sequence = SequenceOfToken(
+        request.resume_token(), store_.feed_id(), store_.last_sequence());
+    status = sequence.status();
+    if (sequence.ok()) after = *sequence;
   }
   if (!status.ok()) {
     class Rejected final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
@@ -233,20 +243,15 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* AlertService::SubscribeAlerts(
       new SubscriptionReactor(hub_, request.unit_id(), store_.feed_id());
   const int64_t through = store_.last_sequence();
   std::vector<v1::Alert> backlog;
-  if (!request.resume_token().empty()) {
-    status = Backlog(request, through, backlog);
-  }
+  if (after) status = Backlog(request.unit_id(), *after, through, backlog);
   reactor->Start(std::move(backlog), through);
   if (!status.ok()) reactor->Fail(ToGrpcStatus(status));
   return reactor;
 }
 
-absl::Status AlertService::Backlog(const v1::SubscribeAlertsRequest& request,
+absl::Status AlertService::Backlog(const std::string& unit_id, int64_t after,
                                    int64_t through,
                                    std::vector<v1::Alert>& backlog) {
-  ASSIGN_OR_RETURN(int64_t after,
-                   SequenceOfToken(request.resume_token(), store_.feed_id(),
-                                   through));
   if (through - after > static_cast<int64_t>(kMaxQueuedAlerts)) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "resume_token: ", through - after, " changes behind, more than ",
@@ -256,14 +261,9 @@ absl::Status AlertService::Backlog(const v1::SubscribeAlertsRequest& request,
                    store_.FeedAfter(after, static_cast<size_t>(through - after)));
   std::shared_ptr<const Definitions> defs = definitions_.Current();
   std::optional<UnitIndex> root;
-  if (!request.unit_id().empty()) root = defs->FindUnit(request.unit_id());
+  if (!unit_id.empty()) root = defs->FindUnit(unit_id);
   for (v1::Alert& alert : changes) {
-    if (alert.sequence() > through) break;
-    if (root) {
-      std::optional<UnitIndex> unit = defs->FindUnit(alert.key().unit_id());
-      if (!unit || !defs->InSubtree(*unit, *root)) continue;
-    }
-    backlog.push_back(std::move(alert));
+    if (InScope(*defs, root, alert)) backlog.push_back(std::move(alert));
   }
   return absl::OkStatus();
 }

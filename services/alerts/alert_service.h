@@ -50,9 +50,9 @@ class AlertService final
  private:
   absl::Status List(const v1::ListAlertsRequest& request,
                     v1::ListAlertsResponse& response);
-  // The feed's changes after the request's resume token, up to `through`,
-  // in the request's subtree.
-  absl::Status Backlog(const v1::SubscribeAlertsRequest& request,
+  // The feed's changes numbered after `after` up to `through`, in the
+  // subtree of `unit_id` (empty: every unit).
+  absl::Status Backlog(const std::string& unit_id, int64_t after,
                        int64_t through, std::vector<v1::Alert>& backlog);
   // The engine's health, then the unit's existence.
   absl::Status CheckUnit(const std::string& unit_id);

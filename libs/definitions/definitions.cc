@@ -696,6 +696,22 @@ absl::Status ResolveAlertPolicy(const v1::AlertPolicy& policy,
                    "must be from 0 (off) to 10 points");
   }
   info.alerts.worsening_score_drop = drop;
+  ASSIGN_OR_RETURN(info.alerts.projection_window,
+                   PolicyDuration(policy.projection_window(),
+                                  policy.has_projection_window(),
+                                  field + ".projection_window"));
+  switch (policy.projected_miss_at()) {
+    case v1::KPI_STATUS_UNSPECIFIED:
+    case v1::KPI_STATUS_RED:
+      info.alerts.projected_miss_at = KpiStatus::kRed;
+      break;
+    case v1::KPI_STATUS_AMBER:
+      info.alerts.projected_miss_at = KpiStatus::kAmber;
+      break;
+    default:
+      return Invalid(field + ".projected_miss_at",
+                     "must be KPI_STATUS_RED or KPI_STATUS_AMBER");
+  }
   return absl::OkStatus();
 }
 

@@ -59,6 +59,8 @@ struct AlertPolicy {
   absl::Duration escalate_after = absl::ZeroDuration();
   double worsening_score_drop = 0;
   absl::Duration corrective_action_within = absl::ZeroDuration();
+  absl::Duration projection_window = absl::ZeroDuration();
+  KpiStatus projected_miss_at = KpiStatus::kRed;  // kAmber or kRed.
 };
 
 struct KpiInfo {

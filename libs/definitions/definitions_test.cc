@@ -93,10 +93,30 @@ TEST(DefinitionsTest, AlertRulesAreCheckedFieldByField) {
                                  "corrective_action_within: must be from one "
                                  "minute to 366 days")));
   policy.mutable_corrective_action_within()->set_seconds(86400);
+  policy.mutable_projection_window()->set_seconds(30);
+  EXPECT_THAT(Definitions().WithBatch(Batch({kpi})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("changes[0].kpi.alert_policy."
+                                 "projection_window: must be from one "
+                                 "minute to 366 days")));
+  policy.mutable_projection_window()->set_seconds(7 * 86400);
+  policy.set_projected_miss_at(v1::KPI_STATUS_GREEN);
+  EXPECT_THAT(Definitions().WithBatch(Batch({kpi})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("changes[0].kpi.alert_policy."
+                                 "projected_miss_at: must be KPI_STATUS_RED "
+                                 "or KPI_STATUS_AMBER")));
+  policy.clear_projected_miss_at();
   auto defs = Definitions().WithBatch(Batch({kpi}));
   ASSERT_OK(defs);
   EXPECT_EQ(defs->kpi(0).alerts.worsening_score_drop, 2.5);
   EXPECT_EQ(defs->kpi(0).alerts.corrective_action_within, absl::Hours(24));
+  EXPECT_EQ(defs->kpi(0).alerts.projection_window, absl::Hours(24 * 7));
+  EXPECT_EQ(defs->kpi(0).alerts.projected_miss_at, KpiStatus::kRed);
+  policy.set_projected_miss_at(v1::KPI_STATUS_AMBER);
+  defs = Definitions().WithBatch(Batch({kpi}));
+  ASSERT_OK(defs);
+  EXPECT_EQ(defs->kpi(0).alerts.projected_miss_at, KpiStatus::kAmber);
 }
 
 v1::DefinitionChange Move(const std::string& unit, const std::string& parent,

@@ -550,13 +550,35 @@ absl::Status AlertEngine::JudgeAt(const std::string& cell_key,
                                   const CellRule& rule, absl::Time time,
                                   CellStatus& cell, Pending& pending,
                                   bool new_figure) {
-  const Judgement judgement = rule.judging.At(cell.actual, cell.target, time);
   cell.judged_at = time;
   cell.due = NextStatusChange(rule.judging, cell.actual, cell.target, time)
                  .value_or(absl::InfiniteFuture());
-  return SetStatus(cell_key, rule,
-                   {judgement.status, judgement.expected, judgement.score},
-                   time, cell, pending, new_figure);
+  const absl::Duration window = rule.policy.projection_window;
+  if (new_figure && window > absl::ZeroDuration()) {
+    cell.pace.Observe(rule.judging, window, {time, cell.actual});
+  }
+  return SetStatus(cell_key, rule, FigureAt(rule, cell, time), time, cell,
+                   pending, new_figure);
+}
+
+AlertEngine::Figure AlertEngine::FigureAt(const CellRule& rule,
+                                          const CellStatus& cell,
+                                          absl::Time time) {
+  const Judgement judgement = rule.judging.At(cell.actual, cell.target, time);
+  Figure figure{judgement.status, judgement.expected, judgement.score};
+  const absl::Duration window = rule.policy.projection_window;
+  if (window <= absl::ZeroDuration()) return figure;
+  figure.projected =
+      cell.pace.ProjectedEnd(rule.judging, window, {time, cell.actual});
+  if (figure.projected) {
+    // Judged as the period's end would judge it: against the whole target.
+    figure.projected_status =
+        rule.judging
+            .At(*figure.projected, cell.target,
+                rule.judging.calendar.End(rule.judging.period))
+            .status;
+  }
+  return figure;
 }
 
 absl::StatusOr<v1::Alert*> AlertEngine::OpenAlert(const std::string& cell_key,
@@ -600,6 +622,13 @@ void AlertEngine::ShowFigure(const CellStatus& cell, const Figure& figure,
   } else {
     alert.clear_score();
   }
+  if (figure.projected) {
+    alert.set_projected(*figure.projected);
+  } else {
+    alert.clear_projected();
+  }
+  alert.set_projected_status(
+      static_cast<v1::KpiStatus>(figure.projected_status));
   *alert.mutable_updated_time() = ToProto(time);
   alert.set_version(alert.version() + 1);
 }
@@ -610,7 +639,11 @@ bool AlertEngine::ShowsFigure(const CellStatus& cell, const Figure& figure,
          alert.actual() == cell.actual && alert.target() == cell.target &&
          alert.expected() == figure.expected &&
          alert.has_score() == figure.score.has_value() &&
-         (!figure.score || alert.score() == *figure.score);
+         (!figure.score || alert.score() == *figure.score) &&
+         alert.has_projected() == figure.projected.has_value() &&
+         (!figure.projected || alert.projected() == *figure.projected) &&
+         alert.projected_status() ==
+             static_cast<v1::KpiStatus>(figure.projected_status);
 }
 
 absl::Status AlertEngine::SetStatus(const std::string& cell_key,
@@ -625,7 +658,8 @@ absl::Status AlertEngine::SetStatus(const std::string& cell_key,
   if (status != previous) TrackRedSpell(rule, status, time, cell);
   // Alerts of the other rules open on the cell show the figure as it is.
   for (v1::AlertRule other :
-       {v1::ALERT_RULE_WORSENING, v1::ALERT_RULE_NO_CORRECTIVE_ACTION}) {
+       {v1::ALERT_RULE_WORSENING, v1::ALERT_RULE_NO_CORRECTIVE_ACTION,
+        v1::ALERT_RULE_PROJECTED_MISS}) {
     if ((cell.open_rules & Bit(other)) == 0) continue;
     ASSIGN_OR_RETURN(v1::Alert * alert, OpenAlertOf(cell_key, other, pending));
     if (alert != nullptr && !ShowsFigure(cell, figure, *alert)) {
@@ -637,6 +671,7 @@ absl::Status AlertEngine::SetStatus(const std::string& cell_key,
         JudgeWorsening(cell_key, rule, figure, *figure.score, time, cell,
                        pending));
   }
+  RETURN_IF_ERROR(JudgeProjection(cell_key, rule, figure, time, cell, pending));
 
   ASSIGN_OR_RETURN(AlertIndex * index, pending.Index(cell_key));
   ASSIGN_OR_RETURN(v1::Alert * alert,
@@ -711,6 +746,30 @@ absl::Status AlertEngine::JudgeWorsening(const std::string& cell_key,
   return absl::OkStatus();
 }
 
+absl::Status AlertEngine::JudgeProjection(const std::string& cell_key,
+                                          const CellRule& rule,
+                                          const Figure& figure,
+                                          absl::Time time, CellStatus& cell,
+                                          Pending& pending) {
+  // Nothing to say (no window yet, or the period over): as it was.
+  if (!figure.projected) return absl::OkStatus();
+  const bool missed = cell.projection_missed;
+  cell.projection_missed = Severity(figure.projected_status) >=
+                           Severity(rule.policy.projected_miss_at);
+  // Raised as the projection starts to miss: one resolved while it still
+  // does comes back only once it recovered and misses again.
+  if (!cell.projection_missed || missed ||
+      (cell.open_rules & Bit(v1::ALERT_RULE_PROJECTED_MISS)) != 0) {
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(v1::Alert * alert,
+                   OpenAlert(cell_key, v1::ALERT_RULE_PROJECTED_MISS, time,
+                             pending));
+  cell.open_rules |= Bit(v1::ALERT_RULE_PROJECTED_MISS);
+  ShowFigure(cell, figure, time, *alert);
+  return absl::OkStatus();
+}
+
 absl::Status AlertEngine::RaiseNoAction(const std::string& cell_key,
                                         const CellRule& rule,
                                         CellStatus& cell, Pending& pending) {
@@ -725,10 +784,7 @@ absl::Status AlertEngine::RaiseNoAction(const std::string& cell_key,
                              time, pending));
   cell.open_rules |= Bit(v1::ALERT_RULE_NO_CORRECTIVE_ACTION);
   *alert->mutable_red_since() = ToProto(cell.red_since);
-  const Judgement judgement =
-      rule.judging.At(cell.actual, cell.target, time);
-  ShowFigure(cell, {cell.status, judgement.expected, judgement.score}, time,
-             *alert);
+  ShowFigure(cell, FigureAt(rule, cell, time), time, *alert);
   return absl::OkStatus();
 }
 

@@ -148,7 +148,13 @@ class AlertEngine {
     KpiStatus status;
     double expected;
     std::optional<double> score;  // None without a value.
+    // Where the period is heading, when the KPI projects and can yet.
+    std::optional<double> projected;
+    KpiStatus projected_status = KpiStatus::kUnknown;
   };
+  // The cell's figure at `time`, its value judged.
+  static Figure FigureAt(const CellRule& rule, const CellStatus& cell,
+                         absl::Time time);
   // nullopt for a key of no known KPI and period.
   static std::optional<CellRule> RuleFor(
       std::shared_ptr<const Definitions> definitions,
@@ -190,6 +196,11 @@ class AlertEngine {
                               const CellRule& rule, const Figure& figure,
                               double score, absl::Time time, CellStatus& cell,
                               Pending& pending);
+  // Opens a PROJECTED_MISS alert when the projection starts to miss.
+  absl::Status JudgeProjection(const std::string& cell_key,
+                               const CellRule& rule, const Figure& figure,
+                               absl::Time time, CellStatus& cell,
+                               Pending& pending);
   // At the cell's no_action_due: opens its NO_CORRECTIVE_ACTION alert.
   absl::Status RaiseNoAction(const std::string& cell_key, const CellRule& rule,
                              CellStatus& cell, Pending& pending);

@@ -118,7 +118,9 @@ class AlertEngineTest : public ::testing::Test {
   // ("lead"). "visits" is a stock whose unacknowledged alerts escalate
   // after an hour; "quality" one whose score falling 2 points is news and
   // whose red spells want a corrective action within 2 hours; "yield" one
-  // whose score falling 2 points is news and whose alerts escalate.
+  // whose score falling 2 points is news and whose alerts escalate;
+  // "bookings" a flow projected from its pace over the last 2 to 4 days,
+  // news when it is heading for amber or worse.
   void AppendDefinitions() {
     auto unit = [](const std::string& id, const std::string& parent,
                    const std::string& owner) {
@@ -144,6 +146,12 @@ class AlertEngineTest : public ::testing::Test {
         ->mutable_alert_policy()
         ->mutable_escalate_after()
         ->set_seconds(3600);
+    v1::DefinitionChange bookings =
+        KpiChange("bookings", v1::TIME_AGGREGATION_SUM,
+                  v1::POLARITY_HIGHER_IS_BETTER, 90);
+    v1::AlertPolicy& projecting = *bookings.mutable_kpi()->mutable_alert_policy();
+    projecting.mutable_projection_window()->set_seconds(2 * 86400);
+    projecting.set_projected_miss_at(v1::KPI_STATUS_AMBER);
     AppendDefinitionBatch(
         Batch({unit("ent", "", "ceo"), unit("region", "ent", "vp"),
                unit("area", "region", ""), unit("team", "area", "lead"),
@@ -151,7 +159,7 @@ class AlertEngineTest : public ::testing::Test {
                          v1::POLARITY_HIGHER_IS_BETTER, 90),
                KpiChange("cost", v1::TIME_AGGREGATION_SUM,
                          v1::POLARITY_LOWER_IS_BETTER, 110),
-               visits, quality, yield}));
+               visits, quality, yield, bookings}));
   }
 
   void AppendDefinitionBatch(const v1::DefinitionBatch& batch) {
@@ -810,6 +818,75 @@ TEST_F(AlertEngineTest, ResolvingAnotherRulesAlertLeavesEscalationAlone) {
   EXPECT_EQ(FromTimestamp(status_alert.escalated_time()),
             amber + absl::Hours(1));
   ExpectARebuildRaisesTheSameAlerts();
+}
+
+}  // namespace
+}  // namespace strata::alerts
+
+namespace strata::alerts {
+namespace {
+
+// Ahead of its expected-to-date figure all along (green), but slowing: the
+// pace of the last days says the month ends short, and the manager hears so
+// while there is time to act.
+TEST_F(AlertEngineTest, APaceHeadingForAMissRaisesAProjectedMissInTime) {
+  const absl::Time march_1 =
+      absl::FromCivil(absl::CivilDay(2026, 3, 1), absl::UTCTimeZone());
+  // `value` judged `days` into March (on the clock, which only advances).
+  auto publish_on = [&](double days, double value) {
+    clock_.Advance(march_1 + absl::Hours(24 * days) - clock_.Now());
+    PublishRollup("bookings", value, ++versions_["bookings"], -1,
+                  clock_.Now());
+    Settle();
+  };
+  publish_on(10, 45);  // 45 in 10 of 31 days: 139.5 at that pace.
+  publish_on(12.5, 48);
+  // 3 in the last 2.5 days: 48 + 3 x 18.5 / 2.5 = 70.2 at the end.
+  std::vector<v1::Alert> alerts = WaitForPublished(1);
+  ASSERT_EQ(alerts.size(), 1u);
+  const v1::Alert raised = alerts[0];
+  EXPECT_EQ(raised.alert_id(), "bookings/team/2026-03#projected-miss-1");
+  EXPECT_EQ(raised.rule(), v1::ALERT_RULE_PROJECTED_MISS);
+  EXPECT_EQ(raised.status(), v1::KPI_STATUS_GREEN);  // 48 of 40.3 expected.
+  EXPECT_EQ(raised.actual(), 48);
+  EXPECT_NEAR(raised.projected(), 70.2, 1e-9);
+  EXPECT_EQ(raised.projected_status(), v1::KPI_STATUS_RED);
+
+  clock_.Advance(absl::Minutes(1));
+  Resolve(raised.alert_id(), "Second sales push");
+  // Still heading for a miss (73): resolved, it is not raised again.
+  publish_on(13, 49);
+  // Back on course (102.75), then heading for amber (94.25): news again.
+  publish_on(14, 56);
+  EXPECT_EQ(Stored("bookings/team/2026-03#projected-miss-2").alert_id(), "");
+  publish_on(16.5, 58);
+  const v1::Alert again = Stored("bookings/team/2026-03#projected-miss-2");
+  EXPECT_EQ(again.state(), v1::ALERT_STATE_OPEN);
+  EXPECT_NEAR(again.projected(), 58 + 10 * 14.5 / 4, 1e-9);
+  EXPECT_EQ(again.projected_status(), v1::KPI_STATUS_AMBER);
+  // The status itself never left green: no status alert.
+  EXPECT_EQ(Stored("bookings/team/2026-03#1").alert_id(), "");
+  ExpectARebuildRaisesTheSameAlerts();
+}
+
+// An open alert of any rule shows where the period is heading, and stops
+// once the period is over.
+TEST_F(AlertEngineTest, OpenAlertsShowTheProjectionWhileThePeriodLasts) {
+  const absl::Time march_1 =
+      absl::FromCivil(absl::CivilDay(2026, 3, 1), absl::UTCTimeZone());
+  // Red (25 of 32.3), and heading for red: both rules raise one.
+  PublishRollup("bookings", 25, 1, -1, clock_.Now());
+  ASSERT_EQ(WaitForPublished(2).size(), 2u);
+  v1::Alert alert = Stored("bookings/team/2026-03#1");
+  EXPECT_NEAR(alert.projected(), 25 * 3.1, 1e-9);
+  EXPECT_EQ(alert.projected_status(), v1::KPI_STATUS_RED);
+  PublishRollup("bookings", 70, 2, -1,
+                march_1 + absl::Hours(24 * 31 + 1));  // April 1st.
+  Settle();
+  alert = Stored("bookings/team/2026-03#1");
+  EXPECT_EQ(alert.actual(), 70);
+  EXPECT_FALSE(alert.has_projected());
+  EXPECT_EQ(alert.projected_status(), v1::KPI_STATUS_UNSPECIFIED);
 }
 
 }  // namespace

@@ -12,6 +12,8 @@ absl::string_view RuleName(v1::AlertRule rule) {
       return "worsening";
     case v1::ALERT_RULE_NO_CORRECTIVE_ACTION:
       return "no-action";
+    case v1::ALERT_RULE_PROJECTED_MISS:
+      return "projected-miss";
     default:
       return "";
   }

@@ -73,7 +73,7 @@ absl::Time TimeOfDueKey(absl::string_view key) {
 absl::StatusOr<std::optional<CellStatus>> DecodeCell(
     absl::string_view key, const std::optional<std::string>& value) {
   if (!value) return std::nullopt;
-  if (value->size() != 13 * 8) return Malformed("cell", key);
+  if (value->size() != 18 * 8) return Malformed("cell", key);
   CellStatus cell;
   cell.actual = DoubleFromBits(DecodeFixed64At(*value, 0));
   cell.target = DoubleFromBits(DecodeFixed64At(*value, 1));
@@ -88,6 +88,11 @@ absl::StatusOr<std::optional<CellStatus>> DecodeCell(
   cell.red_since = DecodeTime(DecodeFixed64At(*value, 10));
   cell.no_action_due = DecodeTime(DecodeFixed64At(*value, 11));
   cell.open_rules = static_cast<uint32_t>(DecodeFixed64At(*value, 12));
+  cell.pace.from = {DecodeTime(DecodeFixed64At(*value, 13)),
+                    DoubleFromBits(DecodeFixed64At(*value, 14))};
+  cell.pace.next = {DecodeTime(DecodeFixed64At(*value, 15)),
+                    DoubleFromBits(DecodeFixed64At(*value, 16))};
+  cell.projection_missed = DecodeFixed64At(*value, 17) != 0;
   return cell;
 }
 
@@ -108,7 +113,7 @@ absl::StatusOr<std::unique_ptr<AlertStore>> AlertStore::Open(
                    StateDb::Open({path,
                                   {"cells", "index", "alerts", "due",
                                    "deferred", "feed"},
-                                  "strata.alerts/4"}));
+                                  "strata.alerts/5"}));
   ASSIGN_OR_RETURN(std::optional<std::string> feed_id, db->Get(kFeed, ""));
   if (!feed_id) {
     feed_id = NewRecordId().substr(0, 16);
@@ -266,7 +271,12 @@ absl::Status AlertStore::Commit(AlertChanges& changes) {
                               BitsOfDouble(cell.best_score),
                               EncodeTime(cell.red_since),
                               EncodeTime(cell.no_action_due),
-                              static_cast<int64_t>(cell.open_rules)}));
+                              static_cast<int64_t>(cell.open_rules),
+                              EncodeTime(cell.pace.from.time),
+                              BitsOfDouble(cell.pace.from.actual),
+                              EncodeTime(cell.pace.next.time),
+                              BitsOfDouble(cell.pace.next.actual),
+                              cell.projection_missed ? 1 : 0}));
     if (NextWake(cell) != absl::InfiniteFuture()) {
       batch.Put(db_->family(kDue), DueKey(NextWake(cell), key), "");
     }

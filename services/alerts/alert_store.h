@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "libs/eventlog/event_log.h"
+#include "libs/scorecard/projection.h"
 #include "libs/scorecard/status.h"
 #include "libs/storage/state_db.h"
 #include "strata/v1/alert.pb.h"
@@ -50,6 +51,10 @@ struct CellStatus {
   // Which rules other than STATUS_CHANGE have an alert open on the cell
   // (bit 1 << rule), so that a new figure loads only those.
   uint32_t open_rules = 0;
+  // The recent pace its projection is made from, and whether the last
+  // projection missed (a PROJECTED_MISS alert opens when it starts to).
+  PaceWindow pace;
+  bool projection_missed = false;
 };
 
 // When the engine next has something to do for the cell.

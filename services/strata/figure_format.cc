@@ -122,6 +122,11 @@ std::string FormatAlert(const v1::Alert& alert) {
   if (alert.has_best_score()) {
     absl::StrAppend(&line, absl::StrFormat(" (best %.1f)", alert.best_score()));
   }
+  if (alert.has_projected()) {
+    absl::StrAppend(&line, absl::StrFormat(" heading for %.2f (%s)",
+                                           alert.projected(),
+                                           StatusName(alert.projected_status())));
+  }
   if (!alert.corrective_action().empty()) {
     absl::StrAppend(&line, "  action: ", alert.corrective_action());
     if (!alert.corrective_action_owner().empty()) {

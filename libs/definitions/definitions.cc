@@ -746,8 +746,15 @@ absl::Status Definitions::ApplyKpi(const v1::Kpi& kpi,
   RETURN_IF_ERROR(ResolveTargetProfile(kpi, field, info));
   RETURN_IF_ERROR(ResolveAlertPolicy(kpi.alert_policy(),
                                      field + ".alert_policy", info));
+  RETURN_IF_ERROR(ResolveFeedSchedule(kpi, field + ".feed", info));
   if (std::optional<KpiIndex> existing = FindKpi(kpi.kpi_id())) {
     KpiInfo& old = kpis_[*existing];
+    // A schedule declared again is checked from when it first was.
+    if (info.feed && old.feed && !kpi.feed().has_since()) {
+      info.feed->since = old.feed->since;
+      *info.definition.mutable_feed()->mutable_since() =
+          old.definition.feed().since();
+    }
     if (old.time_aggregation != info.time_aggregation ||
         old.hierarchy_aggregation != info.hierarchy_aggregation ||
         old.weight != info.weight || old.periods != info.periods ||
@@ -780,6 +787,75 @@ absl::Status Definitions::ApplyKpi(const v1::Kpi& kpi,
   kpi_index_[kpi.kpi_id()] = index;
   kpis_.push_back(std::move(info));
   return absl::OkStatus();
+}
+
+absl::Status Definitions::ResolveFeedSchedule(const v1::Kpi& kpi,
+                                              const std::string& field,
+                                              KpiInfo& info) const {
+  const v1::FeedSchedule& feed = kpi.feed();
+  if (feed.cadence() == v1::PERIOD_KIND_UNSPECIFIED) {
+    if (feed.unit_ids_size() > 0 || feed.has_due_after() || feed.has_since()) {
+      return Invalid(field + ".cadence", "required for a feed schedule");
+    }
+    return absl::OkStatus();
+  }
+  if (!IsPeriodKind(feed.cadence()) ||
+      feed.cadence() == v1::PERIOD_KIND_YEAR_TO_DATE ||
+      feed.cadence() == v1::PERIOD_KIND_QUARTER_TO_DATE) {
+    return Invalid(field + ".cadence",
+                   "must be DAY, ISO_WEEK, MONTH, QUARTER, YEAR or "
+                   "FISCAL_YEAR");
+  }
+  FeedSchedule schedule;
+  schedule.cadence = static_cast<PeriodKind>(feed.cadence());
+  if (!info.periods.Contains(schedule.cadence)) {
+    return Invalid(field + ".cadence",
+                   absl::StrCat("the KPI keeps no ",
+                                PeriodKindName(schedule.cadence),
+                                " rollups; add it to periods"));
+  }
+  const google::protobuf::Duration& grace = feed.due_after();
+  if (grace.seconds() < 0 || grace.nanos() < 0 || grace.nanos() > 999'999'999 ||
+      grace.seconds() > 366LL * 86400) {
+    return Invalid(field + ".due_after", "must be from 0 to 366 days");
+  }
+  schedule.due_after =
+      absl::Seconds(grace.seconds()) + absl::Nanoseconds(grace.nanos());
+  for (int i = 0; i < feed.unit_ids_size(); ++i) {
+    std::optional<UnitIndex> unit = FindUnit(feed.unit_ids(i));
+    if (!unit) {
+      return absl::NotFoundError(absl::StrCat(field, ".unit_ids[", i,
+                                              "]: unknown unit ",
+                                              Quoted(feed.unit_ids(i))));
+    }
+    schedule.units.push_back(*unit);
+  }
+  if (feed.has_since()) {
+    const google::protobuf::Timestamp& since = feed.since();
+    if (since.seconds() < 0 || since.seconds() > 253402300799 ||
+        since.nanos() < 0 || since.nanos() > 999'999'999) {
+      return Invalid(field + ".since", "must be from 1970 to 9999");
+    }
+    schedule.since = absl::FromUnixSeconds(since.seconds()) +
+                     absl::Nanoseconds(since.nanos());
+  }
+  info.feed = std::move(schedule);
+  return absl::OkStatus();
+}
+
+std::optional<absl::Time> Definitions::FeedDue(KpiIndex kpi, UnitIndex unit,
+                                               const Period& period) const {
+  const std::optional<FeedSchedule>& feed = kpis_[kpi].feed;
+  if (!feed || feed->cadence != period.kind) return std::nullopt;
+  if (feed->units.empty()) {
+    if (!units_[unit].children.empty()) return std::nullopt;
+  } else if (std::find(feed->units.begin(), feed->units.end(), unit) ==
+             feed->units.end()) {
+    return std::nullopt;
+  }
+  const absl::Time end = calendar_.End(period);
+  if (end <= feed->since) return std::nullopt;
+  return end + feed->due_after;
 }
 
 absl::Status Definitions::ApplyTarget(const v1::Target& target,

@@ -63,6 +63,16 @@ struct AlertPolicy {
   KpiStatus projected_miss_at = KpiStatus::kRed;  // kAmber or kRed.
 };
 
+// Kpi.feed, resolved: when a feed's data is due.
+struct FeedSchedule {
+  PeriodKind cadence = PeriodKind::kDay;
+  absl::Duration due_after = absl::ZeroDuration();
+  std::vector<UnitIndex> units;  // Empty: every unit without children.
+  // Periods ending after it are checked; InfiniteFuture until a reader of
+  // the log filled it in (see DefinitionsFollower).
+  absl::Time since = absl::InfiniteFuture();
+};
+
 struct KpiInfo {
   v1::Kpi definition;
   TimeAggregation time_aggregation = TimeAggregation::kSum;
@@ -81,6 +91,7 @@ struct KpiInfo {
   // How its targets accrue through a period; the proto's default resolved.
   TargetProfile target_profile;
   AlertPolicy alerts;
+  std::optional<FeedSchedule> feed;
 };
 
 class Definitions {
@@ -93,6 +104,10 @@ class Definitions {
   absl::StatusOr<Definitions> WithBatch(const v1::DefinitionBatch& batch) const;
 
   std::optional<UnitIndex> FindUnit(absl::string_view unit_id) const;
+  // When `unit`'s data of `kpi` for `period` is due by the KPI's feed
+  // schedule; nullopt when the schedule does not ask for it.
+  std::optional<absl::Time> FeedDue(KpiIndex kpi, UnitIndex unit,
+                                    const Period& period) const;
   std::optional<KpiIndex> FindKpi(absl::string_view kpi_id) const;
   const UnitInfo& unit(UnitIndex index) const { return units_[index]; }
   const KpiInfo& kpi(KpiIndex index) const { return kpis_[index]; }
@@ -171,6 +186,9 @@ class Definitions {
                                     const std::string& field, KpiInfo& info);
   absl::Status ResolvePeriods(const v1::Kpi& kpi, const std::string& field,
                               KpiInfo& info) const;
+  absl::Status ResolveFeedSchedule(const v1::Kpi& kpi,
+                                   const std::string& field,
+                                   KpiInfo& info) const;
 
   // The organisation as it stood from `from` until the next shape's start.
   struct Shape {

@@ -104,6 +104,28 @@ absl::Status DefinitionsFollower::WaitForOffset(int64_t offset,
   return absl::OkStatus();
 }
 
+namespace {
+
+// A feed schedule declared without `since` is checked from when it was
+// declared: the batch's time on the log, the same for every reader. One
+// declared before keeps its time (see Definitions::ApplyKpi).
+void StampFeedSchedules(const Definitions& base,
+                        const google::protobuf::Timestamp& appended,
+                        v1::DefinitionBatch& batch) {
+  for (v1::DefinitionChange& change : *batch.mutable_changes()) {
+    if (!change.has_kpi() || !change.kpi().has_feed()) continue;
+    v1::FeedSchedule& feed = *change.mutable_kpi()->mutable_feed();
+    if (feed.cadence() == v1::PERIOD_KIND_UNSPECIFIED || feed.has_since()) {
+      continue;
+    }
+    const std::optional<KpiIndex> known = base.FindKpi(change.kpi().kpi_id());
+    if (known && base.kpi(*known).feed) continue;
+    *feed.mutable_since() = appended;
+  }
+}
+
+}  // namespace
+
 void DefinitionsFollower::Run() {
   while (!stop_) {
     auto records = consumer_->Poll(256, absl::Milliseconds(100));
@@ -122,6 +144,8 @@ void DefinitionsFollower::Run() {
         STRATA_LOG(ERROR) << "definitions: skipping malformed record at offset "
                           << record.offset;
       } else {
+        StampFeedSchedules(*base, envelope.append_time(),
+                           *envelope.mutable_definitions());
         // Writers validate before appending; a batch that still fails here
         // (two writers raced) is skipped the same way by every reader.
         auto applied = base->WithBatch(envelope.definitions());

@@ -15,6 +15,7 @@ namespace strata {
 namespace {
 
 using ::strata::testing::Batch;
+using ::strata::testing::KpiChange;
 using ::strata::testing::UnitChange;
 
 class DefinitionsFollowerTest : public ::testing::Test {
@@ -67,6 +68,33 @@ TEST_F(DefinitionsFollowerTest, AListenerIsCalledOnlyWhileRegistered) {
   AppendUnit("b");
   EXPECT_EQ(calls, 1);
   EXPECT_TRUE(follower_->Current()->FindUnit("b").has_value());
+}
+
+// Every reader checks a feed schedule from the same instant: when it was
+// first declared on the log.
+TEST_F(DefinitionsFollowerTest, AFeedScheduleCountsFromWhenItWasFirstDeclared) {
+  follower_->Start();
+  auto append = [&](absl::Time at) {
+    v1::DefinitionChange kpi = KpiChange("k");
+    kpi.mutable_kpi()->add_periods(v1::PERIOD_KIND_DAY);
+    kpi.mutable_kpi()->mutable_feed()->set_cadence(v1::PERIOD_KIND_DAY);
+    v1::EventEnvelope envelope = NewEnvelope(ThisProducer("test"));
+    envelope.mutable_append_time()->set_seconds(absl::ToUnixSeconds(at));
+    envelope.mutable_append_time()->set_nanos(0);
+    *envelope.mutable_definitions() = Batch({UnitChange("a", ""), kpi});
+    ASSERT_OK(log_->Append(kDefinitionsTopic,
+                           {{"defs", envelope.SerializeAsString()}}));
+    ASSERT_OK(follower_->CatchUp(absl::Seconds(5)));
+  };
+  const absl::Time first = absl::FromUnixSeconds(1'770'000'000);
+  append(first);
+  auto since = [&] {
+    std::shared_ptr<const Definitions> defs = follower_->Current();
+    return defs->kpi(*defs->FindKpi("k")).feed->since;
+  };
+  EXPECT_EQ(since(), first);
+  append(first + absl::Hours(30));
+  EXPECT_EQ(since(), first);
 }
 
 }  // namespace

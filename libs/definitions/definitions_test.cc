@@ -1,6 +1,7 @@
 #include "libs/definitions/definitions.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 #include "gtest/gtest.h"
 #include "libs/definitions/testing/definition_builders.h"
 #include "libs/status/status_matchers.h"
@@ -74,6 +75,71 @@ TEST(DefinitionsTest, AlertsEscalateAfterAMinuteAtLeast) {
                 ->kpi(0)
                 .alerts.escalate_after,
             absl::ZeroDuration());
+}
+
+// A feed schedule names a kept period kind and known units; its due
+// times follow the calendar, for the units it names (by default the units
+// without children), for periods ending after it was declared.
+TEST(DefinitionsTest, AFeedScheduleSaysWhichCellsAreDueWhen) {
+  auto kpi = KpiChange("k");
+  kpi.mutable_kpi()->add_periods(v1::PERIOD_KIND_DAY);
+  kpi.mutable_kpi()->add_periods(v1::PERIOD_KIND_MONTH);
+  v1::FeedSchedule& feed = *kpi.mutable_kpi()->mutable_feed();
+  feed.set_cadence(v1::PERIOD_KIND_ISO_WEEK);
+  const auto units = {UnitChange("ent", ""), UnitChange("a", "ent"),
+                      UnitChange("b", "ent")};
+  auto with = [&](const v1::DefinitionChange& change) {
+    std::vector<v1::DefinitionChange> changes(units);
+    changes.push_back(change);
+    return Definitions().WithBatch(Batch(changes));
+  };
+  EXPECT_THAT(with(kpi), StatusIs(absl::StatusCode::kInvalidArgument,
+                                  HasSubstr("changes[3].kpi.feed.cadence: the "
+                                            "KPI keeps no iso_week rollups")));
+  feed.set_cadence(v1::PERIOD_KIND_YEAR_TO_DATE);
+  EXPECT_THAT(with(kpi), StatusIs(absl::StatusCode::kInvalidArgument,
+                                  HasSubstr("changes[3].kpi.feed.cadence: "
+                                            "must be DAY")));
+  feed.set_cadence(v1::PERIOD_KIND_DAY);
+  feed.mutable_due_after()->set_seconds(-1);
+  EXPECT_THAT(with(kpi), StatusIs(absl::StatusCode::kInvalidArgument,
+                                  HasSubstr("changes[3].kpi.feed.due_after: "
+                                            "must be from 0 to 366 days")));
+  feed.mutable_due_after()->set_seconds(6 * 3600);
+  feed.add_unit_ids("nowhere");
+  EXPECT_THAT(with(kpi), StatusIs(absl::StatusCode::kNotFound,
+                                  HasSubstr("changes[3].kpi.feed.unit_ids[0]: "
+                                            "unknown unit 'nowhere'")));
+  feed.clear_unit_ids();
+  v1::DefinitionChange no_cadence = KpiChange("k");
+  no_cadence.mutable_kpi()->mutable_feed()->add_unit_ids("a");
+  EXPECT_THAT(with(no_cadence),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("changes[3].kpi.feed.cadence: required")));
+
+  const absl::TimeZone utc = absl::UTCTimeZone();
+  feed.mutable_since()->set_seconds(
+      absl::ToUnixSeconds(absl::FromCivil(absl::CivilHour(2026, 3, 5, 12), utc)));
+  absl::StatusOr<Definitions> defs = with(kpi);
+  ASSERT_OK(defs);
+  const KpiIndex k = *defs->FindKpi("k");
+  const Period march_5 = *ParsePeriod(PeriodKind::kDay, "2026-03-05");
+  const Period march_4 = *ParsePeriod(PeriodKind::kDay, "2026-03-04");
+  // Due six hours after the day: for the leaves, not for their parent.
+  EXPECT_EQ(defs->FeedDue(k, *defs->FindUnit("a"), march_5),
+            absl::FromCivil(absl::CivilHour(2026, 3, 6, 6), utc));
+  EXPECT_FALSE(defs->FeedDue(k, *defs->FindUnit("ent"), march_5).has_value());
+  // Before the schedule, and for other kinds of period: nothing.
+  EXPECT_FALSE(defs->FeedDue(k, *defs->FindUnit("a"), march_4).has_value());
+  EXPECT_FALSE(defs->FeedDue(k, *defs->FindUnit("a"),
+                             {PeriodKind::kMonth, 2026 * 12 + 2})
+                   .has_value());
+  // Named units only, parents included.
+  feed.add_unit_ids("ent");
+  defs = with(kpi);
+  ASSERT_OK(defs);
+  EXPECT_TRUE(defs->FeedDue(k, *defs->FindUnit("ent"), march_5).has_value());
+  EXPECT_FALSE(defs->FeedDue(k, *defs->FindUnit("a"), march_5).has_value());
 }
 
 TEST(DefinitionsTest, AlertRulesAreCheckedFieldByField) {

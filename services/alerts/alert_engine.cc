@@ -39,6 +39,17 @@ absl::Time ActedAt(const std::string& envelope) {
 
 constexpr uint32_t Bit(v1::AlertRule rule) { return uint32_t{1} << rule; }
 
+// Whether a feed schedule wants the cell's data.
+bool FeedScheduled(const Definitions& defs, const v1::RollupKey& key,
+                   const std::string& cell_key) {
+  const std::optional<KpiIndex> kpi = defs.FindKpi(key.kpi_id());
+  if (!kpi || !defs.kpi(*kpi).feed) return false;  // Most KPIs: at once.
+  const std::optional<UnitIndex> unit = defs.FindUnit(key.unit_id());
+  absl::StatusOr<CellKeyParts> parts = ParseCellKey(cell_key);
+  return unit && parts.ok() &&
+         defs.FeedDue(*kpi, *unit, parts->period).has_value();
+}
+
 // An alert (re)opened at `time` escalates `after` later, unless acted on.
 void ScheduleEscalation(absl::Duration after, absl::Time time,
                         CellStatus& cell) {
@@ -143,9 +154,14 @@ class AlertEngine::Pending {
     return &deferred_.emplace(cell_key, std::move(stored)).first->second;
   }
 
+  void SetNextFeedCheck(const std::string& kpi_id, int64_t next) {
+    feed_checks_[kpi_id] = next;
+  }
+
   // Sorted by key: RocksDB's memtable takes sorted inserts far faster.
   AlertChanges TakeChanges() {
     AlertChanges changes;
+    changes.feed_checks.assign(feed_checks_.begin(), feed_checks_.end());
     for (auto& [key, cell] : cells_) {
       changes.cells.emplace_back(key, cell);
       const absl::Time was_due = loaded_due_.at(key);
@@ -212,6 +228,7 @@ class AlertEngine::Pending {
   absl::node_hash_map<std::string, std::vector<std::string>> deferred_;
   absl::flat_hash_map<std::string, int64_t> loaded_versions_;  // To tell
                                                                // changes.
+  absl::flat_hash_map<std::string, int64_t> feed_checks_;
 };
 
 AlertEngine::AlertEngine(const AlertEngineOptions& options,
@@ -340,8 +357,9 @@ bool AlertEngine::Recovered() {
 absl::Status AlertEngine::Apply(
     const std::vector<eventlog::LogRecord>& records) {
   Pending pending(store_);
+  const std::shared_ptr<const Definitions> defs = definitions_.Current();
   // Rollup records are parsed first, and the cells of those with a target
-  // loaded in one look-up; cells without a target are none of ours.
+  // or a feed schedule loaded in one look-up; other cells are none of ours.
   std::vector<std::optional<v1::RollupRecord>> rollups(records.size());
   std::vector<std::string> cell_keys(records.size());
   for (size_t i = 0; i < records.size(); ++i) {
@@ -353,10 +371,12 @@ absl::Status AlertEngine::Apply(
                         << records[i].offset;
       continue;
     }
-    // Without a target there is no status.
-    if (!rollup.has_target()) continue;
     absl::StatusOr<std::string> key = CellKeyOf(rollup.key());
     if (!key.ok()) continue;  // Not a cell this version knows.
+    // Without a target there is no status; only a feed may be due.
+    if (!rollup.has_target() && !FeedScheduled(*defs, rollup.key(), *key)) {
+      continue;
+    }
     cell_keys[i] = *std::move(key);
     rollups[i] = std::move(rollup);
   }
@@ -427,7 +447,10 @@ absl::StatusOr<std::optional<absl::Time>> AlertEngine::ReadThrough() {
 }
 
 absl::Status AlertEngine::JudgeDueCells() {
-  if (earliest_due_ > options_.clock->Now() - options_.settle_time) {
+  const std::shared_ptr<const Definitions> defs = definitions_.Current();
+  ASSIGN_OR_RETURN(const absl::Time feed_check, EarliestFeedCheck(*defs));
+  if (std::min(earliest_due_, feed_check) >
+      options_.clock->Now() - options_.settle_time) {
     return absl::OkStatus();
   }
   // Only once every record judged before the due times has been read, so
@@ -441,15 +464,19 @@ absl::Status AlertEngine::JudgeDueCells() {
   Pending pending(store_);
   std::vector<std::string> keys(due.begin(), due.end());
   RETURN_IF_ERROR(pending.Prefetch(keys));
-  const std::shared_ptr<const Definitions> defs = definitions_.Current();
   for (const std::string& key : due) {
     ASSIGN_OR_RETURN(CellStatus * cell, pending.Cell(key));
     std::optional<CellRule> rule = RuleFor(defs, key);
-    // Its KPI gone, the status is never due again; actions still apply.
-    if (!rule) cell->due = absl::InfiniteFuture();
+    // Its KPI gone, nothing is due on the cell again; actions still apply.
+    if (!rule) {
+      cell->due = absl::InfiniteFuture();
+      cell->stale_due = absl::InfiniteFuture();
+    }
     RETURN_IF_ERROR(Advance(key, rule ? &*rule : nullptr, by, *cell, pending));
   }
+  ASSIGN_OR_RETURN(auto feeds_checked, CheckFeeds(defs, by, pending));
   RETURN_IF_ERROR(Commit(pending, next_));
+  for (auto& [kpi_id, next] : feeds_checked) next_feed_checks_[kpi_id] = next;
   ASSIGN_OR_RETURN(earliest_due_, store_.EarliestDue());
   return absl::OkStatus();
 }
@@ -475,11 +502,29 @@ absl::Status AlertEngine::Evaluate(const v1::RollupRecord& rollup,
   const absl::Time judged_at = std::max(
       rollup.has_judged_at() ? FromTimestamp(rollup.judged_at()) : time,
       cell->judged_at);
+  // A cell first seen is due for data by its feed schedule, if it has one.
+  if (rule->feed_due && !cell->feed_checked &&
+      cell->stale_due == absl::InfiniteFuture()) {
+    cell->stale_due = *rule->feed_due;
+  }
   // What time alone changed since the record before, first.
   RETURN_IF_ERROR(Advance(cell_key, &*rule, judged_at, *cell, pending));
   cell->actual = rollup.value();
   cell->target = rollup.target();
   cell->version = rollup.version();
+  if (rollup.has_value()) {
+    // Data came: in time, or the stale alert raised shows it.
+    cell->stale_due = absl::InfiniteFuture();
+    cell->feed_checked = true;
+  }
+  if (!rollup.has_target()) {
+    // Followed for its feed alone: nothing to judge.
+    cell->judged_at = judged_at;
+    cell->due = absl::InfiniteFuture();
+    return SetStatus(cell_key, *rule,
+                     {KpiStatus::kUnknown, 0, std::nullopt}, judged_at,
+                     *cell, pending, /*new_figure=*/true);
+  }
   if (!rollup.has_value()) {
     // Gone (a void, a reorg) or not a number (a ratio over 0): nothing to
     // judge, now or as time passes.
@@ -502,7 +547,13 @@ std::optional<AlertEngine::CellRule> AlertEngine::RuleFor(
   const KpiInfo& info = defs->kpi(*kpi);
   JudgingRule judging{defs->calendar(), parts->period, info.target_profile,
                       info.polarity, info.bands};
-  return CellRule{std::move(defs), judging, info.alerts};
+  std::optional<absl::Time> feed_due;
+  if (info.feed) {
+    if (std::optional<UnitIndex> unit = defs->FindUnit(parts->unit_id)) {
+      feed_due = defs->FeedDue(*kpi, *unit, parts->period);
+    }
+  }
+  return CellRule{std::move(defs), judging, info.alerts, feed_due};
 }
 
 absl::Status AlertEngine::Advance(const std::string& cell_key,
@@ -510,7 +561,7 @@ absl::Status AlertEngine::Advance(const std::string& cell_key,
                                   CellStatus& cell, Pending& pending) {
   // At one instant, in this order: actions (taken on the state before it),
   // the status, what escalates, what waited for a corrective action.
-  enum Step { kActions, kStatus, kEscalation, kNoAction, kNone };
+  enum Step { kActions, kStatus, kEscalation, kNoAction, kStale, kNone };
   while (true) {
     Step next = kNone;
     absl::Time at = until;
@@ -525,6 +576,7 @@ absl::Status AlertEngine::Advance(const std::string& cell_key,
       consider(kStatus, cell.due);
       consider(kEscalation, cell.escalation_due);
       consider(kNoAction, cell.no_action_due);
+      consider(kStale, cell.stale_due);
     }
     switch (next) {
       case kActions:
@@ -539,6 +591,9 @@ absl::Status AlertEngine::Advance(const std::string& cell_key,
         break;
       case kNoAction:
         RETURN_IF_ERROR(RaiseNoAction(cell_key, *rule, cell, pending));
+        break;
+      case kStale:
+        RETURN_IF_ERROR(RaiseStale(cell_key, cell, pending));
         break;
       case kNone:
         return absl::OkStatus();
@@ -659,7 +714,7 @@ absl::Status AlertEngine::SetStatus(const std::string& cell_key,
   // Alerts of the other rules open on the cell show the figure as it is.
   for (v1::AlertRule other :
        {v1::ALERT_RULE_WORSENING, v1::ALERT_RULE_NO_CORRECTIVE_ACTION,
-        v1::ALERT_RULE_PROJECTED_MISS}) {
+        v1::ALERT_RULE_PROJECTED_MISS, v1::ALERT_RULE_STALE_FEED}) {
     if ((cell.open_rules & Bit(other)) == 0) continue;
     ASSIGN_OR_RETURN(v1::Alert * alert, OpenAlertOf(cell_key, other, pending));
     if (alert != nullptr && !ShowsFigure(cell, figure, *alert)) {
@@ -768,6 +823,95 @@ absl::Status AlertEngine::JudgeProjection(const std::string& cell_key,
   cell.open_rules |= Bit(v1::ALERT_RULE_PROJECTED_MISS);
   ShowFigure(cell, figure, time, *alert);
   return absl::OkStatus();
+}
+
+absl::Status AlertEngine::RaiseStale(const std::string& cell_key,
+                                     CellStatus& cell, Pending& pending) {
+  const absl::Time time = cell.stale_due;
+  cell.stale_due = absl::InfiniteFuture();
+  cell.feed_checked = true;
+  if ((cell.open_rules & Bit(v1::ALERT_RULE_STALE_FEED)) != 0) {
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(v1::Alert * alert,
+                   OpenAlert(cell_key, v1::ALERT_RULE_STALE_FEED, time,
+                             pending));
+  cell.open_rules |= Bit(v1::ALERT_RULE_STALE_FEED);
+  *alert->mutable_data_due() = ToProto(time);
+  ShowFigure(cell, {KpiStatus::kNoData, cell.target, std::nullopt}, time,
+             *alert);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> AlertEngine::NextFeedCheck(const Definitions& defs,
+                                                   const KpiInfo& kpi) {
+  const std::string& kpi_id = kpi.definition.kpi_id();
+  if (auto it = next_feed_checks_.find(kpi_id); it != next_feed_checks_.end()) {
+    return it->second;
+  }
+  ASSIGN_OR_RETURN(std::optional<int64_t> stored,
+                   store_.NextFeedCheck(kpi_id));
+  // The first period ending after the schedule was declared.
+  const int64_t next =
+      stored ? *stored
+             : defs.calendar().Containing(kpi.feed->cadence, kpi.feed->since)
+                   .index;
+  next_feed_checks_[kpi_id] = next;
+  return next;
+}
+
+absl::StatusOr<absl::Time> AlertEngine::EarliestFeedCheck(
+    const Definitions& defs) {
+  absl::Time earliest = absl::InfiniteFuture();
+  for (KpiIndex k = 0; k < defs.kpi_count(); ++k) {
+    const KpiInfo& kpi = defs.kpi(k);
+    if (!kpi.feed || kpi.feed->since == absl::InfiniteFuture()) continue;
+    ASSIGN_OR_RETURN(int64_t next, NextFeedCheck(defs, kpi));
+    const Period period{kpi.feed->cadence, static_cast<int32_t>(next)};
+    earliest = std::min(earliest,
+                        defs.calendar().End(period) + kpi.feed->due_after);
+  }
+  return earliest;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, int64_t>>>
+AlertEngine::CheckFeeds(const std::shared_ptr<const Definitions>& snapshot,
+                        absl::Time by, Pending& pending) {
+  const Definitions& defs = *snapshot;
+  std::vector<std::pair<std::string, int64_t>> checked;
+  size_t cells = 0;
+  for (KpiIndex k = 0; k < defs.kpi_count(); ++k) {
+    const KpiInfo& kpi = defs.kpi(k);
+    if (!kpi.feed || kpi.feed->since == absl::InfiniteFuture()) continue;
+    const FeedSchedule& feed = *kpi.feed;
+    ASSIGN_OR_RETURN(int64_t next, NextFeedCheck(defs, kpi));
+    const int64_t first = next;
+    while (cells < options_.due_batch) {
+      const Period period{feed.cadence, static_cast<int32_t>(next)};
+      if (defs.calendar().End(period) + feed.due_after > by) break;
+      for (UnitIndex unit = 0; unit < defs.unit_count(); ++unit) {
+        if (!defs.FeedDue(k, unit, period)) continue;
+        // Cells a record reached are due by themselves (see Evaluate).
+        const std::string key =
+            CellKey(kpi.definition.kpi_id(), defs.unit(unit).definition.unit_id(),
+                    period);
+        ASSIGN_OR_RETURN(CellStatus * cell, pending.KnownCell(key));
+        if (cell != nullptr) continue;
+        ASSIGN_OR_RETURN(cell, pending.Cell(key));
+        std::optional<CellRule> rule = RuleFor(snapshot, key);
+        if (!rule || !rule->feed_due) continue;
+        cell->stale_due = *rule->feed_due;
+        RETURN_IF_ERROR(Advance(key, &*rule, by, *cell, pending));
+        ++cells;
+      }
+      ++next;
+    }
+    if (next != first) {
+      pending.SetNextFeedCheck(kpi.definition.kpi_id(), next);
+      checked.emplace_back(kpi.definition.kpi_id(), next);
+    }
+  }
+  return checked;
 }
 
 absl::Status AlertEngine::RaiseNoAction(const std::string& cell_key,

@@ -5,7 +5,8 @@
 //
 // Reads the rollup changelog, whose records carry each cell's target (a new
 // target republishes the cell), and alert actions (acknowledge, resolve).
-// Records without a target are skipped unread; repeats (an older version, or
+// Records without a target, of cells no feed schedule wants, are skipped
+// unread; repeats (an older version, or
 // the same version and target) are dropped. Each poll's changes and the log
 // positions they reflect are committed in one WriteBatch; then the changed
 // alerts go to the hub's subscribers.
@@ -13,6 +14,13 @@
 // Rule STATUS_CHANGE: a cell whose status becomes AMBER or RED opens an
 // alert unless one is open for it; while open, every status change updates
 // it. Resolving closes it; a later change opens the next generation.
+//
+// The other rules (see Alert.rule) open one alert per cell until it is
+// resolved; each open alert shows the cell's latest figure. STALE_FEED
+// follows cells of a feed schedule without a target too: such a cell is due
+// when its data is, and a cell no record reached by then is made by the
+// schedule's check on the clock (CheckFeeds), so that a replay, which reads
+// the late records first, raises the same alert at the same instant.
 //
 // Status is judged against the part of the target expected by then (see
 // libs/scorecard/judgement.h), so it moves with time alone too. A record is
@@ -142,6 +150,8 @@ class AlertEngine {
     std::shared_ptr<const Definitions> definitions;
     JudgingRule judging;
     AlertPolicy policy;
+    // When its data is due by the KPI's feed schedule, if it is.
+    std::optional<absl::Time> feed_due;
   };
   // A cell as judged at one instant.
   struct Figure {
@@ -201,6 +211,22 @@ class AlertEngine {
                                const CellRule& rule, const Figure& figure,
                                absl::Time time, CellStatus& cell,
                                Pending& pending);
+  // At the cell's stale_due, no data having come: opens its STALE_FEED
+  // alert.
+  absl::Status RaiseStale(const std::string& cell_key, CellStatus& cell,
+                          Pending& pending);
+  // Checks the periods of every feed schedule due by `by` (up to a batch
+  // of cells): creates the cells no record has reached, due then, and
+  // judges them up to `by`. Returns the KPIs checked further (next period
+  // to check), to be cached once committed.
+  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> CheckFeeds(
+      const std::shared_ptr<const Definitions>& defs, absl::Time by,
+      Pending& pending);
+  // The index of the next period to check of `kpi`'s feed schedule.
+  absl::StatusOr<int64_t> NextFeedCheck(const Definitions& defs,
+                                        const KpiInfo& kpi);
+  // The earliest time a feed schedule has a period to check.
+  absl::StatusOr<absl::Time> EarliestFeedCheck(const Definitions& defs);
   // At the cell's no_action_due: opens its NO_CORRECTIVE_ACTION alert.
   absl::Status RaiseNoAction(const std::string& cell_key, const CellRule& rule,
                              CellStatus& cell, Pending& pending);
@@ -240,6 +266,9 @@ class AlertEngine {
   std::unique_ptr<eventlog::ReplayProgress> progress_;
   // At most the earliest due time in the store; engine thread only.
   absl::Time earliest_due_ = absl::InfiniteFuture();
+  // The next period to check per KPI with a feed schedule, as committed;
+  // engine thread only.
+  absl::flat_hash_map<std::string, int64_t> next_feed_checks_;
   // What ReadThrough waits to read up to; engine thread only.
   struct Barrier {
     absl::Time judged_before;

@@ -89,9 +89,12 @@ class AlertEngineTest : public ::testing::Test {
     const std::vector<v1::Alert> live = *store_->ListAlerts();
     Rebuild();
     Settle();
-    // And what the clock made due, judged after the replay.
+    // And what the clock made due (cells, feed checks), judged after the
+    // replay.
     const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    while (absl::Now() < deadline && *store_->EarliestDue() <= clock_.Now()) {
+    while (absl::Now() < deadline &&
+           (*store_->EarliestDue() <= clock_.Now() ||
+            store_->ListAlerts()->size() < live.size())) {
       absl::SleepFor(absl::Milliseconds(5));
     }
     const std::vector<v1::Alert> rebuilt = *store_->ListAlerts();
@@ -887,6 +890,92 @@ TEST_F(AlertEngineTest, OpenAlertsShowTheProjectionWhileThePeriodLasts) {
   EXPECT_EQ(alert.actual(), 70);
   EXPECT_FALSE(alert.has_projected());
   EXPECT_EQ(alert.projected_status(), v1::KPI_STATUS_UNSPECIFIED);
+}
+
+}  // namespace
+}  // namespace strata::alerts
+
+namespace strata::alerts {
+namespace {
+
+// A feed that must deliver each day's calls by 06:00 the next day: a day
+// with nothing by then raises STALE_FEED at that instant, on the clock; data
+// in time raises nothing; data that comes late shows on the alert; a replay
+// raises the same.
+TEST_F(AlertEngineTest, ADayWithoutDataByItsDueTimeRaisesAStaleFeedAlert) {
+  const absl::TimeZone utc = absl::UTCTimeZone();
+  v1::DefinitionChange calls = KpiChange("calls");
+  calls.mutable_kpi()->add_periods(v1::PERIOD_KIND_DAY);
+  v1::FeedSchedule& feed = *calls.mutable_kpi()->mutable_feed();
+  feed.set_cadence(v1::PERIOD_KIND_DAY);
+  feed.mutable_due_after()->set_seconds(6 * 3600);
+  feed.mutable_since()->set_seconds(
+      absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(2026, 3, 10), utc)));
+  AppendDefinitionBatch(Batch({calls}));
+  // A day's figure for the team, without a target, as rollup publishes it.
+  auto publish_day = [&](const std::string& day, double value,
+                         absl::Time judged_at) {
+    v1::RollupRecord record;
+    record.mutable_key()->set_kpi_id("calls");
+    record.mutable_key()->set_unit_id("team");
+    record.mutable_key()->mutable_period()->set_kind(v1::PERIOD_KIND_DAY);
+    record.mutable_key()->mutable_period()->set_label(day);
+    record.set_value(value);
+    record.set_version(1);
+    *record.mutable_judged_at() = ToTimestamp(judged_at);
+    ASSERT_OK(log_->Append(kRollupsTopic, {{*CellKeyOf(record.key()),
+                                            record.SerializeAsString()}}));
+    Settle();
+  };
+  // March 10th's calls come in time (due March 11th, 06:00).
+  publish_day("2026-03-10", 5,
+              absl::FromCivil(absl::CivilHour(2026, 3, 10, 18), utc));
+  clock_.Advance(absl::Hours(30) - absl::Milliseconds(1));  // 05:59:59.999
+  Settle();
+  EXPECT_TRUE(recorder_.alerts().empty());
+  // March 11th's do not: at 06:00 on the 12th, the alert.
+  const absl::Time due = absl::FromCivil(absl::CivilHour(2026, 3, 12, 6), utc);
+  clock_.Advance(due - clock_.Now());
+  std::vector<v1::Alert> alerts = WaitForPublished(1);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].alert_id(), "calls/team/2026-03-11#stale-1");
+  EXPECT_EQ(alerts[0].rule(), v1::ALERT_RULE_STALE_FEED);
+  EXPECT_EQ(alerts[0].state(), v1::ALERT_STATE_OPEN);
+  EXPECT_EQ(alerts[0].status(), v1::KPI_STATUS_NO_DATA);
+  EXPECT_EQ(FromTimestamp(alerts[0].data_due()), due);
+  EXPECT_EQ(FromTimestamp(alerts[0].raised_time()), due);
+  EXPECT_EQ(Stored("calls/team/2026-03-10#stale-1").alert_id(), "");
+
+  // The data comes three hours late: the alert shows it, and stays open
+  // for the manager to close with what was done about the feed.
+  clock_.Advance(absl::Hours(3));
+  publish_day("2026-03-11", 7, clock_.Now());
+  const v1::Alert late = Stored("calls/team/2026-03-11#stale-1");
+  EXPECT_EQ(late.actual(), 7);
+  EXPECT_EQ(late.state(), v1::ALERT_STATE_OPEN);
+  EXPECT_EQ(FromTimestamp(late.updated_time()), clock_.Now());
+  ExpectARebuildRaisesTheSameAlerts();
+}
+
+// Only the units the schedule names are checked, and only its kind of
+// period; cells nobody scheduled are never created.
+TEST_F(AlertEngineTest, AFeedScheduleChecksOnlyTheUnitsItNames) {
+  const absl::TimeZone utc = absl::UTCTimeZone();
+  v1::DefinitionChange calls = KpiChange("calls");
+  calls.mutable_kpi()->add_periods(v1::PERIOD_KIND_DAY);
+  v1::FeedSchedule& feed = *calls.mutable_kpi()->mutable_feed();
+  feed.set_cadence(v1::PERIOD_KIND_DAY);
+  feed.add_unit_ids("region");
+  feed.mutable_since()->set_seconds(
+      absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(2026, 3, 10), utc)));
+  AppendDefinitionBatch(Batch({calls}));
+  clock_.Advance(absl::Hours(24));  // March 11th is over.
+  std::vector<v1::Alert> alerts = WaitForPublished(2);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[0].alert_id(), "calls/region/2026-03-10#stale-1");
+  EXPECT_EQ(alerts[1].alert_id(), "calls/region/2026-03-11#stale-1");
+  EXPECT_FALSE(store_->GetCell("calls/team/2026-03-11")->has_value());
+  ExpectARebuildRaisesTheSameAlerts();
 }
 
 }  // namespace

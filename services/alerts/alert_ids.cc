@@ -14,6 +14,8 @@ absl::string_view RuleName(v1::AlertRule rule) {
       return "no-action";
     case v1::ALERT_RULE_PROJECTED_MISS:
       return "projected-miss";
+    case v1::ALERT_RULE_STALE_FEED:
+      return "stale";
     default:
       return "";
   }

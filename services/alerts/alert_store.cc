@@ -19,6 +19,7 @@ enum Family : size_t {
   kDue,
   kDeferred,
   kFeed,  // Big-endian sequence -> alert; "" -> the feed's id.
+  kFeedChecks,  // KPI id -> the next period of its feed schedule to check.
 };
 
 std::string FeedKey(int64_t sequence) {
@@ -73,7 +74,7 @@ absl::Time TimeOfDueKey(absl::string_view key) {
 absl::StatusOr<std::optional<CellStatus>> DecodeCell(
     absl::string_view key, const std::optional<std::string>& value) {
   if (!value) return std::nullopt;
-  if (value->size() != 18 * 8) return Malformed("cell", key);
+  if (value->size() != 20 * 8) return Malformed("cell", key);
   CellStatus cell;
   cell.actual = DoubleFromBits(DecodeFixed64At(*value, 0));
   cell.target = DoubleFromBits(DecodeFixed64At(*value, 1));
@@ -93,6 +94,8 @@ absl::StatusOr<std::optional<CellStatus>> DecodeCell(
   cell.pace.next = {DecodeTime(DecodeFixed64At(*value, 15)),
                     DoubleFromBits(DecodeFixed64At(*value, 16))};
   cell.projection_missed = DecodeFixed64At(*value, 17) != 0;
+  cell.stale_due = DecodeTime(DecodeFixed64At(*value, 18));
+  cell.feed_checked = DecodeFixed64At(*value, 19) != 0;
   return cell;
 }
 
@@ -112,8 +115,8 @@ absl::StatusOr<std::unique_ptr<AlertStore>> AlertStore::Open(
   ASSIGN_OR_RETURN(auto db,
                    StateDb::Open({path,
                                   {"cells", "index", "alerts", "due",
-                                   "deferred", "feed"},
-                                  "strata.alerts/5"}));
+                                   "deferred", "feed", "feed_checks"},
+                                  "strata.alerts/6"}));
   ASSIGN_OR_RETURN(std::optional<std::string> feed_id, db->Get(kFeed, ""));
   if (!feed_id) {
     feed_id = NewRecordId().substr(0, 16);
@@ -201,6 +204,15 @@ absl::StatusOr<std::optional<v1::Alert>> AlertStore::GetAlert(
   return alert;
 }
 
+absl::StatusOr<std::optional<int64_t>> AlertStore::NextFeedCheck(
+    const std::string& kpi_id) {
+  ASSIGN_OR_RETURN(std::optional<std::string> value,
+                   db_->Get(kFeedChecks, kpi_id));
+  if (!value) return std::nullopt;
+  if (value->size() != 8) return Malformed("feed check", kpi_id);
+  return DecodeFixed64At(*value, 0);
+}
+
 absl::StatusOr<std::vector<std::string>> AlertStore::CellsDueBy(absl::Time t,
                                                                size_t limit) {
   std::vector<std::string> cells;
@@ -276,7 +288,9 @@ absl::Status AlertStore::Commit(AlertChanges& changes) {
                               BitsOfDouble(cell.pace.from.actual),
                               EncodeTime(cell.pace.next.time),
                               BitsOfDouble(cell.pace.next.actual),
-                              cell.projection_missed ? 1 : 0}));
+                              cell.projection_missed ? 1 : 0,
+                              EncodeTime(cell.stale_due),
+                              cell.feed_checked ? 1 : 0}));
     if (NextWake(cell) != absl::InfiniteFuture()) {
       batch.Put(db_->family(kDue), DueKey(NextWake(cell), key), "");
     }
@@ -304,6 +318,9 @@ absl::Status AlertStore::Commit(AlertChanges& changes) {
                       envelope);
     }
     batch.Put(db_->family(kDeferred), id, value);
+  }
+  for (const auto& [kpi_id, next] : changes.feed_checks) {
+    batch.Put(db_->family(kFeedChecks), kpi_id, EncodeFixed64s({next}));
   }
   for (const eventlog::Position& p : changes.positions) {
     StateDb::PutPosition(batch, p.topic_partition.topic,

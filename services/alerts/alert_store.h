@@ -1,10 +1,11 @@
 #pragma once
 
 // The alerts service's state in RocksDB: the last actual, target and status
-// seen per rollup cell with a target, when each cell's status is next due to
-// change with time alone, every alert, an index from cell to its current
-// alert, the numbered feed of alert changes that subscribers resume from,
-// and the log positions all of that reflects, committed in one WriteBatch.
+// seen per rollup cell with a target (or a feed schedule), when each cell is
+// next due for something with time alone, every alert, an index from cell
+// to its current alert, the numbered feed of alert changes that subscribers
+// resume from, how far each KPI's feed schedule was checked, and the log
+// positions all of that reflects, committed in one WriteBatch.
 
 #include <algorithm>
 #include <atomic>
@@ -55,12 +56,16 @@ struct CellStatus {
   // projection missed (a PROJECTED_MISS alert opens when it starts to).
   PaceWindow pace;
   bool projection_missed = false;
+  // When its data is due by the KPI's feed schedule (STALE_FEED), while
+  // nothing came; and whether that check was made (or made moot by data).
+  absl::Time stale_due = absl::InfiniteFuture();
+  bool feed_checked = false;
 };
 
 // When the engine next has something to do for the cell.
 inline absl::Time NextWake(const CellStatus& cell) {
-  return std::min(
-      {cell.due, cell.action_due, cell.escalation_due, cell.no_action_due});
+  return std::min({cell.due, cell.action_due, cell.escalation_due,
+                   cell.no_action_due, cell.stale_due});
 }
 
 // Per cell: the generation of its latest alert and whether that is open.
@@ -82,6 +87,9 @@ struct AlertChanges {
   // and the cells whose waiting actions were all applied.
   std::vector<std::pair<std::string, std::vector<std::string>>> deferred;
   std::vector<std::string> undeferred;
+  // KPIs whose feed schedules were checked further: the index of the next
+  // period to check.
+  std::vector<std::pair<std::string, int64_t>> feed_checks;
   std::vector<eventlog::Position> positions;
 };
 
@@ -110,6 +118,10 @@ class AlertStore {
       const std::string& cell_key);
   // Every alert, in id order.
   absl::StatusOr<std::vector<v1::Alert>> ListAlerts();
+  // The index of the next period of the KPI's feed schedule to check;
+  // nullopt before the first check.
+  absl::StatusOr<std::optional<int64_t>> NextFeedCheck(
+      const std::string& kpi_id);
   // Stored position of the partition, 0 when none.
   absl::StatusOr<eventlog::Position> Position(
       const eventlog::TopicPartition& tp);

@@ -122,6 +122,12 @@ std::string FormatAlert(const v1::Alert& alert) {
   if (alert.has_best_score()) {
     absl::StrAppend(&line, absl::StrFormat(" (best %.1f)", alert.best_score()));
   }
+  if (alert.has_data_due()) {
+    absl::StrAppend(&line, " data due ",
+                    absl::FormatTime("%Y-%m-%d %H:%M UTC",
+                                     FromTimestamp(alert.data_due()),
+                                     absl::UTCTimeZone()));
+  }
   if (alert.has_projected()) {
     absl::StrAppend(&line, absl::StrFormat(" heading for %.2f (%s)",
                                            alert.projected(),

@@ -561,7 +561,15 @@ absl::Status AlertEngine::Advance(const std::string& cell_key,
                                   CellStatus& cell, Pending& pending) {
   // At one instant, in this order: actions (taken on the state before it),
   // the status, what escalates, what waited for a corrective action.
-  enum Step { kActions, kStatus, kEscalation, kNoAction, kStale, kNone };
+  enum Step {
+    kActions,
+    kStatus,
+    kEscalation,
+    kNoAction,
+    kStale,
+    kOverdue,
+    kNone
+  };
   while (true) {
     Step next = kNone;
     absl::Time at = until;
@@ -577,6 +585,7 @@ absl::Status AlertEngine::Advance(const std::string& cell_key,
       consider(kEscalation, cell.escalation_due);
       consider(kNoAction, cell.no_action_due);
       consider(kStale, cell.stale_due);
+      consider(kOverdue, cell.action_overdue_due);
     }
     switch (next) {
       case kActions:
@@ -594,6 +603,9 @@ absl::Status AlertEngine::Advance(const std::string& cell_key,
         break;
       case kStale:
         RETURN_IF_ERROR(RaiseStale(cell_key, cell, pending));
+        break;
+      case kOverdue:
+        RETURN_IF_ERROR(RaiseOverdue(cell_key, *rule, cell, pending));
         break;
       case kNone:
         return absl::OkStatus();
@@ -714,7 +726,8 @@ absl::Status AlertEngine::SetStatus(const std::string& cell_key,
   // Alerts of the other rules open on the cell show the figure as it is.
   for (v1::AlertRule other :
        {v1::ALERT_RULE_WORSENING, v1::ALERT_RULE_NO_CORRECTIVE_ACTION,
-        v1::ALERT_RULE_PROJECTED_MISS, v1::ALERT_RULE_STALE_FEED}) {
+        v1::ALERT_RULE_PROJECTED_MISS, v1::ALERT_RULE_STALE_FEED,
+        v1::ALERT_RULE_ACTION_OVERDUE}) {
     if ((cell.open_rules & Bit(other)) == 0) continue;
     ASSIGN_OR_RETURN(v1::Alert * alert, OpenAlertOf(cell_key, other, pending));
     if (alert != nullptr && !ShowsFigure(cell, figure, *alert)) {
@@ -914,6 +927,35 @@ AlertEngine::CheckFeeds(const std::shared_ptr<const Definitions>& snapshot,
   return checked;
 }
 
+absl::Status AlertEngine::RaiseOverdue(const std::string& cell_key,
+                                       const CellRule& rule, CellStatus& cell,
+                                       Pending& pending) {
+  const absl::Time time = cell.action_overdue_due;
+  cell.action_overdue_due = absl::InfiniteFuture();
+  // Back to green, the action did its work, late or not.
+  if (!IsWarning(cell.status) ||
+      (cell.open_rules & Bit(v1::ALERT_RULE_ACTION_OVERDUE)) != 0) {
+    return absl::OkStatus();
+  }
+  // The alert that action resolved: the latest of its rule on the cell.
+  const auto resolved_rule = static_cast<v1::AlertRule>(cell.overdue_rule);
+  ASSIGN_OR_RETURN(AlertIndex * index,
+                   pending.Index(AlertIndexKey(cell_key, resolved_rule)));
+  ASSIGN_OR_RETURN(
+      v1::Alert * resolved,
+      pending.Alert(AlertIdOf(cell_key, resolved_rule, index->generation)));
+  if (resolved == nullptr) return absl::OkStatus();
+  ASSIGN_OR_RETURN(v1::Alert * alert,
+                   OpenAlert(cell_key, v1::ALERT_RULE_ACTION_OVERDUE, time,
+                             pending));
+  cell.open_rules |= Bit(v1::ALERT_RULE_ACTION_OVERDUE);
+  alert->set_corrective_action(resolved->corrective_action());
+  alert->set_corrective_action_owner(resolved->corrective_action_owner());
+  *alert->mutable_corrective_action_due() = resolved->corrective_action_due();
+  ShowFigure(cell, FigureAt(rule, cell, time), time, *alert);
+  return absl::OkStatus();
+}
+
 absl::Status AlertEngine::RaiseNoAction(const std::string& cell_key,
                                         const CellRule& rule,
                                         CellStatus& cell, Pending& pending) {
@@ -1041,6 +1083,12 @@ absl::Status AlertEngine::ApplyActionTo(const v1::EventEnvelope& envelope,
     if (alert.state() == v1::ALERT_STATE_RESOLVED) return absl::OkStatus();
     Resolve(action.resolve(), who, alert);
     RETURN_IF_ERROR(Closed(alert, cell, pending));
+    if (action.resolve().has_due()) {
+      // The latest action is the one watched; one due already is late now.
+      cell.action_overdue_due =
+          std::max(FromTimestamp(action.resolve().due()), time);
+      cell.overdue_rule = alert.rule();
+    }
     RETURN_IF_ERROR(CorrectiveActionRecorded(
         std::string(CellKeyOfAlert(alert.alert_id())), action.resolve(), who,
         time, cell, pending));

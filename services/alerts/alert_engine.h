@@ -227,6 +227,10 @@ class AlertEngine {
                                         const KpiInfo& kpi);
   // The earliest time a feed schedule has a period to check.
   absl::StatusOr<absl::Time> EarliestFeedCheck(const Definitions& defs);
+  // At the cell's action_overdue_due: opens its ACTION_OVERDUE alert when
+  // the cell is still amber or red.
+  absl::Status RaiseOverdue(const std::string& cell_key, const CellRule& rule,
+                            CellStatus& cell, Pending& pending);
   // At the cell's no_action_due: opens its NO_CORRECTIVE_ACTION alert.
   absl::Status RaiseNoAction(const std::string& cell_key, const CellRule& rule,
                              CellStatus& cell, Pending& pending);

@@ -980,3 +980,57 @@ TEST_F(AlertEngineTest, AFeedScheduleChecksOnlyTheUnitsItNames) {
 
 }  // namespace
 }  // namespace strata::alerts
+
+namespace strata::alerts {
+namespace {
+
+// A corrective action promised by a date: if the cell is still amber or
+// red when the date passes, the action is overdue and that is an alert of
+// its own; back to green by then, it did its work.
+TEST_F(AlertEngineTest, ACorrectiveActionPastItsDueDateWithTheCellStillRedIsOverdue) {
+  auto resolve_by = [&](const std::string& alert_id, const std::string& what,
+                        absl::Duration within) {
+    AlertActions actions(*log_, *store_, *engine_, ThisProducer("test"));
+    v1::ResolveAlertRequest request;
+    request.set_alert_id(alert_id);
+    request.set_resolved_by("maria");
+    request.set_corrective_action(what);
+    request.set_action_owner("joe");
+    *request.mutable_action_due() = ToTimestamp(clock_.Now() + within);
+    EXPECT_OK(actions.Resolve(request));
+  };
+  PublishAMinuteOn("visits", 80);  // Red: visits/team/2026-03#1.
+  ASSERT_EQ(WaitForPublished(1).size(), 1u);
+  clock_.Advance(absl::Minutes(1));
+  resolve_by("visits/team/2026-03#1", "Door-to-door week", absl::Hours(24));
+  const absl::Time due = clock_.Now() + absl::Hours(24);
+  clock_.Advance(absl::Hours(24) - absl::Milliseconds(1));
+  Settle();
+  EXPECT_EQ(Stored("visits/team/2026-03#overdue-1").alert_id(), "");
+  clock_.Advance(absl::Milliseconds(1));
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline &&
+         Stored("visits/team/2026-03#overdue-1").alert_id().empty()) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  const v1::Alert overdue = Stored("visits/team/2026-03#overdue-1");
+  EXPECT_EQ(overdue.rule(), v1::ALERT_RULE_ACTION_OVERDUE);
+  EXPECT_EQ(overdue.state(), v1::ALERT_STATE_OPEN);
+  EXPECT_EQ(FromTimestamp(overdue.raised_time()), due);
+  EXPECT_EQ(overdue.status(), v1::KPI_STATUS_RED);
+  EXPECT_EQ(overdue.corrective_action(), "Door-to-door week");
+  EXPECT_EQ(overdue.corrective_action_owner(), "joe");
+  EXPECT_EQ(FromTimestamp(overdue.corrective_action_due()), due);
+
+  // A new action on it, due in two days; green by then: nothing more.
+  clock_.Advance(absl::Minutes(1));
+  resolve_by(overdue.alert_id(), "Second team on it", absl::Hours(48));
+  PublishAMinuteOn("visits", 120);
+  clock_.Advance(absl::Hours(48));
+  Settle();
+  EXPECT_EQ(Stored("visits/team/2026-03#overdue-2").alert_id(), "");
+  ExpectARebuildRaisesTheSameAlerts();
+}
+
+}  // namespace
+}  // namespace strata::alerts

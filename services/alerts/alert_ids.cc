@@ -16,6 +16,8 @@ absl::string_view RuleName(v1::AlertRule rule) {
       return "projected-miss";
     case v1::ALERT_RULE_STALE_FEED:
       return "stale";
+    case v1::ALERT_RULE_ACTION_OVERDUE:
+      return "overdue";
     default:
       return "";
   }

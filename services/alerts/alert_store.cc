@@ -74,7 +74,7 @@ absl::Time TimeOfDueKey(absl::string_view key) {
 absl::StatusOr<std::optional<CellStatus>> DecodeCell(
     absl::string_view key, const std::optional<std::string>& value) {
   if (!value) return std::nullopt;
-  if (value->size() != 20 * 8) return Malformed("cell", key);
+  if (value->size() != 22 * 8) return Malformed("cell", key);
   CellStatus cell;
   cell.actual = DoubleFromBits(DecodeFixed64At(*value, 0));
   cell.target = DoubleFromBits(DecodeFixed64At(*value, 1));
@@ -96,6 +96,8 @@ absl::StatusOr<std::optional<CellStatus>> DecodeCell(
   cell.projection_missed = DecodeFixed64At(*value, 17) != 0;
   cell.stale_due = DecodeTime(DecodeFixed64At(*value, 18));
   cell.feed_checked = DecodeFixed64At(*value, 19) != 0;
+  cell.action_overdue_due = DecodeTime(DecodeFixed64At(*value, 20));
+  cell.overdue_rule = static_cast<int32_t>(DecodeFixed64At(*value, 21));
   return cell;
 }
 
@@ -116,7 +118,7 @@ absl::StatusOr<std::unique_ptr<AlertStore>> AlertStore::Open(
                    StateDb::Open({path,
                                   {"cells", "index", "alerts", "due",
                                    "deferred", "feed", "feed_checks"},
-                                  "strata.alerts/6"}));
+                                  "strata.alerts/7"}));
   ASSIGN_OR_RETURN(std::optional<std::string> feed_id, db->Get(kFeed, ""));
   if (!feed_id) {
     feed_id = NewRecordId().substr(0, 16);
@@ -290,7 +292,9 @@ absl::Status AlertStore::Commit(AlertChanges& changes) {
                               BitsOfDouble(cell.pace.next.actual),
                               cell.projection_missed ? 1 : 0,
                               EncodeTime(cell.stale_due),
-                              cell.feed_checked ? 1 : 0}));
+                              cell.feed_checked ? 1 : 0,
+                              EncodeTime(cell.action_overdue_due),
+                              cell.overdue_rule}));
     if (NextWake(cell) != absl::InfiniteFuture()) {
       batch.Put(db_->family(kDue), DueKey(NextWake(cell), key), "");
     }

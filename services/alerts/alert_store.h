@@ -60,12 +60,17 @@ struct CellStatus {
   // nothing came; and whether that check was made (or made moot by data).
   absl::Time stale_due = absl::InfiniteFuture();
   bool feed_checked = false;
+  // When the latest corrective action with a due date on it falls due, and
+  // the rule of the alert it resolved (ACTION_OVERDUE).
+  absl::Time action_overdue_due = absl::InfiniteFuture();
+  int32_t overdue_rule = 0;
 };
 
 // When the engine next has something to do for the cell.
 inline absl::Time NextWake(const CellStatus& cell) {
   return std::min({cell.due, cell.action_due, cell.escalation_due,
-                   cell.no_action_due, cell.stale_due});
+                   cell.no_action_due, cell.stale_due,
+                   cell.action_overdue_due});
 }
 
 // Per cell: the generation of its latest alert and whether that is open.

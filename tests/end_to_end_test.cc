@@ -1116,6 +1116,53 @@ TEST_P(EndToEndTest, AlertSubscriptionsResumeAcrossARestart) {
   EXPECT_EQ(ended->error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// A silence on "east" for a known reorg: east-1's alert is raised marked
+// with it, west-1's is not; listed, then ended early, through the client.
+TEST_P(EndToEndTest, ASilenceMarksTheAlertsOfItsSubtreeThroughApiAndClient) {
+  const int port = endpoints_.alerts;
+  EXPECT_THAT(RunClient(port, "silence east --for=2h --by=ops"),
+              HasSubstr("INVALID_ARGUMENT: reason: required"));
+  EXPECT_THAT(RunClient(port, "silence nowhere --for=2h --by=ops --reason=x"),
+              HasSubstr("NOT_FOUND: unit_id: unknown unit 'nowhere'"));
+  EXPECT_THAT(RunClient(port, "silence east --for=2h --by=ops --reason=x "
+                              "--rule=sideways"),
+              HasSubstr("--rule: unknown rule 'sideways'"));
+  const std::string created = RunClient(
+      port, "silence east --for=2h --by=ops --reason='Reorg of east'");
+  ASSERT_THAT(created, HasSubstr("east and below, every rule"));
+  const std::string silence_id = created.substr(0, created.find(' '));
+  EXPECT_THAT(RunClient(port, "silences"), HasSubstr(silence_id));
+
+  AlertTail tail(*alerts_, "");
+  ASSERT_TRUE(Ingest({Event("q1", "sales", "east-1", 2, 10),
+                      Event("q2", "sales", "west-1", 2, 10)})
+                  .ok());
+  {
+    const v1::DefinitionBatch targets =
+        Batch({TargetChange("sales", "east-1", "2026-03", 100),
+               TargetChange("sales", "west-1", "2026-03", 100)});
+    grpc::ClientContext context;
+    v1::ApplyDefinitionsResponse response;
+    ASSERT_TRUE(admin_->ApplyDefinitions(&context, targets, &response).ok());
+  }
+  auto of = [](const std::string& unit) {
+    return [unit](const v1::Alert& a) { return a.key().unit_id() == unit; };
+  };
+  std::optional<v1::Alert> east = tail.WaitFor(of("east-1"));
+  std::optional<v1::Alert> west = tail.WaitFor(of("west-1"));
+  ASSERT_TRUE(east.has_value());
+  ASSERT_TRUE(west.has_value());
+  EXPECT_EQ(east->silence_id(), silence_id);
+  EXPECT_EQ(west->silence_id(), "");
+  EXPECT_THAT(RunClient(port, "alerts --unit=east"),
+              HasSubstr("silenced (" + silence_id + ")"));
+
+  EXPECT_THAT(RunClient(port, "unsilence " + silence_id + " --by=ops"),
+              HasSubstr("(ended early by ops)"));
+  EXPECT_THAT(RunClient(port, "silences"), HasSubstr("no silences"));
+  EXPECT_THAT(RunClient(port, "silences --all"), HasSubstr(silence_id));
+}
+
 INSTANTIATE_TEST_SUITE_P(Deployments, EndToEndTest,
                          ::testing::Values("AllInOne", "Kafka"),
                          [](const auto& info) { return info.param; });

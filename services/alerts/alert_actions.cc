@@ -69,6 +69,115 @@ absl::StatusOr<v1::Alert> AlertActions::Resolve(
   return Append(alert, request.resolved_by(), std::move(action));
 }
 
+namespace {
+
+constexpr absl::Duration kLongestSilence = absl::Hours(24 * 90);
+
+absl::Status CheckTime(const google::protobuf::Timestamp& t,
+                       absl::string_view field) {
+  if (t.nanos() < 0 || t.nanos() > 999'999'999 ||
+      t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": not a valid time (0001-01-01 to 9999-12-31)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Silence> AlertActions::CreateSilence(
+    const v1::CreateSilenceRequest& request) {
+  if (request.created_by().empty()) {
+    return absl::InvalidArgumentError("created_by: required");
+  }
+  if (request.unit_id().empty()) {
+    return absl::InvalidArgumentError("unit_id: required");
+  }
+  if (!v1::AlertRule_IsValid(request.rule())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rule: unknown rule ", request.rule()));
+  }
+  if (request.reason().empty()) {
+    return absl::InvalidArgumentError(
+        "reason: required; say why (a reorg, a migration)");
+  }
+  if (!request.has_ends()) return absl::InvalidArgumentError("ends: required");
+  RETURN_IF_ERROR(CheckTime(request.ends(), "ends"));
+  const absl::Time now = engine_.Now();
+  absl::Time starts = now;
+  if (request.has_starts()) {
+    RETURN_IF_ERROR(CheckTime(request.starts(), "starts"));
+    starts = std::max(now, FromTimestamp(request.starts()));
+  }
+  const absl::Time ends = FromTimestamp(request.ends());
+  if (ends <= starts) {
+    return absl::InvalidArgumentError("ends: must be after starts and now");
+  }
+  if (ends - starts > kLongestSilence) {
+    return absl::InvalidArgumentError(
+        "ends: a silence lasts at most 90 days; silences must expire");
+  }
+  v1::Silence silence;
+  silence.set_silence_id(NewRecordId().substr(0, 16));
+  silence.set_unit_id(request.unit_id());
+  silence.set_rule(request.rule());
+  *silence.mutable_starts() = ToTimestamp(starts);
+  *silence.mutable_ends() = request.ends();
+  silence.set_reason(request.reason());
+  silence.set_created_by(request.created_by());
+  *silence.mutable_created_time() = ToTimestamp(now);
+  return AppendSilence(silence, request.created_by());
+}
+
+absl::StatusOr<v1::Silence> AlertActions::ExpireSilence(
+    const v1::ExpireSilenceRequest& request) {
+  if (request.expired_by().empty()) {
+    return absl::InvalidArgumentError("expired_by: required");
+  }
+  if (request.silence_id().empty()) {
+    return absl::InvalidArgumentError("silence_id: required");
+  }
+  ASSIGN_OR_RETURN(std::optional<v1::Silence> silence,
+                   store_.GetSilence(request.silence_id()));
+  if (!silence) {
+    return absl::NotFoundError(absl::StrCat("silence_id: unknown silence ",
+                                            Quoted(request.silence_id())));
+  }
+  const absl::Time now = engine_.Now();
+  if (FromTimestamp(silence->ends()) <= now) {
+    return absl::FailedPreconditionError(
+        "silence_id: the silence has expired already");
+  }
+  *silence->mutable_ends() = ToTimestamp(now);
+  silence->set_expired_by(request.expired_by());
+  return AppendSilence(*silence, request.expired_by());
+}
+
+absl::StatusOr<std::vector<v1::Silence>> AlertActions::ListSilences(
+    bool include_expired) {
+  ASSIGN_OR_RETURN(std::vector<v1::Silence> silences, store_.ListSilences());
+  if (include_expired) return silences;
+  const absl::Time now = engine_.Now();
+  std::vector<v1::Silence> active;
+  for (v1::Silence& silence : silences) {
+    if (FromTimestamp(silence.ends()) > now) active.push_back(std::move(silence));
+  }
+  return active;
+}
+
+absl::StatusOr<v1::Silence> AlertActions::AppendSilence(
+    const v1::Silence& silence, const std::string& principal) {
+  v1::EventEnvelope envelope = NewEnvelope(producer_);
+  envelope.mutable_producer()->set_principal(principal);
+  *envelope.mutable_silence() = silence;
+  RETURN_IF_ERROR(log_.Append(
+      kAlertActionsTopic, {eventlog::AppendRecord{
+                              silence.silence_id(), envelope.SerializeAsString()}}));
+  return engine_.WaitForSilence(silence.silence_id(),
+                                FromTimestamp(silence.ends()),
+                                absl::Seconds(10));
+}
+
 absl::StatusOr<v1::Alert> AlertActions::Append(const v1::Alert& alert,
                                                const std::string& principal,
                                                v1::AlertAction action) {

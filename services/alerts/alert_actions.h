@@ -1,8 +1,8 @@
 #pragma once
 
 // Validates a manager's acknowledge or resolve against the alert's current
-// state, appends it to the log and returns the alert once the engine has
-// applied it.
+// state (a silence, against the one stored), appends it to the log and
+// returns the alert (silence) once the engine has applied it.
 
 #include "absl/status/statusor.h"
 #include "libs/eventlog/event_log.h"
@@ -24,9 +24,18 @@ class AlertActions {
   absl::StatusOr<v1::Alert> Acknowledge(
       const v1::AcknowledgeAlertRequest& request);
   absl::StatusOr<v1::Alert> Resolve(const v1::ResolveAlertRequest& request);
+  // The unit is checked to exist by the caller.
+  absl::StatusOr<v1::Silence> CreateSilence(
+      const v1::CreateSilenceRequest& request);
+  absl::StatusOr<v1::Silence> ExpireSilence(
+      const v1::ExpireSilenceRequest& request);
+  // By id; those ended by now only with `include_expired`.
+  absl::StatusOr<std::vector<v1::Silence>> ListSilences(bool include_expired);
 
  private:
   absl::StatusOr<v1::Alert> Load(const std::string& alert_id);
+  absl::StatusOr<v1::Silence> AppendSilence(const v1::Silence& silence,
+                                            const std::string& principal);
   absl::StatusOr<v1::Alert> Append(const v1::Alert& alert,
                                    const std::string& principal,
                                    v1::AlertAction action);

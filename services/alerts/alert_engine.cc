@@ -158,10 +158,17 @@ class AlertEngine::Pending {
     feed_checks_[kpi_id] = next;
   }
 
+  void PutSilence(const v1::Silence& silence) {
+    silences_[silence.silence_id()] = silence;
+  }
+
   // Sorted by key: RocksDB's memtable takes sorted inserts far faster.
   AlertChanges TakeChanges() {
     AlertChanges changes;
     changes.feed_checks.assign(feed_checks_.begin(), feed_checks_.end());
+    for (const auto& [id, silence] : silences_) {
+      changes.silences.push_back(silence);
+    }
     for (auto& [key, cell] : cells_) {
       changes.cells.emplace_back(key, cell);
       const absl::Time was_due = loaded_due_.at(key);
@@ -229,6 +236,7 @@ class AlertEngine::Pending {
   absl::flat_hash_map<std::string, int64_t> loaded_versions_;  // To tell
                                                                // changes.
   absl::flat_hash_map<std::string, int64_t> feed_checks_;
+  absl::flat_hash_map<std::string, v1::Silence> silences_;
 };
 
 AlertEngine::AlertEngine(const AlertEngineOptions& options,
@@ -268,6 +276,10 @@ absl::Status AlertEngine::StartConsuming() {
   ASSIGN_OR_RETURN(progress_, eventlog::ReplayProgress::Begin(log_, positions,
                                                               "alerts state"));
   ASSIGN_OR_RETURN(earliest_due_, store_.EarliestDue());
+  ASSIGN_OR_RETURN(std::vector<v1::Silence> silences, store_.ListSilences());
+  for (v1::Silence& silence : silences) {
+    silences_[silence.silence_id()] = std::move(silence);
+  }
   ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
   ASSIGN_OR_RETURN(actions_consumer_,
                    log_.NewConsumer(options_.consumer_group));
@@ -664,6 +676,7 @@ absl::StatusOr<v1::Alert*> AlertEngine::OpenAlert(const std::string& cell_key,
   alert->set_generation(index->generation);
   alert->set_state(v1::ALERT_STATE_OPEN);
   *alert->mutable_raised_time() = ToProto(time);
+  alert->set_silence_id(SilenceFor(alert->key().unit_id(), rule, time));
   return alert;
 }
 
@@ -983,7 +996,7 @@ absl::Status AlertEngine::Escalate(const std::string& cell_key,
   ASSIGN_OR_RETURN(v1::Alert * alert,
                    OpenAlertOf(cell_key, v1::ALERT_RULE_STATUS_CHANGE, pending));
   if (alert == nullptr || alert->state() != v1::ALERT_STATE_OPEN ||
-      after <= absl::ZeroDuration()) {
+      after <= absl::ZeroDuration() || !alert->silence_id().empty()) {
     return absl::OkStatus();
   }
   const Definitions& defs = *rule.definitions;
@@ -1009,7 +1022,12 @@ absl::Status AlertEngine::Escalate(const std::string& cell_key,
 absl::Status AlertEngine::ApplyAction(const eventlog::LogRecord& record,
                                       Pending& pending) {
   v1::EventEnvelope envelope;
-  if (!envelope.ParseFromString(record.value) || !envelope.has_alert_action()) {
+  const bool parsed = envelope.ParseFromString(record.value);
+  if (parsed && envelope.has_silence()) {
+    ApplySilence(envelope.silence(), pending);
+    return absl::OkStatus();
+  }
+  if (!parsed || !envelope.has_alert_action()) {
     STRATA_LOG(ERROR) << "alerts: skipping malformed action at offset "
                       << record.offset;
     return absl::OkStatus();
@@ -1039,6 +1057,43 @@ absl::Status AlertEngine::ApplyAction(const eventlog::LogRecord& record,
   std::optional<CellRule> rule = RuleFor(definitions_.Current(), cell_key);
   return Advance(cell_key, rule ? &*rule : nullptr, cell->judged_at, *cell,
                  pending);
+}
+
+void AlertEngine::ApplySilence(const v1::Silence& silence, Pending& pending) {
+  auto [it, added] = silences_.try_emplace(silence.silence_id(), silence);
+  if (!added) {
+    v1::Silence& known = it->second;
+    if (FromTimestamp(silence.ends()) < FromTimestamp(known.ends())) {
+      *known.mutable_ends() = silence.ends();
+      known.set_expired_by(silence.expired_by());
+    }
+  }
+  pending.PutSilence(it->second);
+}
+
+std::string AlertEngine::SilenceFor(const std::string& unit_id,
+                                    v1::AlertRule rule,
+                                    absl::Time time) const {
+  if (silences_.empty()) return "";
+  const std::shared_ptr<const Definitions> defs = definitions_.Current();
+  const std::optional<UnitIndex> unit = defs->FindUnit(unit_id);
+  if (!unit) return "";
+  std::string covering;
+  for (const auto& [id, silence] : silences_) {
+    if (silence.rule() != v1::ALERT_RULE_UNSPECIFIED && silence.rule() != rule) {
+      continue;
+    }
+    // Never before it was created: a replay, which knows every silence
+    // first, must not silence what was raised before it.
+    const absl::Time starts = std::max(FromTimestamp(silence.starts()),
+                                       FromTimestamp(silence.created_time()));
+    if (time < starts || time >= FromTimestamp(silence.ends())) continue;
+    const std::optional<UnitIndex> root = defs->FindUnit(silence.unit_id());
+    if (!root || !defs->InSubtree(*unit, *root)) continue;
+    // The same one whichever order the map is in.
+    if (covering.empty() || id < covering) covering = id;
+  }
+  return covering;
 }
 
 absl::Status AlertEngine::ApplyActionsDue(const std::string& cell_key,
@@ -1156,6 +1211,22 @@ absl::Status AlertEngine::CorrectiveActionRecorded(
       ToProto(std::max(time, FromTimestamp(reminder->updated_time())));
   reminder->set_version(reminder->version() + 1);
   return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Silence> AlertEngine::WaitForSilence(
+    const std::string& silence_id, absl::Time ends, absl::Duration timeout) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
+  std::unique_lock<std::mutex> lock(changed_mu_);
+  while (true) {
+    ASSIGN_OR_RETURN(std::optional<v1::Silence> silence,
+                     store_.GetSilence(silence_id));
+    if (silence && FromTimestamp(silence->ends()) <= ends) return *silence;
+    if (changed_cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("silence ", silence_id, " not applied in time"));
+    }
+  }
 }
 
 absl::StatusOr<v1::Alert> AlertEngine::WaitForChange(

@@ -102,6 +102,12 @@ class AlertEngine {
   // The engine's time: what actions are stamped with.
   absl::Time Now() const { return options_.clock->Now(); }
 
+  // Waits until the silence `silence_id` is stored ending at `ends`, then
+  // returns it; DEADLINE_EXCEEDED after `timeout`.
+  absl::StatusOr<v1::Silence> WaitForSilence(const std::string& silence_id,
+                                             absl::Time ends,
+                                             absl::Duration timeout);
+
   // Waits until alert `alert_id` has a version above `version`, then
   // returns it; DEADLINE_EXCEEDED after `timeout`.
   absl::StatusOr<v1::Alert> WaitForChange(const std::string& alert_id,
@@ -120,6 +126,12 @@ class AlertEngine {
   // part way.
   absl::Status Rewind();
   absl::Status ApplyAction(const eventlog::LogRecord& record, Pending& pending);
+  // Records a silence created or ended early; an end only moves earlier.
+  void ApplySilence(const v1::Silence& silence, Pending& pending);
+  // The silence covering an alert of `rule` on `unit_id` raised at `time`;
+  // empty when none does.
+  std::string SilenceFor(const std::string& unit_id, v1::AlertRule rule,
+                         absl::Time time) const;
   // Applies an action to its alert at `time`.
   // Applies an action to its alert (of `cell`) at `time`.
   absl::Status ApplyActionTo(const v1::EventEnvelope& envelope,
@@ -273,6 +285,9 @@ class AlertEngine {
   // The next period to check per KPI with a feed schedule, as committed;
   // engine thread only.
   absl::flat_hash_map<std::string, int64_t> next_feed_checks_;
+  // Every silence read, by id; engine thread only. A poll that fails reads
+  // its silences again, and applying one twice changes nothing.
+  absl::flat_hash_map<std::string, v1::Silence> silences_;
   // What ReadThrough waits to read up to; engine thread only.
   struct Barrier {
     absl::Time judged_before;

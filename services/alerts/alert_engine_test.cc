@@ -1034,3 +1034,73 @@ TEST_F(AlertEngineTest, ACorrectiveActionPastItsDueDateWithTheCellStillRedIsOver
 
 }  // namespace
 }  // namespace strata::alerts
+
+namespace strata::alerts {
+namespace {
+
+// A manager silences the region for a known reorg: alerts raised there in
+// the window are kept and visible, marked with the silence, and do not
+// escalate; once it is ended (early, here), alerts are as before.
+TEST_F(AlertEngineTest, AnAlertRaisedInASilenceIsMarkedAndDoesNotEscalate) {
+  AlertActions actions(*log_, *store_, *engine_, ThisProducer("test"));
+  v1::CreateSilenceRequest request;
+  request.set_unit_id("region");
+  request.set_reason("Reorg of the region's teams");
+  request.set_created_by("maria");
+  *request.mutable_ends() = ToTimestamp(clock_.Now() + absl::Hours(91 * 24));
+  EXPECT_THAT(actions.CreateSilence(request),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "ends: a silence lasts at most 90 days; silences must "
+                       "expire"));
+  *request.mutable_ends() = ToTimestamp(clock_.Now() + absl::Hours(4));
+  request.clear_reason();
+  EXPECT_THAT(actions.CreateSilence(request),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "reason: required; say why (a reorg, a migration)"));
+  request.set_reason("Reorg of the region's teams");
+  absl::StatusOr<v1::Silence> silence = actions.CreateSilence(request);
+  ASSERT_OK(silence);
+  EXPECT_EQ(FromTimestamp(silence->starts()), clock_.Now());
+
+  PublishAMinuteOn("visits", 80);  // Red on a team of the region.
+  ASSERT_EQ(WaitForPublished(1).size(), 1u);
+  EXPECT_EQ(Stored("visits/team/2026-03#1").silence_id(),
+            silence->silence_id());
+  clock_.Advance(absl::Minutes(90));  // Past escalate_after (an hour).
+  Settle();
+  EXPECT_EQ(Stored("visits/team/2026-03#1").escalation_level(), 0);
+  clock_.Advance(absl::Minutes(1));
+  Resolve("visits/team/2026-03#1", "Reorg done");
+  PublishAMinuteOn("visits", 120);
+
+  v1::ExpireSilenceRequest expire;
+  expire.set_silence_id(silence->silence_id());
+  expire.set_expired_by("maria");
+  absl::StatusOr<v1::Silence> expired = actions.ExpireSilence(expire);
+  ASSERT_OK(expired);
+  EXPECT_EQ(FromTimestamp(expired->ends()), clock_.Now());
+  EXPECT_THAT(actions.ExpireSilence(expire),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "silence_id: the silence has expired already"));
+  expire.set_silence_id("nosuch");
+  EXPECT_THAT(actions.ExpireSilence(expire),
+              StatusIs(absl::StatusCode::kNotFound,
+                       "silence_id: unknown silence 'nosuch'"));
+  EXPECT_TRUE(actions.ListSilences(false)->empty());
+  ASSERT_EQ(actions.ListSilences(true)->size(), 1u);
+  EXPECT_EQ(actions.ListSilences(true)->front().expired_by(), "maria");
+
+  PublishAMinuteOn("visits", 80);  // Red again, with no silence.
+  const std::string next = "visits/team/2026-03#2";
+  EXPECT_EQ(Stored(next).silence_id(), "");
+  clock_.Advance(absl::Minutes(61));
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline && Stored(next).escalation_level() == 0) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(Stored(next).escalated_to(), "vp");
+  ExpectARebuildRaisesTheSameAlerts();
+}
+
+}  // namespace
+}  // namespace strata::alerts

@@ -292,4 +292,47 @@ grpc::ServerUnaryReactor* AlertService::ResolveAlert(
       });
 }
 
+grpc::ServerUnaryReactor* AlertService::CreateSilence(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary<v1::CreateSilenceRequest, v1::Silence>(
+      context, request, response,
+      [&](const v1::CreateSilenceRequest& in, v1::Silence& out) {
+        if (in.unit_id().empty()) {
+          return absl::InvalidArgumentError("unit_id: required");
+        }
+        RETURN_IF_ERROR(CheckUnit(in.unit_id()));
+        ASSIGN_OR_RETURN(out, actions_.CreateSilence(in));
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* AlertService::ListSilences(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary<v1::ListSilencesRequest, v1::ListSilencesResponse>(
+      context, request, response,
+      [&](const v1::ListSilencesRequest& in, v1::ListSilencesResponse& out) {
+        RETURN_IF_ERROR(health_());
+        ASSIGN_OR_RETURN(std::vector<v1::Silence> silences,
+                         actions_.ListSilences(in.include_expired()));
+        for (v1::Silence& silence : silences) {
+          *out.add_silences() = std::move(silence);
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* AlertService::ExpireSilence(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary<v1::ExpireSilenceRequest, v1::Silence>(
+      context, request, response,
+      [&](const v1::ExpireSilenceRequest& in, v1::Silence& out) {
+        RETURN_IF_ERROR(health_());
+        ASSIGN_OR_RETURN(out, actions_.ExpireSilence(in));
+        return absl::OkStatus();
+      });
+}
+
 }  // namespace strata::alerts

@@ -1,7 +1,7 @@
 #pragma once
 
 // AlertService over gRPC: list, subscribe (server stream), acknowledge,
-// resolve.
+// resolve; create, list and expire silences.
 
 #include <functional>
 
@@ -20,7 +20,11 @@ class AlertService final
           v1::AlertService::WithRawCallbackMethod_SubscribeAlerts<
               v1::AlertService::WithRawCallbackMethod_AcknowledgeAlert<
                   v1::AlertService::WithRawCallbackMethod_ResolveAlert<
-                      v1::AlertService::Service>>>> {
+                      v1::AlertService::WithRawCallbackMethod_CreateSilence<
+                          v1::AlertService::WithRawCallbackMethod_ListSilences<
+                              v1::AlertService::
+                                  WithRawCallbackMethod_ExpireSilence<
+                                      v1::AlertService::Service>>>>>>> {
  public:
   // Every call first asks `health`, and answers its error if not OK: no
   // alert list from an engine still replaying or stopped by damage.
@@ -46,6 +50,15 @@ class AlertService final
   grpc::ServerUnaryReactor* ResolveAlert(grpc::CallbackServerContext* context,
                                          const grpc::ByteBuffer* request,
                                          grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* CreateSilence(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListSilences(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ExpireSilence(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
 
  private:
   absl::Status List(const v1::ListAlertsRequest& request,

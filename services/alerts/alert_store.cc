@@ -20,6 +20,7 @@ enum Family : size_t {
   kDeferred,
   kFeed,  // Big-endian sequence -> alert; "" -> the feed's id.
   kFeedChecks,  // KPI id -> the next period of its feed schedule to check.
+  kSilences,    // Silence id -> Silence.
 };
 
 std::string FeedKey(int64_t sequence) {
@@ -117,7 +118,8 @@ absl::StatusOr<std::unique_ptr<AlertStore>> AlertStore::Open(
   ASSIGN_OR_RETURN(auto db,
                    StateDb::Open({path,
                                   {"cells", "index", "alerts", "due",
-                                   "deferred", "feed", "feed_checks"},
+                                   "deferred", "feed", "feed_checks",
+                                   "silences"},
                                   "strata.alerts/7"}));
   ASSIGN_OR_RETURN(std::optional<std::string> feed_id, db->Get(kFeed, ""));
   if (!feed_id) {
@@ -204,6 +206,31 @@ absl::StatusOr<std::optional<v1::Alert>> AlertStore::GetAlert(
   v1::Alert alert;
   if (!alert.ParseFromString(*value)) return Malformed("alert", id);
   return alert;
+}
+
+absl::StatusOr<std::vector<v1::Silence>> AlertStore::ListSilences() {
+  std::vector<v1::Silence> silences;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->db().NewIterator(rocksdb::ReadOptions(), db_->family(kSilences)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    v1::Silence silence;
+    if (!silence.ParseFromArray(it->value().data(),
+                                static_cast<int>(it->value().size()))) {
+      return Malformed("silence", it->key().ToString());
+    }
+    silences.push_back(std::move(silence));
+  }
+  RETURN_IF_ERROR(FromRocksDb(it->status()));
+  return silences;
+}
+
+absl::StatusOr<std::optional<v1::Silence>> AlertStore::GetSilence(
+    const std::string& id) {
+  ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(kSilences, id));
+  if (!value) return std::nullopt;
+  v1::Silence silence;
+  if (!silence.ParseFromString(*value)) return Malformed("silence", id);
+  return silence;
 }
 
 absl::StatusOr<std::optional<int64_t>> AlertStore::NextFeedCheck(
@@ -325,6 +352,10 @@ absl::Status AlertStore::Commit(AlertChanges& changes) {
   }
   for (const auto& [kpi_id, next] : changes.feed_checks) {
     batch.Put(db_->family(kFeedChecks), kpi_id, EncodeFixed64s({next}));
+  }
+  for (const v1::Silence& silence : changes.silences) {
+    batch.Put(db_->family(kSilences), silence.silence_id(),
+              silence.SerializeAsString());
   }
   for (const eventlog::Position& p : changes.positions) {
     StateDb::PutPosition(batch, p.topic_partition.topic,

@@ -95,6 +95,7 @@ struct AlertChanges {
   // KPIs whose feed schedules were checked further: the index of the next
   // period to check.
   std::vector<std::pair<std::string, int64_t>> feed_checks;
+  std::vector<v1::Silence> silences;  // Created or changed.
   std::vector<eventlog::Position> positions;
 };
 
@@ -127,6 +128,9 @@ class AlertStore {
   // nullopt before the first check.
   absl::StatusOr<std::optional<int64_t>> NextFeedCheck(
       const std::string& kpi_id);
+  // Every silence, expired ones included, by id.
+  absl::StatusOr<std::vector<v1::Silence>> ListSilences();
+  absl::StatusOr<std::optional<v1::Silence>> GetSilence(const std::string& id);
   // Stored position of the partition, 0 when none.
   absl::StatusOr<eventlog::Position> Position(
       const eventlog::TopicPartition& tp);

@@ -23,6 +23,9 @@ struct ClientOptions {
   std::string action_due;    // By when: a date or an RFC 3339 time.
   int batch_size = 5000;  // Events per IngestStream message.
   bool include_resolved = false;
+  std::string silence_rule;  // A rule's name; empty: every rule.
+  std::string silence_for;   // How long a silence lasts: "2h".
+  std::string reason;        // Why a silence.
 };
 
 // What `strata watch` follows.
@@ -72,6 +75,10 @@ class Client {
   absl::Status TailAlerts(std::string resume_token);
   absl::Status Acknowledge(const std::string& alert_id);
   absl::Status Resolve(const std::string& alert_id);
+  // Silences (silence_commands.cc): from now, for options' length.
+  absl::Status Silence(const std::string& unit_id);
+  absl::Status ListSilences(bool include_expired);
+  absl::Status Unsilence(const std::string& silence_id);
   absl::Status Health();
 
  private:

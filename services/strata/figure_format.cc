@@ -113,6 +113,9 @@ std::string FormatAlert(const v1::Alert& alert) {
     absl::StrAppend(&line, absl::StrFormat(" expected=%.2f", alert.expected()));
   }
   absl::StrAppend(&line, " (was ", StatusName(alert.previous_status()), ")");
+  if (!alert.silence_id().empty()) {
+    absl::StrAppend(&line, "  silenced (", alert.silence_id(), ")");
+  }
   if (!alert.escalated_to().empty()) {
     absl::StrAppend(&line, "  escalated to ", alert.escalated_to());
   }

@@ -10,6 +10,8 @@
 //   strata ack ALERT_ID --by=NAME [--note=...]
 //   strata resolve ALERT_ID --by=NAME --action="what was done" \
 //       [--owner=NAME --due=2026-12-20]
+//   strata silence UNIT --for=2h --reason=TEXT --by=NAME [--rule=stale-feed]
+//   strata silences [--all] | unsilence ID --by=NAME
 //   strata health
 //   strata rebuild [--data_dir=./strata-data]
 
@@ -51,6 +53,11 @@ ABSL_FLAG(bool, from_beginning, false,
           "watch: from the start of the changelog, not its end.");
 ABSL_FLAG(int, batch_size, 5000, "send: events per stream message.");
 ABSL_FLAG(int, per_team_and_kpi, 20, "demo-events: events per team and KPI.");
+ABSL_FLAG(std::string, rule, "",
+          "silence: only this rule (stale-feed, worsening, ...); default all.");
+ABSL_FLAG(std::string, for, "", "silence: how long, from now (2h, 90m).");
+ABSL_FLAG(std::string, reason, "", "silence: why (a reorg, a migration).");
+ABSL_FLAG(bool, all, false, "silences: expired ones too.");
 
 namespace strata::cli {
 namespace {
@@ -86,6 +93,12 @@ constexpr char kUsage[] = R"(strata: KPI rollups and variance alerts.
                                     raised, resuming across restarts
   strata ack ID --by=NAME           acknowledge an alert
   strata resolve ID --by=NAME --action=TEXT [--owner=NAME --due=DATE]
+  strata silence UNIT --for=2h --reason=TEXT --by=NAME [--rule=RULE]
+                                    silence a rule (default: all) on the
+                                    unit's subtree; alerts are still kept
+                                    and shown, marked, and do not escalate
+  strata silences [--all]           list silences (--all: expired too)
+  strata unsilence ID --by=NAME     end a silence now
   strata health                     is the server serving?)";
 
 absl::Status Run(const std::vector<std::string>& args) {
@@ -122,6 +135,9 @@ absl::Status Run(const std::vector<std::string>& args) {
   options.action_due = absl::GetFlag(FLAGS_due);
   options.batch_size = absl::GetFlag(FLAGS_batch_size);
   options.include_resolved = absl::GetFlag(FLAGS_include_resolved);
+  options.silence_rule = absl::GetFlag(FLAGS_rule);
+  options.silence_for = absl::GetFlag(FLAGS_for);
+  options.reason = absl::GetFlag(FLAGS_reason);
   Client client(grpc::CreateChannel(absl::GetFlag(FLAGS_server),
                                     grpc::InsecureChannelCredentials()),
                 options, std::cout);
@@ -184,6 +200,17 @@ absl::Status Run(const std::vector<std::string>& args) {
   if (command == "resolve") {
     if (absl::Status s = want(1); !s.ok()) return s;
     return client.Resolve(args[1]);
+  }
+  if (command == "silence") {
+    if (absl::Status s = want(1); !s.ok()) return s;
+    return client.Silence(args[1]);
+  }
+  if (command == "silences") {
+    return client.ListSilences(absl::GetFlag(FLAGS_all));
+  }
+  if (command == "unsilence") {
+    if (absl::Status s = want(1); !s.ok()) return s;
+    return client.Unsilence(args[1]);
   }
   if (command == "health") return client.Health();
   return absl::InvalidArgumentError(

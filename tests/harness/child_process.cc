@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -64,6 +65,17 @@ int ChildProcess::Stop(absl::Duration grace) {
 
 void ChildProcess::Kill() {
   if (pid_ <= 0) return;
+  // Said aloud: a child that died by itself before the test killed it (a
+  // crash, a sanitizer's abort) would otherwise pass unnoticed.
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    std::fprintf(stderr, "child %s (pid %d) had exited by itself: %s %d\n",
+                 binary_.c_str(), pid_,
+                 WIFEXITED(status) ? "exit code" : "signal",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    pid_ = -1;
+    return;
+  }
   kill(pid_, SIGKILL);
   Wait(absl::Seconds(10));
 }

@@ -109,6 +109,38 @@ double Performance(const std::string& team, const DemoKpi& kpi) {
   return kpi.polarity == kHigher ? 1.05 : 0.90;
 }
 
+// The KPI whose feed must deliver each day's figures by 06:00 the next
+// day, and the team whose feed stopped three days ago.
+constexpr char kDailyFedKpi[] = "new_customers";
+constexpr char kSilentTeam[] = "digital-sales-t2";
+
+// The rules beyond status changes, so that a fresh demo shows each: revenue
+// alerts escalate after a minute unacknowledged and are projected from the
+// pace of the last two days or more (from the month's third day on); one team's new customers come from a daily feed, checked from
+// the month's start.
+void AddAlertingOf(const std::string& id, absl::Time now, v1::Kpi& kpi) {
+  if (id == "revenue") {
+    v1::AlertPolicy& policy = *kpi.mutable_alert_policy();
+    policy.mutable_escalate_after()->set_seconds(60);
+    policy.mutable_projection_window()->set_seconds(2 * 86400);
+  }
+  if (id == kDailyFedKpi) {
+    for (v1::PeriodKind kind : {v1::PERIOD_KIND_DAY, v1::PERIOD_KIND_MONTH,
+                                v1::PERIOD_KIND_QUARTER, v1::PERIOD_KIND_YEAR}) {
+      kpi.add_periods(kind);
+    }
+    v1::FeedSchedule& feed = *kpi.mutable_feed();
+    feed.set_cadence(v1::PERIOD_KIND_DAY);
+    feed.mutable_due_after()->set_seconds(6 * 3600);
+    // The one team's feed on a schedule: the demo's history is sent after
+    // the server starts, so every other team's days would be late too.
+    feed.add_unit_ids(kSilentTeam);
+    const absl::Time month_start = absl::FromCivil(
+        absl::ToCivilMonth(now, absl::UTCTimeZone()), absl::UTCTimeZone());
+    feed.mutable_since()->set_seconds(absl::ToUnixSeconds(month_start));
+  }
+}
+
 void AddUnit(v1::DefinitionBatch& batch, const std::string& id,
              const std::string& name, const std::string& parent) {
   v1::OrgUnit* unit = batch.add_changes()->mutable_org_unit();
@@ -116,6 +148,33 @@ void AddUnit(v1::DefinitionBatch& batch, const std::string& id,
   unit->set_name(name);
   unit->set_parent_id(parent);
   unit->set_owner(absl::StrCat("owner-of-", id));
+}
+
+// One event a day at noon, up to now, adding up to `total`; none for the
+// last three days from the silent team.
+void AddDailyEvents(const std::string& team, const DemoKpi& k, double total,
+                    absl::Time start, absl::Time now,
+                    const std::string& month_label,
+                    std::vector<v1::KpiEvent>& events) {
+  std::vector<absl::Time> days;
+  for (absl::Time noon = start + absl::Hours(12); noon < now;
+       noon += absl::Hours(24)) {
+    days.push_back(noon);
+  }
+  for (size_t d = 0; d < days.size(); ++d) {
+    if (team == kSilentTeam && days[d] >= now - absl::Hours(72)) break;
+    v1::KpiEvent event;
+    event.set_event_id(
+        absl::StrCat("demo-", month_label, "-", team, "-", k.id, "-day", d));
+    event.set_kpi_id(k.id);
+    event.set_unit_id(team);
+    *event.mutable_event_time() =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+            absl::ToUnixMicros(days[d]));
+    event.set_value(total / static_cast<double>(days.size()));
+    event.set_source("demo-daily-feed");
+    events.push_back(std::move(event));
+  }
 }
 
 }  // namespace
@@ -152,6 +211,7 @@ v1::DefinitionBatch DemoDefinitions(absl::Time now) {
     kpi->set_hierarchy_aggregation(v1::HIERARCHY_AGGREGATION_SUM);
     kpi->mutable_thresholds()->set_green_pct(100);
     kpi->mutable_thresholds()->set_amber_pct(k.amber_pct);
+    AddAlertingOf(k.id, now, *kpi);
   }
   for (const DemoObjective& o : Objectives()) {
     v1::Objective* objective = batch.add_changes()->mutable_objective();
@@ -201,6 +261,10 @@ std::vector<v1::KpiEvent> DemoEvents(absl::Time now, int per_team_and_kpi) {
         for (const DemoKpi& k : kKpis) {
           const double total = k.team_month_target * Performance(team, k) *
                                (k.time_aggregation == kSum ? elapsed : 1.0);
+          if (k.id == std::string(kDailyFedKpi)) {
+            AddDailyEvents(team, k, total, start, now, month_label, events);
+            continue;
+          }
           for (int i = 0; i < per_team_and_kpi; ++i) {
             v1::KpiEvent event;
             event.set_event_id(absl::StrCat("demo-", month_label, "-", team,

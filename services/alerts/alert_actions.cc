@@ -2,15 +2,29 @@
 
 #include <algorithm>
 
-#include "libs/streams/timestamps.h"
-
 #include "absl/strings/str_cat.h"
+#include "libs/status/quote.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/envelope.h"
+#include "libs/streams/timestamps.h"
 #include "libs/streams/topics.h"
-#include "libs/status/quote.h"
 
 namespace strata::alerts {
+namespace {
+
+constexpr absl::Duration kLongestSilence = absl::Hours(24 * 90);
+
+absl::Status CheckTime(const google::protobuf::Timestamp& t,
+                       absl::string_view field) {
+  if (t.nanos() < 0 || t.nanos() > 999'999'999 ||
+      t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": not a valid time (0001-01-01 to 9999-12-31)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<v1::Alert> AlertActions::Load(const std::string& alert_id) {
   if (alert_id.empty()) return absl::InvalidArgumentError("alert_id: required");
@@ -53,13 +67,7 @@ absl::StatusOr<v1::Alert> AlertActions::Resolve(
         "alert_id: alert is already ALERT_STATE_RESOLVED");
   }
   if (request.has_action_due()) {
-    const google::protobuf::Timestamp& due = request.action_due();
-    if (due.nanos() < 0 || due.nanos() > 999'999'999 ||
-        due.seconds() < kMinTimestampSeconds ||
-        due.seconds() > kMaxTimestampSeconds) {
-      return absl::InvalidArgumentError(
-          "action_due: not a valid time (0001-01-01 to 9999-12-31)");
-    }
+    RETURN_IF_ERROR(CheckTime(request.action_due(), "action_due"));
   }
   v1::AlertAction action;
   v1::AlertAction::Resolve& resolve = *action.mutable_resolve();
@@ -69,21 +77,6 @@ absl::StatusOr<v1::Alert> AlertActions::Resolve(
   return Append(alert, request.resolved_by(), std::move(action));
 }
 
-namespace {
-
-constexpr absl::Duration kLongestSilence = absl::Hours(24 * 90);
-
-absl::Status CheckTime(const google::protobuf::Timestamp& t,
-                       absl::string_view field) {
-  if (t.nanos() < 0 || t.nanos() > 999'999'999 ||
-      t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": not a valid time (0001-01-01 to 9999-12-31)"));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 absl::StatusOr<v1::Silence> AlertActions::CreateSilence(
     const v1::CreateSilenceRequest& request) {

@@ -50,11 +50,16 @@ bool FeedScheduled(const Definitions& defs, const v1::RollupKey& key,
          defs.FeedDue(*kpi, *unit, parts->period).has_value();
 }
 
-// An alert (re)opened at `time` escalates `after` later, unless acted on.
+// An alert (re)opened or escalated at `time` escalates next `after` later,
+// unless silenced or acted on; its cell wakes for the earliest of its own.
 void ScheduleEscalation(absl::Duration after, absl::Time time,
-                        CellStatus& cell) {
-  cell.escalation_due = after > absl::ZeroDuration() ? time + after
-                                                     : absl::InfiniteFuture();
+                        v1::Alert& alert, CellStatus& cell) {
+  if (after <= absl::ZeroDuration() || !alert.silence_id().empty()) {
+    alert.clear_next_escalation_time();
+    return;
+  }
+  *alert.mutable_next_escalation_time() = ToTimestamp(time + after);
+  cell.escalation_due = std::min(cell.escalation_due, time + after);
 }
 
 // Green, amber, red: 0, 1, 2; no data and unknown are not ranked.
@@ -614,7 +619,7 @@ absl::Status AlertEngine::Advance(const std::string& cell_key,
         RETURN_IF_ERROR(RaiseNoAction(cell_key, *rule, cell, pending));
         break;
       case kStale:
-        RETURN_IF_ERROR(RaiseStale(cell_key, cell, pending));
+        RETURN_IF_ERROR(RaiseStale(cell_key, *rule, cell, pending));
         break;
       case kOverdue:
         RETURN_IF_ERROR(RaiseOverdue(cell_key, *rule, cell, pending));
@@ -661,8 +666,10 @@ AlertEngine::Figure AlertEngine::FigureAt(const CellRule& rule,
 }
 
 absl::StatusOr<v1::Alert*> AlertEngine::OpenAlert(const std::string& cell_key,
+                                                  const CellRule& cell_rule,
                                                   v1::AlertRule rule,
                                                   absl::Time time,
+                                                  CellStatus& cell,
                                                   Pending& pending) {
   ASSIGN_OR_RETURN(AlertIndex * index,
                    pending.Index(AlertIndexKey(cell_key, rule)));
@@ -677,6 +684,7 @@ absl::StatusOr<v1::Alert*> AlertEngine::OpenAlert(const std::string& cell_key,
   alert->set_state(v1::ALERT_STATE_OPEN);
   *alert->mutable_raised_time() = ToProto(time);
   alert->set_silence_id(SilenceFor(alert->key().unit_id(), rule, time));
+  ScheduleEscalation(cell_rule.policy.escalate_after, time, *alert, cell);
   return alert;
 }
 
@@ -775,17 +783,17 @@ absl::Status AlertEngine::SetStatus(const std::string& cell_key,
       }
       return absl::OkStatus();
     }
-    ASSIGN_OR_RETURN(alert, OpenAlert(cell_key, v1::ALERT_RULE_STATUS_CHANGE,
-                                      time, pending));
+    ASSIGN_OR_RETURN(alert, OpenAlert(cell_key, rule,
+                                      v1::ALERT_RULE_STATUS_CHANGE, time, cell,
+                                      pending));
     alert->set_status(static_cast<v1::KpiStatus>(previous));
-    ScheduleEscalation(rule.policy.escalate_after, time, cell);
   } else if (alert->state() == v1::ALERT_STATE_ACKNOWLEDGED &&
              IsWarning(status) &&
              !IsWarning(static_cast<KpiStatus>(alert->status()))) {
     // An acknowledgement holds until the condition clears: back again, the
     // alert wants attention again.
     alert->set_state(v1::ALERT_STATE_OPEN);
-    ScheduleEscalation(rule.policy.escalate_after, time, cell);
+    ScheduleEscalation(rule.policy.escalate_after, time, *alert, cell);
   }
   ShowFigure(cell, figure, time, *alert);
   return absl::OkStatus();
@@ -820,7 +828,8 @@ absl::Status AlertEngine::JudgeWorsening(const std::string& cell_key,
     return absl::OkStatus();
   }
   ASSIGN_OR_RETURN(v1::Alert * alert,
-                   OpenAlert(cell_key, v1::ALERT_RULE_WORSENING, time, pending));
+                   OpenAlert(cell_key, rule, v1::ALERT_RULE_WORSENING, time,
+                             cell, pending));
   cell.open_rules |= Bit(v1::ALERT_RULE_WORSENING);
   alert->set_best_score(cell.best_score);
   ShowFigure(cell, figure, time, *alert);
@@ -844,15 +853,16 @@ absl::Status AlertEngine::JudgeProjection(const std::string& cell_key,
     return absl::OkStatus();
   }
   ASSIGN_OR_RETURN(v1::Alert * alert,
-                   OpenAlert(cell_key, v1::ALERT_RULE_PROJECTED_MISS, time,
-                             pending));
+                   OpenAlert(cell_key, rule, v1::ALERT_RULE_PROJECTED_MISS,
+                             time, cell, pending));
   cell.open_rules |= Bit(v1::ALERT_RULE_PROJECTED_MISS);
   ShowFigure(cell, figure, time, *alert);
   return absl::OkStatus();
 }
 
 absl::Status AlertEngine::RaiseStale(const std::string& cell_key,
-                                     CellStatus& cell, Pending& pending) {
+                                     const CellRule& rule, CellStatus& cell,
+                                     Pending& pending) {
   const absl::Time time = cell.stale_due;
   cell.stale_due = absl::InfiniteFuture();
   cell.feed_checked = true;
@@ -860,8 +870,8 @@ absl::Status AlertEngine::RaiseStale(const std::string& cell_key,
     return absl::OkStatus();
   }
   ASSIGN_OR_RETURN(v1::Alert * alert,
-                   OpenAlert(cell_key, v1::ALERT_RULE_STALE_FEED, time,
-                             pending));
+                   OpenAlert(cell_key, rule, v1::ALERT_RULE_STALE_FEED, time,
+                             cell, pending));
   cell.open_rules |= Bit(v1::ALERT_RULE_STALE_FEED);
   *alert->mutable_data_due() = ToProto(time);
   ShowFigure(cell, {KpiStatus::kNoData, cell.target, std::nullopt}, time,
@@ -959,8 +969,8 @@ absl::Status AlertEngine::RaiseOverdue(const std::string& cell_key,
       pending.Alert(AlertIdOf(cell_key, resolved_rule, index->generation)));
   if (resolved == nullptr) return absl::OkStatus();
   ASSIGN_OR_RETURN(v1::Alert * alert,
-                   OpenAlert(cell_key, v1::ALERT_RULE_ACTION_OVERDUE, time,
-                             pending));
+                   OpenAlert(cell_key, rule, v1::ALERT_RULE_ACTION_OVERDUE,
+                             time, cell, pending));
   cell.open_rules |= Bit(v1::ALERT_RULE_ACTION_OVERDUE);
   alert->set_corrective_action(resolved->corrective_action());
   alert->set_corrective_action_owner(resolved->corrective_action_owner());
@@ -979,12 +989,31 @@ absl::Status AlertEngine::RaiseNoAction(const std::string& cell_key,
     return absl::OkStatus();
   }
   ASSIGN_OR_RETURN(v1::Alert * alert,
-                   OpenAlert(cell_key, v1::ALERT_RULE_NO_CORRECTIVE_ACTION,
-                             time, pending));
+                   OpenAlert(cell_key, rule,
+                             v1::ALERT_RULE_NO_CORRECTIVE_ACTION, time, cell,
+                             pending));
   cell.open_rules |= Bit(v1::ALERT_RULE_NO_CORRECTIVE_ACTION);
   *alert->mutable_red_since() = ToProto(cell.red_since);
   ShowFigure(cell, FigureAt(rule, cell, time), time, *alert);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<v1::Alert*>> AlertEngine::OpenAlertsOf(
+    const std::string& cell_key, const CellStatus& cell, Pending& pending) {
+  std::vector<v1::Alert*> open;
+  for (v1::AlertRule rule :
+       {v1::ALERT_RULE_STATUS_CHANGE, v1::ALERT_RULE_WORSENING,
+        v1::ALERT_RULE_NO_CORRECTIVE_ACTION, v1::ALERT_RULE_PROJECTED_MISS,
+        v1::ALERT_RULE_STALE_FEED, v1::ALERT_RULE_ACTION_OVERDUE}) {
+    // The status rule's is indexed alone; the others' by the cell's bits.
+    if (rule != v1::ALERT_RULE_STATUS_CHANGE &&
+        (cell.open_rules & Bit(rule)) == 0) {
+      continue;
+    }
+    ASSIGN_OR_RETURN(v1::Alert * alert, OpenAlertOf(cell_key, rule, pending));
+    if (alert != nullptr) open.push_back(alert);
+  }
+  return open;
 }
 
 absl::Status AlertEngine::Escalate(const std::string& cell_key,
@@ -993,28 +1022,36 @@ absl::Status AlertEngine::Escalate(const std::string& cell_key,
   const absl::Time time = cell.escalation_due;
   cell.escalation_due = absl::InfiniteFuture();
   const absl::Duration after = rule.policy.escalate_after;
-  ASSIGN_OR_RETURN(v1::Alert * alert,
-                   OpenAlertOf(cell_key, v1::ALERT_RULE_STATUS_CHANGE, pending));
-  if (alert == nullptr || alert->state() != v1::ALERT_STATE_OPEN ||
-      after <= absl::ZeroDuration() || !alert->silence_id().empty()) {
-    return absl::OkStatus();
-  }
   const Definitions& defs = *rule.definitions;
-  const std::optional<UnitIndex> unit = defs.FindUnit(alert->key().unit_id());
-  if (!unit) return absl::OkStatus();
-  // Self first, root last; the next owner above the level reached.
-  const absl::Span<const UnitIndex> path = defs.PathToRoot(*unit);
-  for (size_t level = alert->escalation_level() + 1; level < path.size();
-       ++level) {
-    const std::string& owner = defs.unit(path[level]).definition.owner();
-    if (owner.empty()) continue;
-    alert->set_escalation_level(static_cast<int32_t>(level));
-    alert->set_escalated_to(owner);
-    *alert->mutable_escalated_time() = ToProto(time);
-    *alert->mutable_updated_time() = ToProto(time);
-    alert->set_version(alert->version() + 1);
-    if (level + 1 < path.size()) cell.escalation_due = time + after;
-    return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<v1::Alert*> open,
+                   OpenAlertsOf(cell_key, cell, pending));
+  for (v1::Alert* alert : open) {
+    if (!alert->has_next_escalation_time()) continue;
+    const absl::Time due = FromTimestamp(alert->next_escalation_time());
+    if (due > time) {
+      cell.escalation_due = std::min(cell.escalation_due, due);
+      continue;
+    }
+    alert->clear_next_escalation_time();
+    if (alert->state() != v1::ALERT_STATE_OPEN) continue;
+    const std::optional<UnitIndex> unit = defs.FindUnit(alert->key().unit_id());
+    if (!unit) continue;
+    // Self first, root last; the next owner above the level reached.
+    const absl::Span<const UnitIndex> path = defs.PathToRoot(*unit);
+    for (size_t level = alert->escalation_level() + 1; level < path.size();
+         ++level) {
+      const std::string& owner = defs.unit(path[level]).definition.owner();
+      if (owner.empty()) continue;
+      alert->set_escalation_level(static_cast<int32_t>(level));
+      alert->set_escalated_to(owner);
+      *alert->mutable_escalated_time() = ToProto(time);
+      *alert->mutable_updated_time() = ToProto(time);
+      alert->set_version(alert->version() + 1);
+      if (level + 1 < path.size()) {
+        ScheduleEscalation(after, time, *alert, cell);
+      }
+      break;
+    }
   }
   return absl::OkStatus();
 }
@@ -1111,12 +1148,6 @@ absl::Status AlertEngine::ApplyActionsDue(const std::string& cell_key,
     // An action on an alert that never was applies to nothing.
     if (alert == nullptr) continue;
     RETURN_IF_ERROR(ApplyActionTo(envelope, due, *alert, cell, pending));
-    // Acted on, the status alert escalates no further (unless it opens
-    // again); only it escalates.
-    if (alert->rule() == v1::ALERT_RULE_STATUS_CHANGE &&
-        alert->state() != v1::ALERT_STATE_OPEN) {
-      cell.escalation_due = absl::InfiniteFuture();
-    }
   }
   waiting->erase(waiting->begin(), waiting->begin() + taken);
   cell.action_due =
@@ -1132,6 +1163,8 @@ absl::Status AlertEngine::ApplyActionTo(const v1::EventEnvelope& envelope,
   if (action.has_acknowledge()) {
     if (alert.state() != v1::ALERT_STATE_OPEN) return absl::OkStatus();
     alert.set_state(v1::ALERT_STATE_ACKNOWLEDGED);
+    // Acted on, it escalates no further (unless it opens again).
+    alert.clear_next_escalation_time();
     alert.set_acknowledged_by(who);
     alert.set_acknowledge_note(action.acknowledge().note());
   } else if (action.has_resolve()) {
@@ -1160,6 +1193,7 @@ absl::Status AlertEngine::ApplyActionTo(const v1::EventEnvelope& envelope,
 void AlertEngine::Resolve(const v1::AlertAction::Resolve& resolve,
                           const std::string& who, v1::Alert& alert) {
   alert.set_state(v1::ALERT_STATE_RESOLVED);
+  alert.clear_next_escalation_time();
   alert.set_resolved_by(who);
   alert.set_corrective_action(resolve.corrective_action());
   alert.set_corrective_action_owner(resolve.owner());

@@ -198,10 +198,15 @@ class AlertEngine {
   absl::Status SetStatus(const std::string& cell_key, const CellRule& rule,
                          const Figure& figure, absl::Time time,
                          CellStatus& cell, Pending& pending, bool new_figure);
-  // The next generation of the cell's alert under `rule`, opened at `time`.
+  // The next generation of the cell's alert under `rule`, opened at `time`
+  // (silenced if a silence covers it, else escalating by `cell_rule`).
   absl::StatusOr<v1::Alert*> OpenAlert(const std::string& cell_key,
+                                       const CellRule& cell_rule,
                                        v1::AlertRule rule, absl::Time time,
-                                       Pending& pending);
+                                       CellStatus& cell, Pending& pending);
+  // The cell's open alerts, of every rule.
+  absl::StatusOr<std::vector<v1::Alert*>> OpenAlertsOf(
+      const std::string& cell_key, const CellStatus& cell, Pending& pending);
   // The cell's open alert under `rule`; nullptr when none is.
   absl::StatusOr<v1::Alert*> OpenAlertOf(const std::string& cell_key,
                                          v1::AlertRule rule, Pending& pending);
@@ -225,8 +230,8 @@ class AlertEngine {
                                Pending& pending);
   // At the cell's stale_due, no data having come: opens its STALE_FEED
   // alert.
-  absl::Status RaiseStale(const std::string& cell_key, CellStatus& cell,
-                          Pending& pending);
+  absl::Status RaiseStale(const std::string& cell_key, const CellRule& rule,
+                          CellStatus& cell, Pending& pending);
   // Checks the periods of every feed schedule due by `by` (up to a batch
   // of cells): creates the cells no record has reached, due then, and
   // judges them up to `by`. Returns the KPIs checked further (next period
@@ -246,8 +251,8 @@ class AlertEngine {
   // At the cell's no_action_due: opens its NO_CORRECTIVE_ACTION alert.
   absl::Status RaiseNoAction(const std::string& cell_key, const CellRule& rule,
                              CellStatus& cell, Pending& pending);
-  // Escalates the cell's open, unacknowledged STATUS_CHANGE alert to the
-  // next owner up the organisation, at its escalation_due.
+  // At the cell's escalation_due: escalates each of its open alerts due
+  // then to the next owner up the organisation.
   absl::Status Escalate(const std::string& cell_key, const CellRule& rule,
                         CellStatus& cell, Pending& pending);
   // Judges the cells due by the clock (less settle_time), once the log is

@@ -1104,3 +1104,38 @@ TEST_F(AlertEngineTest, AnAlertRaisedInASilenceIsMarkedAndDoesNotEscalate) {
 
 }  // namespace
 }  // namespace strata::alerts
+
+namespace strata::alerts {
+namespace {
+
+// Every rule's alert escalates when left OPEN, each on its own clock; an
+// acknowledgement stops only the one acknowledged.
+TEST_F(AlertEngineTest, AlertsOfEveryRuleEscalateEachOnItsOwnClock) {
+  PublishAMinuteOn("yield", 110);  // Score 10, green.
+  PublishAMinuteOn("yield", 94);   // Amber, and 5.3 points down: two alerts.
+  const absl::Time raised = clock_.Now();
+  ASSERT_EQ(Stored("yield/team/2026-03#1").state(), v1::ALERT_STATE_OPEN);
+  const v1::Alert worsening = Stored("yield/team/2026-03#worsening-1");
+  ASSERT_EQ(worsening.state(), v1::ALERT_STATE_OPEN);
+  EXPECT_EQ(FromTimestamp(worsening.next_escalation_time()),
+            raised + absl::Hours(1));
+  clock_.Advance(absl::Minutes(1));
+  Acknowledge("yield/team/2026-03#1");
+  EXPECT_FALSE(Stored("yield/team/2026-03#1").has_next_escalation_time());
+  clock_.Advance(absl::Hours(1));
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline &&
+         Stored("yield/team/2026-03#worsening-1").escalated_to().empty()) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  const v1::Alert escalated = Stored("yield/team/2026-03#worsening-1");
+  EXPECT_EQ(escalated.escalated_to(), "vp");
+  EXPECT_EQ(FromTimestamp(escalated.escalated_time()), raised + absl::Hours(1));
+  EXPECT_EQ(FromTimestamp(escalated.next_escalation_time()),
+            raised + absl::Hours(2));
+  EXPECT_EQ(Stored("yield/team/2026-03#1").escalation_level(), 0);
+  ExpectARebuildRaisesTheSameAlerts();
+}
+
+}  // namespace
+}  // namespace strata::alerts

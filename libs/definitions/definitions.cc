@@ -832,9 +832,10 @@ absl::Status Definitions::ResolveFeedSchedule(const v1::Kpi& kpi,
   }
   if (feed.has_since()) {
     const google::protobuf::Timestamp& since = feed.since();
-    if (since.seconds() < 0 || since.seconds() > 253402300799 ||
+    // Due times are kept in nanoseconds since 1970.
+    if (since.seconds() < 0 || since.seconds() >= 7'258'118'400 ||
         since.nanos() < 0 || since.nanos() > 999'999'999) {
-      return Invalid(field + ".since", "must be from 1970 to 9999");
+      return Invalid(field + ".since", "must be from 1970 to 2199");
     }
     schedule.since = absl::FromUnixSeconds(since.seconds()) +
                      absl::Nanoseconds(since.nanos());

@@ -144,8 +144,13 @@ void DefinitionsFollower::Run() {
         STRATA_LOG(ERROR) << "definitions: skipping malformed record at offset "
                           << record.offset;
       } else {
-        StampFeedSchedules(*base, envelope.append_time(),
-                           *envelope.mutable_definitions());
+        // The producer's time; the log's own when it gave none.
+        google::protobuf::Timestamp appended = envelope.append_time();
+        if (appended.seconds() <= 0) {
+          appended.set_seconds(record.timestamp_ms / 1000);
+          appended.set_nanos(0);
+        }
+        StampFeedSchedules(*base, appended, *envelope.mutable_definitions());
         // Writers validate before appending; a batch that still fails here
         // (two writers raced) is skipped the same way by every reader.
         auto applied = base->WithBatch(envelope.definitions());

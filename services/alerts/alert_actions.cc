@@ -13,6 +13,7 @@ namespace strata::alerts {
 namespace {
 
 constexpr absl::Duration kLongestSilence = absl::Hours(24 * 90);
+constexpr int64_t kLatestDueSeconds = 7'258'118'400;  // 2200-01-01
 
 absl::Status CheckTime(const google::protobuf::Timestamp& t,
                        absl::string_view field) {
@@ -68,6 +69,10 @@ absl::StatusOr<v1::Alert> AlertActions::Resolve(
   }
   if (request.has_action_due()) {
     RETURN_IF_ERROR(CheckTime(request.action_due(), "action_due"));
+    // Watched for (ACTION_OVERDUE) in nanoseconds since 1970.
+    if (request.action_due().seconds() >= kLatestDueSeconds) {
+      return absl::InvalidArgumentError("action_due: must be before 2200");
+    }
   }
   v1::AlertAction action;
   v1::AlertAction::Resolve& resolve = *action.mutable_resolve();

@@ -39,11 +39,20 @@ absl::Time ActedAt(const std::string& envelope) {
 
 constexpr uint32_t Bit(v1::AlertRule rule) { return uint32_t{1} << rule; }
 
+// Where a KPI's feed schedule is checked up to: by cadence too, as period
+// indexes of one kind mean nothing in another.
+std::string FeedScheduleKey(const KpiInfo& kpi) {
+  return absl::StrCat(kpi.definition.kpi_id(), "/",
+                      static_cast<int>(kpi.feed->cadence));
+}
+
 // Whether a feed schedule wants the cell's data.
+// A KPI not read here yet may have one: Evaluate waits for it and decides.
 bool FeedScheduled(const Definitions& defs, const v1::RollupKey& key,
                    const std::string& cell_key) {
   const std::optional<KpiIndex> kpi = defs.FindKpi(key.kpi_id());
-  if (!kpi || !defs.kpi(*kpi).feed) return false;  // Most KPIs: at once.
+  if (!kpi) return true;
+  if (!defs.kpi(*kpi).feed) return false;  // Most KPIs: at once.
   const std::optional<UnitIndex> unit = defs.FindUnit(key.unit_id());
   absl::StatusOr<CellKeyParts> parts = ParseCellKey(cell_key);
   return unit && parts.ok() &&
@@ -159,8 +168,8 @@ class AlertEngine::Pending {
     return &deferred_.emplace(cell_key, std::move(stored)).first->second;
   }
 
-  void SetNextFeedCheck(const std::string& kpi_id, int64_t next) {
-    feed_checks_[kpi_id] = next;
+  void SetNextFeedCheck(const std::string& schedule, int64_t next) {
+    feed_checks_[schedule] = next;
   }
 
   void PutSilence(const v1::Silence& silence) {
@@ -466,8 +475,9 @@ absl::StatusOr<std::optional<absl::Time>> AlertEngine::ReadThrough() {
 absl::Status AlertEngine::JudgeDueCells() {
   const std::shared_ptr<const Definitions> defs = definitions_.Current();
   ASSIGN_OR_RETURN(const absl::Time feed_check, EarliestFeedCheck(*defs));
-  if (std::min(earliest_due_, feed_check) >
-      options_.clock->Now() - options_.settle_time) {
+  const absl::Time now = options_.clock->Now() - options_.settle_time;
+  if (std::min(earliest_due_, feed_check) > now) {
+    judged_through_nanos_ = absl::ToUnixNanos(now);
     return absl::OkStatus();
   }
   // Only once every record judged before the due times has been read, so
@@ -486,14 +496,19 @@ absl::Status AlertEngine::JudgeDueCells() {
     std::optional<CellRule> rule = RuleFor(defs, key);
     // Its KPI gone, nothing is due on the cell again; actions still apply.
     if (!rule) {
-      cell->due = absl::InfiniteFuture();
-      cell->stale_due = absl::InfiniteFuture();
+      for (absl::Time* when :
+           {&cell->due, &cell->escalation_due, &cell->no_action_due,
+            &cell->stale_due, &cell->action_overdue_due}) {
+        *when = absl::InfiniteFuture();
+      }
     }
     RETURN_IF_ERROR(Advance(key, rule ? &*rule : nullptr, by, *cell, pending));
   }
   ASSIGN_OR_RETURN(auto feeds_checked, CheckFeeds(defs, by, pending));
   RETURN_IF_ERROR(Commit(pending, next_));
-  for (auto& [kpi_id, next] : feeds_checked) next_feed_checks_[kpi_id] = next;
+  for (auto& [schedule, next] : feeds_checked) {
+    next_feed_checks_[schedule] = next;
+  }
   ASSIGN_OR_RETURN(earliest_due_, store_.EarliestDue());
   return absl::OkStatus();
 }
@@ -513,17 +528,14 @@ absl::Status AlertEngine::Evaluate(const v1::RollupRecord& rollup,
         return d.FindKpi(rollup.key().kpi_id()).has_value();
       });
   std::optional<CellRule> rule = RuleFor(std::move(defs), cell_key);
-  if (!rule) return absl::OkStatus();
+  if (!rule || (!rollup.has_target() && !rule->feed_due)) {
+    return absl::OkStatus();
+  }
   // As of when rollup judged it (by the clock rollup runs on), else its
   // time on the log: a replay judges alike.
   const absl::Time judged_at = std::max(
       rollup.has_judged_at() ? FromTimestamp(rollup.judged_at()) : time,
       cell->judged_at);
-  // A cell first seen is due for data by its feed schedule, if it has one.
-  if (rule->feed_due && !cell->feed_checked &&
-      cell->stale_due == absl::InfiniteFuture()) {
-    cell->stale_due = *rule->feed_due;
-  }
   // What time alone changed since the record before, first.
   RETURN_IF_ERROR(Advance(cell_key, &*rule, judged_at, *cell, pending));
   cell->actual = rollup.value();
@@ -576,6 +588,13 @@ std::optional<AlertEngine::CellRule> AlertEngine::RuleFor(
 absl::Status AlertEngine::Advance(const std::string& cell_key,
                                   const CellRule* rule, absl::Time until,
                                   CellStatus& cell, Pending& pending) {
+  // A cell its feed schedule wants data for is due then, until data came:
+  // armed whenever the cell is looked at, so that an action a replay reads
+  // first waits behind the alert it acts on.
+  if (rule != nullptr && rule->feed_due && !cell.feed_checked &&
+      cell.stale_due == absl::InfiniteFuture()) {
+    cell.stale_due = *rule->feed_due;
+  }
   // At one instant, in this order: actions (taken on the state before it),
   // the status, what escalates, what waited for a corrective action.
   enum Step {
@@ -683,7 +702,7 @@ absl::StatusOr<v1::Alert*> AlertEngine::OpenAlert(const std::string& cell_key,
   alert->set_generation(index->generation);
   alert->set_state(v1::ALERT_STATE_OPEN);
   *alert->mutable_raised_time() = ToProto(time);
-  alert->set_silence_id(SilenceFor(alert->key().unit_id(), rule, time));
+  alert->set_silence_id(SilenceFor(cell_key, rule, time));
   ScheduleEscalation(cell_rule.policy.escalate_after, time, *alert, cell);
   return alert;
 }
@@ -881,18 +900,19 @@ absl::Status AlertEngine::RaiseStale(const std::string& cell_key,
 
 absl::StatusOr<int64_t> AlertEngine::NextFeedCheck(const Definitions& defs,
                                                    const KpiInfo& kpi) {
-  const std::string& kpi_id = kpi.definition.kpi_id();
-  if (auto it = next_feed_checks_.find(kpi_id); it != next_feed_checks_.end()) {
+  const std::string schedule = FeedScheduleKey(kpi);
+  if (auto it = next_feed_checks_.find(schedule);
+      it != next_feed_checks_.end()) {
     return it->second;
   }
   ASSIGN_OR_RETURN(std::optional<int64_t> stored,
-                   store_.NextFeedCheck(kpi_id));
+                   store_.NextFeedCheck(schedule));
   // The first period ending after the schedule was declared.
   const int64_t next =
       stored ? *stored
              : defs.calendar().Containing(kpi.feed->cadence, kpi.feed->since)
                    .index;
-  next_feed_checks_[kpi_id] = next;
+  next_feed_checks_[schedule] = next;
   return next;
 }
 
@@ -922,29 +942,34 @@ AlertEngine::CheckFeeds(const std::shared_ptr<const Definitions>& snapshot,
     const FeedSchedule& feed = *kpi.feed;
     ASSIGN_OR_RETURN(int64_t next, NextFeedCheck(defs, kpi));
     const int64_t first = next;
+    // A whole period at a time, while the batch has room: the cells looked
+    // at, not only those made, count, so a long way to go is walked in
+    // bounded steps.
     while (cells < options_.due_batch) {
       const Period period{feed.cadence, static_cast<int32_t>(next)};
       if (defs.calendar().End(period) + feed.due_after > by) break;
       for (UnitIndex unit = 0; unit < defs.unit_count(); ++unit) {
         if (!defs.FeedDue(k, unit, period)) continue;
-        // Cells a record reached are due by themselves (see Evaluate).
+        ++cells;
         const std::string key =
             CellKey(kpi.definition.kpi_id(), defs.unit(unit).definition.unit_id(),
                     period);
-        ASSIGN_OR_RETURN(CellStatus * cell, pending.KnownCell(key));
-        if (cell != nullptr) continue;
-        ASSIGN_OR_RETURN(cell, pending.Cell(key));
+        ASSIGN_OR_RETURN(CellStatus * cell, pending.Cell(key));
+        // Checked already, or due by itself (see Evaluate). Any other cell,
+        // new or made before the schedule (an action, a record without a
+        // value), is due now, as a replay, which reads it first, makes it.
+        if (cell->feed_checked || cell->stale_due != absl::InfiniteFuture()) {
+          continue;
+        }
         std::optional<CellRule> rule = RuleFor(snapshot, key);
         if (!rule || !rule->feed_due) continue;
-        cell->stale_due = *rule->feed_due;
         RETURN_IF_ERROR(Advance(key, &*rule, by, *cell, pending));
-        ++cells;
       }
       ++next;
     }
     if (next != first) {
-      pending.SetNextFeedCheck(kpi.definition.kpi_id(), next);
-      checked.emplace_back(kpi.definition.kpi_id(), next);
+      pending.SetNextFeedCheck(FeedScheduleKey(kpi), next);
+      checked.emplace_back(FeedScheduleKey(kpi), next);
     }
   }
   return checked;
@@ -960,13 +985,12 @@ absl::Status AlertEngine::RaiseOverdue(const std::string& cell_key,
       (cell.open_rules & Bit(v1::ALERT_RULE_ACTION_OVERDUE)) != 0) {
     return absl::OkStatus();
   }
-  // The alert that action resolved: the latest of its rule on the cell.
-  const auto resolved_rule = static_cast<v1::AlertRule>(cell.overdue_rule);
-  ASSIGN_OR_RETURN(AlertIndex * index,
-                   pending.Index(AlertIndexKey(cell_key, resolved_rule)));
+  // The alert that action resolved.
   ASSIGN_OR_RETURN(
       v1::Alert * resolved,
-      pending.Alert(AlertIdOf(cell_key, resolved_rule, index->generation)));
+      pending.Alert(AlertIdOf(cell_key,
+                              static_cast<v1::AlertRule>(cell.overdue_rule),
+                              cell.overdue_generation)));
   if (resolved == nullptr) return absl::OkStatus();
   ASSIGN_OR_RETURN(v1::Alert * alert,
                    OpenAlert(cell_key, rule, v1::ALERT_RULE_ACTION_OVERDUE,
@@ -1108,13 +1132,18 @@ void AlertEngine::ApplySilence(const v1::Silence& silence, Pending& pending) {
   pending.PutSilence(it->second);
 }
 
-std::string AlertEngine::SilenceFor(const std::string& unit_id,
+std::string AlertEngine::SilenceFor(const std::string& cell_key,
                                     v1::AlertRule rule,
                                     absl::Time time) const {
   if (silences_.empty()) return "";
+  absl::StatusOr<CellKeyParts> parts = ParseCellKey(cell_key);
+  if (!parts.ok()) return "";
   const std::shared_ptr<const Definitions> defs = definitions_.Current();
-  const std::optional<UnitIndex> unit = defs->FindUnit(unit_id);
+  const std::optional<UnitIndex> unit = defs->FindUnit(parts->unit_id);
   if (!unit) return "";
+  // In the shape of the cell's period, which a later reorg does not change.
+  const absl::Span<const UnitIndex> path =
+      defs->PathToRoot(*unit, parts->period);
   std::string covering;
   for (const auto& [id, silence] : silences_) {
     if (silence.rule() != v1::ALERT_RULE_UNSPECIFIED && silence.rule() != rule) {
@@ -1126,7 +1155,9 @@ std::string AlertEngine::SilenceFor(const std::string& unit_id,
                                        FromTimestamp(silence.created_time()));
     if (time < starts || time >= FromTimestamp(silence.ends())) continue;
     const std::optional<UnitIndex> root = defs->FindUnit(silence.unit_id());
-    if (!root || !defs->InSubtree(*unit, *root)) continue;
+    if (!root || std::find(path.begin(), path.end(), *root) == path.end()) {
+      continue;
+    }
     // The same one whichever order the map is in.
     if (covering.empty() || id < covering) covering = id;
   }
@@ -1176,6 +1207,7 @@ absl::Status AlertEngine::ApplyActionTo(const v1::EventEnvelope& envelope,
       cell.action_overdue_due =
           std::max(FromTimestamp(action.resolve().due()), time);
       cell.overdue_rule = alert.rule();
+      cell.overdue_generation = alert.generation();
     }
     RETURN_IF_ERROR(CorrectiveActionRecorded(
         std::string(CellKeyOfAlert(alert.alert_id())), action.resolve(), who,

@@ -39,6 +39,7 @@
 // time reaches it.
 
 #include <atomic>
+#include <limits>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -101,6 +102,15 @@ class AlertEngine {
 
   // The engine's time: what actions are stamped with.
   absl::Time Now() const { return options_.clock->Now(); }
+  // Through when everything due by the clock (less settle_time) was judged
+  // and nothing more was, of the records read by then; InfinitePast before
+  // the first time.
+  absl::Time JudgedThrough() const {
+    const int64_t nanos = judged_through_nanos_.load();
+    return nanos == std::numeric_limits<int64_t>::min()
+               ? absl::InfinitePast()
+               : absl::FromUnixNanos(nanos);
+  }
 
   // Waits until the silence `silence_id` is stored ending at `ends`, then
   // returns it; DEADLINE_EXCEEDED after `timeout`.
@@ -128,9 +138,9 @@ class AlertEngine {
   absl::Status ApplyAction(const eventlog::LogRecord& record, Pending& pending);
   // Records a silence created or ended early; an end only moves earlier.
   void ApplySilence(const v1::Silence& silence, Pending& pending);
-  // The silence covering an alert of `rule` on `unit_id` raised at `time`;
+  // The silence covering an alert of `rule` on the cell raised at `time`;
   // empty when none does.
-  std::string SilenceFor(const std::string& unit_id, v1::AlertRule rule,
+  std::string SilenceFor(const std::string& cell_key, v1::AlertRule rule,
                          absl::Time time) const;
   // Applies an action to its alert at `time`.
   // Applies an action to its alert (of `cell`) at `time`.
@@ -234,8 +244,8 @@ class AlertEngine {
                           CellStatus& cell, Pending& pending);
   // Checks the periods of every feed schedule due by `by` (up to a batch
   // of cells): creates the cells no record has reached, due then, and
-  // judges them up to `by`. Returns the KPIs checked further (next period
-  // to check), to be cached once committed.
+  // judges them up to `by`. Returns the schedules checked further (next
+  // period to check), to be cached once committed.
   absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> CheckFeeds(
       const std::shared_ptr<const Definitions>& defs, absl::Time by,
       Pending& pending);
@@ -287,8 +297,8 @@ class AlertEngine {
   std::unique_ptr<eventlog::ReplayProgress> progress_;
   // At most the earliest due time in the store; engine thread only.
   absl::Time earliest_due_ = absl::InfiniteFuture();
-  // The next period to check per KPI with a feed schedule, as committed;
-  // engine thread only.
+  // The next period to check per feed schedule (KPI id "/" cadence), as
+  // committed; engine thread only.
   absl::flat_hash_map<std::string, int64_t> next_feed_checks_;
   // Every silence read, by id; engine thread only. A poll that fails reads
   // its silences again, and applying one twice changes nothing.
@@ -301,6 +311,8 @@ class AlertEngine {
   std::optional<Barrier> barrier_;
   HealthReport health_{absl::UnavailableError("alerts: starting")};
 
+  std::atomic<int64_t> judged_through_nanos_{
+      std::numeric_limits<int64_t>::min()};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -19,7 +19,7 @@ enum Family : size_t {
   kDue,
   kDeferred,
   kFeed,  // Big-endian sequence -> alert; "" -> the feed's id.
-  kFeedChecks,  // KPI id -> the next period of its feed schedule to check.
+  kFeedChecks,  // KPI id "/" cadence -> the next period of it to check.
   kSilences,    // Silence id -> Silence.
 };
 
@@ -75,7 +75,7 @@ absl::Time TimeOfDueKey(absl::string_view key) {
 absl::StatusOr<std::optional<CellStatus>> DecodeCell(
     absl::string_view key, const std::optional<std::string>& value) {
   if (!value) return std::nullopt;
-  if (value->size() != 22 * 8) return Malformed("cell", key);
+  if (value->size() != 23 * 8) return Malformed("cell", key);
   CellStatus cell;
   cell.actual = DoubleFromBits(DecodeFixed64At(*value, 0));
   cell.target = DoubleFromBits(DecodeFixed64At(*value, 1));
@@ -99,6 +99,7 @@ absl::StatusOr<std::optional<CellStatus>> DecodeCell(
   cell.feed_checked = DecodeFixed64At(*value, 19) != 0;
   cell.action_overdue_due = DecodeTime(DecodeFixed64At(*value, 20));
   cell.overdue_rule = static_cast<int32_t>(DecodeFixed64At(*value, 21));
+  cell.overdue_generation = DecodeFixed64At(*value, 22);
   return cell;
 }
 
@@ -234,11 +235,11 @@ absl::StatusOr<std::optional<v1::Silence>> AlertStore::GetSilence(
 }
 
 absl::StatusOr<std::optional<int64_t>> AlertStore::NextFeedCheck(
-    const std::string& kpi_id) {
+    const std::string& schedule) {
   ASSIGN_OR_RETURN(std::optional<std::string> value,
-                   db_->Get(kFeedChecks, kpi_id));
+                   db_->Get(kFeedChecks, schedule));
   if (!value) return std::nullopt;
-  if (value->size() != 8) return Malformed("feed check", kpi_id);
+  if (value->size() != 8) return Malformed("feed check", schedule);
   return DecodeFixed64At(*value, 0);
 }
 
@@ -321,7 +322,7 @@ absl::Status AlertStore::Commit(AlertChanges& changes) {
                               EncodeTime(cell.stale_due),
                               cell.feed_checked ? 1 : 0,
                               EncodeTime(cell.action_overdue_due),
-                              cell.overdue_rule}));
+                              cell.overdue_rule, cell.overdue_generation}));
     if (NextWake(cell) != absl::InfiniteFuture()) {
       batch.Put(db_->family(kDue), DueKey(NextWake(cell), key), "");
     }
@@ -350,8 +351,8 @@ absl::Status AlertStore::Commit(AlertChanges& changes) {
     }
     batch.Put(db_->family(kDeferred), id, value);
   }
-  for (const auto& [kpi_id, next] : changes.feed_checks) {
-    batch.Put(db_->family(kFeedChecks), kpi_id, EncodeFixed64s({next}));
+  for (const auto& [schedule, next] : changes.feed_checks) {
+    batch.Put(db_->family(kFeedChecks), schedule, EncodeFixed64s({next}));
   }
   for (const v1::Silence& silence : changes.silences) {
     batch.Put(db_->family(kSilences), silence.silence_id(),

@@ -61,9 +61,10 @@ struct CellStatus {
   absl::Time stale_due = absl::InfiniteFuture();
   bool feed_checked = false;
   // When the latest corrective action with a due date on it falls due, and
-  // the rule of the alert it resolved (ACTION_OVERDUE).
+  // the alert it resolved (ACTION_OVERDUE): its rule and generation.
   absl::Time action_overdue_due = absl::InfiniteFuture();
   int32_t overdue_rule = 0;
+  int64_t overdue_generation = 0;
 };
 
 // When the engine next has something to do for the cell.
@@ -92,8 +93,8 @@ struct AlertChanges {
   // and the cells whose waiting actions were all applied.
   std::vector<std::pair<std::string, std::vector<std::string>>> deferred;
   std::vector<std::string> undeferred;
-  // KPIs whose feed schedules were checked further: the index of the next
-  // period to check.
+  // Feed schedules (KPI id "/" cadence) checked further: the index of the
+  // next period to check.
   std::vector<std::pair<std::string, int64_t>> feed_checks;
   std::vector<v1::Silence> silences;  // Created or changed.
   std::vector<eventlog::Position> positions;
@@ -124,10 +125,10 @@ class AlertStore {
       const std::string& cell_key);
   // Every alert, in id order.
   absl::StatusOr<std::vector<v1::Alert>> ListAlerts();
-  // The index of the next period of the KPI's feed schedule to check;
-  // nullopt before the first check.
+  // The index of the next period of a feed schedule (KPI id "/" cadence)
+  // to check; nullopt before the first check.
   absl::StatusOr<std::optional<int64_t>> NextFeedCheck(
-      const std::string& kpi_id);
+      const std::string& schedule);
   // Every silence, expired ones included, by id.
   absl::StatusOr<std::vector<v1::Silence>> ListSilences();
   absl::StatusOr<std::optional<v1::Silence>> GetSilence(const std::string& id);

@@ -11,6 +11,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "grpc/grpc.h"
 #include "libs/eventlog/kafka_event_log.h"
 #include "libs/eventlog/rocksdb_event_log.h"
 #include "libs/grpcutil/server_runner.h"
@@ -234,8 +235,16 @@ int RunMain(int argc, char** argv, const char* usage,
   for (std::string& arg : spelled) normalized.push_back(arg.data());
   std::vector<char*> positional = absl::ParseCommandLine(
       static_cast<int>(normalized.size()), normalized.data());
+  // gRPC is held for the whole run and let go here, on this thread, once
+  // every channel and server is gone: the library cleans up when its last
+  // holder lets go, and when that holder is one of its own threads (a
+  // reactor deleting the last stub of a channel) it cleans up on a detached
+  // thread that races the process's exit. Suspected of the double free a
+  // sanitizer run caught twice in a thread of an exiting process.
+  grpc_init();
   absl::Status status =
       run(std::vector<std::string>(positional.begin() + 1, positional.end()));
+  grpc_shutdown();
   if (!status.ok()) {
     // Plain, for people at a terminal: "strata: NOT_FOUND: unit_id: ...".
     const std::string program = std::filesystem::path(argv[0]).filename();

@@ -1163,6 +1163,54 @@ TEST_P(EndToEndTest, ASilenceMarksTheAlertsOfItsSubtreeThroughApiAndClient) {
   EXPECT_THAT(RunClient(port, "silences --all"), HasSubstr(silence_id));
 }
 
+// A monthly feed for east-1 from January 2026 on, declared now: every month
+// since that ended is a stale feed, raised on the alerts service's clock;
+// March's data, sent then, shows on March's alert.
+TEST_P(EndToEndTest, MonthsWithoutFeedDataRaiseStaleFeedAlerts) {
+  v1::DefinitionChange calls = KpiChange("calls", v1::TIME_AGGREGATION_SUM);
+  v1::FeedSchedule& feed = *calls.mutable_kpi()->mutable_feed();
+  feed.set_cadence(v1::PERIOD_KIND_MONTH);
+  feed.add_unit_ids("east-1");
+  feed.mutable_since()->set_seconds(1767225600);  // 2026-01-01
+  {
+    grpc::ClientContext context;
+    v1::ApplyDefinitionsResponse response;
+    grpc::Status applied =
+        admin_->ApplyDefinitions(&context, Batch({calls}), &response);
+    ASSERT_TRUE(applied.ok()) << applied.error_message();
+  }
+  // The alert as listed once `done` says it is; none after ten seconds.
+  auto listed = [&](const std::string& alert_id,
+                    const std::function<bool(const v1::Alert&)>& done) {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      if (attempt > 0) absl::SleepFor(absl::Milliseconds(100));
+      grpc::ClientContext context;
+      v1::ListAlertsRequest request;
+      v1::ListAlertsResponse response;
+      if (!alerts_->ListAlerts(&context, request, &response).ok()) continue;
+      for (const v1::Alert& a : response.alerts()) {
+        if (a.alert_id() == alert_id && done(a)) {
+          return std::optional<v1::Alert>(a);
+        }
+      }
+    }
+    return std::optional<v1::Alert>();
+  };
+  auto raised = [](const v1::Alert&) { return true; };
+  std::optional<v1::Alert> february =
+      listed("calls/east-1/2026-02#stale-1", raised);
+  ASSERT_TRUE(february.has_value());
+  EXPECT_EQ(february->rule(), v1::ALERT_RULE_STALE_FEED);
+  EXPECT_EQ(february->data_due().seconds(), 1772323200);  // 2026-03-01
+  EXPECT_TRUE(listed("calls/east-1/2026-11#stale-1", raised).has_value());
+  ASSERT_TRUE(Ingest({Event("c1", "calls", "east-1", 3, 12)}).ok());
+  std::optional<v1::Alert> march = listed(
+      "calls/east-1/2026-03#stale-1",
+      [](const v1::Alert& a) { return a.actual() == 12; });
+  ASSERT_TRUE(march.has_value());
+  EXPECT_EQ(march->state(), v1::ALERT_STATE_OPEN);
+}
+
 INSTANTIATE_TEST_SUITE_P(Deployments, EndToEndTest,
                          ::testing::Values("AllInOne", "Kafka"),
                          [](const auto& info) { return info.param; });

@@ -854,9 +854,10 @@ std::optional<absl::Time> Definitions::FeedDue(KpiIndex kpi, UnitIndex unit,
              feed->units.end()) {
     return std::nullopt;
   }
-  const absl::Time end = calendar_.End(period);
-  if (end <= feed->since) return std::nullopt;
-  return end + feed->due_after;
+  // Only periods wholly after the schedule: data of a period it began
+  // in may have come before anyone followed it.
+  if (calendar_.Start(period) < feed->since) return std::nullopt;
+  return calendar_.End(period) + feed->due_after;
 }
 
 absl::Status Definitions::ApplyTarget(const v1::Target& target,

@@ -68,8 +68,8 @@ struct FeedSchedule {
   PeriodKind cadence = PeriodKind::kDay;
   absl::Duration due_after = absl::ZeroDuration();
   std::vector<UnitIndex> units;  // Empty: every unit without children.
-  // Periods ending after it are checked; InfiniteFuture until a reader of
-  // the log filled it in (see DefinitionsFollower).
+  // Periods starting at it or later are checked; InfiniteFuture until a
+  // reader of the log filled it in (see DefinitionsFollower).
   absl::Time since = absl::InfiniteFuture();
 };
 

@@ -123,14 +123,15 @@ TEST(DefinitionsTest, AFeedScheduleSaysWhichCellsAreDueWhen) {
   absl::StatusOr<Definitions> defs = with(kpi);
   ASSERT_OK(defs);
   const KpiIndex k = *defs->FindKpi("k");
+  const Period march_6 = *ParsePeriod(PeriodKind::kDay, "2026-03-06");
   const Period march_5 = *ParsePeriod(PeriodKind::kDay, "2026-03-05");
-  const Period march_4 = *ParsePeriod(PeriodKind::kDay, "2026-03-04");
   // Due six hours after the day: for the leaves, not for their parent.
-  EXPECT_EQ(defs->FeedDue(k, *defs->FindUnit("a"), march_5),
-            absl::FromCivil(absl::CivilHour(2026, 3, 6, 6), utc));
-  EXPECT_FALSE(defs->FeedDue(k, *defs->FindUnit("ent"), march_5).has_value());
-  // Before the schedule, and for other kinds of period: nothing.
-  EXPECT_FALSE(defs->FeedDue(k, *defs->FindUnit("a"), march_4).has_value());
+  EXPECT_EQ(defs->FeedDue(k, *defs->FindUnit("a"), march_6),
+            absl::FromCivil(absl::CivilHour(2026, 3, 7, 6), utc));
+  EXPECT_FALSE(defs->FeedDue(k, *defs->FindUnit("ent"), march_6).has_value());
+  // Before the schedule or the day it was declared in (data may have come
+  // before it), and for other kinds of period: nothing.
+  EXPECT_FALSE(defs->FeedDue(k, *defs->FindUnit("a"), march_5).has_value());
   EXPECT_FALSE(defs->FeedDue(k, *defs->FindUnit("a"),
                              {PeriodKind::kMonth, 2026 * 12 + 2})
                    .has_value());
@@ -138,8 +139,8 @@ TEST(DefinitionsTest, AFeedScheduleSaysWhichCellsAreDueWhen) {
   feed.add_unit_ids("ent");
   defs = with(kpi);
   ASSERT_OK(defs);
-  EXPECT_TRUE(defs->FeedDue(k, *defs->FindUnit("ent"), march_5).has_value());
-  EXPECT_FALSE(defs->FeedDue(k, *defs->FindUnit("a"), march_5).has_value());
+  EXPECT_TRUE(defs->FeedDue(k, *defs->FindUnit("ent"), march_6).has_value());
+  EXPECT_FALSE(defs->FeedDue(k, *defs->FindUnit("a"), march_6).has_value());
 }
 
 TEST(DefinitionsTest, AlertRulesAreCheckedFieldByField) {

@@ -907,11 +907,16 @@ absl::StatusOr<int64_t> AlertEngine::NextFeedCheck(const Definitions& defs,
   }
   ASSIGN_OR_RETURN(std::optional<int64_t> stored,
                    store_.NextFeedCheck(schedule));
-  // The first period ending after the schedule was declared.
-  const int64_t next =
-      stored ? *stored
-             : defs.calendar().Containing(kpi.feed->cadence, kpi.feed->since)
-                   .index;
+  // The first period starting when the schedule was declared or later.
+  int64_t next = 0;
+  if (stored) {
+    next = *stored;
+  } else {
+    const Period first =
+        defs.calendar().Containing(kpi.feed->cadence, kpi.feed->since);
+    next = first.index +
+           (defs.calendar().Start(first) < kpi.feed->since ? 1 : 0);
+  }
   next_feed_checks_[schedule] = next;
   return next;
 }

@@ -26,16 +26,22 @@ class ListCall final : public grpc::ClientUnaryReactor {
     StartCall();
   }
 
+  // The call, its context and its stub are gone before the caller hears:
+  // a caller that then lets go of the channel, or a process that then
+  // exits, must not race their destruction on this thread (gRPC asserted
+  // on a reference count gone below zero at such an exit, in CI).
   void OnDone(const grpc::Status& status) override {
+    absl::StatusOr<std::vector<v1::Alert>> result;
     if (status.ok()) {
-      std::vector<v1::Alert> alerts(response_.alerts().begin(),
-                                    response_.alerts().end());
-      std::move(done_)(std::move(alerts));
+      result = std::vector<v1::Alert>(response_.alerts().begin(),
+                                      response_.alerts().end());
     } else {
-      std::move(done_)(absl::UnavailableError(
-          absl::StrCat("alerts service: ", status.error_message())));
+      result = absl::UnavailableError(
+          absl::StrCat("alerts service: ", status.error_message()));
     }
+    OpenAlertsClient::Done done = std::move(done_);
     delete this;
+    std::move(done)(std::move(result));
   }
 
  private:

@@ -1211,6 +1211,66 @@ TEST_P(EndToEndTest, MonthsWithoutFeedDataRaiseStaleFeedAlerts) {
   EXPECT_EQ(march->state(), v1::ALERT_STATE_OPEN);
 }
 
+// On this month, with the real clock: a team far behind its target is red
+// and heading for red, so both rules raise an alert; its manager resolves
+// the status alert with an action due a second later, and with the team
+// still red when it falls due, the action is overdue.
+TEST_P(EndToEndTest, AProjectedMissAndAnOverdueActionOnTheRealClock) {
+  const absl::Time now = absl::Now();
+  const absl::TimeZone utc = absl::UTCTimeZone();
+  const absl::CivilMonth this_month = absl::ToCivilMonth(now, utc);
+  if (now - absl::FromCivil(this_month, utc) < absl::Minutes(2)) {
+    GTEST_SKIP() << "the month began less than the projection window ago";
+  }
+  const std::string month = absl::FormatCivilTime(this_month);
+  v1::DefinitionChange bookings =
+      KpiChange("bookings", v1::TIME_AGGREGATION_SUM);
+  bookings.mutable_kpi()
+      ->mutable_alert_policy()
+      ->mutable_projection_window()
+      ->set_seconds(60);
+  {
+    grpc::ClientContext context;
+    v1::ApplyDefinitionsResponse response;
+    grpc::Status applied = admin_->ApplyDefinitions(
+        &context,
+        Batch({bookings, TargetChange("bookings", "east-1", month, 1e9)}),
+        &response);
+    ASSERT_TRUE(applied.ok()) << applied.error_message();
+  }
+  AlertTail tail(*alerts_, "east");
+  v1::KpiEvent event = Event("b1", "bookings", "east-1", 1, 5);
+  event.mutable_event_time()->set_seconds(absl::ToUnixSeconds(now));
+  ASSERT_TRUE(Ingest({event}).ok());
+  const std::string cell = "bookings/east-1/" + month;
+  std::optional<v1::Alert> heading = tail.WaitFor([&](const v1::Alert& a) {
+    return a.alert_id() == cell + "#projected-miss-1";
+  });
+  ASSERT_TRUE(heading.has_value());
+  EXPECT_TRUE(heading->has_projected());
+  EXPECT_EQ(heading->projected_status(), v1::KPI_STATUS_RED);
+
+  grpc::ClientContext resolve_context;
+  v1::ResolveAlertRequest resolve;
+  resolve.set_alert_id(cell + "#1");
+  resolve.set_resolved_by("east-manager");
+  resolve.set_corrective_action("Call every lapsed customer");
+  resolve.set_action_owner("east-lead");
+  resolve.mutable_action_due()->set_seconds(
+      absl::ToUnixSeconds(absl::Now()) + 1);
+  v1::Alert resolved;
+  grpc::Status status =
+      alerts_->ResolveAlert(&resolve_context, resolve, &resolved);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::optional<v1::Alert> overdue = tail.WaitFor([&](const v1::Alert& a) {
+    return a.alert_id() == cell + "#overdue-1";
+  });
+  ASSERT_TRUE(overdue.has_value());
+  EXPECT_EQ(overdue->rule(), v1::ALERT_RULE_ACTION_OVERDUE);
+  EXPECT_EQ(overdue->corrective_action(), "Call every lapsed customer");
+  EXPECT_EQ(overdue->corrective_action_owner(), "east-lead");
+}
+
 INSTANTIATE_TEST_SUITE_P(Deployments, EndToEndTest,
                          ::testing::Values("AllInOne", "Kafka"),
                          [](const auto& info) { return info.param; });

@@ -24,7 +24,7 @@ class AlertActions {
   absl::StatusOr<v1::Alert> Acknowledge(
       const v1::AcknowledgeAlertRequest& request);
   absl::StatusOr<v1::Alert> Resolve(const v1::ResolveAlertRequest& request);
-  // The unit is checked to exist by the caller.
+  // The unit, when given, is checked to exist by the caller.
   absl::StatusOr<v1::Silence> CreateSilence(
       const v1::CreateSilenceRequest& request);
   absl::StatusOr<v1::Silence> ExpireSilence(

@@ -47,16 +47,24 @@ std::string FeedScheduleKey(const KpiInfo& kpi) {
 }
 
 // Whether a feed schedule wants the cell's data.
-// A KPI not read here yet may have one: Evaluate waits for it and decides.
+// When the cell's data is due by its KPI's feed schedule, if it is.
+std::optional<absl::Time> FeedDueOf(const Definitions& defs, KpiIndex kpi,
+                                    const CellKeyParts& cell) {
+  if (!defs.kpi(kpi).feed) return std::nullopt;
+  const std::optional<UnitIndex> unit = defs.FindUnit(cell.unit_id);
+  if (!unit) return std::nullopt;
+  return defs.FeedDue(kpi, *unit, cell.period);
+}
+
+// Whether a feed schedule wants the cell's data. A KPI not read here yet
+// may have one: Evaluate waits for it and decides.
 bool FeedScheduled(const Definitions& defs, const v1::RollupKey& key,
                    const std::string& cell_key) {
   const std::optional<KpiIndex> kpi = defs.FindKpi(key.kpi_id());
   if (!kpi) return true;
   if (!defs.kpi(*kpi).feed) return false;  // Most KPIs: at once.
-  const std::optional<UnitIndex> unit = defs.FindUnit(key.unit_id());
   absl::StatusOr<CellKeyParts> parts = ParseCellKey(cell_key);
-  return unit && parts.ok() &&
-         defs.FeedDue(*kpi, *unit, parts->period).has_value();
+  return parts.ok() && FeedDueOf(defs, *kpi, *parts).has_value();
 }
 
 // An alert (re)opened or escalated at `time` escalates next `after` later,
@@ -546,21 +554,15 @@ absl::Status AlertEngine::Evaluate(const v1::RollupRecord& rollup,
     cell->stale_due = absl::InfiniteFuture();
     cell->feed_checked = true;
   }
-  if (!rollup.has_target()) {
-    // Followed for its feed alone: nothing to judge.
+  if (!rollup.has_target() || !rollup.has_value()) {
+    // Nothing to judge, now or as time passes: a cell followed for its feed
+    // alone, or a value gone (a void, a reorg) or not a number (a ratio
+    // over 0), which is no data.
     cell->judged_at = judged_at;
     cell->due = absl::InfiniteFuture();
-    return SetStatus(cell_key, *rule,
-                     {KpiStatus::kUnknown, 0, std::nullopt}, judged_at,
-                     *cell, pending, /*new_figure=*/true);
-  }
-  if (!rollup.has_value()) {
-    // Gone (a void, a reorg) or not a number (a ratio over 0): nothing to
-    // judge, now or as time passes.
-    cell->judged_at = judged_at;
-    cell->due = absl::InfiniteFuture();
-    return SetStatus(cell_key, *rule,
-                     {KpiStatus::kNoData, rollup.target(), std::nullopt},
+    const KpiStatus status =
+        rollup.has_target() ? KpiStatus::kNoData : KpiStatus::kUnknown;
+    return SetStatus(cell_key, *rule, {status, rollup.target(), std::nullopt},
                      judged_at, *cell, pending, /*new_figure=*/true);
   }
   return JudgeAt(cell_key, *rule, judged_at, *cell, pending,
@@ -576,12 +578,7 @@ std::optional<AlertEngine::CellRule> AlertEngine::RuleFor(
   const KpiInfo& info = defs->kpi(*kpi);
   JudgingRule judging{defs->calendar(), parts->period, info.target_profile,
                       info.polarity, info.bands};
-  std::optional<absl::Time> feed_due;
-  if (info.feed) {
-    if (std::optional<UnitIndex> unit = defs->FindUnit(parts->unit_id)) {
-      feed_due = defs->FeedDue(*kpi, *unit, parts->period);
-    }
-  }
+  const std::optional<absl::Time> feed_due = FeedDueOf(*defs, *kpi, *parts);
   return CellRule{std::move(defs), judging, info.alerts, feed_due};
 }
 

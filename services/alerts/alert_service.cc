@@ -298,10 +298,7 @@ grpc::ServerUnaryReactor* AlertService::CreateSilence(
   return ServeUnary<v1::CreateSilenceRequest, v1::Silence>(
       context, request, response,
       [&](const v1::CreateSilenceRequest& in, v1::Silence& out) {
-        if (in.unit_id().empty()) {
-          return absl::InvalidArgumentError("unit_id: required");
-        }
-        RETURN_IF_ERROR(CheckUnit(in.unit_id()));
+        RETURN_IF_ERROR(CheckUnit(in.unit_id()));  // Empty: refused below.
         ASSIGN_OR_RETURN(out, actions_.CreateSilence(in));
         return absl::OkStatus();
       });

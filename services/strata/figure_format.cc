@@ -126,10 +126,7 @@ std::string FormatAlert(const v1::Alert& alert) {
     absl::StrAppend(&line, absl::StrFormat(" (best %.1f)", alert.best_score()));
   }
   if (alert.has_data_due()) {
-    absl::StrAppend(&line, " data due ",
-                    absl::FormatTime("%Y-%m-%d %H:%M UTC",
-                                     FromTimestamp(alert.data_due()),
-                                     absl::UTCTimeZone()));
+    absl::StrAppend(&line, " data due ", FormatUtcMinute(alert.data_due()));
   }
   if (alert.has_projected()) {
     absl::StrAppend(&line, absl::StrFormat(" heading for %.2f (%s)",
@@ -142,14 +139,16 @@ std::string FormatAlert(const v1::Alert& alert) {
       absl::StrAppend(&line, " (", alert.corrective_action_owner(), ")");
     }
     if (alert.has_corrective_action_due()) {
-      absl::StrAppend(
-          &line, " due ",
-          absl::FormatTime("%Y-%m-%d %H:%M UTC",
-                           FromTimestamp(alert.corrective_action_due()),
-                           absl::UTCTimeZone()));
+      absl::StrAppend(&line, " due ",
+                      FormatUtcMinute(alert.corrective_action_due()));
     }
   }
   return line;
+}
+
+std::string FormatUtcMinute(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M UTC", FromTimestamp(t),
+                          absl::UTCTimeZone());
 }
 
 }  // namespace strata::cli

@@ -30,4 +30,7 @@ std::string FormatFigure(const v1::RollupRecord& record);
 // "OPEN     RED   sales/team/2026-03#1  actual=... (was AMBER)  action: ...".
 std::string FormatAlert(const v1::Alert& alert);
 
+// "2026-12-20 17:00 UTC".
+std::string FormatUtcMinute(const google::protobuf::Timestamp& t);
+
 }  // namespace strata::cli

@@ -13,6 +13,7 @@
 #include "libs/status/status_macros.h"
 #include "libs/streams/timestamps.h"
 #include "services/strata/client_commands.h"
+#include "services/strata/figure_format.h"
 #include "strata/v1/alert_service.grpc.pb.h"
 
 namespace strata::cli {
@@ -35,10 +36,6 @@ absl::StatusOr<v1::AlertRule> ParseRule(const std::string& name) {
 }
 
 std::string FormatSilence(const v1::Silence& silence) {
-  auto at = [](const google::protobuf::Timestamp& t) {
-    return absl::FormatTime("%Y-%m-%d %H:%M UTC", FromTimestamp(t),
-                            absl::UTCTimeZone());
-  };
   std::string rule = "every rule";
   if (silence.rule() != v1::ALERT_RULE_UNSPECIFIED) {
     rule = absl::AsciiStrToLower(
@@ -46,7 +43,7 @@ std::string FormatSilence(const v1::Silence& silence) {
   }
   std::string line = absl::StrCat(
       silence.silence_id(), "  ", silence.unit_id(), " and below, ", rule,
-      ", ", at(silence.starts()), " to ", at(silence.ends()), "  by ",
+      ", ", FormatUtcMinute(silence.starts()), " to ", FormatUtcMinute(silence.ends()), "  by ",
       silence.created_by(), ": ", silence.reason());
   if (!silence.expired_by().empty()) {
     absl::StrAppend(&line, "  (ended early by ", silence.expired_by(), ")");

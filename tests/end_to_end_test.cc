@@ -32,6 +32,7 @@
 #include "strata/v1/query_service.grpc.pb.h"
 #include "strata/v1/rollup_stream_service.grpc.pb.h"
 #include "strata/v1/scorecard_service.grpc.pb.h"
+#include "tests/harness/alertmanager_process.h"
 #include "tests/harness/child_process.h"
 
 namespace strata {
@@ -67,6 +68,8 @@ class Deployment {
   // SIGKILL everything and start again on the same data.
   virtual absl::StatusOr<Endpoints> CrashAndRestart() = 0;
   virtual std::string Logs() = 0;
+  // Passed to the process that runs the alerts service from its next start.
+  void AddAlertsFlag(const std::string& flag) { alerts_flags_.push_back(flag); }
 
  protected:
   // Starts `binary` with `args` plus a port file and waits for its port.
@@ -94,6 +97,7 @@ class Deployment {
   }
 
   std::filesystem::path dir_;
+  std::vector<std::string> alerts_flags_;
 };
 
 class AllInOneDeployment : public Deployment {
@@ -101,10 +105,10 @@ class AllInOneDeployment : public Deployment {
   explicit AllInOneDeployment(std::filesystem::path dir) { dir_ = dir; }
 
   absl::StatusOr<Endpoints> Start() override {
-    absl::StatusOr<int> port =
-        Launch(server_, "strata", STRATA_BIN,
-               {"serve", "--listen=127.0.0.1:0",
-                "--data_dir=" + (dir_ / "data").string()});
+    std::vector<std::string> args = {"serve", "--listen=127.0.0.1:0",
+                                     "--data_dir=" + (dir_ / "data").string()};
+    args.insert(args.end(), alerts_flags_.begin(), alerts_flags_.end());
+    absl::StatusOr<int> port = Launch(server_, "strata", STRATA_BIN, args);
     if (!port.ok()) return port.status();
     return Endpoints{*port, *port, *port};
   }
@@ -173,6 +177,9 @@ class KafkaDeployment : public Deployment {
       if (process == &rollup_) {
         args.push_back(
             absl::StrCat("--alerts_address=127.0.0.1:", endpoints.alerts));
+      }
+      if (process == &alerts_) {
+        args.insert(args.end(), alerts_flags_.begin(), alerts_flags_.end());
       }
       absl::StatusOr<int> bound = Launch(*process, name, binary, args);
       if (!bound.ok()) return bound.status();
@@ -1269,6 +1276,60 @@ TEST_P(EndToEndTest, AProjectedMissAndAnOverdueActionOnTheRealClock) {
   EXPECT_EQ(overdue->rule(), v1::ALERT_RULE_ACTION_OVERDUE);
   EXPECT_EQ(overdue->corrective_action(), "Call every lapsed customer");
   EXPECT_EQ(overdue->corrective_action_owner(), "east-lead");
+}
+
+// With --alertmanager_url, a real Alertmanager on loopback receives west-1's
+// red alert with the labels its routes match and the figures, and lets it
+// go once it is resolved here.
+TEST_P(EndToEndTest, AlertsArePushedToAnAlertmanagerAndResolvedThere) {
+  testing::AlertmanagerProcess alertmanager((dir_ / "alertmanager").string());
+  ASSERT_OK(alertmanager.Start());
+  deployment_->AddAlertsFlag("--alertmanager_url=" + alertmanager.url());
+  absl::StatusOr<Endpoints> endpoints = deployment_->CrashAndRestart();
+  ASSERT_OK(endpoints) << deployment_->Logs();
+  Connect(*endpoints);
+
+  ASSERT_TRUE(Ingest({Event("m1", "sales", "west-1", 2, 200)}).ok());
+  const std::string id = "sales/west-1/2026-03#1";
+  using Firing = std::vector<alerts::alertmanager::GettableAlert>;
+  auto wait_until = [&](const std::function<bool(const Firing&)>& done) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline) {
+      absl::StatusOr<Firing> firing = alertmanager.ActiveAlerts();
+      if (firing.ok() && done(*firing)) return true;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return false;
+  };
+  alerts::alertmanager::GettableAlert pushed;
+  ASSERT_TRUE(wait_until([&](const Firing& firing) {
+    for (const auto& a : firing) {
+      if (a.labels().at("alert_id") == id) pushed = a;
+    }
+    return !pushed.labels().empty();
+  })) << deployment_->Logs() << alertmanager.Log();
+  EXPECT_EQ(pushed.labels().at("kpi"), "sales");
+  EXPECT_EQ(pushed.labels().at("unit"), "west-1");
+  EXPECT_EQ(pushed.labels().at("period"), "2026-03");
+  EXPECT_EQ(pushed.labels().at("rule"), "status_change");
+  EXPECT_EQ(pushed.labels().at("severity"), "critical");
+  EXPECT_EQ(pushed.annotations().at("actual"), "200");
+  EXPECT_EQ(pushed.annotations().at("target"), "1000");
+  EXPECT_EQ(pushed.annotations().at("variance"), "-800");
+
+  grpc::ClientContext context;
+  v1::ResolveAlertRequest resolve;
+  resolve.set_alert_id(id);
+  resolve.set_resolved_by("west-manager");
+  resolve.set_corrective_action("New pricing for west-1");
+  v1::Alert resolved;
+  ASSERT_TRUE(alerts_->ResolveAlert(&context, resolve, &resolved).ok());
+  EXPECT_TRUE(wait_until([&](const Firing& firing) {
+    for (const auto& a : firing) {
+      if (a.labels().at("alert_id") == id) return false;
+    }
+    return true;
+  })) << deployment_->Logs();
 }
 
 INSTANTIATE_TEST_SUITE_P(Deployments, EndToEndTest,

@@ -181,7 +181,7 @@ class AlertEngine {
     double expected;
     std::optional<double> score;  // None without a value.
     // Where the period is heading, when the KPI projects and can yet.
-    std::optional<double> projected;
+    std::optional<double> projected = std::nullopt;
     KpiStatus projected_status = KpiStatus::kUnknown;
   };
   // The cell's figure at `time`, its value judged.

@@ -16,6 +16,7 @@
 #include "services/alerts/alert_hub.h"
 #include "services/alerts/alert_service.h"
 #include "services/alerts/alert_store.h"
+#include "services/alerts/alertmanager_pusher.h"
 
 namespace strata::alerts {
 
@@ -23,6 +24,8 @@ struct AlertsModuleOptions {
   // Directory of the state store. Required.
   std::string state_dir;
   AlertEngineOptions engine;
+  // Its url empty: alerts are not pushed to an Alertmanager.
+  AlertmanagerOptions alertmanager;
 };
 
 class AlertsModule final : public ServiceModule {
@@ -31,14 +34,11 @@ class AlertsModule final : public ServiceModule {
       const AlertsModuleOptions& options, eventlog::EventLog& log,
       DefinitionsFollower& definitions);
 
-  absl::Status Start() override { return engine_.Start(); }
-  void Stop() override { engine_.Stop(); }
+  absl::Status Start() override;
+  void Stop() override;
   absl::Status Health() override { return engine_.Health(); }
   std::string name() const override { return "alerts"; }
-  std::map<std::string, int64_t> Gauges() override {
-    return {{"replayed_records", engine_.ReplayCounts().first},
-            {"records_to_replay", engine_.ReplayCounts().second}};
-  }
+  std::map<std::string, int64_t> Gauges() override;
 
   std::vector<grpc::Service*> services() override { return {&service_}; }
 
@@ -52,12 +52,14 @@ class AlertsModule final : public ServiceModule {
   AlertEngine engine_;
   AlertActions actions_;
   AlertService service_;
+  std::unique_ptr<AlertmanagerPusher> pusher_;  // Null: no Alertmanager.
 };
 
 // The service as a process runs it, with default options and its state
 // under `data_dir`.
 absl::StatusOr<std::unique_ptr<ServiceModule>> NewAlertsService(
     eventlog::EventLog& log, DefinitionsFollower& definitions,
-    const std::string& data_dir);
+    const std::string& data_dir,
+    const AlertmanagerOptions& alertmanager = {});
 
 }  // namespace strata::alerts

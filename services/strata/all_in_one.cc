@@ -14,7 +14,8 @@ namespace strata::cli {
 namespace {
 
 // Ingest, rollup and alerts, on one log.
-std::vector<ModuleFactory> AllInOneModules() {
+std::vector<ModuleFactory> AllInOneModules(
+    const alerts::AlertmanagerOptions& alertmanager = {}) {
   return {[](const ModuleContext& c) {
             return ingest::NewIngestService(c.log, c.definitions,
                                             c.options.data_dir,
@@ -26,9 +27,9 @@ std::vector<ModuleFactory> AllInOneModules() {
             return rollup::NewRollupService(c.log, c.definitions,
                                             c.options.data_dir, c.own_server);
           },
-          [](const ModuleContext& c) {
+          [alertmanager](const ModuleContext& c) {
             return alerts::NewAlertsService(c.log, c.definitions,
-                                            c.options.data_dir);
+                                            c.options.data_dir, alertmanager);
           }};
 }
 
@@ -52,8 +53,8 @@ absl::Status ServeAllInOne(const AllInOneOptions& options) {
                      << " definitions)";
     return absl::OkStatus();
   };
-  return RunServices("strata", options.log, options.listen, AllInOneModules(),
-                     load_demo);
+  return RunServices("strata", options.log, options.listen,
+                     AllInOneModules(options.alertmanager), load_demo);
 }
 
 }  // namespace strata::cli

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "services/alerts/alertmanager_pusher.h"
 #include "services/common/process.h"
 
 namespace strata::cli {
@@ -16,6 +17,8 @@ struct AllInOneOptions {
   std::string listen = "127.0.0.1:7400";
   // Load the demo organisation unless its root unit already exists.
   bool demo = false;
+  // Its url set: alerts are pushed to that Alertmanager.
+  alerts::AlertmanagerOptions alertmanager;
 };
 
 // Runs until SIGINT or SIGTERM.

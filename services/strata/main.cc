@@ -24,6 +24,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "libs/logging/log.h"
+#include "services/alerts/alertmanager_flags.h"
 #include "services/common/process.h"
 #include "services/strata/all_in_one.h"
 #include "services/strata/client_commands.h"
@@ -113,6 +114,7 @@ absl::Status Run(const std::vector<std::string>& args) {
     options.log = ServerOptionsFromFlags();
     options.listen = absl::GetFlag(FLAGS_listen);
     options.demo = absl::GetFlag(FLAGS_demo);
+    options.alertmanager = alerts::AlertmanagerOptionsFromFlags();
     return ServeAllInOne(options);
   }
   if (command == "rebuild") {

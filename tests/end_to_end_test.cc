@@ -25,6 +25,7 @@
 #include "libs/definitions/testing/definition_builders.h"
 #include "libs/grpcutil/health_client.h"
 #include "libs/status/status_matchers.h"
+#include "libs/streams/timestamps.h"
 #include "strata/v1/admin_service.grpc.pb.h"
 #include "strata/v1/alert_service.grpc.pb.h"
 #include "strata/v1/closing_service.grpc.pb.h"
@@ -1330,6 +1331,50 @@ TEST_P(EndToEndTest, AlertsArePushedToAnAlertmanagerAndResolvedThere) {
     }
     return true;
   })) << deployment_->Logs();
+}
+
+// Redefining is an event: west-1's March target raised from 1000 to 2000
+// still reads 1000 "as of" an instant before, through the API and client.
+TEST_P(EndToEndTest, DefinitionsReadAsOfAnInstantBeforeARedefinition) {
+  const absl::Time before = absl::Now();
+  {
+    grpc::ClientContext context;
+    v1::ApplyDefinitionsResponse response;
+    ASSERT_TRUE(admin_
+                    ->ApplyDefinitions(
+                        &context,
+                        Batch({TargetChange("sales", "west-1", "2026-03", 2000)}),
+                        &response)
+                    .ok());
+  }
+  auto march_target = [&](std::optional<absl::Time> as_of) {
+    grpc::ClientContext context;
+    v1::GetDefinitionsRequest request;
+    if (as_of) *request.mutable_as_of() = ToTimestamp(*as_of);
+    v1::DefinitionBatch batch;
+    grpc::Status status = admin_->GetDefinitions(&context, request, &batch);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    double value = -1;
+    for (const v1::DefinitionChange& change : batch.changes()) {
+      if (change.has_target() && change.target().unit_id() == "west-1") {
+        value = change.target().value();
+      }
+    }
+    return value;
+  };
+  EXPECT_EQ(march_target(std::nullopt), 2000);
+  EXPECT_EQ(march_target(before), 1000);
+  EXPECT_EQ(march_target(absl::Now()), 2000);
+  EXPECT_EQ(march_target(before - absl::Hours(1)), -1);  // Before any.
+
+  const std::string then = RunClient(
+      endpoints_.ingest,
+      "definitions --as_of=" +
+          absl::FormatTime(absl::RFC3339_full, before, absl::UTCTimeZone()));
+  EXPECT_THAT(then, HasSubstr("\"value\": 1000"));
+  EXPECT_THAT(then, ::testing::Not(HasSubstr("\"value\": 2000")));
+  EXPECT_THAT(RunClient(endpoints_.ingest, "definitions --as_of=yesterday"),
+              HasSubstr("--as_of: 'yesterday' is neither a date"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Deployments, EndToEndTest,

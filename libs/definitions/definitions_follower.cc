@@ -5,10 +5,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "libs/definitions/definitions_record.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/topics.h"
-#include "strata/v1/events.pb.h"
 
 namespace strata {
 
@@ -104,28 +104,6 @@ absl::Status DefinitionsFollower::WaitForOffset(int64_t offset,
   return absl::OkStatus();
 }
 
-namespace {
-
-// A feed schedule declared without `since` is checked from when it was
-// declared: the batch's time on the log, the same for every reader. One
-// declared before keeps its time (see Definitions::ApplyKpi).
-void StampFeedSchedules(const Definitions& base,
-                        const google::protobuf::Timestamp& appended,
-                        v1::DefinitionBatch& batch) {
-  for (v1::DefinitionChange& change : *batch.mutable_changes()) {
-    if (!change.has_kpi() || !change.kpi().has_feed()) continue;
-    v1::FeedSchedule& feed = *change.mutable_kpi()->mutable_feed();
-    if (feed.cadence() == v1::PERIOD_KIND_UNSPECIFIED || feed.has_since()) {
-      continue;
-    }
-    const std::optional<KpiIndex> known = base.FindKpi(change.kpi().kpi_id());
-    if (known && base.kpi(*known).feed) continue;
-    *feed.mutable_since() = appended;
-  }
-}
-
-}  // namespace
-
 void DefinitionsFollower::Run() {
   while (!stop_) {
     auto records = consumer_->Poll(256, absl::Milliseconds(100));
@@ -135,34 +113,11 @@ void DefinitionsFollower::Run() {
       continue;
     }
     for (const eventlog::LogRecord& record : *records) {
-      v1::EventEnvelope envelope;
-      std::shared_ptr<const Definitions> base = Current();
-      std::shared_ptr<const Definitions> next = base;
-      bool changed = false;
-      if (!envelope.ParseFromString(record.value) ||
-          !envelope.has_definitions()) {
-        STRATA_LOG(ERROR) << "definitions: skipping malformed record at offset "
-                          << record.offset;
-      } else {
-        // The producer's time; the log's own when it gave none.
-        google::protobuf::Timestamp appended = envelope.append_time();
-        if (appended.seconds() <= 0) {
-          appended.set_seconds(record.timestamp_ms / 1000);
-          appended.set_nanos(0);
-        }
-        StampFeedSchedules(*base, appended, *envelope.mutable_definitions());
-        // Writers validate before appending; a batch that still fails here
-        // (two writers raced) is skipped the same way by every reader.
-        auto applied = base->WithBatch(envelope.definitions());
-        if (applied.ok()) {
-          next =
-              std::make_shared<const Definitions>(std::move(applied).value());
-          changed = true;
-        } else {
-          STRATA_LOG(ERROR) << "definitions: skipping batch at offset "
-                            << record.offset << ": " << applied.status();
-        }
-      }
+      DefinitionsRecord applied = ApplyDefinitionsRecord(*Current(), record);
+      const bool changed = applied.next.has_value();
+      std::shared_ptr<const Definitions> next =
+          changed ? std::make_shared<const Definitions>(*std::move(applied.next))
+                  : Current();
       {
         std::lock_guard<std::mutex> lock(mu_);
         current_ = next;
@@ -173,7 +128,7 @@ void DefinitionsFollower::Run() {
       if (changed) {
         std::lock_guard<std::mutex> lock(listeners_mu_);
         for (const auto& [id, listener] : listeners_) {
-          listener(*next, envelope.definitions());
+          listener(*next, applied.batch);
         }
       }
     }

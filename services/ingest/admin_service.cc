@@ -1,6 +1,8 @@
 #include "services/ingest/admin_service.h"
 
+#include "libs/definitions/definitions_as_of.h"
 #include "libs/grpcutil/raw_messages.h"
+#include "libs/streams/timestamps.h"
 
 namespace strata::ingest {
 
@@ -21,8 +23,15 @@ grpc::ServerUnaryReactor* AdminService::GetDefinitions(
     grpc::ByteBuffer* response) {
   return ServeUnary<v1::GetDefinitionsRequest, v1::DefinitionBatch>(
       context, request, response,
-      [&](const v1::GetDefinitionsRequest&, v1::DefinitionBatch& out) {
-        out = definitions_.Current()->ToBatch();
+      [&](const v1::GetDefinitionsRequest& request, v1::DefinitionBatch& out) {
+        if (!request.has_as_of()) {
+          out = definitions_.Current()->ToBatch();
+          return absl::OkStatus();
+        }
+        absl::StatusOr<DefinitionsAsOf> then =
+            ReadDefinitionsAsOf(log_, FromTimestamp(request.as_of()));
+        if (!then.ok()) return then.status();
+        out = then->definitions.ToBatch();
         return absl::OkStatus();
       });
 }

@@ -15,8 +15,9 @@ class AdminService final
           v1::AdminService::WithRawCallbackMethod_GetDefinitions<
               v1::AdminService::Service>> {
  public:
-  AdminService(DefinitionsWriter& writer, DefinitionsFollower& definitions)
-      : writer_(writer), definitions_(definitions) {}
+  AdminService(DefinitionsWriter& writer, DefinitionsFollower& definitions,
+               eventlog::EventLog& log)
+      : writer_(writer), definitions_(definitions), log_(log) {}
 
   grpc::ServerUnaryReactor* ApplyDefinitions(
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
@@ -28,6 +29,7 @@ class AdminService final
  private:
   DefinitionsWriter& writer_;
   DefinitionsFollower& definitions_;
+  eventlog::EventLog& log_;  // Read back for definitions "as of" a time.
 };
 
 }  // namespace strata::ingest

@@ -28,7 +28,7 @@ IngestModule::IngestModule(eventlog::EventLog& log,
                 partitions, {max_rollup_lag, &lag_, damage}),
       writer_(log, definitions, ThisProducer("strata-admin")),
       ingest_(ingestor_),
-      admin_(writer_, definitions) {}
+      admin_(writer_, definitions, log) {}
 
 absl::StatusOr<std::unique_ptr<ServiceModule>> NewIngestService(
     eventlog::EventLog& log, DefinitionsFollower& definitions,

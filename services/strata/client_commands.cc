@@ -29,6 +29,21 @@
 namespace strata::cli {
 namespace {
 
+// A flag's date ("2026-12-20": the last instant of that day, UTC) or
+// RFC 3339 time.
+absl::StatusOr<absl::Time> ParseDayEndOrTime(const std::string& flag,
+                                             const std::string& text) {
+  absl::Time time;
+  std::string error;
+  if (absl::ParseTime("%Y-%m-%d", text, &time, &error)) {
+    return time + absl::Hours(24) - absl::Nanoseconds(1);
+  }
+  if (absl::ParseTime(absl::RFC3339_full, text, &time, &error)) return time;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, ": ", Quoted(text),
+                   " is neither a date (2026-12-20) nor an RFC 3339 time"));
+}
+
 absl::Status ReadFile(const std::string& path, std::string& contents) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
@@ -88,9 +103,14 @@ absl::Status Client::ApplyDefinitions(const std::string& path) {
 absl::Status Client::PrintDefinitions() {
   auto stub = v1::AdminService::NewStub(channel_);
   grpc::ClientContext context;
+  v1::GetDefinitionsRequest request;
+  if (!options_.as_of.empty()) {
+    ASSIGN_OR_RETURN(absl::Time as_of, ParseDayEndOrTime("as_of", options_.as_of));
+    *request.mutable_as_of() = ToTimestamp(as_of);
+  }
   v1::DefinitionBatch batch;
-  RETURN_IF_ERROR(FromGrpcStatus(
-      stub->GetDefinitions(&context, v1::GetDefinitionsRequest(), &batch)));
+  RETURN_IF_ERROR(
+      FromGrpcStatus(stub->GetDefinitions(&context, request, &batch)));
   std::string json;
   google::protobuf::util::JsonPrintOptions print;
   print.add_whitespace = true;
@@ -212,17 +232,11 @@ absl::Status Client::Resolve(const std::string& alert_id) {
   request.set_corrective_action(options_.action);
   request.set_action_owner(options_.action_owner);
   if (!options_.action_due.empty()) {
-    absl::Time due;
-    std::string error;
-    if (absl::ParseTime("%Y-%m-%d", options_.action_due, &due, &error)) {
-      due += absl::Hours(24) - absl::Seconds(1);  // That day's end.
-    } else if (!absl::ParseTime(absl::RFC3339_full, options_.action_due, &due,
-                                &error)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--due: ", Quoted(options_.action_due),
-                       " is neither a date (2026-12-20) nor an RFC 3339 time"));
-    }
-    *request.mutable_action_due() = ToTimestamp(due);
+    ASSIGN_OR_RETURN(absl::Time due,
+                     ParseDayEndOrTime("due", options_.action_due));
+    // A date's end to the second, as due dates are shown.
+    *request.mutable_action_due() =
+        ToTimestamp(absl::FromUnixSeconds(absl::ToUnixSeconds(due)));
   }
   return ActOnAlert(&v1::AlertService::Stub::ResolveAlert, request);
 }

@@ -26,6 +26,7 @@ struct ClientOptions {
   std::string silence_rule;  // A rule's name; empty: every rule.
   std::string silence_for;   // How long a silence lasts: "2h".
   std::string reason;        // Why a silence.
+  std::string as_of;         // Definitions as they stood then.
 };
 
 // What `strata watch` follows.

@@ -6,7 +6,8 @@
 //   strata apply definitions.json
 //   strata query revenue acme 2026-11 [--series=2026-12 | --children]
 //   strata query acme 2026-11 --unit-kpis
-//   strata definitions | alerts [--unit=retail] | tail [--unit=retail]
+//   strata definitions [--as_of=2026-06-30]
+//   strata alerts [--unit=retail] | tail [--unit=retail]
 //   strata ack ALERT_ID --by=NAME [--note=...]
 //   strata resolve ALERT_ID --by=NAME --action="what was done" \
 //       [--owner=NAME --due=2026-12-20]
@@ -59,6 +60,9 @@ ABSL_FLAG(std::string, rule, "",
 ABSL_FLAG(std::string, for, "", "silence: how long, from now (2h, 90m).");
 ABSL_FLAG(std::string, reason, "", "silence: why (a reorg, a migration).");
 ABSL_FLAG(bool, all, false, "silences: expired ones too.");
+ABSL_FLAG(std::string, as_of, "",
+          "definitions: as they stood then, a date (its end, UTC) or an "
+          "RFC 3339 time.");
 
 namespace strata::cli {
 namespace {
@@ -71,7 +75,7 @@ constexpr char kUsage[] = R"(strata: KPI rollups and variance alerts.
   strata demo-events                print demo KPI events (CSV) for this month
   strata send FILE.csv              send KPI events (CSV, '-' for stdin)
   strata apply FILE.json            apply definitions (strata.v1.DefinitionBatch)
-  strata definitions                print the current definitions
+  strata definitions [--as_of=DATE] print the definitions (as they stood then)
   strata query KPI UNIT PERIOD      a rollup; PERIOD is a label: 2026-11-25,
                                     2026-W48, 2026-11, 2026-Q4, 2026, FY2027,
                                     YTD2026-11 or QTD2026-11
@@ -130,6 +134,7 @@ absl::Status Run(const std::vector<std::string>& args) {
   }
   ClientOptions options;
   options.unit = absl::GetFlag(FLAGS_unit);
+  options.as_of = absl::GetFlag(FLAGS_as_of);
   options.by = absl::GetFlag(FLAGS_by);
   options.note = absl::GetFlag(FLAGS_note);
   options.action = absl::GetFlag(FLAGS_action);

@@ -6,16 +6,20 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
 #include "libs/streams/timestamps.h"
 
 namespace strata::alerts {
 namespace {
 
-// "ALERT_RULE_STALE_FEED" -> "stale_feed".
+// "ALERT_RULE_STALE_FEED" -> "stale_feed"; a rule this build does not know
+// (written by a newer one) -> "rule_7".
 std::string RuleLabel(v1::AlertRule rule) {
-  return absl::AsciiStrToLower(
-      v1::AlertRule_Name(rule).substr(sizeof("ALERT_RULE_") - 1));
+  absl::string_view name = v1::AlertRule_Name(rule);
+  if (!absl::ConsumePrefix(&name, "ALERT_RULE_") || name.empty()) {
+    return absl::StrCat("rule_", static_cast<int>(rule));
+  }
+  return absl::AsciiStrToLower(name);
 }
 
 // "stale_feed" -> "StrataStaleFeed".

@@ -1,15 +1,15 @@
 #include "services/alerts/alertmanager_pusher.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
 #include "libs/http/http_client.h"
@@ -29,19 +29,67 @@ constexpr absl::Duration kFirstRetry = absl::Milliseconds(500);
 
 bool Pushable(const v1::Alert& alert) { return alert.silence_id().empty(); }
 
+bool Resolved(const v1::Alert& alert) {
+  return alert.state() == v1::ALERT_STATE_RESOLVED;
+}
+
+// A refusal that sending the same again cannot cure.
+bool Permanent(long http_status) {
+  return http_status >= 400 && http_status < 500 && http_status != 408 &&
+         http_status != 413 && http_status != 429;
+}
+
+// Writes `contents` to `path` through a file renamed into place and synced
+// with its directory, so that a crash or power loss leaves the old
+// contents or the new.
+absl::Status WriteFileDurably(const std::string& path,
+                              const std::string& contents) {
+  const std::string temporary = path + ".tmp";
+  const int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot open ", temporary));
+  const bool written =
+      write(fd, contents.data(), contents.size()) ==
+          static_cast<ssize_t>(contents.size()) &&
+      fsync(fd) == 0;
+  close(fd);
+  if (!written || std::rename(temporary.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot write ", path));
+  }
+  const std::string dir = path.substr(0, path.find_last_of('/') + 1);
+  const int dir_fd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY);
+  if (dir_fd >= 0) {
+    fsync(dir_fd);
+    close(dir_fd);
+  }
+  return absl::OkStatus();
+}
+
+bool SameLabels(const google::protobuf::Map<std::string, std::string>& a,
+                const google::protobuf::Map<std::string, std::string>& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [name, value] : a) {
+    auto it = b.find(name);
+    if (it == b.end() || it->second != value) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 AlertmanagerPusher::AlertmanagerPusher(AlertmanagerOptions options,
                                        AlertStore& store, AlertHub& hub,
                                        DefinitionsSource definitions,
+                                       std::function<bool()> ready,
                                        std::string cursor_path)
     : options_(std::move(options)),
       store_(store),
       hub_(hub),
       definitions_(std::move(definitions)),
+      ready_(std::move(ready)),
       cursor_path_(std::move(cursor_path)),
       endpoint_(absl::StrCat(absl::StripSuffix(options_.url, "/"),
-                             "/api/v2/alerts")) {}
+                             "/api/v2/alerts")),
+      batch_size_(std::max<size_t>(options_.batch_size, 1)) {}
 
 absl::Status AlertmanagerPusher::Validate(const AlertmanagerOptions& options) {
   if (!absl::StartsWith(options.url, "http://") &&
@@ -68,16 +116,17 @@ absl::Status AlertmanagerPusher::Start() {
 void AlertmanagerPusher::Stop() {
   if (!thread_.joinable()) return;
   hub_.Unsubscribe(this);
+  stopping_ = true;
   {
     absl::MutexLock lock(&mu_);
-    stopping_ = true;
+    woken_ = true;
   }
   thread_.join();
 }
 
 AlertmanagerStats AlertmanagerPusher::stats() const {
   return {firing_count_.load(), unsent_count_.load(), pushes_.load(),
-          failures_.load()};
+          failures_.load(),     rejected_.load(),     rounds_.load()};
 }
 
 void AlertmanagerPusher::OnAlert(const v1::Alert&) {
@@ -88,37 +137,35 @@ void AlertmanagerPusher::OnAlert(const v1::Alert&) {
 void AlertmanagerPusher::Run() {
   absl::Duration retry = kFirstRetry;
   absl::Time next_attempt = absl::InfinitePast();
-  bool resumed = false;
-  while (true) {
+  while (!stopping_) {
     {
+      absl::Time wake = absl::Now() + kPollInterval;
+      if (resumed_) wake = std::min(wake, next_resend_);
+      if (!unsent_.empty()) wake = std::min(wake, next_attempt);
       absl::MutexLock lock(&mu_);
-      const absl::Time wake = std::min(
-          {absl::Now() + kPollInterval, next_resend_, next_attempt});
-      auto ready = [this] {
-        mu_.AssertHeld();
-        return woken_ || stopping_;
-      };
-      mu_.AwaitWithDeadline(absl::Condition(&ready), wake);
-      if (stopping_) return;
+      mu_.AwaitWithDeadline(absl::Condition(&woken_), wake);
       woken_ = false;
     }
-    absl::Status read = resumed ? ReadFeed() : Resume();
+    if (stopping_ || !ready_()) continue;
+    ++rounds_;
+    absl::Status read = resumed_ ? ReadFeed() : Resume();
     if (!read.ok()) {
       STRATA_LOG(WARNING) << "alertmanager: cannot read the alert feed: "
                           << read;
       continue;
     }
-    resumed = true;
+    resumed_ = true;
     const absl::Time now = absl::Now();
     if (now >= next_resend_) {
       for (const auto& [id, alert] : firing_) unsent_.insert_or_assign(id, alert);
+      next_resend_ = now + options_.resend_interval;
     }
     unsent_count_ = static_cast<int64_t>(unsent_.size());
-    if (unsent_.empty() || now < next_attempt) {
-      if (unsent_.empty()) SaveCursor();
+    if (unsent_.empty()) {
+      SaveCursor();
       continue;
     }
-    const bool resending = now >= next_resend_;
+    if (now < next_attempt) continue;
     absl::Status pushed = PushUnsent();
     unsent_count_ = static_cast<int64_t>(unsent_.size());
     if (pushed.ok()) {
@@ -129,9 +176,8 @@ void AlertmanagerPusher::Run() {
       failures_in_a_row_ = 0;
       retry = kFirstRetry;
       next_attempt = absl::InfinitePast();
-      if (resending) next_resend_ = now + options_.resend_interval;
       SaveCursor();
-    } else {
+    } else if (!stopping_) {
       // The first failure of a spell and then one in 20 are logged.
       if (failures_in_a_row_++ % 20 == 0) {
         STRATA_LOG(WARNING) << "alertmanager: push failed (" << unsent_.size()
@@ -144,7 +190,7 @@ void AlertmanagerPusher::Run() {
 }
 
 absl::Status AlertmanagerPusher::Resume() {
-  // Read the feed's end before the alerts, so that no change falls between.
+  // The feed's end is read before the alerts, so no change falls between.
   const int64_t end = store_.last_sequence();
   ASSIGN_OR_RETURN(std::vector<v1::Alert> alerts, store_.ListAlerts());
   cursor_ = end;
@@ -157,12 +203,9 @@ absl::Status AlertmanagerPusher::Resume() {
     resumed_from_cursor_ = true;
   }
   for (const v1::Alert& alert : alerts) {
-    if (alert.state() != v1::ALERT_STATE_RESOLVED && Pushable(alert)) {
-      firing_[alert.alert_id()] = alert;
-    }
+    if (!Resolved(alert) && Pushable(alert)) firing_[alert.alert_id()] = alert;
   }
-  firing_count_ = static_cast<int64_t>(firing_.size());
-  next_resend_ = absl::InfinitePast();  // Send every one now.
+  next_resend_ = absl::InfinitePast();  // Every one is sent now.
   return ReadFeed();
 }
 
@@ -181,76 +224,98 @@ absl::Status AlertmanagerPusher::ReadFeed() {
 void AlertmanagerPusher::Take(const v1::Alert& alert) {
   if (!Pushable(alert)) return;
   const std::string& id = alert.alert_id();
-  if (alert.state() == v1::ALERT_STATE_RESOLVED) {
-    // Sent unless Alertmanager cannot have heard of it: raised and resolved
-    // before this pusher ever ran.
-    if (firing_.erase(id) > 0 || resumed_from_cursor_) {
-      unsent_.insert_or_assign(id, alert);
-    }
-    return;
-  }
   auto it = firing_.find(id);
   // The listing at start may be newer than the feed's first changes.
   if (it != firing_.end() && it->second.version() > alert.version()) return;
+  if (Resolved(alert)) {
+    // Sent unless Alertmanager cannot have heard of it: raised and resolved
+    // before this pusher ever ran.
+    if (it != firing_.end() || resumed_from_cursor_) {
+      unsent_.insert_or_assign(id, alert);
+    }
+    if (it != firing_.end()) firing_.erase(it);
+    return;
+  }
   firing_.insert_or_assign(id, alert);
   unsent_.insert_or_assign(id, alert);
 }
 
 absl::Status AlertmanagerPusher::PushUnsent() {
   const std::shared_ptr<const Definitions> definitions = definitions_();
-  const absl::Time now = absl::Now();
   const absl::Duration firing_for = options_.resend_interval * kFiringIntervals;
   google::protobuf::util::JsonPrintOptions json_options;
-  while (!unsent_.empty()) {
-    std::string body = "[";
+  while (!unsent_.empty() && !stopping_) {
+    const absl::Time now = absl::Now();
     std::vector<std::string> ids;
+    // Aligned with ids; then the label sets they leave behind, resolved.
+    std::vector<alertmanager::PostableAlert> postable;
+    std::vector<alertmanager::PostableAlert> left_behind;
     for (const auto& [id, alert] : unsent_) {
-      if (ids.size() == options_.batch_size) break;
+      if (ids.size() == batch_size_) break;
+      ids.push_back(id);
+      postable.push_back(ToPostableAlert(alert, *definitions, now, firing_for));
+      auto sent = sent_.find(id);
+      if (sent != sent_.end() &&
+          !SameLabels(sent->second.labels(), postable.back().labels())) {
+        left_behind.push_back(sent->second);
+        left_behind.back().set_ends_at(Rfc3339(now));
+      }
+    }
+    std::string body = "[";
+    postable.insert(postable.end(), left_behind.begin(), left_behind.end());
+    for (const alertmanager::PostableAlert& alert : postable) {
       std::string json;
       const auto printed = google::protobuf::util::MessageToJsonString(
-          ToPostableAlert(alert, *definitions, now, firing_for), &json,
-          json_options);
+          alert, &json, json_options);
       if (!printed.ok()) {
-        return absl::InternalError(
-            absl::StrCat("alert ", id, ": ", printed.ToString()));
+        return absl::InternalError(absl::StrCat("alert as JSON: ",
+                                                printed.ToString()));
       }
-      if (!ids.empty()) body.push_back(',');
+      if (body.size() > 1) body.push_back(',');
       body += json;
-      ids.push_back(id);
     }
     body.push_back(']');
     absl::StatusOr<HttpResponse> response =
         HttpPost(endpoint_, body, "application/json", options_.timeout);
-    if (!response.ok()) {
-      ++failures_;
-      return response.status();
+    if (response.ok() && response->status_code == 413 && batch_size_ > 1) {
+      batch_size_ = std::max<size_t>(batch_size_ / 2, 1);
+      continue;  // Smaller requests, at once.
     }
-    if (response->status_code != 200) {
+    if (response.ok() && Permanent(response->status_code)) {
+      rejected_ += static_cast<int64_t>(ids.size());
+      STRATA_LOG(ERROR) << "alertmanager: " << endpoint_ << " refused "
+                        << ids.size() << " alerts (dropped): HTTP "
+                        << response->status_code << ": "
+                        << response->body.substr(0, 500);
+    } else if (!response.ok() || response->status_code != 200) {
       ++failures_;
-      return absl::UnavailableError(
-          absl::StrCat(endpoint_, " answered HTTP ", response->status_code,
-                       ": ", response->body.substr(0, 500)));
+      return response.ok() ? absl::UnavailableError(absl::StrCat(
+                                 endpoint_, " answered HTTP ",
+                                 response->status_code, ": ",
+                                 response->body.substr(0, 500)))
+                           : response.status();
+    } else {
+      ++pushes_;
     }
-    ++pushes_;
-    for (const std::string& id : ids) unsent_.erase(id);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const v1::Alert& alert = unsent_.at(ids[i]);
+      if (Resolved(alert)) {
+        sent_.erase(ids[i]);
+      } else {
+        sent_.insert_or_assign(ids[i], postable[i]);
+      }
+      unsent_.erase(ids[i]);
+    }
   }
   return absl::OkStatus();
 }
 
 void AlertmanagerPusher::SaveCursor() {
   if (cursor_ == saved_cursor_) return;
-  // Written aside and renamed, so a crash leaves the old cursor or the new.
-  const std::string temporary = cursor_path_ + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << store_.feed_id() << " " << cursor_ << "\n";
-    if (!out.flush()) {
-      STRATA_LOG(WARNING) << "alertmanager: cannot write " << temporary;
-      return;
-    }
-  }
-  if (std::rename(temporary.c_str(), cursor_path_.c_str()) != 0) {
-    STRATA_LOG(WARNING) << "alertmanager: cannot rename " << temporary;
+  absl::Status written = WriteFileDurably(
+      cursor_path_, absl::StrCat(store_.feed_id(), " ", cursor_, "\n"));
+  if (!written.ok()) {
+    STRATA_LOG(WARNING) << "alertmanager: " << written;
     return;
   }
   saved_cursor_ = cursor_;

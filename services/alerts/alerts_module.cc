@@ -33,6 +33,7 @@ AlertsModule::AlertsModule(const AlertsModuleOptions& options,
     pusher_ = std::make_unique<AlertmanagerPusher>(
         options.alertmanager, *store_, hub_,
         [&definitions] { return definitions.Current(); },
+        [this] { return engine_.Health().ok(); },
         options.state_dir + "/alertmanager-cursor");
   }
 }
@@ -57,6 +58,7 @@ std::map<std::string, int64_t> AlertsModule::Gauges() {
     gauges["alertmanager_unsent"] = stats.unsent;
     gauges["alertmanager_pushes"] = stats.pushes;
     gauges["alertmanager_failures"] = stats.failures;
+    gauges["alertmanager_rejected"] = stats.rejected;
   }
   return gauges;
 }

@@ -133,6 +133,9 @@ absl::Status RunServices(
     const std::string& listen, const std::vector<ModuleFactory>& factories,
     const std::function<absl::Status(const ModuleContext&)>& ready) {
   BlockTerminationSignals();
+  // A peer that closes a connection mid-write (an Alertmanager behind TLS)
+  // must fail that write with EPIPE, not end the server.
+  signal(SIGPIPE, SIG_IGN);
   ASSIGN_OR_RETURN(std::unique_ptr<eventlog::EventLog> log,
                    OpenEventLog(options));
   if (options.rebuild) RETURN_IF_ERROR(PrepareRebuild(options, *log));

@@ -1377,6 +1377,56 @@ TEST_P(EndToEndTest, DefinitionsReadAsOfAnInstantBeforeARedefinition) {
               HasSubstr("--as_of: 'yesterday' is neither a date"));
 }
 
+// "quality" takes its status from its worst child: east's own figure (200
+// of 200) is green, but east-2 is red (50 of 100), and east shows red from
+// east-2 in queries and in its scorecard; east-1 (150 of 100) its own.
+TEST_P(EndToEndTest, AWorstChildKpiShowsItsWorstTeamInQueriesAndScorecards) {
+  v1::DefinitionChange quality = KpiChange("quality", v1::TIME_AGGREGATION_SUM);
+  quality.mutable_kpi()->set_status_rule(v1::STATUS_RULE_WORST_CHILD);
+  {
+    grpc::ClientContext context;
+    v1::ApplyDefinitionsResponse response;
+    grpc::Status status = admin_->ApplyDefinitions(
+        &context,
+        Batch({quality, TargetChange("quality", "east", "2026-03", 200),
+               TargetChange("quality", "east-1", "2026-03", 100),
+               TargetChange("quality", "east-2", "2026-03", 100)}),
+        &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  ASSERT_TRUE(Ingest({Event("w1", "quality", "east-1", 2, 150),
+                      Event("w2", "quality", "east-2", 3, 50)})
+                  .ok());
+  const v1::RollupRecord east =
+      WaitForCount(Key("quality", "east", v1::PERIOD_KIND_MONTH, "2026-03"), 2);
+  EXPECT_EQ(east.value(), 200);
+  EXPECT_EQ(east.variance(), 0);  // Its own figure meets its target...
+  EXPECT_EQ(east.status(), v1::KPI_STATUS_RED);  // ...its worst team not.
+  EXPECT_EQ(east.status_unit_id(), "east-2");
+  const v1::RollupRecord east1 = WaitForCount(
+      Key("quality", "east-1", v1::PERIOD_KIND_MONTH, "2026-03"), 1);
+  EXPECT_EQ(east1.status(), v1::KPI_STATUS_GREEN);
+  EXPECT_EQ(east1.status_unit_id(), "east-1");
+
+  v1::GetScorecardRequest request;
+  request.set_unit_id("east");
+  request.mutable_period()->set_kind(v1::PERIOD_KIND_MONTH);
+  request.mutable_period()->set_label("2026-03");
+  auto scorecards = v1::ScorecardService::NewStub(Channel(endpoints_.rollup));
+  v1::Scorecard card;
+  grpc::ClientContext context;
+  grpc::Status status = scorecards->GetScorecard(&context, request, &card);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  bool shown = false;
+  for (const v1::ScorecardMeasure& m : card.unlinked()) {
+    if (m.kpi_id() != "quality") continue;
+    shown = true;
+    EXPECT_EQ(m.figure().status(), v1::KPI_STATUS_RED);
+    EXPECT_EQ(m.figure().status_unit_id(), "east-2");
+  }
+  EXPECT_TRUE(shown);
+}
+
 INSTANTIATE_TEST_SUITE_P(Deployments, EndToEndTest,
                          ::testing::Values("AllInOne", "Kafka"),
                          [](const auto& info) { return info.param; });

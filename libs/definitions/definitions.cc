@@ -743,6 +743,10 @@ absl::Status Definitions::ApplyKpi(const v1::Kpi& kpi,
                        ? "need 0 < amber_pct <= green_pct"
                        : "need 0 < green_pct <= amber_pct");
   }
+  if (!v1::StatusRule_IsValid(kpi.status_rule())) {
+    return Invalid(field + ".status_rule",
+                   absl::StrCat("unknown rule ", kpi.status_rule()));
+  }
   RETURN_IF_ERROR(ResolveTargetProfile(kpi, field, info));
   RETURN_IF_ERROR(ResolveAlertPolicy(kpi.alert_policy(),
                                      field + ".alert_policy", info));

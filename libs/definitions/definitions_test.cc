@@ -55,6 +55,11 @@ TEST(DefinitionsTest, NamesTheFieldOfMalformedInput) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("changes[0].kpi.hierarchy_aggregation: a "
                                  "unit's average over time")));
+  auto unknown_rule = KpiChange("k");
+  unknown_rule.mutable_kpi()->set_status_rule(static_cast<v1::StatusRule>(7));
+  EXPECT_THAT(Definitions().WithBatch(Batch({unknown_rule})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("changes[0].kpi.status_rule: unknown rule 7")));
 }
 
 TEST(DefinitionsTest, AlertsEscalateAfterAMinuteAtLeast) {

@@ -7,6 +7,7 @@
 #include "libs/streams/period_proto.h"
 #include "services/rollup/rollup_record.h"
 #include "services/rollup/scorecard_builder.h"
+#include "services/rollup/worst_child_status.h"
 
 namespace strata::rollup {
 namespace {
@@ -51,7 +52,7 @@ absl::StatusOr<RollupReader::Cell> RollupReader::Resolve(
   return Cell{std::move(defs), {*kpi, *unit, resolved}};
 }
 
-absl::StatusOr<v1::RollupRecord> RollupReader::RecordOrEmpty(
+absl::StatusOr<v1::RollupRecord> RollupReader::OwnRecordOrEmpty(
     const Definitions& defs, const CellId& id, absl::Time judged_at) const {
   ASSIGN_OR_RETURN(std::optional<v1::RollupRecord> record,
                    engine_.ReadRecord(defs, id, judged_at));
@@ -59,17 +60,39 @@ absl::StatusOr<v1::RollupRecord> RollupReader::RecordOrEmpty(
   return MakeEmptyRecord(defs, id, judged_at);
 }
 
+absl::Status RollupReader::ApplyStatusRuleAt(const Definitions& defs,
+                                             const CellId& id,
+                                             absl::Time judged_at,
+                                             v1::RollupRecord& record) const {
+  return ApplyStatusRule(
+      defs, id,
+      [&](const CellId& below) {
+        return OwnRecordOrEmpty(defs, below, judged_at);
+      },
+      record);
+}
+
+absl::StatusOr<v1::RollupRecord> RollupReader::RecordOrEmpty(
+    const Definitions& defs, const CellId& id, absl::Time judged_at) const {
+  ASSIGN_OR_RETURN(v1::RollupRecord record,
+                   OwnRecordOrEmpty(defs, id, judged_at));
+  RETURN_IF_ERROR(ApplyStatusRuleAt(defs, id, judged_at, record));
+  return record;
+}
+
 absl::StatusOr<v1::RollupRecord> RollupReader::Get(
     const v1::RollupKey& key) const {
   RETURN_IF_ERROR(engine_.Health());
   ASSIGN_OR_RETURN(Cell cell, Resolve(key.kpi_id(), key.unit_id(),
                                       key.period(), "key."));
+  const absl::Time judged_at = engine_.Now();
   ASSIGN_OR_RETURN(std::optional<v1::RollupRecord> record,
-                   engine_.ReadRecord(*cell.defs, cell.id));
+                   engine_.ReadRecord(*cell.defs, cell.id, judged_at));
   if (!record) {
     return absl::NotFoundError(absl::StrCat(
         "no events yet for ", CellKeyFor(*cell.defs, cell.id)));
   }
+  RETURN_IF_ERROR(ApplyStatusRuleAt(*cell.defs, cell.id, judged_at, *record));
   return *std::move(record);
 }
 

@@ -52,10 +52,18 @@ class RollupReader {
                                const std::string& unit_id,
                                const v1::Period& period,
                                const std::string& prefix) const;
-  // The cell's record, or one without a value when no event reached it.
+  // The cell's record, or one without a value when no event reached it,
+  // with its status by the KPI's status rule (RecordOrEmpty) or its own
+  // (OwnRecordOrEmpty).
   absl::StatusOr<v1::RollupRecord> RecordOrEmpty(const Definitions& defs,
                                                  const CellId& id,
                                                  absl::Time judged_at) const;
+  absl::StatusOr<v1::RollupRecord> OwnRecordOrEmpty(const Definitions& defs,
+                                                    const CellId& id,
+                                                    absl::Time judged_at) const;
+  absl::Status ApplyStatusRuleAt(const Definitions& defs, const CellId& id,
+                                 absl::Time judged_at,
+                                 v1::RollupRecord& record) const;
   struct UnitPeriod {
     std::shared_ptr<const Definitions> defs;
     UnitIndex unit;

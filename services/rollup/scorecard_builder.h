@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "libs/definitions/definitions.h"
 #include "libs/definitions/cell_id.h"
+#include "services/rollup/record_reader.h"
 #include "strata/v1/alert.pb.h"
 #include "strata/v1/scorecard_service.pb.h"
 
@@ -22,8 +23,7 @@ namespace strata::rollup {
 
 // The record of a cell of a KPI that keeps the period's kind, judged at
 // the scorecard's instant; one without a value when no event reached it.
-using FigureReader =
-    std::function<absl::StatusOr<v1::RollupRecord>(const CellId&)>;
+using FigureReader = RecordReader;
 
 // `open_alerts`: the unresolved alerts of `unit` in `period`, or why they
 // could not be read (then reported in alerts_unavailable, not as none).

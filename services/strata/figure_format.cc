@@ -48,6 +48,14 @@ std::string StatusWord(v1::KpiStatus status) {
   }
 }
 
+std::string StatusSource(const v1::RollupRecord& record) {
+  if (record.status_unit_id().empty() ||
+      record.status_unit_id() == record.key().unit_id()) {
+    return "";
+  }
+  return absl::StrCat("from ", record.status_unit_id());
+}
+
 absl::StatusOr<v1::Period> PeriodOfLabel(const std::string& label) {
   ASSIGN_OR_RETURN(PeriodKind kind, KindOfLabel(label));
   v1::Period period;
@@ -89,6 +97,9 @@ std::string FormatFigure(const v1::RollupRecord& r) {
       }
     } else if (r.status() == v1::KPI_STATUS_NO_DATA) {
       absl::StrAppend(&line, " ", StatusWord(r.status()));
+    }
+    if (const std::string source = StatusSource(r); !source.empty()) {
+      absl::StrAppend(&line, " ", source);
     }
   }
   if (r.event_count() > 0) {

@@ -16,6 +16,10 @@ namespace strata::cli {
 // "green", "amber", "red", "no data"; "" when unspecified.
 std::string StatusWord(v1::KpiStatus status);
 
+// For a status taken from a unit below (Kpi.status_rule WORST_CHILD):
+// "from east-2"; "" for the cell's own.
+std::string StatusSource(const v1::RollupRecord& record);
+
 // The period a label names ("2026-03", "2026-Q1"): its kind from its shape.
 absl::StatusOr<v1::Period> PeriodOfLabel(const std::string& label);
 

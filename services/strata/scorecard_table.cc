@@ -92,6 +92,10 @@ void AppendMeasure(const v1::ScorecardMeasure& measure, std::string& out) {
       f.no_value_reason() != "no events") {
     absl::StrAppend(&out, "      (", f.no_value_reason(), ")\n");
   }
+  if (const std::string source = StatusSource(f); !source.empty()) {
+    absl::StrAppend(&out, "      (", StatusWord(f.status()), " ", source,
+                    ", its worst unit below)\n");
+  }
   for (const v1::Alert& alert : measure.open_alerts()) {
     absl::StrAppend(&out, "      alert ", FormatAlert(alert), "\n");
   }

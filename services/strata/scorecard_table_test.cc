@@ -83,5 +83,20 @@ TEST(ScorecardTableTest, SaysWhenOpenAlertsAreUnknownAndWhenNothingScores) {
   EXPECT_THAT(out, HasSubstr("Overall: no score (0 of 2 scored)\n"));
 }
 
+// A KPI whose status comes from its worst child says which unit it is.
+TEST(ScorecardTableTest, NamesTheUnitAWorstChildStatusComesFrom) {
+  v1::Scorecard card = TeamScorecard();
+  v1::RollupRecord& f = *card.mutable_perspectives(0)
+                             ->mutable_objectives(0)
+                             ->mutable_measures(0)
+                             ->mutable_figure();
+  f.mutable_key()->set_unit_id("team-7");
+  f.set_status_unit_id("team-7b");
+  EXPECT_THAT(FormatScorecard(card),
+              HasSubstr("      (red from team-7b, its worst unit below)\n"));
+  f.set_status_unit_id("team-7");  // Its own: nothing to say.
+  EXPECT_THAT(FormatScorecard(card), Not(HasSubstr("worst unit below")));
+}
+
 }  // namespace
 }  // namespace strata::cli

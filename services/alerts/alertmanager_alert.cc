@@ -63,15 +63,18 @@ std::string StateLabel(v1::AlertState state) {
   }
 }
 
-// Enough digits for any figure people read, without binary noise.
-std::string Number(double value) { return absl::StrFormat("%.15g", value); }
+// Figures as people read them: ten significant digits, so no binary noise
+// shows; scores and percentages to their usual precision.
+std::string Number(double value) { return absl::StrFormat("%.10g", value); }
+std::string Score(double score) { return absl::StrFormat("%.2f", score); }
+std::string Percent(double pct) { return absl::StrFormat("%+.1f%%", pct); }
 
 // What the rule says happened, for the notification's first line.
 std::string Condition(const v1::Alert& alert) {
   switch (alert.rule()) {
     case v1::ALERT_RULE_WORSENING:
-      return absl::StrCat("score fell to ", Number(alert.score()), " from ",
-                          Number(alert.best_score()));
+      return absl::StrCat("score fell to ", Score(alert.score()), " from ",
+                          Score(alert.best_score()));
     case v1::ALERT_RULE_NO_CORRECTIVE_ACTION:
       return "red with no corrective action";
     case v1::ALERT_RULE_PROJECTED_MISS:
@@ -82,8 +85,22 @@ std::string Condition(const v1::Alert& alert) {
     case v1::ALERT_RULE_ACTION_OVERDUE:
       return absl::StrCat("corrective action overdue: ",
                           alert.corrective_action());
-    default:
-      return StatusLabel(alert.status());
+    default: {
+      std::string text = StatusLabel(alert.status());
+      if (alert.status() == v1::KPI_STATUS_GREEN ||
+          alert.status() == v1::KPI_STATUS_AMBER ||
+          alert.status() == v1::KPI_STATUS_RED) {
+        absl::StrAppend(&text, ", ", Number(alert.actual()), " against ",
+                        Number(alert.has_expected() ? alert.expected()
+                                                    : alert.target()),
+                        alert.has_expected() &&
+                                alert.expected() != alert.target()
+                            ? absl::StrCat(" expected by then (target ",
+                                           Number(alert.target()), ")")
+                            : " target");
+      }
+      return text;
+    }
   }
 }
 
@@ -144,11 +161,11 @@ alertmanager::PostableAlert ToPostableAlert(const v1::Alert& alert,
     notes["variance"] = Number(alert.actual() - expected);
     if (expected != 0) {
       notes["variance_pct"] =
-          Number(100 * (alert.actual() - expected) / std::fabs(expected));
+          Percent(100 * (alert.actual() - expected) / std::fabs(expected));
     }
     if (alert.has_expected()) notes["expected"] = Number(alert.expected());
   }
-  if (alert.has_score()) notes["score"] = Number(alert.score());
+  if (alert.has_score()) notes["score"] = Score(alert.score());
   if (alert.has_projected()) notes["projected"] = Number(alert.projected());
   if (!alert.corrective_action().empty()) {
     notes["corrective_action"] = alert.corrective_action();

@@ -63,13 +63,15 @@ TEST(AlertmanagerAlertTest, LabelsIdentifyAndRouteAndAnnotationsCarryTheFigures)
   EXPECT_EQ(labels.size(), 8u);
 
   const auto& notes = out.annotations();
-  EXPECT_EQ(notes.at("summary"), "Sales at East One, 2026-03: red");
+  EXPECT_EQ(notes.at("summary"),
+            "Sales at East One, 2026-03: red, 60 against 80 expected by then "
+            "(target 100)");
   EXPECT_EQ(notes.at("actual"), "60");
   EXPECT_EQ(notes.at("target"), "100");
   EXPECT_EQ(notes.at("expected"), "80");
   // Against what was expected by then, as the status was judged.
   EXPECT_EQ(notes.at("variance"), "-20");
-  EXPECT_EQ(notes.at("variance_pct"), "-25");
+  EXPECT_EQ(notes.at("variance_pct"), "-25.0%");
   EXPECT_EQ(notes.at("state"), "open");
   EXPECT_EQ(notes.count("corrective_action"), 0u);
 

@@ -381,6 +381,20 @@ class EndToEndTest : public ::testing::TestWithParam<std::string> {
     return record;
   }
 
+  // The unit's scorecard of March 2026, from the rollup service.
+  ::testing::AssertionResult GetMarchScorecard(const std::string& unit,
+                                               v1::Scorecard& card) {
+    v1::GetScorecardRequest request;
+    request.set_unit_id(unit);
+    request.mutable_period()->set_kind(v1::PERIOD_KIND_MONTH);
+    request.mutable_period()->set_label("2026-03");
+    auto scorecards = v1::ScorecardService::NewStub(Channel(endpoints_.rollup));
+    grpc::ClientContext context;
+    grpc::Status status = scorecards->GetScorecard(&context, request, &card);
+    if (status.ok()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << status.error_message();
+  }
+
   static inline int counter_ = 0;
   std::filesystem::path dir_;
   std::unique_ptr<Deployment> deployment_;
@@ -543,15 +557,8 @@ TEST_P(EndToEndTest, ScorecardShowsFiguresTrendAndOpenAlertsOfAUnit) {
   });
   ASSERT_TRUE(red.has_value());
 
-  v1::GetScorecardRequest request;
-  request.set_unit_id("west-1");
-  request.mutable_period()->set_kind(v1::PERIOD_KIND_MONTH);
-  request.mutable_period()->set_label("2026-03");
-  auto scorecards = v1::ScorecardService::NewStub(Channel(endpoints_.rollup));
   v1::Scorecard card;
-  grpc::ClientContext context;
-  grpc::Status status = scorecards->GetScorecard(&context, request, &card);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(GetMarchScorecard("west-1", card));
   EXPECT_EQ(card.alerts_unavailable(), "");
   ASSERT_EQ(card.perspectives_size(), 1);
   const v1::ScorecardObjective& grow = card.perspectives(0).objectives(0);
@@ -582,9 +589,13 @@ TEST_P(EndToEndTest, ScorecardShowsFiguresTrendAndOpenAlertsOfAUnit) {
       << printed;
 
   // A bad request names its field; nothing is half answered.
+  v1::GetScorecardRequest request;
+  request.set_unit_id("west-1");
+  request.mutable_period()->set_kind(v1::PERIOD_KIND_MONTH);
   request.mutable_period()->set_label("2026-13");
   grpc::ClientContext bad_context;
-  status = scorecards->GetScorecard(&bad_context, request, &card);
+  grpc::Status status = v1::ScorecardService::NewStub(Channel(endpoints_.rollup))
+                            ->GetScorecard(&bad_context, request, &card);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(status.error_message().find("period.label"), std::string::npos)
       << status.error_message();
@@ -1408,15 +1419,8 @@ TEST_P(EndToEndTest, AWorstChildKpiShowsItsWorstTeamInQueriesAndScorecards) {
   EXPECT_EQ(east1.status(), v1::KPI_STATUS_GREEN);
   EXPECT_EQ(east1.status_unit_id(), "east-1");
 
-  v1::GetScorecardRequest request;
-  request.set_unit_id("east");
-  request.mutable_period()->set_kind(v1::PERIOD_KIND_MONTH);
-  request.mutable_period()->set_label("2026-03");
-  auto scorecards = v1::ScorecardService::NewStub(Channel(endpoints_.rollup));
   v1::Scorecard card;
-  grpc::ClientContext context;
-  grpc::Status status = scorecards->GetScorecard(&context, request, &card);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(GetMarchScorecard("east", card));
   bool shown = false;
   for (const v1::ScorecardMeasure& m : card.unlinked()) {
     if (m.kpi_id() != "quality") continue;

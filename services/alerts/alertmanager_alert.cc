@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "libs/streams/status_word.h"
 #include "libs/streams/timestamps.h"
 
 namespace strata::alerts {
@@ -38,18 +39,8 @@ std::string AlertName(const std::string& rule_label) {
 }
 
 std::string StatusLabel(v1::KpiStatus status) {
-  switch (status) {
-    case v1::KPI_STATUS_GREEN:
-      return "green";
-    case v1::KPI_STATUS_AMBER:
-      return "amber";
-    case v1::KPI_STATUS_RED:
-      return "red";
-    case v1::KPI_STATUS_NO_DATA:
-      return "no data";
-    default:
-      return "none";
-  }
+  const std::string word = StatusWord(status);
+  return word.empty() ? "none" : word;
 }
 
 std::string StateLabel(v1::AlertState state) {

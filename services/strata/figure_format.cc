@@ -33,21 +33,6 @@ std::string StateName(v1::AlertState state) {
 
 }  // namespace
 
-std::string StatusWord(v1::KpiStatus status) {
-  switch (status) {
-    case v1::KPI_STATUS_GREEN:
-      return "green";
-    case v1::KPI_STATUS_AMBER:
-      return "amber";
-    case v1::KPI_STATUS_RED:
-      return "red";
-    case v1::KPI_STATUS_NO_DATA:
-      return "no data";
-    default:
-      return "";
-  }
-}
-
 std::string StatusSource(const v1::RollupRecord& record) {
   if (record.status_unit_id().empty() ||
       record.status_unit_id() == record.key().unit_id()) {

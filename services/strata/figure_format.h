@@ -6,15 +6,13 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "libs/streams/status_word.h"
 #include "strata/v1/alert.pb.h"
 #include "strata/v1/kpi_status.pb.h"
 #include "strata/v1/period.pb.h"
 #include "strata/v1/rollup.pb.h"
 
 namespace strata::cli {
-
-// "green", "amber", "red", "no data"; "" when unspecified.
-std::string StatusWord(v1::KpiStatus status);
 
 // For a status taken from a unit below (Kpi.status_rule WORST_CHILD):
 // "from east-2"; "" for the cell's own.

@@ -172,8 +172,10 @@ class KafkaDeployment : public Deployment {
                           &endpoints.alerts),
           std::make_tuple(&rollup_, "rollup", STRATA_ROLLUP_BIN,
                           &endpoints.rollup)}) {
+      // The test broker answers no DescribeConfigs.
       std::vector<std::string> args = {"--listen=127.0.0.1:0",
                                        "--kafka_brokers=" + brokers_,
+                                       "--kafka_check_topic_configs=false",
                                        "--data_dir=" + (dir_ / name).string()};
       if (process == &rollup_) {
         args.push_back(

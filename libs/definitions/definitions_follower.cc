@@ -104,6 +104,14 @@ absl::Status DefinitionsFollower::WaitForOffset(int64_t offset,
   return absl::OkStatus();
 }
 
+std::optional<absl::Status> DefinitionsFollower::OutcomeOf(
+    const std::string& event_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = outcomes_.find(event_id);
+  if (it == outcomes_.end()) return std::nullopt;
+  return it->second;
+}
+
 void DefinitionsFollower::Run() {
   while (!stop_) {
     auto records = consumer_->Poll(256, absl::Milliseconds(100));
@@ -122,6 +130,14 @@ void DefinitionsFollower::Run() {
         std::lock_guard<std::mutex> lock(mu_);
         current_ = next;
         next_offset_ = record.offset + 1;
+        if (!applied.event_id.empty() &&
+            outcomes_.emplace(applied.event_id, applied.skipped).second) {
+          outcome_order_.push_back(applied.event_id);
+          if (outcome_order_.size() > kRememberedOutcomes) {
+            outcomes_.erase(outcome_order_.front());
+            outcome_order_.pop_front();
+          }
+        }
       }
       applied_cv_.notify_all();
       // After Current() shows the batch, so a listener reading it sees it.

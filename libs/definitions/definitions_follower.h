@@ -14,13 +14,16 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "libs/definitions/definitions.h"
 #include "libs/eventlog/event_log.h"
@@ -80,6 +83,13 @@ class DefinitionsFollower {
   // Waits until the record at `offset` and all before it are applied.
   absl::Status WaitForOffset(int64_t offset, absl::Duration timeout);
 
+  // What became of the batch of the envelope `event_id`, among the last
+  // kRememberedOutcomes read: OK when applied, else why every reader skipped
+  // it (another writer's batch came first and it no longer applies);
+  // nullopt when not read (yet, or long ago).
+  std::optional<absl::Status> OutcomeOf(const std::string& event_id) const;
+  static constexpr size_t kRememberedOutcomes = 4096;
+
  private:
   DefinitionsFollower(eventlog::EventLog& log,
                       std::unique_ptr<eventlog::LogConsumer> consumer);
@@ -100,6 +110,9 @@ class DefinitionsFollower {
   std::condition_variable applied_cv_;
   std::shared_ptr<const Definitions> current_;  // Guarded by mu_.
   int64_t next_offset_ = 0;                     // Guarded by mu_.
+  // By envelope event id, oldest first in outcome_order_. Guarded by mu_.
+  absl::flat_hash_map<std::string, absl::Status> outcomes_;
+  std::deque<std::string> outcome_order_;
 };
 
 }  // namespace strata

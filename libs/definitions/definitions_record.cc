@@ -35,6 +35,7 @@ DefinitionsRecord ApplyDefinitionsRecord(const Definitions& base,
   if (!envelope.ParseFromString(record.value) || !envelope.has_definitions()) {
     STRATA_LOG(ERROR) << "definitions: skipping malformed record at offset "
                       << record.offset;
+    out.skipped = absl::DataLossError("malformed definitions record");
     return out;
   }
   google::protobuf::Timestamp appended = envelope.append_time();
@@ -43,6 +44,7 @@ DefinitionsRecord ApplyDefinitionsRecord(const Definitions& base,
     appended.set_nanos(0);
   }
   out.appended = FromTimestamp(appended);
+  out.event_id = envelope.event_id();
   out.batch = std::move(*envelope.mutable_definitions());
   StampFeedSchedules(base, appended, out.batch);
   // Writers validate before appending; a batch that still fails here (two
@@ -53,6 +55,7 @@ DefinitionsRecord ApplyDefinitionsRecord(const Definitions& base,
   } else {
     STRATA_LOG(ERROR) << "definitions: skipping batch at offset "
                       << record.offset << ": " << applied.status();
+    out.skipped = applied.status();
   }
   return out;
 }

@@ -1,7 +1,7 @@
 // strata-alerts: compares actuals with targets, raises alerts and streams them.
 //
 //   strata-alerts --listen=0.0.0.0:7403 --data_dir=/var/lib/strata \
-//       [--kafka_brokers=kafka-0:9092,kafka-1:9092] \
+//       --kafka_brokers=kafka-0:9092,kafka-1:9092 \
 //       [--alertmanager_url=http://alertmanager:9093]
 
 #include "absl/flags/flag.h"
@@ -16,7 +16,7 @@ namespace {
 
 absl::Status Run(const std::vector<std::string>& args) {
   if (!args.empty()) return absl::InvalidArgumentError("no arguments expected");
-  return RunServices("strata-alerts", ServerOptionsFromFlags(),
+  return RunServices("strata-alerts", ServerOptionsFromFlags(Deployment::kDistributed),
                      absl::GetFlag(FLAGS_listen), {[](const ModuleContext& c) {
                        return alerts::NewAlertsService(
                            c.log, c.definitions, c.options.data_dir,

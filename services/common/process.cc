@@ -13,10 +13,12 @@
 #include "absl/strings/str_cat.h"
 #include "grpc/grpc.h"
 #include "libs/eventlog/kafka_event_log.h"
+#include "libs/eventlog/kafka_topic_configs.h"
 #include "libs/eventlog/rocksdb_event_log.h"
 #include "libs/grpcutil/server_runner.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
+#include "libs/streams/topic_retention.h"
 #include "libs/streams/topics.h"
 #include "services/common/status_service.h"
 
@@ -40,6 +42,12 @@ ABSL_FLAG(bool, rebuild, false,
           "serving (NOT_SERVING meanwhile); refused if the log no longer "
           "starts at offset 0.");
 
+ABSL_FLAG(bool, kafka_check_topic_configs, true,
+          "Kafka: refuse to start on topics whose retention or cleanup "
+          "policy could lose records a rebuild needs, or when the brokers "
+          "cannot be asked (DescribeConfigs). false: do not ask (librdkafka's "
+          "test cluster cannot answer).");
+
 ABSL_FLAG(std::string, port_file, "",
           "Once serving, write the bound port to this file.");
 
@@ -62,28 +70,41 @@ absl::Status AnnouncePort(int port) {
   return absl::OkStatus();
 }
 
-ServerOptions ServerOptionsFromFlags() {
+ServerOptions ServerOptionsFromFlags(Deployment deployment) {
   ServerOptions options;
+  options.require_kafka = deployment == Deployment::kDistributed;
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.kafka_brokers = absl::GetFlag(FLAGS_kafka_brokers);
   options.fsync = absl::GetFlag(FLAGS_log_fsync);
   options.max_rollup_lag = absl::GetFlag(FLAGS_max_rollup_lag);
   options.rebuild = absl::GetFlag(FLAGS_rebuild);
+  options.check_topic_configs = absl::GetFlag(FLAGS_kafka_check_topic_configs);
   return options;
 }
 
 absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(
     const ServerOptions& options) {
   if (options.kafka_brokers.empty()) {
+    if (options.require_kafka) {
+      return absl::InvalidArgumentError(
+          "--kafka_brokers: required: this service is one part of a "
+          "distributed deployment and shares its log with the others "
+          "(for one process on an embedded log, run `strata serve`)");
+    }
     eventlog::RocksDbEventLogOptions embedded;
     embedded.path = (std::filesystem::path(options.data_dir) / "log").string();
     embedded.topics = DefaultTopics();
     embedded.sync = options.fsync;
-    return eventlog::OpenRocksDbEventLog(embedded);
+    ASSIGN_OR_RETURN(auto log, eventlog::OpenRocksDbEventLog(embedded));
+    STRATA_LOG(INFO) << "log: embedded, in " << embedded.path
+                     << (options.fsync ? " (fsync on every append)"
+                                       : " (no fsync: --log_fsync=false)");
+    return log;
   }
   eventlog::KafkaEventLogOptions kafka;
   kafka.brokers = options.kafka_brokers;
   ASSIGN_OR_RETURN(auto log, eventlog::OpenKafkaEventLog(kafka));
+  std::string topics;
   for (const auto& [topic, partitions] : DefaultTopics()) {
     absl::StatusOr<int32_t> count = log->PartitionCount(topic);
     if (absl::IsNotFound(count.status())) {
@@ -92,7 +113,38 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(
           " partitions (see deploy/k8s/topics-job.yaml)"));
     }
     RETURN_IF_ERROR(count.status());
+    // Records are placed by key over exactly these partitions; another
+    // count would split a key's history.
+    if (*count != partitions) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "topic '", topic, "' has ", *count, " partitions; Strata needs ",
+          partitions, " (see deploy/k8s/topics-job.yaml)"));
+    }
+    absl::StrAppend(&topics, topics.empty() ? "" : ", ", topic, " (",
+                    partitions, ")");
+    // A topic that lets records go by age or size would let a rebuild
+    // produce partial totals.
+    if (options.check_topic_configs) {
+      absl::StatusOr<std::map<std::string, std::string>> configs =
+          eventlog::DescribeTopicConfigs(options.kafka_brokers, topic,
+                                         kafka.request_timeout);
+      if (!configs.ok()) {
+        return absl::Status(
+            configs.status().code(),
+            absl::StrCat("cannot check what topic '", topic, "' retains: ",
+                         configs.status().message(),
+                         " (--kafka_check_topic_configs=false skips the "
+                         "check)"));
+      }
+      RETURN_IF_ERROR(CheckTopicRetention(topic, *configs));
+    }
   }
+  STRATA_LOG(INFO) << "log: Kafka at " << options.kafka_brokers << "; "
+                   << topics
+                   << (options.check_topic_configs
+                           ? "; retention checked"
+                           : "; retention NOT checked "
+                             "(--kafka_check_topic_configs=false)");
   return log;
 }
 

@@ -45,14 +45,30 @@ struct ServerOptions {
   absl::Duration max_rollup_lag = absl::Seconds(10);
   // Rebuild every state store from the log before serving (PrepareRebuild).
   bool rebuild = false;
+  // A distributed service: OpenEventLog refuses an empty kafka_brokers.
+  bool require_kafka = false;
+  // Kafka: refuse topics whose retention or cleanup policy could lose
+  // records a rebuild needs (asked with DescribeConfigs), and refuse to
+  // start when that cannot be asked. Off only where the brokers cannot
+  // answer (librdkafka's test cluster) or the ACL is not granted.
+  bool check_topic_configs = true;
 };
 
-// From --data_dir, --kafka_brokers, --log_fsync, --max_rollup_lag and
-// --rebuild.
-ServerOptions ServerOptionsFromFlags();
+// Which binary reads the flags: `strata serve` runs on the embedded log
+// unless told of brokers; strata-ingest, strata-rollup and strata-alerts
+// are parts of a distributed deployment, and refuse to start without
+// --kafka_brokers rather than each fall back to a log of its own.
+enum class Deployment { kAllInOne, kDistributed };
 
-// The embedded log creates Strata's topics; on Kafka they must exist
-// (FAILED_PRECONDITION names the missing one).
+// From --data_dir, --kafka_brokers, --log_fsync, --max_rollup_lag,
+// --rebuild and --kafka_check_topic_configs.
+ServerOptions ServerOptionsFromFlags(Deployment deployment);
+
+// The embedded log creates Strata's topics; on Kafka they must exist with
+// the partition counts Strata keys its records by and keep what a rebuild
+// needs (FAILED_PRECONDITION names the topic and what is wrong; see
+// check_topic_configs). INVALID_ARGUMENT without brokers when
+// options.require_kafka. Logs which log it opened.
 absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(
     const ServerOptions& options);
 

@@ -1,5 +1,6 @@
 #include "services/ingest/definitions_writer.h"
 
+#include "absl/strings/str_cat.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/envelope.h"
 #include "libs/streams/topics.h"
@@ -19,6 +20,23 @@ absl::StatusOr<int64_t> DefinitionsWriter::Apply(
                   {eventlog::AppendRecord{envelope.event_id(),
                                           envelope.SerializeAsString()}}));
   RETURN_IF_ERROR(definitions_.CatchUp(absl::Seconds(10)));
+  // Another writer (an ingest replica) may have appended a batch between
+  // this one's check and its append: every reader then applies the batches
+  // in log order and skips one that no longer applies. Only the outcome
+  // every reader shares is acknowledged.
+  const std::optional<absl::Status> outcome =
+      definitions_.OutcomeOf(envelope.event_id());
+  if (!outcome) {
+    return absl::InternalError(absl::StrCat(
+        "definitions batch ", envelope.event_id(),
+        " was appended but not read back; see GetDefinitions"));
+  }
+  if (!outcome->ok()) {
+    return absl::AbortedError(absl::StrCat(
+        "another writer changed the definitions first, and this batch no "
+        "longer applies (nothing of it was applied; check and retry): ",
+        outcome->message()));
+  }
   return batch.changes_size();
 }
 

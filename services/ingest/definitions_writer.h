@@ -2,7 +2,9 @@
 
 // Validates definition batches against the current snapshot, appends them
 // to the definitions topic and returns once they are applied here
-// (read-your-writes).
+// (read-your-writes). Several writers (ingest replicas) may append at once:
+// a batch that every reader then skips, because another's came first, is
+// answered ABORTED, never acknowledged.
 
 #include <mutex>
 
@@ -19,7 +21,8 @@ class DefinitionsWriter {
                     v1::Producer producer)
       : log_(log), definitions_(definitions), producer_(std::move(producer)) {}
 
-  // Returns the number of changes applied.
+  // Returns the number of changes applied; ABORTED when another writer's
+  // batch came first and this one no longer applies.
   absl::StatusOr<int64_t> Apply(const v1::DefinitionBatch& batch);
 
  private:

@@ -2,7 +2,7 @@
 // log.
 //
 //   strata-ingest --listen=0.0.0.0:7401 --data_dir=/var/lib/strata \
-//       [--kafka_brokers=kafka-0:9092,kafka-1:9092]
+//       --kafka_brokers=kafka-0:9092,kafka-1:9092
 
 #include "absl/flags/flag.h"
 #include "services/common/process.h"
@@ -15,7 +15,7 @@ namespace {
 
 absl::Status Run(const std::vector<std::string>& args) {
   if (!args.empty()) return absl::InvalidArgumentError("no arguments expected");
-  return RunServices("strata-ingest", ServerOptionsFromFlags(),
+  return RunServices("strata-ingest", ServerOptionsFromFlags(Deployment::kDistributed),
                      absl::GetFlag(FLAGS_listen), {[](const ModuleContext& c) {
                        return ingest::NewIngestService(c.log, c.definitions,
                                                        c.options.data_dir,

@@ -3,7 +3,7 @@
 //
 //   strata-rollup --listen=0.0.0.0:7402 --data_dir=/var/lib/strata \
 //       --alerts_address=strata-alerts:7403 \
-//       [--kafka_brokers=kafka-0:9092,kafka-1:9092]
+//       --kafka_brokers=kafka-0:9092,kafka-1:9092
 
 #include "absl/flags/flag.h"
 #include "grpcpp/create_channel.h"
@@ -28,7 +28,7 @@ absl::Status Run(const std::vector<std::string>& args) {
         grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
     alerts = [channel] { return channel; };
   }
-  return RunServices("strata-rollup", ServerOptionsFromFlags(),
+  return RunServices("strata-rollup", ServerOptionsFromFlags(Deployment::kDistributed),
                      absl::GetFlag(FLAGS_listen),
                      {[&alerts](const ModuleContext& c) {
                        return rollup::NewRollupService(

@@ -115,14 +115,14 @@ absl::Status Run(const std::vector<std::string>& args) {
   };
   if (command == "serve") {
     AllInOneOptions options;
-    options.log = ServerOptionsFromFlags();
+    options.log = ServerOptionsFromFlags(Deployment::kAllInOne);
     options.listen = absl::GetFlag(FLAGS_listen);
     options.demo = absl::GetFlag(FLAGS_demo);
     options.alertmanager = alerts::AlertmanagerOptionsFromFlags();
     return ServeAllInOne(options);
   }
   if (command == "rebuild") {
-    return RebuildAllInOne(ServerOptionsFromFlags(), std::cerr);
+    return RebuildAllInOne(ServerOptionsFromFlags(Deployment::kAllInOne), std::cerr);
   }
   if (command == "demo-events") {
     std::cout << KpiEventCsvHeader() << "\n";

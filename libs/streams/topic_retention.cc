@@ -1,0 +1,57 @@
+#include "libs/streams/topic_retention.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/streams/topics.h"
+
+namespace strata {
+namespace {
+
+// A missing entry is the broker's default, which is not what Strata needs.
+std::string Value(const std::map<std::string, std::string>& configs,
+                  const std::string& name) {
+  auto it = configs.find(name);
+  return it == configs.end() ? "(the broker's default)" : it->second;
+}
+
+absl::Status Require(absl::string_view topic,
+                     const std::map<std::string, std::string>& configs,
+                     const std::string& name, const std::string& wanted,
+                     absl::string_view why) {
+  const std::string value = Value(configs, name);
+  if (value == wanted) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("topic '", topic, "': ", name, " is ", value, ", must be ",
+                   wanted, " (", why,
+                   "; see deploy/k8s/topics-job.yaml)"));
+}
+
+}  // namespace
+
+absl::Status CheckTopicRetention(
+    absl::string_view topic,
+    const std::map<std::string, std::string>& configs) {
+  if (topic == kRollupsTopic) {
+    return Require(topic, configs, "cleanup.policy", "compact",
+                   "the alerts state is rebuilt from the latest record of "
+                   "every rollup cell");
+  }
+  if (topic != kKpiEventsTopic && topic != kDefinitionsTopic &&
+      topic != kAlertActionsTopic) {
+    return absl::OkStatus();
+  }
+  constexpr absl::string_view kWhy =
+      "every state is rebuilt from all of its records";
+  if (absl::Status s = Require(topic, configs, "cleanup.policy", "delete",
+                               "compaction would drop records that share a "
+                               "key");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = Require(topic, configs, "retention.ms", "-1", kWhy);
+      !s.ok()) {
+    return s;
+  }
+  return Require(topic, configs, "retention.bytes", "-1", kWhy);
+}
+
+}  // namespace strata

@@ -1,0 +1,59 @@
+#include "libs/streams/topic_retention.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/streams/topics.h"
+
+namespace strata {
+namespace {
+
+using ::testing::HasSubstr;
+
+// What a broker reports for a topic created as deploy/k8s/topics-job.yaml
+// creates it (retention.bytes is -1 by default).
+std::map<std::string, std::string> KeptForEver() {
+  return {{"cleanup.policy", "delete"},
+          {"retention.ms", "-1"},
+          {"retention.bytes", "-1"},
+          {"min.insync.replicas", "2"}};
+}
+
+TEST(TopicRetentionTest, EventTopicsMustKeepEveryRecordForEver) {
+  for (const char* topic :
+       {kKpiEventsTopic, kDefinitionsTopic, kAlertActionsTopic}) {
+    EXPECT_TRUE(CheckTopicRetention(topic, KeptForEver()).ok()) << topic;
+  }
+  auto week = KeptForEver();
+  week["retention.ms"] = "604800000";  // The broker's default.
+  const absl::Status refused = CheckTopicRetention(kKpiEventsTopic, week);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.message()),
+              HasSubstr("topic 'strata.kpi-events': retention.ms is "
+                        "604800000, must be -1"));
+  auto sized = KeptForEver();
+  sized["retention.bytes"] = "1073741824";
+  EXPECT_THAT(std::string(CheckTopicRetention(kDefinitionsTopic, sized).message()),
+              HasSubstr("retention.bytes is 1073741824, must be -1"));
+  auto compacted = KeptForEver();
+  compacted["cleanup.policy"] = "compact";
+  EXPECT_THAT(
+      std::string(CheckTopicRetention(kAlertActionsTopic, compacted).message()),
+      HasSubstr("cleanup.policy is compact, must be delete"));
+  auto unknown = KeptForEver();
+  unknown.erase("retention.ms");
+  EXPECT_THAT(std::string(CheckTopicRetention(kKpiEventsTopic, unknown).message()),
+              HasSubstr("retention.ms is (the broker's default)"));
+}
+
+TEST(TopicRetentionTest, TheChangelogMustBeCompactedNotAged) {
+  EXPECT_TRUE(
+      CheckTopicRetention(kRollupsTopic, {{"cleanup.policy", "compact"}}).ok());
+  EXPECT_THAT(std::string(CheckTopicRetention(
+                              kRollupsTopic, {{"cleanup.policy", "compact,delete"}})
+                              .message()),
+              HasSubstr("cleanup.policy is compact,delete, must be compact"));
+  EXPECT_TRUE(CheckTopicRetention("someone-elses-topic", {}).ok());
+}
+
+}  // namespace
+}  // namespace strata

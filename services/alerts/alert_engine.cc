@@ -347,6 +347,7 @@ void AlertEngine::Run() {
     if (status.ok()) status = JudgeDueCells();
     if (status.ok()) {
       if (Recovered()) health_.SetUnlessDamaged(absl::OkStatus());
+      ReportPositions();
       continue;
     }
     // Nothing of a failed poll was committed; read it again, or stop for
@@ -431,6 +432,29 @@ absl::Status AlertEngine::Apply(
         record.topic_partition, record.offset + 1, StableHash(record.value)};
   }
   return Commit(pending, std::move(positions));
+}
+
+void AlertEngine::ReportPositions() {
+  // The group's positions only report progress, for lag monitoring: the
+  // store's are the ones of record. Once a second at most, on real time.
+  const absl::Time now = absl::Now();
+  if (now < next_report_) return;
+  next_report_ = now + kReportInterval;
+  std::vector<eventlog::Position> rollups, actions;
+  for (const auto& [tp, position] : next_) {
+    auto [it, first] = reported_.try_emplace(tp, position.offset);
+    if (!first && it->second == position.offset) continue;
+    it->second = position.offset;
+    (tp.topic == kRollupsTopic ? rollups : actions).push_back(position);
+  }
+  for (auto [consumer, positions] :
+       {std::make_pair(consumer_.get(), &rollups),
+        std::make_pair(actions_consumer_.get(), &actions)}) {
+    if (consumer == nullptr || positions->empty()) continue;
+    if (absl::Status reported = consumer->Commit(*positions); !reported.ok()) {
+      STRATA_LOG(WARNING) << "alerts: reporting positions: " << reported;
+    }
+  }
 }
 
 absl::Status AlertEngine::Commit(

@@ -135,6 +135,11 @@ class AlertEngine {
   // Reads again from the committed positions, after a poll that failed
   // part way.
   absl::Status Rewind();
+  // Commits next_ to the consumer group (progress for lag monitors: the
+  // store's positions are the ones of record), what moved, at most every
+  // kReportInterval of real time.
+  void ReportPositions();
+  static constexpr absl::Duration kReportInterval = absl::Seconds(1);
   absl::Status ApplyAction(const eventlog::LogRecord& record, Pending& pending);
   // Records a silence created or ended early; an end only moves earlier.
   void ApplySilence(const v1::Silence& silence, Pending& pending);
@@ -286,6 +291,10 @@ class AlertEngine {
   std::unique_ptr<eventlog::LogConsumer> actions_consumer_;  // Actions.
   // Where the engine reads next in each partition, and the record before.
   absl::flat_hash_map<eventlog::TopicPartition, eventlog::Position> next_;
+  // What ReportPositions last committed to the group, and when it may
+  // next; engine thread only.
+  absl::flat_hash_map<eventlog::TopicPartition, int64_t> reported_;
+  absl::Time next_report_ = absl::InfinitePast();
   // Where the log ended when a failed batch was rewound: health returns to
   // OK once reading gets there, not on an empty poll in between.
   absl::flat_hash_map<eventlog::TopicPartition, int64_t> retrying_until_;

@@ -298,6 +298,33 @@ TEST_F(AlertEngineTest, GreenRaisesNothingRedOpensAnAlertThatFollowsChanges) {
   EXPECT_EQ(alerts[1].version(), 2);
 }
 
+// Found in the trial: the alerts service never committed its consumer
+// group's positions, so its lag was invisible to whoever watches groups.
+// They follow what the store committed, within a second or so.
+TEST_F(AlertEngineTest, TheConsumerGroupShowsHowFarTheEngineHasRead) {
+  PublishRollup("sales", 80, 1);
+  PublishRollup("sales", 95, 2);
+  Settle();
+  absl::StatusOr<std::unique_ptr<eventlog::LogConsumer>> watcher =
+      log_->NewConsumer("strata-alerts");
+  ASSERT_OK(watcher);
+  const std::string key =
+      "sales/team/2026-03";  // The cell PublishRollup writes.
+  const int32_t partition = eventlog::PartitionForKey(
+      key, DefaultTopics().at(kRollupsTopic));
+  const eventlog::TopicPartition tp{kRollupsTopic, partition};
+  const int64_t end = *log_->EndOffset(tp);
+  ASSERT_GT(end, 0);
+  int64_t committed = -1;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    committed = (*watcher)->Committed(tp).value_or(-1);
+    if (committed == end) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(committed, end);
+}
+
 // Found in the trial: a month's flow was judged against the whole month's
 // target from its first day, so every flow was red early in every month.
 TEST_F(AlertEngineTest, AFlowIsJudgedAgainstItsTargetExpectedToDate) {

@@ -1,6 +1,7 @@
 // Which log a server opens, and what it refuses to start on.
 
 #include <filesystem>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -43,12 +44,13 @@ TEST(OpenEventLogTest, RefusesATopicOfAnotherPartitionCountOrNone) {
   options.require_kafka = true;
   options.kafka_brokers = (*cluster)->bootstrap_servers();
   options.check_topic_configs = false;  // The mock cannot answer.
+  options.wait_for_topics = absl::ZeroDuration();
   for (const auto& [topic, partitions] : DefaultTopics()) {
     if (topic == kKpiEventsTopic) continue;
     ASSERT_OK((*cluster)->CreateTopic(topic, partitions));
   }
   EXPECT_THAT(OpenEventLog(options),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
+              StatusIs(absl::StatusCode::kNotFound,
                        HasSubstr(absl::StrCat("topic '", kKpiEventsTopic,
                                               "' does not exist"))));
   const int32_t wanted = DefaultTopics().at(kKpiEventsTopic);
@@ -61,6 +63,29 @@ TEST(OpenEventLogTest, RefusesATopicOfAnotherPartitionCountOrNone) {
                                               wanted))));
 }
 
+// A topics job that runs beside the services creates them a little later:
+// the services wait for it rather than exit and be restarted in a loop.
+TEST(OpenEventLogTest, WaitsForATopicThatComesLater) {
+  auto cluster = eventlog::KafkaMockCluster::Start(1);
+  ASSERT_OK(cluster);
+  for (const auto& [topic, partitions] : DefaultTopics()) {
+    if (topic != kKpiEventsTopic) {
+      ASSERT_OK((*cluster)->CreateTopic(topic, partitions));
+    }
+  }
+  ServerOptions options;
+  options.kafka_brokers = (*cluster)->bootstrap_servers();
+  options.check_topic_configs = false;
+  options.wait_for_topics = absl::Seconds(60);
+  std::thread topics_job([&] {
+    absl::SleepFor(absl::Seconds(1));
+    EXPECT_OK((*cluster)->CreateTopic(kKpiEventsTopic,
+                                      DefaultTopics().at(kKpiEventsTopic)));
+  });
+  EXPECT_OK(OpenEventLog(options));
+  topics_job.join();
+}
+
 // Retention is asked of the brokers; one that cannot say (the test broker
 // never answers DescribeConfigs) is refused unless the check is turned off.
 TEST(OpenEventLogTest, RefusesTopicsWhoseRetentionCannotBeChecked) {
@@ -71,6 +96,7 @@ TEST(OpenEventLogTest, RefusesTopicsWhoseRetentionCannotBeChecked) {
   }
   ServerOptions options;
   options.require_kafka = true;
+  options.wait_for_topics = absl::ZeroDuration();
   options.kafka_brokers = (*cluster)->bootstrap_servers();
   EXPECT_THAT(OpenEventLog(options),
               StatusIs(absl::StatusCode::kDeadlineExceeded,

@@ -48,6 +48,10 @@ ABSL_FLAG(bool, kafka_check_topic_configs, true,
           "cannot be asked (DescribeConfigs). false: do not ask (librdkafka's "
           "test cluster cannot answer).");
 
+ABSL_FLAG(absl::Duration, kafka_wait_for_topics, absl::Minutes(2),
+          "Kafka: how long to wait at start for brokers and for Strata's "
+          "topics to exist before giving up.");
+
 ABSL_FLAG(std::string, port_file, "",
           "Once serving, write the bound port to this file.");
 
@@ -79,8 +83,75 @@ ServerOptions ServerOptionsFromFlags(Deployment deployment) {
   options.max_rollup_lag = absl::GetFlag(FLAGS_max_rollup_lag);
   options.rebuild = absl::GetFlag(FLAGS_rebuild);
   options.check_topic_configs = absl::GetFlag(FLAGS_kafka_check_topic_configs);
+  options.wait_for_topics = absl::GetFlag(FLAGS_kafka_wait_for_topics);
   return options;
 }
+
+namespace {
+
+void BlockTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+// Waits up to `timeout` for SIGINT or SIGTERM.
+bool TerminationRequested(absl::Duration timeout) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  const timespec wait = absl::ToTimespec(timeout);
+  return sigtimedwait(&set, nullptr, &wait) > 0;
+}
+
+// Whether the log's topics are what Strata needs; NOT_FOUND while one is
+// missing (a topics job may not have run yet). `summary` lists them.
+absl::Status CheckKafkaTopics(eventlog::EventLog& log,
+                              const ServerOptions& options,
+                              absl::Duration request_timeout,
+                              std::string& summary) {
+  summary.clear();
+  for (const auto& [topic, partitions] : DefaultTopics()) {
+    absl::StatusOr<int32_t> count = log.PartitionCount(topic);
+    if (absl::IsNotFound(count.status())) {
+      return absl::NotFoundError(absl::StrCat(
+          "topic '", topic, "' does not exist; create it with ", partitions,
+          " partitions (see deploy/k8s/topics-job.yaml)"));
+    }
+    RETURN_IF_ERROR(count.status());
+    // Records are placed by key over exactly these partitions; another
+    // count would split a key's history.
+    if (*count != partitions) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "topic '", topic, "' has ", *count, " partitions; Strata needs ",
+          partitions, " (see deploy/k8s/topics-job.yaml)"));
+    }
+    absl::StrAppend(&summary, summary.empty() ? "" : ", ", topic, " (",
+                    partitions, ")");
+    // A topic that lets records go by age or size would let a rebuild
+    // produce partial totals.
+    if (options.check_topic_configs) {
+      absl::StatusOr<std::map<std::string, std::string>> configs =
+          eventlog::DescribeTopicConfigs(options.kafka_brokers, topic,
+                                         request_timeout);
+      if (!configs.ok()) {
+        return absl::Status(
+            configs.status().code(),
+            absl::StrCat("cannot check what topic '", topic, "' retains: ",
+                         configs.status().message(),
+                         " (--kafka_check_topic_configs=false skips the "
+                         "check)"));
+      }
+      RETURN_IF_ERROR(CheckTopicRetention(topic, *configs));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(
     const ServerOptions& options) {
@@ -104,39 +175,28 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(
   eventlog::KafkaEventLogOptions kafka;
   kafka.brokers = options.kafka_brokers;
   ASSIGN_OR_RETURN(auto log, eventlog::OpenKafkaEventLog(kafka));
+  // Topics a deployment creates beside the services may come a little
+  // later, and brokers may be starting too: wait for them, bounded, rather
+  // than exit and be restarted in a loop.
+  const absl::Time deadline = absl::Now() + options.wait_for_topics;
+  absl::Time next_note = absl::InfinitePast();
   std::string topics;
-  for (const auto& [topic, partitions] : DefaultTopics()) {
-    absl::StatusOr<int32_t> count = log->PartitionCount(topic);
-    if (absl::IsNotFound(count.status())) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "topic '", topic, "' does not exist; create it with ", partitions,
-          " partitions (see deploy/k8s/topics-job.yaml)"));
+  while (true) {
+    absl::Status checked = CheckKafkaTopics(*log, options,
+                                            kafka.request_timeout, topics);
+    if (checked.ok()) break;
+    const bool may_come = absl::IsNotFound(checked) ||
+                          absl::IsUnavailable(checked) ||
+                          absl::IsDeadlineExceeded(checked);
+    if (!may_come || absl::Now() >= deadline) return checked;
+    if (absl::Now() >= next_note) {
+      STRATA_LOG(WARNING) << "waiting for the Kafka topics (up to "
+                          << absl::FormatDuration(deadline - absl::Now())
+                          << " more): " << checked;
+      next_note = absl::Now() + absl::Seconds(30);
     }
-    RETURN_IF_ERROR(count.status());
-    // Records are placed by key over exactly these partitions; another
-    // count would split a key's history.
-    if (*count != partitions) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "topic '", topic, "' has ", *count, " partitions; Strata needs ",
-          partitions, " (see deploy/k8s/topics-job.yaml)"));
-    }
-    absl::StrAppend(&topics, topics.empty() ? "" : ", ", topic, " (",
-                    partitions, ")");
-    // A topic that lets records go by age or size would let a rebuild
-    // produce partial totals.
-    if (options.check_topic_configs) {
-      absl::StatusOr<std::map<std::string, std::string>> configs =
-          eventlog::DescribeTopicConfigs(options.kafka_brokers, topic,
-                                         kafka.request_timeout);
-      if (!configs.ok()) {
-        return absl::Status(
-            configs.status().code(),
-            absl::StrCat("cannot check what topic '", topic, "' retains: ",
-                         configs.status().message(),
-                         " (--kafka_check_topic_configs=false skips the "
-                         "check)"));
-      }
-      RETURN_IF_ERROR(CheckTopicRetention(topic, *configs));
+    if (TerminationRequested(absl::Seconds(2))) {
+      return absl::CancelledError("stopped while waiting for the topics");
     }
   }
   STRATA_LOG(INFO) << "log: Kafka at " << options.kafka_brokers << "; "
@@ -148,27 +208,6 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(
   return log;
 }
 
-namespace {
-
-void BlockTerminationSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
-// Waits up to `timeout` for SIGINT or SIGTERM.
-bool TerminationRequested(absl::Duration timeout) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  const timespec wait = absl::ToTimespec(timeout);
-  return sigtimedwait(&set, nullptr, &wait) > 0;
-}
-
-}  // namespace
 
 absl::StatusOr<std::vector<std::unique_ptr<ServiceModule>>> CreateModules(
     const ModuleContext& context, const std::vector<ModuleFactory>& factories) {

@@ -52,6 +52,9 @@ struct ServerOptions {
   // start when that cannot be asked. Off only where the brokers cannot
   // answer (librdkafka's test cluster) or the ACL is not granted.
   bool check_topic_configs = true;
+  // Kafka: how long OpenEventLog waits for brokers and for a missing
+  // topic to come before it gives up.
+  absl::Duration wait_for_topics = absl::Minutes(2);
 };
 
 // Which binary reads the flags: `strata serve` runs on the embedded log
@@ -67,7 +70,8 @@ ServerOptions ServerOptionsFromFlags(Deployment deployment);
 // The embedded log creates Strata's topics; on Kafka they must exist with
 // the partition counts Strata keys its records by and keep what a rebuild
 // needs (FAILED_PRECONDITION names the topic and what is wrong; see
-// check_topic_configs). INVALID_ARGUMENT without brokers when
+// check_topic_configs), waiting up to wait_for_topics for missing topics
+// and unreachable brokers. INVALID_ARGUMENT without brokers when
 // options.require_kafka. Logs which log it opened.
 absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(
     const ServerOptions& options);

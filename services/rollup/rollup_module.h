@@ -52,7 +52,8 @@ class RollupModule final : public ServiceModule {
             {"decisions_ignored", s.decisions_ignored},
             {"restarts", s.restarts},
             {"replayed_records", engine_.ReplayCounts().first},
-            {"records_to_replay", engine_.ReplayCounts().second}};
+            {"records_to_replay", engine_.ReplayCounts().second},
+            {"records_behind", engine_.RecordsBehind()}};
   }
 
   std::vector<grpc::Service*> services() override {

@@ -48,7 +48,7 @@ absl::Status CheckPreviousRecords(EventLog& log,
 absl::StatusOr<std::unique_ptr<ReplayProgress>> ReplayProgress::Begin(
     EventLog& log, const std::vector<Position>& stored,
     absl::string_view state_name) {
-  Partitions partitions;
+  absl::flat_hash_map<TopicPartition, Partition> partitions;
   for (const Position& p : stored) {
     ASSIGN_OR_RETURN(int64_t end, log.EndOffset(p.topic_partition));
     if (p.offset > end) {
@@ -71,17 +71,16 @@ absl::StatusOr<std::unique_ptr<ReplayProgress>> ReplayProgress::Begin(
           "compaction), so it cannot be brought up to date from this log. "
           "Refusing to serve; see the README, 'Damage and recovery'"));
     }
-    Partition& partition = partitions[p.topic_partition];
-    partition.start = partition.reached = p.offset;
-    partition.target = end;
-    partition.next = p.offset;
+    partitions[p.topic_partition] = {p.offset, end, p.offset};
   }
   RETURN_IF_ERROR(CheckPreviousRecords(log, stored, state_name));
   return std::unique_ptr<ReplayProgress>(
       new ReplayProgress(std::string(state_name), std::move(partitions)));
 }
 
-ReplayProgress::ReplayProgress(std::string state_name, Partitions partitions)
+ReplayProgress::ReplayProgress(
+    std::string state_name,
+    absl::flat_hash_map<TopicPartition, Partition> partitions)
     : state_name_(std::move(state_name)), partitions_(std::move(partitions)) {
   for (const auto& [tp, p] : partitions_) total_ += p.target - p.start;
 }
@@ -90,19 +89,9 @@ void ReplayProgress::Advance(const TopicPartition& tp, int64_t next_offset) {
   auto it = partitions_.find(tp);
   if (it == partitions_.end()) return;
   Partition& p = it->second;
-  p.next.store(next_offset, std::memory_order_relaxed);
   const int64_t reached = std::clamp(next_offset, p.start, p.target);
   replayed_ += reached - p.reached;
   p.reached = reached;
-}
-
-absl::StatusOr<int64_t> ReplayProgress::RecordsBehind(EventLog& log) const {
-  int64_t behind = 0;
-  for (const auto& [tp, p] : partitions_) {
-    ASSIGN_OR_RETURN(int64_t end, log.EndOffset(tp));
-    behind += std::max<int64_t>(0, end - p.next.load(std::memory_order_relaxed));
-  }
-  return behind;
 }
 
 absl::Status ReplayProgress::Status() const {

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/node_hash_map.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "libs/eventlog/event_log.h"
@@ -47,23 +47,17 @@ class ReplayProgress {
   int64_t replayed() const { return replayed_.load(); }
   int64_t total() const { return total_; }
 
-  // How many records the log holds now that the consumer has not reached,
-  // over its partitions: its lag, also once caught up. Thread-safe.
-  absl::StatusOr<int64_t> RecordsBehind(EventLog& log) const;
-
  private:
   struct Partition {
     int64_t start = 0;
     int64_t target = 0;  // The log's end at Begin().
     int64_t reached = 0;
-    std::atomic<int64_t> next{0};  // As advanced, not capped at target.
   };
-  // Nodes stay put: `next` is read by other threads.
-  using Partitions = absl::node_hash_map<TopicPartition, Partition>;
-  ReplayProgress(std::string state_name, Partitions partitions);
+  ReplayProgress(std::string state_name,
+                 absl::flat_hash_map<TopicPartition, Partition> partitions);
 
   const std::string state_name_;
-  Partitions partitions_;
+  absl::flat_hash_map<TopicPartition, Partition> partitions_;
   int64_t total_ = 0;
   std::atomic<int64_t> replayed_{0};
 };

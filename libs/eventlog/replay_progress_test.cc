@@ -55,22 +55,6 @@ TEST_F(ReplayProgressTest, UnavailableUntilTheEndsAtBeginAreReached) {
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("2 of 5")));
 }
 
-// The lag health reports: what the log holds now beyond where the consumer
-// is, also for records appended after it caught up.
-TEST_F(ReplayProgressTest, RecordsBehindIsTheLagAgainstTheLogAsItIsNow) {
-  auto progress = ReplayProgress::Begin(*log_, {{{"t", 0}, 1}, {{"t", 1}, 0}},
-                                        "test state");
-  ASSERT_OK(progress);
-  EXPECT_EQ(*(*progress)->RecordsBehind(*log_), 5);  // 4 + 1.
-  (*progress)->Advance({"t", 0}, 5);
-  (*progress)->Advance({"t", 1}, 1);
-  EXPECT_EQ(*(*progress)->RecordsBehind(*log_), 0);
-  ASSERT_OK(log_->Append("t", {{"k", "v", 0}, {"k", "v", 0}, {"k", "v", 1}}));
-  EXPECT_EQ(*(*progress)->RecordsBehind(*log_), 3);
-  (*progress)->Advance({"t", 0}, 7);  // Beyond the ends at Begin().
-  EXPECT_EQ(*(*progress)->RecordsBehind(*log_), 1);
-}
-
 TEST_F(ReplayProgressTest, APositionBeyondTheLogsEndIsDataLoss) {
   EXPECT_THAT(
       ReplayProgress::Begin(*log_, {{{"t", 0}, 5}, {{"t", 1}, 9}}, "state"),

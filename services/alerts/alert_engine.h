@@ -99,12 +99,6 @@ class AlertEngine {
     if (progress_ == nullptr) return {0, 0};
     return {progress_->replayed(), progress_->total()};
   }
-  // Records in the log it has not applied yet (its lag); -1 before Start()
-  // or when the log cannot say.
-  int64_t RecordsBehind() const {
-    if (progress_ == nullptr) return -1;
-    return progress_->RecordsBehind(log_).value_or(-1);
-  }
 
   // The engine's time: what actions are stamped with.
   absl::Time Now() const { return options_.clock->Now(); }

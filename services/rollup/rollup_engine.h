@@ -113,13 +113,6 @@ class RollupEngine {
     if (progress == nullptr) return {0, 0};
     return {progress->replayed(), progress->total()};
   }
-  // Records in the log it has not applied yet (its lag); -1 before Start()
-  // or when the log cannot say.
-  int64_t RecordsBehind() const {
-    std::shared_ptr<eventlog::ReplayProgress> progress = Progress();
-    if (progress == nullptr) return -1;
-    return progress->RecordsBehind(log_).value_or(-1);
-  }
 
   // The latest folded state of a cell, whether durable yet or not (a crash
   // falls back to the committed state and replay restores the same values).

@@ -52,8 +52,7 @@ class RollupModule final : public ServiceModule {
             {"decisions_ignored", s.decisions_ignored},
             {"restarts", s.restarts},
             {"replayed_records", engine_.ReplayCounts().first},
-            {"records_to_replay", engine_.ReplayCounts().second},
-            {"records_behind", engine_.RecordsBehind()}};
+            {"records_to_replay", engine_.ReplayCounts().second}};
   }
 
   std::vector<grpc::Service*> services() override {

@@ -48,6 +48,8 @@ def main(path):
         pod_sc = spec.get("securityContext", {})
         if pod_sc.get("runAsNonRoot") is not True:
             errors.append(f"{name}: runAsNonRoot is not true")
+        if pod_sc.get("runAsUser") == 0:
+            errors.append(f"{name}: runs as root (runAsUser 0)")
         if pod_sc.get("seccompProfile", {}).get("type") != "RuntimeDefault":
             errors.append(f"{name}: seccompProfile is not RuntimeDefault")
         for key in ("hostNetwork", "hostPID", "hostIPC"):
@@ -65,7 +67,12 @@ def main(path):
                 errors.append(f"{cname}: does not drop every capability")
             if sc.get("privileged"):
                 errors.append(f"{cname}: privileged")
-            if c.get("command", [""])[0].startswith("strata"):
+            if sc.get("runAsNonRoot") is False or sc.get("runAsUser") == 0:
+                errors.append(f"{cname}: may run as root")
+            added = set(sc.get("capabilities", {}).get("add", []))
+            if added - {"NET_BIND_SERVICE"}:
+                errors.append(f"{cname}: adds capabilities {sorted(added)}")
+            if c.get("image", "").split("/")[-1].startswith("strata"):
                 for probe in ("readinessProbe", "livenessProbe"):
                     if probe not in c:
                         errors.append(f"{cname}: no {probe}")

@@ -20,6 +20,10 @@ absl::Status FromError(rd_kafka_resp_err_t error, const std::string& context,
     case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
     case RD_KAFKA_RESP_ERR_INVALID_REQUEST:
       return absl::UnimplementedError(message);
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+      return absl::PermissionDeniedError(message);
     case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
     case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
       return absl::NotFoundError(message);
@@ -60,7 +64,8 @@ absl::StatusOr<std::map<std::string, std::string>> DescribeTopicConfigs(
   }
   KafkaPtr<rd_kafka_t> client(
       rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error)));
-  if (client == nullptr) {  // rd_kafka_new freed conf.
+  if (client == nullptr) {  // rd_kafka_new takes conf only on success.
+    rd_kafka_conf_destroy(conf);
     return absl::InternalError(absl::StrCat(context, ": ", error));
   }
   const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(timeout));

@@ -30,14 +30,22 @@ absl::Status Require(absl::string_view topic,
 absl::Status CheckTopicRetention(
     absl::string_view topic,
     const std::map<std::string, std::string>& configs) {
+  if (topic != kRollupsTopic && topic != kKpiEventsTopic &&
+      topic != kDefinitionsTopic && topic != kAlertActionsTopic) {
+    return absl::OkStatus();
+  }
+  // An out-of-sync replica made leader drops what was acknowledged.
+  if (absl::Status s = Require(topic, configs,
+                               "unclean.leader.election.enable", "false",
+                               "an unclean leader election loses "
+                               "acknowledged records");
+      !s.ok()) {
+    return s;
+  }
   if (topic == kRollupsTopic) {
     return Require(topic, configs, "cleanup.policy", "compact",
                    "the alerts state is rebuilt from the latest record of "
                    "every rollup cell");
-  }
-  if (topic != kKpiEventsTopic && topic != kDefinitionsTopic &&
-      topic != kAlertActionsTopic) {
-    return absl::OkStatus();
   }
   constexpr absl::string_view kWhy =
       "every state is rebuilt from all of its records";

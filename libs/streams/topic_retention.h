@@ -3,7 +3,8 @@
 // What each Strata topic must keep for every state to be rebuilt from the
 // log: the event, definitions and alert-action topics every record for
 // ever (delete policy, unlimited time and size); the rollup changelog the
-// latest record of every key (compacted, nothing deleted by age).
+// latest record of every key (compacted, nothing deleted by age); and no
+// topic may elect an out-of-sync replica leader.
 
 #include <map>
 #include <string>

@@ -15,6 +15,7 @@ std::map<std::string, std::string> KeptForEver() {
   return {{"cleanup.policy", "delete"},
           {"retention.ms", "-1"},
           {"retention.bytes", "-1"},
+          {"unclean.leader.election.enable", "false"},
           {"min.insync.replicas", "2"}};
 }
 
@@ -46,12 +47,19 @@ TEST(TopicRetentionTest, EventTopicsMustKeepEveryRecordForEver) {
 }
 
 TEST(TopicRetentionTest, TheChangelogMustBeCompactedNotAged) {
-  EXPECT_TRUE(
-      CheckTopicRetention(kRollupsTopic, {{"cleanup.policy", "compact"}}).ok());
-  EXPECT_THAT(std::string(CheckTopicRetention(
-                              kRollupsTopic, {{"cleanup.policy", "compact,delete"}})
-                              .message()),
+  const std::map<std::string, std::string> compacted = {
+      {"cleanup.policy", "compact"},
+      {"unclean.leader.election.enable", "false"}};
+  EXPECT_TRUE(CheckTopicRetention(kRollupsTopic, compacted).ok());
+  auto aged = compacted;
+  aged["cleanup.policy"] = "compact,delete";
+  EXPECT_THAT(std::string(CheckTopicRetention(kRollupsTopic, aged).message()),
               HasSubstr("cleanup.policy is compact,delete, must be compact"));
+  auto unclean = compacted;
+  unclean["unclean.leader.election.enable"] = "true";
+  EXPECT_THAT(std::string(CheckTopicRetention(kRollupsTopic, unclean).message()),
+              HasSubstr("unclean.leader.election.enable is true, must be "
+                        "false"));
   EXPECT_TRUE(CheckTopicRetention("someone-elses-topic", {}).ok());
 }
 

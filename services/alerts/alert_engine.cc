@@ -281,7 +281,9 @@ absl::Status AlertEngine::Start() {
 
 absl::Status AlertEngine::Health() const {
   RETURN_IF_ERROR(health_.Get());
-  return progress_->Status();
+  std::shared_ptr<eventlog::ReplayProgress> progress = Progress();
+  if (progress == nullptr) return absl::UnavailableError("alerts: starting");
+  return progress->Status();
 }
 
 absl::Status AlertEngine::StartConsuming() {
@@ -295,8 +297,11 @@ absl::Status AlertEngine::StartConsuming() {
       positions.push_back(position);
     }
   }
-  ASSIGN_OR_RETURN(progress_, eventlog::ReplayProgress::Begin(log_, positions,
-                                                              "alerts state"));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<eventlog::ReplayProgress> progress,
+      eventlog::ReplayProgress::Begin(log_, positions, "alerts state"));
+  std::atomic_store(&progress_, std::shared_ptr<eventlog::ReplayProgress>(
+                                    std::move(progress)));
   ASSIGN_OR_RETURN(earliest_due_, store_.EarliestDue());
   ASSIGN_OR_RETURN(std::vector<v1::Silence> silences, store_.ListSilences());
   for (v1::Silence& silence : silences) {
@@ -442,9 +447,8 @@ void AlertEngine::ReportPositions() {
   next_report_ = now + kReportInterval;
   std::vector<eventlog::Position> rollups, actions;
   for (const auto& [tp, position] : next_) {
-    auto [it, first] = reported_.try_emplace(tp, position.offset);
-    if (!first && it->second == position.offset) continue;
-    it->second = position.offset;
+    auto it = reported_.find(tp);
+    if (it != reported_.end() && it->second == position.offset) continue;
     (tp.topic == kRollupsTopic ? rollups : actions).push_back(position);
   }
   for (auto [consumer, positions] :
@@ -453,6 +457,10 @@ void AlertEngine::ReportPositions() {
     if (consumer == nullptr || positions->empty()) continue;
     if (absl::Status reported = consumer->Commit(*positions); !reported.ok()) {
       STRATA_LOG(WARNING) << "alerts: reporting positions: " << reported;
+      continue;  // Tried again at the next report.
+    }
+    for (const eventlog::Position& p : *positions) {
+      reported_[p.topic_partition] = p.offset;
     }
   }
 }
@@ -485,7 +493,7 @@ absl::Status AlertEngine::Commit(
 }
 
 absl::StatusOr<std::optional<absl::Time>> AlertEngine::ReadThrough() {
-  if (!progress_->Status().ok()) return std::nullopt;  // Still replaying.
+  if (!Progress()->Status().ok()) return std::nullopt;  // Still replaying.
   if (!barrier_) {
     // Every rollup record and action on the log now was judged or taken
     // before now, and one more than settle_time ago is on the log by now.

@@ -96,8 +96,9 @@ class AlertEngine {
   absl::Status Health() const;
   // Log records replayed since Start(), of those it had to catch up on.
   std::pair<int64_t, int64_t> ReplayCounts() const {
-    if (progress_ == nullptr) return {0, 0};
-    return {progress_->replayed(), progress_->total()};
+    std::shared_ptr<eventlog::ReplayProgress> progress = Progress();
+    if (progress == nullptr) return {0, 0};
+    return {progress->replayed(), progress->total()};
   }
 
   // The engine's time: what actions are stamped with.
@@ -303,7 +304,12 @@ class AlertEngine {
   std::mutex changed_mu_;
   std::condition_variable changed_cv_;  // After every commit.
 
-  std::unique_ptr<eventlog::ReplayProgress> progress_;
+  // Set once consuming starts, while status calls may read it: accessed
+  // atomically (Progress()).
+  std::shared_ptr<eventlog::ReplayProgress> progress_;
+  std::shared_ptr<eventlog::ReplayProgress> Progress() const {
+    return std::atomic_load(&progress_);
+  }
   // At most the earliest due time in the store; engine thread only.
   absl::Time earliest_due_ = absl::InfiniteFuture();
   // The next period to check per feed schedule (KPI id "/" cadence), as

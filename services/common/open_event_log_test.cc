@@ -98,10 +98,12 @@ TEST(OpenEventLogTest, RefusesTopicsWhoseRetentionCannotBeChecked) {
   options.require_kafka = true;
   options.wait_for_topics = absl::ZeroDuration();
   options.kafka_brokers = (*cluster)->bootstrap_servers();
-  EXPECT_THAT(OpenEventLog(options),
-              StatusIs(absl::StatusCode::kDeadlineExceeded,
-                       HasSubstr("(--kafka_check_topic_configs=false skips "
-                                 "the check)")));
+  // (The mock lets the request time out; a broker without the ACL would
+  // answer PERMISSION_DENIED.)
+  const absl::Status refused = OpenEventLog(options).status();
+  EXPECT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.message()),
+              HasSubstr("(--kafka_check_topic_configs=false skips the check)"));
   options.check_topic_configs = false;
   EXPECT_OK(OpenEventLog(options));
 }

@@ -27,9 +27,10 @@ absl::StatusOr<int64_t> DefinitionsWriter::Apply(
   const std::optional<absl::Status> outcome =
       definitions_.OutcomeOf(envelope.event_id());
   if (!outcome) {
-    return absl::InternalError(absl::StrCat(
+    return absl::UnknownError(absl::StrCat(
         "definitions batch ", envelope.event_id(),
-        " was appended but not read back; see GetDefinitions"));
+        " was appended but is not read back yet: whether it applies is "
+        "unknown; see GetDefinitions before retrying"));
   }
   if (!outcome->ok()) {
     return absl::AbortedError(absl::StrCat(

@@ -121,6 +121,10 @@ TEST_F(DefinitionsWriterTest, ABatchARivalMadeInvalidIsAbortedNotAcknowledged) {
   ASSERT_TRUE(margin.has_value());
   EXPECT_EQ(current->kpi(*margin).definition.time_aggregation(),
             v1::TIME_AGGREGATION_LAST);
+  EXPECT_FALSE(current
+                   ->Target(*margin, *current->FindUnit("east"),
+                            *ParsePeriod(PeriodKind::kMonth, "2026-03"))
+                   .has_value());
   // Checked and sent again, it is refused at once, precisely.
   EXPECT_THAT(writer_->Apply(Batch({KpiChange("margin", v1::TIME_AGGREGATION_SUM)})),
               StatusIs(absl::StatusCode::kFailedPrecondition));

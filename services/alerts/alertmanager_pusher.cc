@@ -92,11 +92,16 @@ AlertmanagerPusher::AlertmanagerPusher(AlertmanagerOptions options,
       batch_size_(std::max<size_t>(options_.batch_size, 1)) {}
 
 absl::Status AlertmanagerPusher::Validate(const AlertmanagerOptions& options) {
-  if (!absl::StartsWith(options.url, "http://") &&
-      !absl::StartsWith(options.url, "https://")) {
+  absl::string_view rest = options.url;
+  const bool http = absl::ConsumePrefix(&rest, "http://") ||
+                    absl::ConsumePrefix(&rest, "https://");
+  // A host, and nothing a URL cannot hold unescaped.
+  const absl::string_view host = rest.substr(0, rest.find('/'));
+  if (!http || host.empty() || host.front() == ':' ||
+      rest.find_first_of(" \t\r\n\"<>\\^`{|}") != absl::string_view::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat("alertmanager_url: '", options.url,
-                     "' is not an http:// or https:// URL"));
+                     "' is not an http:// or https:// URL with a host"));
   }
   if (options.resend_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(

@@ -302,7 +302,17 @@ TEST(AlertmanagerPusherOptionsTest, RefusesWhatIsNotAnHttpUrl) {
   options.url = "alertmanager:9093";
   EXPECT_EQ(AlertmanagerPusher::Validate(options).code(),
             absl::StatusCode::kInvalidArgument);
+  // Found in a trial: these were taken, and pushed to "http://api/v2/...".
+  for (const char* url : {"http://", "http:///api", "https://:9093",
+                          "http://127.0.0.1:9093/ bad"}) {
+    options.url = url;
+    EXPECT_EQ(AlertmanagerPusher::Validate(options).code(),
+              absl::StatusCode::kInvalidArgument)
+        << url;
+  }
   options.url = "http://alertmanager:9093";
+  EXPECT_TRUE(AlertmanagerPusher::Validate(options).ok());
+  options.url = "https://am.example.org/prefix/";
   EXPECT_TRUE(AlertmanagerPusher::Validate(options).ok());
   options.resend_interval = absl::ZeroDuration();
   EXPECT_EQ(AlertmanagerPusher::Validate(options).code(),

@@ -83,9 +83,12 @@ std::string FormatFigure(const v1::RollupRecord& r) {
     } else if (r.status() == v1::KPI_STATUS_NO_DATA) {
       absl::StrAppend(&line, " ", StatusWord(r.status()));
     }
-    if (const std::string source = StatusSource(r); !source.empty()) {
-      absl::StrAppend(&line, " ", source);
-    }
+  }
+  // A status from the worst unit below shows even where the cell has no
+  // target of its own, as the scorecard shows it.
+  if (const std::string source = StatusSource(r); !source.empty()) {
+    if (!r.has_target()) absl::StrAppend(&line, "  ", StatusWord(r.status()));
+    absl::StrAppend(&line, " ", source);
   }
   if (r.event_count() > 0) {
     absl::StrAppend(&line, "  ", r.event_count(), " events");

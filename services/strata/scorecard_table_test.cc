@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/strata/figure_format.h"
 
 namespace strata::cli {
 namespace {
@@ -96,6 +97,17 @@ TEST(ScorecardTableTest, NamesTheUnitAWorstChildStatusComesFrom) {
               HasSubstr("      (red from team-7b, its worst unit below)\n"));
   f.set_status_unit_id("team-7");  // Its own: nothing to say.
   EXPECT_THAT(FormatScorecard(card), Not(HasSubstr("worst unit below")));
+
+  // Found in a trial: `strata query` left it out where the cell has no
+  // target of its own, while the scorecard showed it.
+  v1::RollupRecord parent;
+  parent.mutable_key()->set_unit_id("northwind");
+  parent.set_value(1105);
+  parent.set_exact_value("1105");
+  parent.set_event_count(2);
+  parent.set_status(v1::KPI_STATUS_NO_DATA);
+  parent.set_status_unit_id("west");
+  EXPECT_EQ(FormatFigure(parent), "= 1105  no data from west  2 events");
 }
 
 }  // namespace

@@ -262,7 +262,10 @@ TEST_F(RollupEngineFaultsTest,
     if (engine_->Health().ok()) ++ok_samples;
     absl::SleepFor(absl::Milliseconds(1));
   }
-  EXPECT_EQ(ok_samples, 0) << "Health() was OK while every fold failed";
+  // A fold whose reads the block cache answers can succeed between the
+  // failures, and health then rightly says OK for a moment (a CI run caught
+  // 1 of 200); the defect reported OK most of the time.
+  EXPECT_LT(ok_samples, 20) << "Health() was mostly OK while folds failed";
   // One-sided: a slower machine only restarts less often.
   EXPECT_LT(engine_->stats().restarts - restarts_before, 50)
       << "restarts do not back off";

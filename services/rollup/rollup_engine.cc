@@ -260,6 +260,10 @@ absl::Status RollupEngine::Reshape(size_t pending) {
   const int64_t reorgs = definitions_.Current()->reorg_count();
   STRATA_LOG(INFO) << "rollup: the organisation was reshaped (reorg "
                    << reorgs << "); rolling the log up again in its shape";
+  // Not serving from here: the store is about to be cleared, and until the
+  // new replay begins the old one's progress would still say caught up.
+  health_.SetUnlessDamaged(absl::UnavailableError(
+      "rollup: the organisation was reshaped; rolling the log up again"));
   // What is folded in the old shape is made durable in it first, so that
   // every cell it published is known below.
   if (pending > 0) RETURN_IF_ERROR(HandOff());

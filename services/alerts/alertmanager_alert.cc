@@ -60,6 +60,12 @@ std::string Number(double value) { return absl::StrFormat("%.10g", value); }
 std::string Score(double score) { return absl::StrFormat("%.2f", score); }
 std::string Percent(double pct) { return absl::StrFormat("%+.1f%%", pct); }
 
+// Red, amber or green: a value judged against a target.
+bool Judged(v1::KpiStatus status) {
+  return status == v1::KPI_STATUS_GREEN || status == v1::KPI_STATUS_AMBER ||
+         status == v1::KPI_STATUS_RED;
+}
+
 // What the rule says happened, for the notification's first line.
 std::string Condition(const v1::Alert& alert) {
   switch (alert.rule()) {
@@ -78,9 +84,7 @@ std::string Condition(const v1::Alert& alert) {
                           alert.corrective_action());
     default: {
       std::string text = StatusLabel(alert.status());
-      if (alert.status() == v1::KPI_STATUS_GREEN ||
-          alert.status() == v1::KPI_STATUS_AMBER ||
-          alert.status() == v1::KPI_STATUS_RED) {
+      if (Judged(alert.status())) {
         absl::StrAppend(&text, ", ", Number(alert.actual()), " against ",
                         Number(alert.has_expected() ? alert.expected()
                                                     : alert.target()),
@@ -137,9 +141,7 @@ alertmanager::PostableAlert ToPostableAlert(const v1::Alert& alert,
   notes["state"] = StateLabel(alert.state());
   notes["status"] = StatusLabel(alert.status());
   // A stale feed's cell may have no data, or data but no target.
-  const bool judged = alert.status() == v1::KPI_STATUS_GREEN ||
-                      alert.status() == v1::KPI_STATUS_AMBER ||
-                      alert.status() == v1::KPI_STATUS_RED;
+  const bool judged = Judged(alert.status());
   if (alert.status() != v1::KPI_STATUS_NO_DATA) {
     notes["actual"] = Number(alert.actual());
   }

@@ -9,6 +9,9 @@
 //   RETURN_IF_ERROR(consumer->Assign({{{"strata.kpi-events", 0}, 0}}));
 //   ASSIGN_OR_RETURN(auto batch, consumer->Poll(1000, absl::Milliseconds(50)));
 //
+// Or, sharing partitions with other members of the group:
+//   RETURN_IF_ERROR(consumer->Subscribe({"strata.kpi-events"}, listener));
+//
 // Records are ordered within a partition and numbered by offset from 0.
 
 #include <cstdint>
@@ -74,14 +77,45 @@ struct LogRecord {
 // alike lands in the same partitions.
 int32_t PartitionForKey(absl::string_view key, int32_t partition_count);
 
-// Reads a set of partitions on behalf of a consumer group. Not thread-safe:
-// one thread drives a consumer.
+// What a member of a consumer group hears when partitions change owner.
+// Rebalancing is cooperative: only partitions that move are revoked from
+// one member and then assigned to another, never to two at once; the rest
+// stay read without a pause. Called on the polling thread, from inside
+// LogConsumer::Poll.
+class RebalanceListener {
+ public:
+  virtual ~RebalanceListener() = default;
+
+  // The member no longer reads `partitions`: it has seen every record Poll
+  // returned for them and sees no more. It hands their state over (flushes
+  // it) before returning; whichever member gets them next resumes from
+  // what it handed over.
+  virtual void Revoked(const std::vector<TopicPartition>& partitions) = 0;
+
+  // The member now reads `partitions`, each from the position returned for
+  // it (offset kNoOffset: the group's committed position, else the first
+  // record kept). Returning an error leaves the group: Poll then fails
+  // with it, and the partitions go to the other members.
+  virtual absl::StatusOr<std::vector<Position>> Assigned(
+      const std::vector<TopicPartition>& partitions) = 0;
+};
+
+// Reads partitions on behalf of a consumer group: those it is assigned by
+// hand (Assign) or those the group gives it (Subscribe), never both. Not
+// thread-safe: one thread drives a consumer.
 class LogConsumer {
  public:
   virtual ~LogConsumer() = default;
 
   // Replaces the assignment: each partition is read from its offset on.
   virtual absl::Status Assign(const std::vector<Position>& positions) = 0;
+
+  // Joins the group as a member sharing the partitions of `topics` with the
+  // group's other members (balanced, and sticky across rebalances); the
+  // member leaves when the consumer is destroyed. `listener` must outlive
+  // the consumer. Partitions are assigned and revoked from inside Poll.
+  virtual absl::Status Subscribe(const std::vector<std::string>& topics,
+                                 RebalanceListener& listener) = 0;
 
   // Returns up to `max_records` in partition order, waiting up to `timeout`
   // for the first one; an empty result means nothing arrived in time.

@@ -14,6 +14,7 @@
 #include "libs/eventlog/rocksdb_event_log.h"
 #include "libs/eventlog/testing/fault_injecting_event_log.h"
 #include "libs/eventlog/testing/kafka_mock_cluster.h"
+#include "libs/status/status_macros.h"
 #include "libs/status/status_matchers.h"
 
 namespace strata::eventlog {
@@ -70,6 +71,8 @@ class KafkaBackend : public Backend {
     options.brokers = cluster_->bootstrap_servers();
     options.fetch_wait_max_ms = 10;
     options.linger_ms = 1;
+    // The mock makes a member joining a stable group wait about this long.
+    options.group_session_timeout = absl::Seconds(6);
     return OpenKafkaEventLog(options);
   }
   bool FailNextProduceRequests(int count) override {
@@ -123,8 +126,19 @@ class EventLogConformanceTest
     return positions;
   }
 
+  // How many records "events" holds at `offset` or later, all partitions.
+  size_t RecordsFrom(int64_t offset) {
+    size_t count = 0;
+    for (const Position& p : AllFromStart("events")) {
+      const int64_t end = *log_->EndOffset(p.topic_partition);
+      count += static_cast<size_t>(std::max<int64_t>(end - offset, 0));
+    }
+    return count;
+  }
+
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<EventLog> log_;
+  std::map<int32_t, int64_t> hand_over_;  // For group members' tests.
 };
 
 TEST_P(EventLogConformanceTest, ReportsPartitionCounts) {
@@ -317,6 +331,218 @@ TEST_P(EventLogConformanceTest, RetriedAppendsRepeatOnlyWholeCallsThatLanded) {
   ASSERT_OK(more);
   EXPECT_TRUE(more->empty())
       << "a retry appended records beyond the calls that landed";
+}
+
+// Where members hand partitions over to each other, as Strata's services
+// do through their state (a changelog they restore from): partition -> the
+// next offset to read.
+using HandOver = std::map<int32_t, int64_t>;
+
+// A member of a consumer group as a test drives it: what its listener was
+// told, and what it read. Revoked partitions are handed over where their
+// next owner resumes from; a partition never handed over starts at
+// `start_at_` (kNoOffset: the group's committed position).
+class GroupMember final : public RebalanceListener {
+ public:
+  GroupMember(std::unique_ptr<LogConsumer> consumer, HandOver* hand_over)
+      : hand_over_(hand_over), consumer_(std::move(consumer)) {}
+  // Leaves the group, which calls Revoked from inside the consumer's
+  // destructor.
+  ~GroupMember() override { consumer_.reset(); }
+
+  void Revoked(const std::vector<TopicPartition>& partitions) override {
+    for (const TopicPartition& tp : partitions) {
+      EXPECT_EQ(owned_.erase(tp.partition), 1u)
+          << "revoked partition " << tp.partition << " it did not own";
+      ++revoked_;
+      if (next_.count(tp.partition) > 0) {
+        (*hand_over_)[tp.partition] = next_[tp.partition];
+      }
+    }
+  }
+
+  absl::StatusOr<std::vector<Position>> Assigned(
+      const std::vector<TopicPartition>& partitions) override {
+    if (!refusal_.ok()) return refusal_;
+    std::vector<Position> positions;
+    for (const TopicPartition& tp : partitions) {
+      EXPECT_TRUE(owned_.insert(tp.partition).second)
+          << "assigned partition " << tp.partition << " twice";
+      auto handed = hand_over_->find(tp.partition);
+      positions.push_back(
+          {tp, handed != hand_over_->end() ? handed->second : start_at_});
+    }
+    return positions;
+  }
+
+  absl::Status Poll() {
+    ASSIGN_OR_RETURN(std::vector<LogRecord> batch,
+                     consumer_->Poll(100, absl::Milliseconds(20)));
+    for (LogRecord& r : batch) {
+      EXPECT_TRUE(owned_.count(r.topic_partition.partition) > 0)
+          << "read partition " << r.topic_partition.partition
+          << " it does not own";
+      next_[r.topic_partition.partition] = r.offset + 1;
+      read_.push_back(std::move(r));
+    }
+    return absl::OkStatus();
+  }
+
+  LogConsumer& consumer() { return *consumer_; }
+  const std::set<int32_t>& owned() const { return owned_; }
+  const std::vector<LogRecord>& read() const { return read_; }
+  int revoked() const { return revoked_; }
+  void StartAt(int64_t offset) { start_at_ = offset; }
+  void Refuse(absl::Status refusal) { refusal_ = std::move(refusal); }
+
+ private:
+  std::set<int32_t> owned_;
+  std::map<int32_t, int64_t> next_;
+  std::vector<LogRecord> read_;
+  int revoked_ = 0;
+  int64_t start_at_ = kNoOffset;
+  absl::Status refusal_;
+  HandOver* const hand_over_;
+  std::unique_ptr<LogConsumer> consumer_;  // Last: it calls the above.
+};
+
+// Polls every member in turn until `done` or a minute passed (Kafka's
+// rebalances take seconds).
+bool PollUntil(const std::vector<GroupMember*>& members,
+               const std::function<bool()>& done) {
+  const absl::Time deadline = absl::Now() + absl::Minutes(1);
+  while (absl::Now() < deadline) {
+    for (GroupMember* m : members) EXPECT_OK(m->Poll());
+    if (done()) return true;
+  }
+  return false;
+}
+
+// Every value read by the members, with how often it was read.
+std::map<std::string, int> ReadCounts(
+    const std::vector<GroupMember*>& members) {
+  std::map<std::string, int> counts;
+  for (GroupMember* m : members) {
+    for (const LogRecord& r : m->read()) ++counts[r.value];
+  }
+  return counts;
+}
+
+void AppendNumbered(EventLog& log, int from, int to) {
+  std::vector<AppendRecord> records;
+  for (int i = from; i < to; ++i) {
+    records.push_back({absl::StrCat("k", i), absl::StrCat(i)});
+  }
+  ASSERT_OK(log.Append("events", records));
+}
+
+TEST_P(EventLogConformanceTest, GroupMembersSharePartitionsReadingEachOnce) {
+  AppendNumbered(*log_, 0, 40);
+  GroupMember a(Consumer("shared"), &hand_over_);
+  ASSERT_OK(a.consumer().Subscribe({"events"}, a));
+  ASSERT_TRUE(PollUntil({&a}, [&] {
+    return a.owned().size() == 4 && a.read().size() == 40;
+  }));
+
+  GroupMember b(Consumer("shared"), &hand_over_);
+  ASSERT_OK(b.consumer().Subscribe({"events"}, b));
+  ASSERT_TRUE(PollUntil({&a, &b}, [&] {
+    return a.owned().size() == 2 && b.owned().size() == 2;
+  })) << "a owns " << a.owned().size() << ", b " << b.owned().size();
+  // Cooperative: a gave up only what b got, and kept reading the rest.
+  EXPECT_EQ(a.revoked(), 2);
+
+  AppendNumbered(*log_, 40, 100);
+  ASSERT_TRUE(PollUntil({&a, &b}, [&] {
+    return ReadCounts({&a, &b}).size() == 100;
+  }));
+  for (const auto& [value, count] : ReadCounts({&a, &b})) {
+    EXPECT_EQ(count, 1) << "record " << value << " read " << count << " times";
+  }
+  EXPECT_GT(b.read().size(), 0u);
+}
+
+TEST_P(EventLogConformanceTest, AMemberReadsFromThePositionsItChose) {
+  AppendNumbered(*log_, 0, 40);
+  GroupMember a(Consumer("chosen"), &hand_over_);
+  a.StartAt(3);
+  ASSERT_OK(a.consumer().Subscribe({"events"}, a));
+  ASSERT_TRUE(PollUntil({&a}, [&] {
+    return a.owned().size() == 4 && a.read().size() == RecordsFrom(3);
+  }));
+  for (const LogRecord& r : a.read()) EXPECT_GE(r.offset, 3);
+}
+
+TEST_P(EventLogConformanceTest, AMemberWithoutPositionsResumesAtTheGroups) {
+  AppendNumbered(*log_, 0, 40);
+  {
+    auto committer = Consumer("resuming");
+    ASSERT_OK(committer->Assign(AllFromStart("events")));
+    std::vector<Position> positions = AllFromStart("events");
+    for (Position& p : positions) p.offset = 5;
+    ASSERT_OK(committer->Commit(positions));
+  }
+  GroupMember a(Consumer("resuming"), &hand_over_);
+  ASSERT_OK(a.consumer().Subscribe({"events"}, a));
+  ASSERT_TRUE(PollUntil({&a}, [&] {
+    return a.owned().size() == 4 && a.read().size() == RecordsFrom(5);
+  }));
+  for (const LogRecord& r : a.read()) EXPECT_GE(r.offset, 5);
+}
+
+TEST_P(EventLogConformanceTest, ALeavingMembersPartitionsGoToTheRest) {
+  AppendNumbered(*log_, 0, 40);
+  GroupMember a(Consumer("leaving"), &hand_over_);
+  ASSERT_OK(a.consumer().Subscribe({"events"}, a));
+  ASSERT_TRUE(PollUntil({&a}, [&] { return a.owned().size() == 4; }));
+  std::map<std::string, int> read_by_b;
+  {
+    GroupMember b(Consumer("leaving"), &hand_over_);
+    ASSERT_OK(b.consumer().Subscribe({"events"}, b));
+    ASSERT_TRUE(PollUntil({&a, &b}, [&] {
+      return b.owned().size() == 2 && ReadCounts({&a, &b}).size() == 40;
+    }));
+    read_by_b = ReadCounts({&b});
+  }  // b leaves, committing where it was.
+
+  AppendNumbered(*log_, 40, 60);
+  ASSERT_TRUE(PollUntil({&a}, [&] {
+    std::map<std::string, int> all = ReadCounts({&a});
+    for (const auto& [value, count] : read_by_b) all[value] += count;
+    return a.owned().size() == 4 && all.size() == 60;
+  }));
+  std::map<std::string, int> all = ReadCounts({&a});
+  for (const auto& [value, count] : read_by_b) all[value] += count;
+  for (const auto& [value, count] : all) {
+    EXPECT_EQ(count, 1) << "record " << value << " read " << count << " times";
+  }
+}
+
+TEST_P(EventLogConformanceTest, AMemberThatRefusesItsPartitionsLeavesTheGroup) {
+  GroupMember a(Consumer("refusing"), &hand_over_);
+  a.Refuse(absl::DataLossError("state store damaged"));
+  ASSERT_OK(a.consumer().Subscribe({"events"}, a));
+  absl::Status failed;
+  const absl::Time deadline = absl::Now() + absl::Minutes(1);
+  while (failed.ok() && absl::Now() < deadline) failed = a.Poll();
+  EXPECT_THAT(failed, StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_TRUE(a.owned().empty());
+
+  GroupMember b(Consumer("refusing"), &hand_over_);
+  ASSERT_OK(b.consumer().Subscribe({"events"}, b));
+  EXPECT_TRUE(PollUntil({&a, &b}, [&] { return b.owned().size() == 4; }))
+      << "b owns " << b.owned().size() << ": a is still a member";
+}
+
+TEST_P(EventLogConformanceTest, AssignAndSubscribeDoNotMix) {
+  GroupMember assigned(Consumer("g"), &hand_over_);
+  ASSERT_OK(assigned.consumer().Assign(AllFromStart("events")));
+  EXPECT_THAT(assigned.consumer().Subscribe({"events"}, assigned),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  GroupMember subscribed(Consumer("g2"), &hand_over_);
+  ASSERT_OK(subscribed.consumer().Subscribe({"events"}, subscribed));
+  EXPECT_THAT(subscribed.consumer().Assign(AllFromStart("events")),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 INSTANTIATE_TEST_SUITE_P(

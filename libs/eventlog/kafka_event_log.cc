@@ -2,13 +2,17 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/algorithm/container.h"
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
 
 namespace strata::eventlog {
@@ -37,6 +41,7 @@ absl::Status FromKafka(RdKafka::ErrorCode code, absl::string_view context) {
     case RdKafka::ERR_NOT_LEADER_FOR_PARTITION:
     case RdKafka::ERR_COORDINATOR_NOT_AVAILABLE:
     case RdKafka::ERR_NOT_COORDINATOR:
+    case RdKafka::ERR_REBALANCE_IN_PROGRESS:
       return absl::UnavailableError(message);
     default:
       return absl::InternalError(message);
@@ -90,17 +95,38 @@ class DeliveryReporter final : public RdKafka::DeliveryReportCb {
   }
 };
 
-class KafkaConsumer final : public LogConsumer {
+std::vector<TopicPartition> ToTopicPartitions(
+    const std::vector<RdKafka::TopicPartition*>& partitions) {
+  std::vector<TopicPartition> out;
+  for (const RdKafka::TopicPartition* tp : partitions) {
+    out.push_back({tp->topic(), tp->partition()});
+  }
+  return out;
+}
+
+// Reads by hand-assigned partitions, or as a group member with the
+// cooperative-sticky assignor: rebalances arrive from inside consume() and
+// are passed on to the RebalanceListener.
+class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
  public:
-  KafkaConsumer(std::unique_ptr<RdKafka::KafkaConsumer> consumer,
-                absl::Duration request_timeout)
-      : consumer_(std::move(consumer)),
-        timeout_ms_(
+  explicit KafkaConsumer(absl::Duration request_timeout)
+      : timeout_ms_(
             static_cast<int>(absl::ToInt64Milliseconds(request_timeout))) {}
 
+  // Set once, before any other call (the configuration that creates the
+  // consumer names this object as its rebalance callback).
+  void Attach(std::unique_ptr<RdKafka::KafkaConsumer> consumer) {
+    consumer_ = std::move(consumer);
+  }
+
+  // Leaves the group, revoking what the member still reads.
   ~KafkaConsumer() override { consumer_->close(); }
 
   absl::Status Assign(const std::vector<Position>& positions) override {
+    if (listener_ != nullptr) {
+      return absl::FailedPreconditionError(
+          "consumer: Assign on a consumer that subscribed");
+    }
     std::vector<RdKafka::TopicPartition*> tps;
     for (const Position& p : positions) {
       tps.push_back(RdKafka::TopicPartition::create(
@@ -108,15 +134,31 @@ class KafkaConsumer final : public LogConsumer {
     }
     absl::Status status = FromKafka(consumer_->assign(tps), "assign");
     RdKafka::TopicPartition::destroy(tps);
+    if (status.ok()) assigned_by_hand_ = true;
+    return status;
+  }
+
+  absl::Status Subscribe(const std::vector<std::string>& topics,
+                         RebalanceListener& listener) override {
+    if (assigned_by_hand_ || listener_ != nullptr) {
+      return absl::FailedPreconditionError(
+          "consumer: Subscribe on a consumer that already reads partitions");
+    }
+    listener_ = &listener;
+    absl::Status status = FromKafka(consumer_->subscribe(topics), "subscribe");
+    if (!status.ok()) listener_ = nullptr;
     return status;
   }
 
   absl::StatusOr<std::vector<LogRecord>> Poll(size_t max_records,
                                               absl::Duration timeout) override {
     std::vector<LogRecord> out;
+    polled_ = &out;
+    absl::Cleanup done = [this] { polled_ = nullptr; };
     int wait_ms = static_cast<int>(absl::ToInt64Milliseconds(timeout));
     while (out.size() < max_records) {
       std::unique_ptr<RdKafka::Message> message(consumer_->consume(wait_ms));
+      if (!refused_.ok()) return LeaveAfterRefusal();
       wait_ms = 0;  // Only the first record is waited for.
       const RdKafka::ErrorCode err = message->err();
       if (err == RdKafka::ERR__TIMED_OUT) break;
@@ -135,6 +177,28 @@ class KafkaConsumer final : public LogConsumer {
       out.push_back(std::move(record));
     }
     return out;
+  }
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      TakePartitions(consumer, partitions, cooperative);
+    } else if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
+      GiveUpPartitions(ToTopicPartitions(partitions));
+      if (cooperative) {
+        Check(consumer->incremental_unassign(partitions));
+      } else {
+        Check(FromKafka(consumer->unassign(), "unassign"));
+      }
+    } else {
+      // A failed rebalance: give up everything, as librdkafka asks.
+      std::vector<RdKafka::TopicPartition*> owned;
+      consumer->assignment(owned);
+      GiveUpPartitions(ToTopicPartitions(owned));
+      RdKafka::TopicPartition::destroy(owned);
+      Check(FromKafka(consumer->unassign(), "unassign"));
+    }
   }
 
   absl::Status Commit(const std::vector<Position>& positions) override {
@@ -162,8 +226,91 @@ class KafkaConsumer final : public LogConsumer {
   }
 
  private:
+  // Reads `partitions` from where the listener says. A refusal still
+  // assigns them (librdkafka's state must follow the group's), but Poll then
+  // leaves the group without reading them.
+  void TakePartitions(RdKafka::KafkaConsumer* consumer,
+                      std::vector<RdKafka::TopicPartition*>& partitions,
+                      bool cooperative) {
+    const std::vector<TopicPartition> taken = ToTopicPartitions(partitions);
+    absl::StatusOr<std::vector<Position>> positions =
+        listener_ != nullptr && refused_.ok()
+            ? listener_->Assigned(taken)
+            : absl::StatusOr<std::vector<Position>>(
+                  std::vector<Position>{});
+    if (!positions.ok()) {
+      refused_ = positions.status();
+      refused_partitions_ = taken;
+    }
+    for (RdKafka::TopicPartition* tp : partitions) {
+      tp->set_offset(RdKafka::Topic::OFFSET_STORED);
+      if (!positions.ok()) continue;
+      for (const Position& p : *positions) {
+        if (p.topic_partition.topic == tp->topic() &&
+            p.topic_partition.partition == tp->partition() &&
+            p.offset != kNoOffset) {
+          tp->set_offset(p.offset);
+        }
+      }
+    }
+    if (cooperative) {
+      Check(consumer->incremental_assign(partitions));
+    } else {
+      Check(FromKafka(consumer->assign(partitions), "assign"));
+    }
+  }
+
+  // Tells the listener, and drops what this poll read of them: the member
+  // never saw those records, and their next owner reads them.
+  void GiveUpPartitions(std::vector<TopicPartition> given_up) {
+    given_up.erase(std::remove_if(given_up.begin(), given_up.end(),
+                                  [&](const TopicPartition& tp) {
+                                    return absl::c_linear_search(
+                                        refused_partitions_, tp);
+                                  }),
+                   given_up.end());
+    if (polled_ != nullptr) {
+      polled_->erase(std::remove_if(polled_->begin(), polled_->end(),
+                                    [&](const LogRecord& r) {
+                                      return absl::c_linear_search(
+                                          given_up, r.topic_partition);
+                                    }),
+                     polled_->end());
+    }
+    if (listener_ != nullptr && !given_up.empty()) {
+      listener_->Revoked(given_up);
+    }
+  }
+
+  // Unsubscribing revokes the rest through rebalance_cb.
+  absl::Status LeaveAfterRefusal() {
+    absl::Status refused = refused_;
+    consumer_->unsubscribe();
+    listener_ = nullptr;
+    refused_ = absl::OkStatus();
+    refused_partitions_.clear();
+    if (polled_ != nullptr) polled_->clear();
+    return refused;
+  }
+
+  void Check(RdKafka::Error* error) {
+    if (error == nullptr) return;
+    STRATA_LOG(ERROR) << "kafka rebalance: " << error->str();
+    delete error;
+  }
+  void Check(const absl::Status& status) {
+    if (!status.ok()) STRATA_LOG(ERROR) << "kafka rebalance: " << status;
+  }
+
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   int timeout_ms_;
+  bool assigned_by_hand_ = false;
+  RebalanceListener* listener_ = nullptr;  // Set while subscribed.
+  // What the listener refused, until Poll leaves the group for it.
+  absl::Status refused_;
+  std::vector<TopicPartition> refused_partitions_;
+  // The records the running Poll has read so far; null outside Poll.
+  std::vector<LogRecord>* polled_ = nullptr;
 };
 
 class KafkaEventLog final : public EventLog {
@@ -309,17 +456,28 @@ class KafkaEventLog final : public EventLog {
                             {"enable.auto.offset.store", "false"},
                             {"enable.partition.eof", "false"},
                             {"auto.offset.reset", "earliest"},
+                            {"partition.assignment.strategy",
+                             "cooperative-sticky"},
+                            {"session.timeout.ms",
+                             std::to_string(absl::ToInt64Milliseconds(
+                                 options_.group_session_timeout))},
                             {"fetch.wait.max.ms",
                              std::to_string(options_.fetch_wait_max_ms)}}));
+    auto wrapper = std::make_unique<KafkaConsumer>(options_.request_timeout);
     std::string error;
+    if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(
+                                      wrapper.get()),
+                  error) != RdKafka::Conf::CONF_OK) {
+      return absl::InternalError(error);
+    }
     std::unique_ptr<RdKafka::KafkaConsumer> consumer(
         RdKafka::KafkaConsumer::create(conf.get(), error));
     if (consumer == nullptr) {
       return absl::InvalidArgumentError(
           absl::StrCat("kafka consumer: ", error));
     }
-    return std::unique_ptr<LogConsumer>(
-        new KafkaConsumer(std::move(consumer), options_.request_timeout));
+    wrapper->Attach(std::move(consumer));
+    return std::unique_ptr<LogConsumer>(std::move(wrapper));
   }
 
  private:

@@ -2,7 +2,8 @@
 
 // The distributed log: Kafka through librdkafka. Appends use one idempotent
 // producer (acks=all, so broker-side retries never duplicate a record);
-// consumers read assigned partitions and store positions with their group's
+// consumers read assigned partitions, or share them as members of a group
+// (cooperative-sticky assignor), and store positions with their group's
 // coordinator. Topics must exist; operators create them (deploy/k8s).
 
 #include <map>
@@ -27,6 +28,10 @@ struct KafkaEventLogOptions {
   // How long an append may take before it fails (message.timeout.ms):
   // bounds how long a caller waits while the cluster is unreachable.
   absl::Duration delivery_timeout = absl::Seconds(30);
+  // How long a group member may go unheard before its partitions go to the
+  // others (session.timeout.ms). A member joining a stable group waits
+  // about this long for the group to rebalance.
+  absl::Duration group_session_timeout = absl::Seconds(45);
   // Budget for metadata and offset look-ups.
   absl::Duration request_timeout = absl::Seconds(10);
   // Extra librdkafka properties for producer and consumers (e.g. TLS/SASL).

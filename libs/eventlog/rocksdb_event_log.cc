@@ -2,16 +2,20 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include "absl/algorithm/container.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "libs/eventlog/end_offsets_mark.h"
+#include "libs/eventlog/group_coordinator.h"
 #include "libs/eventlog/rocksdb_keys.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
@@ -40,6 +44,11 @@ struct SharedLog {
   std::condition_variable appended;
   absl::flat_hash_map<std::string, int32_t> partitions;     // Fixed after open.
   absl::flat_hash_map<TopicPartition, int64_t> end_offset;  // Guarded by mu.
+  // Consumer groups of subscribed consumers; a change wakes every poller.
+  GroupCoordinator groups{[this] {
+    { std::lock_guard<std::mutex> lock(mu); }
+    appended.notify_all();
+  }};
   // Rewritten after every append, so that a log that loses acknowledged
   // records is refused at its next open. Null for a read-only use.
   std::mutex mark_mu;
@@ -77,37 +86,56 @@ class RocksDbConsumer final : public LogConsumer {
   RocksDbConsumer(std::shared_ptr<SharedLog> log, std::string group)
       : log_(std::move(log)), group_(std::move(group)) {}
 
+  ~RocksDbConsumer() override { LeaveGroup(); }
+
   absl::Status Assign(const std::vector<Position>& positions) override {
+    if (member_.has_value()) {
+      return absl::FailedPreconditionError(
+          "consumer: Assign on a consumer that subscribed");
+    }
     for (const Position& p : positions) {
-      ASSIGN_OR_RETURN(int32_t n, log_->Partitions(p.topic_partition.topic));
-      if (p.topic_partition.partition < 0 || p.topic_partition.partition >= n) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "partition ", p.topic_partition.partition,
-            " out of range for topic '", p.topic_partition.topic, "'"));
-      }
+      RETURN_IF_ERROR(CheckPartition(p.topic_partition));
     }
     assignment_ = positions;
     next_ = 0;
+    assigned_by_hand_ = true;
+    return absl::OkStatus();
+  }
+
+  absl::Status Subscribe(const std::vector<std::string>& topics,
+                         RebalanceListener& listener) override {
+    if (assigned_by_hand_ || member_.has_value()) {
+      return absl::FailedPreconditionError(
+          "consumer: Subscribe on a consumer that already reads partitions");
+    }
+    std::vector<TopicPartition> partitions;
+    for (const std::string& topic : topics) {
+      ASSIGN_OR_RETURN(int32_t n, log_->Partitions(topic));
+      for (int32_t p = 0; p < n; ++p) partitions.push_back({topic, p});
+    }
+    listener_ = &listener;
+    member_ = log_->groups.Join(group_, partitions);
     return absl::OkStatus();
   }
 
   absl::StatusOr<std::vector<LogRecord>> Poll(size_t max_records,
                                               absl::Duration timeout) override {
     std::vector<LogRecord> out;
-    if (assignment_.empty()) return out;
+    if (assignment_.empty() && !member_.has_value()) return out;
     const auto deadline =
         std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
     while (true) {
+      RETURN_IF_ERROR(ApplyGroupMoves());
       // Records read before a failure are returned first (their positions
       // have advanced); the failure recurs at the next poll.
       absl::Status read = ReadAvailable(max_records, out);
       if (!out.empty()) return out;
       RETURN_IF_ERROR(read);
       std::unique_lock<std::mutex> lock(log_->mu);
-      if (HasUnread()) continue;
+      if (HasUnread() || HasGroupMoves()) continue;
       if (log_->appended.wait_until(lock, deadline) ==
               std::cv_status::timeout &&
-          !HasUnread()) {
+          !HasUnread() && !HasGroupMoves()) {
         return out;
       }
     }
@@ -134,6 +162,70 @@ class RocksDbConsumer final : public LogConsumer {
   }
 
  private:
+  absl::Status CheckPartition(const TopicPartition& tp) const {
+    ASSIGN_OR_RETURN(int32_t n, log_->Partitions(tp.topic));
+    if (tp.partition < 0 || tp.partition >= n) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("partition ", tp.partition, " out of range for topic '",
+                       tp.topic, "'"));
+    }
+    return absl::OkStatus();
+  }
+
+  bool HasGroupMoves() const {
+    return member_.has_value() && !log_->groups.MovesFor(*member_).empty();
+  }
+
+  // Hands over what the group moved away, then takes what it moved here.
+  absl::Status ApplyGroupMoves() {
+    if (!member_.has_value()) return absl::OkStatus();
+    GroupCoordinator::Moves moves = log_->groups.MovesFor(*member_);
+    if (!moves.revoke.empty()) {
+      listener_->Revoked(moves.revoke);
+      assignment_.erase(
+          std::remove_if(assignment_.begin(), assignment_.end(),
+                         [&](const Position& p) {
+                           return absl::c_linear_search(moves.revoke,
+                                                        p.topic_partition);
+                         }),
+          assignment_.end());
+      next_ = 0;
+      log_->groups.Released(*member_, moves.revoke);
+    }
+    if (moves.assign.empty()) return absl::OkStatus();
+    absl::StatusOr<std::vector<Position>> positions =
+        listener_->Assigned(moves.assign);
+    if (!positions.ok()) {
+      LeaveGroup();
+      return positions.status();
+    }
+    for (const TopicPartition& tp : moves.assign) {
+      Position position{tp, kNoOffset};
+      for (const Position& p : *positions) {
+        if (p.topic_partition == tp) position.offset = p.offset;
+      }
+      if (position.offset == kNoOffset) {
+        ASSIGN_OR_RETURN(int64_t committed, Committed(tp));
+        position.offset = std::max<int64_t>(committed, 0);
+      }
+      assignment_.push_back(std::move(position));
+    }
+    log_->groups.Taken(*member_, moves.assign);
+    return absl::OkStatus();
+  }
+
+  // Hands over every partition still read and leaves the group.
+  void LeaveGroup() {
+    if (!member_.has_value()) return;
+    std::vector<TopicPartition> owned;
+    for (const Position& p : assignment_) owned.push_back(p.topic_partition);
+    if (!owned.empty()) listener_->Revoked(owned);
+    assignment_.clear();
+    next_ = 0;
+    log_->groups.Leave(*member_);
+    member_.reset();
+  }
+
   // Caller holds log_->mu.
   bool HasUnread() const {
     for (const Position& p : assignment_) {
@@ -146,6 +238,7 @@ class RocksDbConsumer final : public LogConsumer {
   // Reads what is already there, partitions in turn from where the last
   // poll stopped, so one busy partition cannot starve the others.
   absl::Status ReadAvailable(size_t max_records, std::vector<LogRecord>& out) {
+    if (assignment_.empty()) return absl::OkStatus();
     for (size_t i = 0; i < assignment_.size() && out.size() < max_records;
          ++i) {
       Position& p = assignment_[(next_ + i) % assignment_.size()];
@@ -201,6 +294,11 @@ class RocksDbConsumer final : public LogConsumer {
   std::string group_;
   std::vector<Position> assignment_;
   size_t next_ = 0;
+  bool assigned_by_hand_ = false;
+  // Set while subscribed: the member's id in its group, and who hears of
+  // partitions moving.
+  std::optional<GroupCoordinator::MemberId> member_;
+  RebalanceListener* listener_ = nullptr;
 };
 
 class RocksDbEventLog final : public EventLog {

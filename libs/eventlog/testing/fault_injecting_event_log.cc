@@ -132,6 +132,11 @@ class FaultInjectingEventLog::Consumer final : public LogConsumer {
     return consumer_->Assign(positions);
   }
 
+  absl::Status Subscribe(const std::vector<std::string>& topics,
+                         RebalanceListener& listener) override {
+    return consumer_->Subscribe(topics, listener);
+  }
+
   absl::StatusOr<std::vector<LogRecord>> Poll(size_t max_records,
                                               absl::Duration timeout) override {
     Decision decision = faults_->Next(Operation::kPoll);

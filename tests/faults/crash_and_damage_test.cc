@@ -59,6 +59,10 @@
 #include "strata/v1/alert_service.grpc.pb.h"
 #include "strata/v1/ingest_service.grpc.pb.h"
 #include "strata/v1/query_service.grpc.pb.h"
+#include "tests/faults/feeder.h"
+#include "tests/faults/oracle_checks.h"
+#include "tests/faults/strata_client.h"
+#include "tests/faults/workload.h"
 #include "tests/harness/child_process.h"
 
 namespace strata {
@@ -66,337 +70,16 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::strata::testing::ChildProcess;
+using namespace ::strata::faults;  // The workload, its oracle and checks.
 
-// How long a start may take to reach SERVING or a refusal, and how long
-// rollups and alerts may take to reflect what was acknowledged.
+// How long a start may take to reach SERVING or a refusal.
 constexpr absl::Duration kOutcomeTimeout = absl::Seconds(20);
-constexpr absl::Duration kSettleTimeout = absl::Seconds(15);
-
-// ---------------------------------------------------------------------------
-// Seed and random numbers: one seed for the run, one stream per case, and
-// arithmetic of our own so that a seed means the same on every library.
-
-uint64_t SuiteSeed() {
-  static const uint64_t seed = [] {
-    uint64_t s = 0;
-    const char* env = std::getenv("STRATA_FAULT_SEED");
-    if (env == nullptr || !absl::SimpleAtoi(env, &s)) {
-      s = (static_cast<uint64_t>(std::random_device()()) << 32) ^
-          std::random_device()();
-    }
-    std::cout << "crash_and_damage_test: STRATA_FAULT_SEED=" << s << std::endl;
-    return s;
-  }();
-  return seed;
-}
-
-uint64_t Fnv1a(const std::string& text) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : engine_(seed) {}
-  // Uniform in [0, n); n > 0.
-  uint64_t Below(uint64_t n) { return engine_() % n; }
-  // Uniform in [lo, hi].
-  int64_t Between(int64_t lo, int64_t hi) {
-    return lo + static_cast<int64_t>(Below(static_cast<uint64_t>(hi - lo + 1)));
-  }
-  bool OneIn(uint64_t n) { return Below(n) == 0; }
-  uint64_t Next() { return engine_(); }
-  template <typename T>
-  void Shuffle(std::vector<T>& v) {
-    for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[Below(i)]);
-  }
-
- private:
-  std::mt19937_64 engine_;
-};
-
-// ---------------------------------------------------------------------------
-// The organisation and the workload.
-
-// acme -> east -> {east-1, east-2}; acme -> west -> {west-1, west-2}.
-constexpr int kUnitCount = 7;
-constexpr std::array<const char*, kUnitCount> kUnits = {
-    "acme", "east", "west", "east-1", "east-2", "west-1", "west-2"};
-constexpr std::array<int, kUnitCount> kParent = {-1, 0, 0, 1, 1, 2, 2};
-constexpr int kFirstTeam = 3;
-constexpr int kTeamCount = 4;
-
-enum Kpi { kSales = 0, kHeadcount = 1, kKpiCount = 2 };
-constexpr std::array<const char*, kKpiCount> kKpis = {"sales", "headcount"};
-
-// 2026-01 .. 2026-06, 2026-Q1, 2026-Q2, 2026.
-constexpr int kMonths = 6;
-constexpr int kPeriodCount = kMonths + 2 + 1;
-constexpr int64_t kJan2026 = 1767225600;  // 2026-01-01T00:00:00Z
-constexpr std::array<int, kMonths> kMonthDays = {31, 28, 31, 30, 31, 30};
-
-v1::RollupKey KeyOf(int kpi, int unit, int period) {
-  v1::RollupKey key;
-  key.set_kpi_id(kKpis[kpi]);
-  key.set_unit_id(kUnits[unit]);
-  if (period < kMonths) {
-    key.mutable_period()->set_kind(v1::PERIOD_KIND_MONTH);
-    key.mutable_period()->set_label(absl::StrCat("2026-0", period + 1));
-  } else if (period < kMonths + 2) {
-    key.mutable_period()->set_kind(v1::PERIOD_KIND_QUARTER);
-    key.mutable_period()->set_label(
-        absl::StrCat("2026-Q", period - kMonths + 1));
-  } else {
-    key.mutable_period()->set_kind(v1::PERIOD_KIND_YEAR);
-    key.mutable_period()->set_label("2026");
-  }
-  return key;
-}
-
-int CellIndex(int kpi, int unit, int period) {
-  return (kpi * kUnitCount + unit) * kPeriodCount + period;
-}
-constexpr int kCellCount = kKpiCount * kUnitCount * kPeriodCount;
-
-std::string CellName(int cell) {
-  const v1::RollupKey key =
-      KeyOf(cell / (kUnitCount * kPeriodCount),
-            cell / kPeriodCount % kUnitCount, cell % kPeriodCount);
-  return absl::StrCat(key.kpi_id(), "/", key.unit_id(), "/",
-                      key.period().label());
-}
-
-// The month (0-based) of a time in the first half of 2026.
-int MonthOf(int64_t seconds) {
-  int64_t start = kJan2026;
-  for (int m = 0; m < kMonths; ++m) {
-    start += int64_t{kMonthDays[m]} * 86400;
-    if (seconds < start) return m;
-  }
-  return kMonths - 1;
-}
-
-struct Event {
-  std::string id;
-  int kpi = 0;
-  int team = 0;  // Unit index.
-  int64_t seconds = 0;
-  int32_t nanos = 0;  // Unique per event: no two events share a time.
-  int64_t fixed = 0;  // Value in 1/10,000.
-};
-
-struct Target {
-  int kpi = 0;
-  int unit = 0;
-  int month = 0;
-  double value = 0;
-};
-
-struct Workload {
-  std::vector<Event> events;
-  std::vector<std::pair<size_t, size_t>> batches;  // [begin, end) of events.
-  std::vector<Target> targets;
-
-  size_t batch_count() const { return batches.size(); }
-};
-
-// `count` events with seeded KPIs, teams, times and values, cut into batches
-// of 1..max_batch.
-Workload MakeWorkload(Rng& rng, int count, int max_batch) {
-  Workload w;
-  const int64_t half_year = int64_t{181} * 86400;
-  for (int i = 0; i < count; ++i) {
-    Event e;
-    e.id = absl::StrCat("ev-", i);
-    e.kpi = rng.OneIn(2) ? kSales : kHeadcount;
-    e.team = kFirstTeam + static_cast<int>(rng.Below(kTeamCount));
-    e.seconds = kJan2026 + static_cast<int64_t>(rng.Below(half_year));
-    e.nanos = i;
-    e.fixed = e.kpi == kSales ? rng.Between(1, 5'000'000)         // 0.0001..500
-                              : rng.Between(100'000, 1'000'000);  // 10..100
-    w.events.push_back(std::move(e));
-  }
-  for (size_t begin = 0; begin < w.events.size();) {
-    const size_t end =
-        std::min(w.events.size(),
-                 begin + static_cast<size_t>(rng.Between(1, max_batch)));
-    w.batches.emplace_back(begin, end);
-    begin = end;
-  }
-  // Month targets that the growing totals cross: sales for every unit in
-  // Q1 (a team's month ends near 25 events x 250), headcount for teams in
-  // January and February.
-  for (int unit = 0; unit < kUnitCount; ++unit) {
-    const int scale = unit == 0 ? 4 : unit < kFirstTeam ? 2 : 1;
-    for (int month = 0; month < 3; ++month) {
-      w.targets.push_back(
-          {kSales, unit, month, scale * rng.Between(100'000, 800'000) / 100.0});
-    }
-    if (unit >= kFirstTeam) {
-      for (int month = 0; month < 2; ++month) {
-        w.targets.push_back(
-            {kHeadcount, unit, month, rng.Between(3'000, 9'000) / 100.0});
-      }
-    }
-  }
-  return w;
-}
-
-v1::KpiEvent ToProto(const Event& e) {
-  v1::KpiEvent p;
-  p.set_event_id(e.id);
-  p.set_kpi_id(kKpis[e.kpi]);
-  p.set_unit_id(kUnits[e.team]);
-  p.mutable_event_time()->set_seconds(e.seconds);
-  p.mutable_event_time()->set_nanos(e.nanos);
-  p.set_value(static_cast<double>(e.fixed) / 10'000.0);
-  p.set_source("faults");
-  return p;
-}
-
-v1::DefinitionBatch Definitions(const Workload& w) {
-  using ::strata::testing::KpiChange;
-  using ::strata::testing::TargetChange;
-  using ::strata::testing::UnitChange;
-  std::vector<v1::DefinitionChange> changes;
-  for (int u = 0; u < kUnitCount; ++u) {
-    changes.push_back(
-        UnitChange(kUnits[u], kParent[u] < 0 ? "" : kUnits[kParent[u]]));
-  }
-  changes.push_back(KpiChange(kKpis[kSales], v1::TIME_AGGREGATION_SUM));
-  changes.push_back(KpiChange(kKpis[kHeadcount], v1::TIME_AGGREGATION_LAST));
-  for (const Target& t : w.targets) {
-    changes.push_back(TargetChange(kKpis[t.kpi], kUnits[t.unit],
-                                   absl::StrCat("2026-0", t.month + 1),
-                                   t.value));
-  }
-  return ::strata::testing::Batch(std::move(changes));
-}
-
-// ---------------------------------------------------------------------------
-// The oracle: exact rollups of a set of events, computed independently of
-// the code under test.
-
-struct ExpectedCell {
-  int64_t fixed = 0;
-  int64_t count = 0;
-  int64_t last_seconds = 0;
-  int32_t last_nanos = 0;
-};
-
-// Per event: whether it is in the set.
-using EventSet = std::vector<char>;
-
-std::vector<ExpectedCell> ExpectedCells(const Workload& w, const EventSet& in) {
-  std::vector<ExpectedCell> cells(kCellCount);
-  // `last`: the latest event of each team in each period.
-  std::map<std::pair<int, int>, const Event*> latest;  // (team, period)
-  for (size_t i = 0; i < w.events.size(); ++i) {
-    if (!in[i]) continue;
-    const Event& e = w.events[i];
-    const int month = MonthOf(e.seconds);
-    for (int period : {month, kMonths + month / 3, kMonths + 2}) {
-      for (int u = e.team; u >= 0; u = kParent[u]) {
-        ExpectedCell& c = cells[CellIndex(e.kpi, u, period)];
-        ++c.count;
-        if (std::tie(e.seconds, e.nanos) >
-            std::tie(c.last_seconds, c.last_nanos)) {
-          c.last_seconds = e.seconds;
-          c.last_nanos = e.nanos;
-        }
-        if (e.kpi == kSales) c.fixed += e.fixed;
-      }
-      if (e.kpi == kHeadcount) {
-        const Event*& l = latest[{e.team, period}];
-        if (l == nullptr ||
-            std::tie(e.seconds, e.nanos) > std::tie(l->seconds, l->nanos)) {
-          l = &e;
-        }
-      }
-    }
-  }
-  for (const auto& [team_period, e] : latest) {
-    for (int u = team_period.first; u >= 0; u = kParent[u]) {
-      cells[CellIndex(kHeadcount, u, team_period.second)].fixed += e->fixed;
-    }
-  }
-  return cells;
-}
-
-// "-1234.5" -> -12345000; nullopt when malformed.
-std::optional<int64_t> ParseFixed(absl::string_view text) {
-  const bool negative = absl::ConsumePrefix(&text, "-");
-  absl::string_view whole = text, fraction;
-  if (size_t dot = text.find('.'); dot != absl::string_view::npos) {
-    whole = text.substr(0, dot);
-    fraction = text.substr(dot + 1);
-  }
-  if (whole.empty() || fraction.size() > 4) return std::nullopt;
-  int64_t units = 0, frac = 0;
-  if (!absl::SimpleAtoi(whole, &units)) return std::nullopt;
-  if (!fraction.empty()) {
-    if (!absl::SimpleAtoi(fraction, &frac)) return std::nullopt;
-    for (size_t i = fraction.size(); i < 4; ++i) frac *= 10;
-  }
-  const int64_t value = units * 10'000 + frac;
-  return negative ? -value : value;
-}
-
-std::string FormatFixed(int64_t fixed) {
-  const char* sign = fixed < 0 ? "-" : "";
-  const int64_t magnitude = fixed < 0 ? -fixed : fixed;
-  std::string frac = absl::StrCat(magnitude % 10'000);
-  frac.insert(0, 4 - frac.size(), '0');
-  return absl::StrCat(sign, magnitude / 10'000, ".", frac);
-}
-
-// RAG status as the KPIs are defined (higher is better, green at 100 %,
-// amber at 90 %); nullopt within rounding of a boundary.
-std::optional<v1::KpiStatus> ExpectedStatus(int64_t fixed, double target) {
-  const double actual = static_cast<double>(fixed) / 10'000.0;
-  const double green = target * 100 / 100.0;
-  const double amber = target * 90 / 100.0;
-  const double margin = 1e-6 * std::max(1.0, target);
-  if (std::abs(actual - green) < margin || std::abs(actual - amber) < margin) {
-    return std::nullopt;
-  }
-  if (actual >= green) return v1::KPI_STATUS_GREEN;
-  if (actual >= amber) return v1::KPI_STATUS_AMBER;
-  return v1::KPI_STATUS_RED;
-}
-
-// ---------------------------------------------------------------------------
-// The server: `strata serve` on a data directory, started again and again.
-
-std::shared_ptr<grpc::Channel> Channel(int port) {
-  return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                             grpc::InsecureChannelCredentials());
-}
-
-template <typename Call>
-grpc::Status WithDeadline(absl::Duration timeout, Call call) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  return call(context);
-}
 
 std::string ReadWholeFile(const fs::path& path) {
   std::ifstream in(path);
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
-}
-
-bool IsRefusal(const grpc::Status& status) {
-  return (status.error_code() == grpc::StatusCode::DATA_LOSS ||
-          status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) &&
-         !status.error_message().empty();
-}
-
-std::string Describe(const grpc::Status& status) {
-  return absl::StrCat("code ", status.error_code(), ": ",
-                      status.error_message());
 }
 
 struct StartOutcome {
@@ -462,17 +145,18 @@ class Server {
         absl::SleepFor(absl::Milliseconds(20));
         continue;
       }
-      absl::StatusOr<bool> serving = CheckServing(channel_, absl::Seconds(1));
+      absl::StatusOr<bool> serving = client_.CheckServing(absl::Seconds(1));
       if (serving.ok() && *serving) return {StartOutcome::kServing, "", 0};
       last = serving.ok() ? "NOT_SERVING" : serving.status().ToString();
       v1::RollupRecord record;
-      grpc::Status rollup = GetRollup(KeyOf(kSales, 0, kMonths + 2), record);
+      grpc::Status rollup =
+          client_.GetRollup(KeyOf(kSales, 0, kMonths + 2), record);
       if (IsRefusal(rollup)) {
         return {StartOutcome::kRefusingToServe,
                 "rollup query: " + Describe(rollup), 0};
       }
       v1::ListAlertsResponse alerts;
-      grpc::Status listed = ListAlerts(alerts);
+      grpc::Status listed = client_.ListAlerts(alerts);
       if (IsRefusal(listed)) {
         return {StartOutcome::kRefusingToServe,
                 "alerts query: " + Describe(listed), 0};
@@ -509,75 +193,11 @@ class Server {
   // SIGTERM; the exit code.
   int Stop() { return process_ ? process_->Stop(absl::Seconds(15)) : -1; }
 
-  grpc::Status GetRollup(const v1::RollupKey& key, v1::RollupRecord& record) {
-    v1::GetRollupRequest request;
-    *request.mutable_key() = key;
-    return WithDeadline(absl::Seconds(5), [&](grpc::ClientContext& c) {
-      return query_->GetRollup(&c, request, &record);
-    });
-  }
-
-  // Every cell of the organisation in one call.
-  grpc::Status AllCells(std::map<int, v1::RollupRecord>& cells) {
-    v1::BatchGetRollupsRequest request;
-    for (int cell = 0; cell < kCellCount; ++cell) {
-      *request.add_keys() =
-          KeyOf(cell / (kUnitCount * kPeriodCount),
-                cell / kPeriodCount % kUnitCount, cell % kPeriodCount);
-    }
-    v1::BatchGetRollupsResponse response;
-    grpc::Status status =
-        WithDeadline(absl::Seconds(5), [&](grpc::ClientContext& c) {
-          return query_->BatchGetRollups(&c, request, &response);
-        });
-    cells.clear();
-    if (!status.ok()) return status;
-    for (const v1::RollupRecord& r : response.records()) {
-      int kpi = -1, unit = -1, period = -1;
-      for (int k = 0; k < kKpiCount; ++k) {
-        if (r.key().kpi_id() == kKpis[k]) kpi = k;
-      }
-      for (int u = 0; u < kUnitCount; ++u) {
-        if (r.key().unit_id() == kUnits[u]) unit = u;
-      }
-      for (int p = 0; p < kPeriodCount; ++p) {
-        if (r.key().period().label() == KeyOf(0, 0, p).period().label()) {
-          period = p;
-        }
-      }
-      if (kpi < 0 || unit < 0 || period < 0) {
-        return grpc::Status(grpc::StatusCode::INTERNAL,
-                            "unexpected key " + r.key().ShortDebugString());
-      }
-      cells[CellIndex(kpi, unit, period)] = r;
-    }
-    return status;
-  }
-
-  grpc::Status ListAlerts(v1::ListAlertsResponse& response) {
-    v1::ListAlertsRequest request;
-    request.set_include_resolved(true);
-    return WithDeadline(absl::Seconds(5), [&](grpc::ClientContext& c) {
-      return alerts_->ListAlerts(&c, request, &response);
-    });
-  }
-
-  grpc::Status Ingest(const v1::IngestRequest& request,
-                      v1::IngestResponse& response) {
-    return WithDeadline(absl::Seconds(5), [&](grpc::ClientContext& c) {
-      return ingest_->Ingest(&c, request, &response);
-    });
-  }
-
-  grpc::Status ApplyDefinitions(const v1::DefinitionBatch& batch) {
-    v1::ApplyDefinitionsResponse response;
-    return WithDeadline(absl::Seconds(10), [&](grpc::ClientContext& c) {
-      return admin_->ApplyDefinitions(&c, batch, &response);
-    });
-  }
+  // Calls to the server as it runs now.
+  StrataClient& client() { return client_; }
 
   std::optional<bool> Serving() {
-    absl::StatusOr<bool> serving = CheckServing(channel_, absl::Seconds(2));
+    absl::StatusOr<bool> serving = client_.CheckServing(absl::Seconds(2));
     if (!serving.ok()) return std::nullopt;
     return *serving;
   }
@@ -601,11 +221,7 @@ class Server {
       return;
     }
     port_ = port;
-    channel_ = Channel(port);
-    ingest_ = v1::IngestService::NewStub(channel_);
-    query_ = v1::RollupQueryService::NewStub(channel_);
-    admin_ = v1::AdminService::NewStub(channel_);
-    alerts_ = v1::AlertService::NewStub(channel_);
+    client_.Connect({port, port, port});
   }
 
   // The line `strata: <status>` that main() prints when it exits with an
@@ -624,358 +240,8 @@ class Server {
   fs::path log_;
   int port_ = 0;
   std::unique_ptr<ChildProcess> process_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::IngestService::Stub> ingest_;
-  std::unique_ptr<v1::RollupQueryService::Stub> query_;
-  std::unique_ptr<v1::AdminService::Stub> admin_;
-  std::unique_ptr<v1::AlertService::Stub> alerts_;
+  StrataClient client_;
 };
-
-// ---------------------------------------------------------------------------
-// The feeder: sends batches in order and knows, per batch, whether it was
-// acknowledged, is uncertain (sent, outcome unknown) or was never sent.
-
-class Feeder {
- public:
-  enum BatchState : char { kUnsent, kUncertain, kAcked };
-
-  explicit Feeder(const Workload& w)
-      : w_(w), state_(w.batch_count(), kUnsent) {}
-
-  // Sends the uncertain batches again, then new ones in order up to batch
-  // `until`, pausing `pause_ms` (a range) between batches; stops at the
-  // first batch whose outcome it cannot know (the server went away) or
-  // once `stop` is set. Thread-compatible: one Feed() at a time.
-  void Feed(Server& server, size_t until, std::pair<int, int> pause_ms = {0, 0},
-            uint64_t pacing_seed = 0, const std::atomic<bool>* stop = nullptr) {
-    Rng pacing(pacing_seed);
-    std::vector<size_t> order;
-    for (size_t b = 0; b < next_; ++b) {
-      if (state_[b] == kUncertain) order.push_back(b);
-    }
-    for (size_t b = next_; b < until && b < w_.batch_count(); ++b) {
-      order.push_back(b);
-    }
-    for (size_t b : order) {
-      if (stop != nullptr && stop->load()) return;
-      if (b >= next_) next_ = b + 1;
-      if (!Send(server, b)) return;
-      if (pause_ms.second > 0) {
-        absl::SleepFor(absl::Milliseconds(
-            pacing.Between(pause_ms.first, pause_ms.second)));
-      }
-    }
-  }
-
-  // Events of acknowledged batches.
-  EventSet Acked() const {
-    return EventsWhere([](char s) { return s == kAcked; });
-  }
-  // Events of batches sent at least once.
-  EventSet Sent() const {
-    return EventsWhere([](char s) { return s != kUnsent; });
-  }
-  size_t next() const { return next_; }
-  size_t acked_batches() const {
-    return std::count(state_.begin(), state_.end(), kAcked);
-  }
-  size_t uncertain_batches() const {
-    return std::count(state_.begin(), state_.end(), kUncertain);
-  }
-  bool all_sent_acked() const { return uncertain_batches() == 0; }
-  // Refusals of valid events: each one is a failure of the system.
-  const std::vector<std::string>& rejections() const { return rejections_; }
-  std::string Summary() const {
-    return absl::StrCat(
-        acked_batches(), " batches acknowledged, ", uncertain_batches(),
-        " uncertain, ", w_.batch_count() - next_, " not yet sent",
-        last_unknown_.empty() ? "" : "; last unknown outcome: ", last_unknown_);
-  }
-
- private:
-  // False when the outcome is unknown (the batch stays uncertain).
-  bool Send(Server& server, size_t b) {
-    v1::IngestRequest request;
-    for (size_t i = w_.batches[b].first; i < w_.batches[b].second; ++i) {
-      *request.add_events() = ToProto(w_.events[i]);
-    }
-    for (int attempt = 0;; ++attempt) {
-      v1::IngestResponse response;
-      grpc::Status status = server.Ingest(request, response);
-      if (status.ok()) {
-        state_[b] = kAcked;
-        return true;
-      }
-      if (state_[b] == kUnsent) state_[b] = kUncertain;
-      switch (status.error_code()) {
-        case grpc::StatusCode::RESOURCE_EXHAUSTED:  // Back-pressure.
-        case grpc::StatusCode::ABORTED:             // A concurrent claim.
-          if (attempt < 100) {
-            absl::SleepFor(absl::Milliseconds(50));
-            continue;
-          }
-          last_unknown_ = absl::StrCat("batch ", b, ": ", Describe(status));
-          return false;
-        case grpc::StatusCode::UNAVAILABLE:
-        case grpc::StatusCode::DEADLINE_EXCEEDED:
-        case grpc::StatusCode::CANCELLED:
-        case grpc::StatusCode::UNKNOWN:
-        case grpc::StatusCode::INTERNAL:
-          last_unknown_ = absl::StrCat("batch ", b, ": ", Describe(status));
-          return false;
-        default:
-          rejections_.push_back(
-              absl::StrCat("batch ", b, ": ", Describe(status)));
-          return false;
-      }
-    }
-  }
-
-  template <typename Pred>
-  EventSet EventsWhere(Pred pred) const {
-    EventSet set(w_.events.size(), 0);
-    for (size_t b = 0; b < state_.size(); ++b) {
-      if (!pred(state_[b])) continue;
-      for (size_t i = w_.batches[b].first; i < w_.batches[b].second; ++i) {
-        set[i] = 1;
-      }
-    }
-    return set;
-  }
-
-  const Workload& w_;
-  std::vector<char> state_;
-  size_t next_ = 0;  // Batches before it were sent at least once.
-  std::vector<std::string> rejections_;
-  std::string last_unknown_;
-};
-
-// ---------------------------------------------------------------------------
-// Checks against the oracle.
-
-// The differences between what the server answers and `expected`; empty
-// when every cell is exact. `overcounted` is set when a cell holds more
-// events than expected: a double count, which waiting cannot mend.
-std::vector<std::string> Differences(const Workload& w,
-                                     const std::vector<ExpectedCell>& expected,
-                                     const std::map<int, v1::RollupRecord>& got,
-                                     bool* overcounted) {
-  std::map<int, double> target_of;
-  for (const Target& t : w.targets) {
-    target_of[CellIndex(t.kpi, t.unit, t.month)] = t.value;
-  }
-  std::vector<std::string> diffs;
-  for (int cell = 0; cell < kCellCount; ++cell) {
-    const ExpectedCell& want = expected[cell];
-    auto it = got.find(cell);
-    if (want.count == 0) {
-      if (it != got.end()) {
-        diffs.push_back(absl::StrCat(CellName(cell),
-                                     ": expected no events, got ",
-                                     it->second.ShortDebugString()));
-        *overcounted = true;
-      }
-      continue;
-    }
-    if (it == got.end()) {
-      diffs.push_back(absl::StrCat(CellName(cell), ": expected ", want.count,
-                                   " events totalling ",
-                                   FormatFixed(want.fixed), ", got none"));
-      continue;
-    }
-    const v1::RollupRecord& r = it->second;
-    const std::optional<int64_t> fixed = ParseFixed(r.exact_value());
-    const bool target_ok = target_of.count(cell)
-                               ? r.has_target() && r.target() == target_of[cell]
-                               : !r.has_target();
-    if (r.event_count() != want.count || !fixed || *fixed != want.fixed ||
-        r.last_event_time().seconds() != want.last_seconds ||
-        r.last_event_time().nanos() != want.last_nanos || !target_ok) {
-      diffs.push_back(absl::StrCat(
-          CellName(cell), ": expected ", want.count, " events totalling ",
-          FormatFixed(want.fixed), " (last at ", want.last_seconds, ".",
-          want.last_nanos, "), got ", r.event_count(), " totalling ",
-          r.exact_value(), " (last at ", r.last_event_time().seconds(), ".",
-          r.last_event_time().nanos(), ")",
-          target_ok
-              ? ""
-              : absl::StrCat("; target ", r.has_target() ? r.target() : -1)));
-      if (r.event_count() > want.count) *overcounted = true;
-    }
-  }
-  return diffs;
-}
-
-std::string FirstLines(const std::vector<std::string>& lines, size_t n = 12) {
-  std::vector<std::string> head(lines.begin(),
-                                lines.begin() + std::min(n, lines.size()));
-  return absl::StrCat(
-      absl::StrJoin(head, "\n  "),
-      lines.size() > n ? absl::StrCat("\n  ... and ", lines.size() - n, " more")
-                       : "");
-}
-
-// Waits (bounded) until every cell equals the oracle over `events`. Fails
-// at once on a cell counting more events than that: nothing twice.
-::testing::AssertionResult ExactTotals(
-    Server& server, const Workload& w, const EventSet& events,
-    absl::Duration timeout = kSettleTimeout) {
-  const std::vector<ExpectedCell> expected = ExpectedCells(w, events);
-  const absl::Time deadline = absl::Now() + timeout;
-  std::string last;
-  while (true) {
-    std::map<int, v1::RollupRecord> got;
-    grpc::Status status = server.AllCells(got);
-    if (status.ok()) {
-      bool overcounted = false;
-      std::vector<std::string> diffs =
-          Differences(w, expected, got, &overcounted);
-      if (diffs.empty()) return ::testing::AssertionSuccess();
-      last = absl::StrCat(diffs.size(), " cells differ from the oracle:\n  ",
-                          FirstLines(diffs));
-      if (overcounted) {
-        return ::testing::AssertionFailure()
-               << "WRONG TOTALS SERVED (more events than were sent): " << last;
-      }
-    } else {
-      last = "rollup query: " + Describe(status);
-    }
-    if (absl::Now() >= deadline) {
-      return ::testing::AssertionFailure()
-             << "not exact after " << absl::FormatDuration(timeout) << ": "
-             << last;
-    }
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-}
-
-// Right after a restart (before anything is resent): every acknowledged
-// event is counted and nothing beyond what was sent. `sales` values are
-// positive, so their sums are bounded the same way.
-::testing::AssertionResult AcknowledgedAreCounted(Server& server,
-                                                  const Workload& w,
-                                                  const EventSet& acked,
-                                                  const EventSet& sent) {
-  const std::vector<ExpectedCell> low = ExpectedCells(w, acked);
-  const std::vector<ExpectedCell> high = ExpectedCells(w, sent);
-  std::map<int, v1::RollupRecord> got;
-  grpc::Status status = server.AllCells(got);
-  if (!status.ok()) {
-    return ::testing::AssertionFailure()
-           << "SERVING, but the rollup query answers " << Describe(status);
-  }
-  std::vector<std::string> diffs;
-  for (int cell = 0; cell < kCellCount; ++cell) {
-    auto it = got.find(cell);
-    const int64_t count = it == got.end() ? 0 : it->second.event_count();
-    const int64_t fixed =
-        it == got.end() ? 0 : ParseFixed(it->second.exact_value()).value_or(-1);
-    const bool sums = cell / (kUnitCount * kPeriodCount) == kSales;
-    if (count < low[cell].count || count > high[cell].count ||
-        (sums && (fixed < low[cell].fixed || fixed > high[cell].fixed))) {
-      diffs.push_back(absl::StrCat(
-          CellName(cell), ": ", count, " events totalling ",
-          it == got.end() ? "-" : it->second.exact_value(), "; acknowledged ",
-          low[cell].count, " (", FormatFixed(low[cell].fixed), "), sent ",
-          high[cell].count, " (", FormatFixed(high[cell].fixed), ")"));
-    }
-  }
-  if (diffs.empty()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "WRONG TOTALS SERVED right after restart: " << diffs.size()
-         << " cells outside [acknowledged, sent]:\n  " << FirstLines(diffs);
-}
-
-// Waits (bounded) until the alerts agree with the oracle's final totals:
-// a targeted cell whose total is amber or red has exactly one open alert
-// with that status and target; a green one has none or one turned green;
-// nothing else has alerts.
-::testing::AssertionResult AlertsMatch(
-    Server& server, const Workload& w, const EventSet& events,
-    absl::Duration timeout = kSettleTimeout) {
-  const std::vector<ExpectedCell> cells = ExpectedCells(w, events);
-  std::map<std::string, std::pair<int, double>>
-      targeted;  // name -> cell, target
-  for (const Target& t : w.targets) {
-    const int cell = CellIndex(t.kpi, t.unit, t.month);
-    targeted[CellName(cell)] = {cell, t.value};
-  }
-  const absl::Time deadline = absl::Now() + timeout;
-  std::string last;
-  while (true) {
-    v1::ListAlertsResponse response;
-    grpc::Status status = server.ListAlerts(response);
-    std::vector<std::string> diffs;
-    if (status.ok()) {
-      std::map<std::string, const v1::Alert*> by_cell;
-      for (const v1::Alert& a : response.alerts()) {
-        const std::string name =
-            absl::StrCat(a.key().kpi_id(), "/", a.key().unit_id(), "/",
-                         a.key().period().label());
-        auto t = targeted.find(name);
-        if (t == targeted.end() || cells[t->second.first].count == 0) {
-          diffs.push_back(
-              absl::StrCat("unexpected alert ", a.ShortDebugString()));
-          continue;
-        }
-        if (by_cell.count(name) || a.generation() != 1 ||
-            a.state() != v1::ALERT_STATE_OPEN ||
-            a.target() != t->second.second) {
-          diffs.push_back(
-              absl::StrCat("alert not as expected (one open alert, "
-                           "generation 1, target ",
-                           t->second.second, "): ", a.ShortDebugString()));
-        }
-        by_cell[name] = &a;
-      }
-      for (const auto& [name, cell_target] : targeted) {
-        const ExpectedCell& c = cells[cell_target.first];
-        if (c.count == 0) continue;
-        const std::optional<v1::KpiStatus> want =
-            ExpectedStatus(c.fixed, cell_target.second);
-        if (!want) continue;  // Within rounding of a band's edge.
-        auto it = by_cell.find(name);
-        const bool warning = *want != v1::KPI_STATUS_GREEN;
-        if (warning && it == by_cell.end()) {
-          diffs.push_back(absl::StrCat(name, ": total ", FormatFixed(c.fixed),
-                                       " against ", cell_target.second, " is ",
-                                       v1::KpiStatus_Name(*want),
-                                       ", but there is no alert"));
-        } else if (it != by_cell.end() && it->second->status() != *want) {
-          diffs.push_back(absl::StrCat(
-              name, ": total ", FormatFixed(c.fixed), " against ",
-              cell_target.second, " is ", v1::KpiStatus_Name(*want),
-              ", alert says ", it->second->ShortDebugString()));
-        }
-      }
-      if (diffs.empty()) return ::testing::AssertionSuccess();
-      last =
-          absl::StrCat(diffs.size(), " alerts differ:\n  ", FirstLines(diffs));
-    } else {
-      last = "alerts query: " + Describe(status);
-    }
-    if (absl::Now() >= deadline) {
-      return ::testing::AssertionFailure()
-             << "alerts not consistent with the totals after "
-             << absl::FormatDuration(timeout) << ": " << last;
-    }
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-}
-
-// "12 alerts: 5 red, 4 amber, 3 green", for the journal: the alert checks
-// are not vacuous.
-std::string AlertSummary(Server& server) {
-  v1::ListAlertsResponse response;
-  grpc::Status status = server.ListAlerts(response);
-  if (!status.ok()) return "alerts query: " + Describe(status);
-  std::map<int, int> by_status;
-  for (const v1::Alert& a : response.alerts()) ++by_status[a.status()];
-  return absl::StrCat(response.alerts_size(),
-                      " alerts: ", by_status[v1::KPI_STATUS_RED], " red, ",
-                      by_status[v1::KPI_STATUS_AMBER], " amber, ",
-                      by_status[v1::KPI_STATUS_GREEN], " green");
-}
 
 // While the server refuses to serve, whatever a query does answer must not
 // be a wrong number: a rollup query answers a refusal, or totals exactly
@@ -987,7 +253,7 @@ std::string AlertSummary(Server& server) {
     return ::testing::AssertionFailure() << "health says SERVING";
   }
   std::map<int, v1::RollupRecord> got;
-  grpc::Status status = server.AllCells(got);
+  grpc::Status status = server.client().AllCells(got);
   if (!status.ok()) {
     if (status.error_message().empty()) {
       return ::testing::AssertionFailure()
@@ -1144,13 +410,13 @@ class CrashAndDamageTest : public ::testing::Test {
   // Starts `server` on a fresh directory and applies the definitions.
   void StartFresh(Server& server, const Workload& w) {
     ASSERT_TRUE(server.StartServing()) << server.Logs();
-    grpc::Status applied = server.ApplyDefinitions(Definitions(w));
+    grpc::Status applied = server.client().ApplyDefinitions(Definitions(w));
     ASSERT_TRUE(applied.ok()) << Describe(applied);
   }
 
   // Feeds up to batch `until` and requires every batch acknowledged.
   void FeedAll(Server& server, Feeder& feeder, size_t until) {
-    feeder.Feed(server, until);
+    feeder.Feed(server.client(), until);
     ASSERT_TRUE(feeder.rejections().empty()) << FirstLines(feeder.rejections());
     ASSERT_TRUE(feeder.all_sent_acked()) << feeder.Summary();
     ASSERT_GE(feeder.next(), until) << feeder.Summary();
@@ -1197,20 +463,20 @@ TEST_F(CrashAndDamageTest,
       ASSERT_EQ(outcome.kind, StartOutcome::kServing)
           << KindName(outcome.kind) << ": " << outcome.detail;
       ASSERT_TRUE(
-          AcknowledgedAreCounted(server, w, feeder.Acked(), feeder.Sent()));
+          AcknowledgedAreCounted(server.client(), w, feeder.Acked(), feeder.Sent()));
     }
     // Resend what is uncertain; then the totals are exact.
-    feeder.Feed(server, feeder.next());
+    feeder.Feed(server.client(), feeder.next());
     ASSERT_TRUE(feeder.rejections().empty()) << FirstLines(feeder.rejections());
     ASSERT_TRUE(feeder.all_sent_acked()) << feeder.Summary();
-    ASSERT_TRUE(ExactTotals(server, w, feeder.Sent()));
+    ASSERT_TRUE(ExactTotals(server.client(), w, feeder.Sent()));
 
     // Feed on a thread; SIGKILL after a seeded delay.
     const int delay_ms = static_cast<int>(rng().Between(10, 300));
     const uint64_t pacing_seed = rng().Next();
     std::atomic<bool> stop{false};
     std::thread feeding([&] {
-      feeder.Feed(server, w.batch_count(), {2, 10}, pacing_seed, &stop);
+      feeder.Feed(server.client(), w.batch_count(), {2, 10}, pacing_seed, &stop);
     });
     absl::SleepFor(absl::Milliseconds(delay_ms));
     server.Crash();
@@ -1223,19 +489,19 @@ TEST_F(CrashAndDamageTest,
 
   // The last start: everything is sent, acknowledged and counted once.
   ASSERT_TRUE(server.StartServing());
-  ASSERT_TRUE(AcknowledgedAreCounted(server, w, feeder.Acked(), feeder.Sent()));
+  ASSERT_TRUE(AcknowledgedAreCounted(server.client(), w, feeder.Acked(), feeder.Sent()));
   FeedAll(server, feeder, w.batch_count());
   if (HasFatalFailure()) return;
   const EventSet all(w.events.size(), 1);
-  ASSERT_TRUE(ExactTotals(server, w, all));
-  EXPECT_TRUE(AlertsMatch(server, w, all));
+  ASSERT_TRUE(ExactTotals(server.client(), w, all));
+  EXPECT_TRUE(AlertsMatch(server.client(), w, all));
   EXPECT_EQ(server.Stop(), 0);
   // And again after a clean restart.
   ASSERT_TRUE(server.StartServing());
-  EXPECT_TRUE(ExactTotals(server, w, all));
-  EXPECT_TRUE(AlertsMatch(server, w, all));
+  EXPECT_TRUE(ExactTotals(server.client(), w, all));
+  EXPECT_TRUE(AlertsMatch(server.client(), w, all));
   Note("final: exact after all kills and after a clean restart; " +
-       AlertSummary(server));
+       AlertSummary(server.client()));
   EXPECT_EQ(server.Stop(), 0);
 }
 
@@ -1266,13 +532,13 @@ TEST_P(DerivedStoreDamageTest, DamagedStoreIsRebuiltToExactTotals) {
   if (HasFatalFailure()) return;
   FeedAll(server, feeder, chunk_end(0));
   if (HasFatalFailure()) return;
-  ASSERT_TRUE(ExactTotals(server, w, feeder.Sent()));
+  ASSERT_TRUE(ExactTotals(server.client(), w, feeder.Sent()));
   // A clean restart turns the first writes into table files.
   ASSERT_EQ(server.Stop(), 0);
   ASSERT_TRUE(server.StartServing());
   FeedAll(server, feeder, chunk_end(1));
   if (HasFatalFailure()) return;
-  ASSERT_TRUE(ExactTotals(server, w, feeder.Sent()));
+  ASSERT_TRUE(ExactTotals(server.client(), w, feeder.Sent()));
 
   for (size_t round = 0; round < kinds.size(); ++round) {
     const DamageKind kind = kinds[round];
@@ -1309,8 +575,8 @@ TEST_P(DerivedStoreDamageTest, DamagedStoreIsRebuiltToExactTotals) {
     // failure here, a loud one at least.
     ASSERT_EQ(outcome.kind, StartOutcome::kServing)
         << KindName(outcome.kind) << ": " << outcome.detail;
-    ASSERT_TRUE(ExactTotals(server, w, feeder.Sent()));
-    EXPECT_TRUE(AlertsMatch(server, w, feeder.Sent()));
+    ASSERT_TRUE(ExactTotals(server.client(), w, feeder.Sent()));
+    EXPECT_TRUE(AlertsMatch(server.client(), w, feeder.Sent()));
     if (store == "ingest") {
       // The index may have lost ids: a resend of acknowledged events is
       // still counted once.
@@ -1318,11 +584,11 @@ TEST_P(DerivedStoreDamageTest, DamagedStoreIsRebuiltToExactTotals) {
       const auto [b, e] = w.batches[1 + rng().Below(feeder.next() - 1)];
       for (size_t i = b; i < e; ++i) *again.add_events() = ToProto(w.events[i]);
       v1::IngestResponse response;
-      grpc::Status resent = server.Ingest(again, response);
+      grpc::Status resent = server.client().Ingest(again, response);
       ASSERT_TRUE(resent.ok()) << Describe(resent);
       Note(absl::StrCat("  resent events ", b, "..", e - 1, ": ",
                         response.accepted(), " appended again"));
-      ASSERT_TRUE(ExactTotals(server, w, feeder.Sent()));
+      ASSERT_TRUE(ExactTotals(server.client(), w, feeder.Sent()));
       if (round + 1 == kinds.size()) {
         // Last round (nothing is resent after it): another payload under
         // an acknowledged id. Refused, or appended and ignored by rollup
@@ -1334,7 +600,7 @@ TEST_P(DerivedStoreDamageTest, DamagedStoreIsRebuiltToExactTotals) {
         *conflict.add_events() = ToProto(w.events[other]);
         conflict.mutable_events(0)->set_value(w.events[other].fixed / 10'000.0 +
                                               1);
-        grpc::Status answer = server.Ingest(conflict, response);
+        grpc::Status answer = server.client().Ingest(conflict, response);
         Note(absl::StrCat(
             "  another payload under acknowledged id ", w.events[other].id,
             ": ",
@@ -1344,16 +610,16 @@ TEST_P(DerivedStoreDamageTest, DamagedStoreIsRebuiltToExactTotals) {
         EXPECT_TRUE(answer.ok() ||
                     answer.error_code() == grpc::StatusCode::ALREADY_EXISTS)
             << Describe(answer);
-        ASSERT_TRUE(ExactTotals(server, w, feeder.Sent()));
+        ASSERT_TRUE(ExactTotals(server.client(), w, feeder.Sent()));
       }
     }
     // And it keeps counting.
     FeedAll(server, feeder, chunk_end(round + 2));
     if (HasFatalFailure()) return;
-    ASSERT_TRUE(ExactTotals(server, w, feeder.Sent()));
-    EXPECT_TRUE(AlertsMatch(server, w, feeder.Sent()));
+    ASSERT_TRUE(ExactTotals(server.client(), w, feeder.Sent()));
+    EXPECT_TRUE(AlertsMatch(server.client(), w, feeder.Sent()));
   }
-  Note("final: " + AlertSummary(server));
+  Note("final: " + AlertSummary(server.client()));
   EXPECT_EQ(server.Stop(), 0);
 }
 
@@ -1381,7 +647,7 @@ TEST_F(CrashAndDamageTest, DamagedLogRefusesToOpenOrServesExactTotals) {
   ASSERT_TRUE(origin.StartServing());
   FeedAll(origin, feeder, second);
   if (HasFatalFailure()) return;
-  ASSERT_TRUE(ExactTotals(origin, w, feeder.Sent()));
+  ASSERT_TRUE(ExactTotals(origin.client(), w, feeder.Sent()));
   ASSERT_EQ(origin.Stop(), 0);
   const EventSet acked = feeder.Acked();
 
@@ -1427,13 +693,13 @@ TEST_F(CrashAndDamageTest, DamagedLogRefusesToOpenOrServesExactTotals) {
         break;
       case StartOutcome::kServing: {
         EXPECT_FALSE(attempt.refusal_only) << "the log should not have opened";
-        EXPECT_TRUE(ExactTotals(server, w, acked));
-        EXPECT_TRUE(AlertsMatch(server, w, acked));
+        EXPECT_TRUE(ExactTotals(server.client(), w, acked));
+        EXPECT_TRUE(AlertsMatch(server.client(), w, acked));
         // The log it opened keeps counting exactly.
         Feeder more = feeder;
-        more.Feed(server, w.batch_count());
+        more.Feed(server.client(), w.batch_count());
         EXPECT_TRUE(more.all_sent_acked()) << more.Summary();
-        EXPECT_TRUE(ExactTotals(server, w, more.Sent()));
+        EXPECT_TRUE(ExactTotals(server.client(), w, more.Sent()));
         EXPECT_EQ(server.Stop(), 0);
         break;
       }
@@ -1457,7 +723,7 @@ TEST_F(CrashAndDamageTest, DamagedLogRefusesToOpenOrServesExactTotals) {
     if (HasFatalFailure()) return;
     FeedAll(server, tail_feeder, w.batch_count() / 2);
     if (HasFatalFailure()) return;
-    ASSERT_TRUE(ExactTotals(server, w, tail_feeder.Sent()));
+    ASSERT_TRUE(ExactTotals(server.client(), w, tail_feeder.Sent()));
     server.Crash();
     std::vector<fs::path> wals;
     for (const fs::path& f : DamageableFiles(server.data() / "log", false)) {
@@ -1501,7 +767,7 @@ TEST_F(CrashAndDamageTest, DamagedLogRefusesToOpenOrServesExactTotals) {
       case StartOutcome::kServing:
         // SERVING means caught up with the log as it was at the start:
         // every acknowledged event must be there at once.
-        EXPECT_TRUE(AcknowledgedAreCounted(server, w, tail_feeder.Acked(),
+        EXPECT_TRUE(AcknowledgedAreCounted(server.client(), w, tail_feeder.Acked(),
                                            tail_feeder.Sent()))
             << "SERVING after losing acknowledged events";
         server.Stop();
@@ -1529,7 +795,7 @@ TEST_F(CrashAndDamageTest, OlderLogRestoredUnderNewerStateRefusesToServe) {
   if (HasFatalFailure()) return;
   FeedAll(server, feeder, a_end);
   if (HasFatalFailure()) return;
-  ASSERT_TRUE(ExactTotals(server, w, feeder.Sent()));
+  ASSERT_TRUE(ExactTotals(server.client(), w, feeder.Sent()));
   ASSERT_EQ(server.Stop(), 0);
   const fs::path old_log = server.dir() / "log-copy";
   fs::copy(server.data() / "log", old_log, fs::copy_options::recursive);
@@ -1538,8 +804,8 @@ TEST_F(CrashAndDamageTest, OlderLogRestoredUnderNewerStateRefusesToServe) {
   ASSERT_TRUE(server.StartServing());
   FeedAll(server, feeder, b_end);
   if (HasFatalFailure()) return;
-  ASSERT_TRUE(ExactTotals(server, w, feeder.Sent()));
-  ASSERT_TRUE(AlertsMatch(server, w, feeder.Sent()));
+  ASSERT_TRUE(ExactTotals(server.client(), w, feeder.Sent()));
+  ASSERT_TRUE(AlertsMatch(server.client(), w, feeder.Sent()));
   ASSERT_EQ(server.Stop(), 0);
 
   fs::remove_all(server.data() / "log");
@@ -1560,7 +826,7 @@ TEST_F(CrashAndDamageTest, OlderLogRestoredUnderNewerStateRefusesToServe) {
     }
     EXPECT_EQ(outcome.kind, StartOutcome::kRefusingToServe) << outcome.detail;
     if (outcome.kind == StartOutcome::kServing) {
-      EXPECT_TRUE(ExactTotals(server, w, feeder.Acked(), absl::Seconds(2)))
+      EXPECT_TRUE(ExactTotals(server.client(), w, feeder.Acked(), absl::Seconds(2)))
           << "SERVING on a log that lost acknowledged records";
       return;
     }
@@ -1581,7 +847,7 @@ TEST_F(CrashAndDamageTest, OlderLogRestoredUnderNewerStateRefusesToServe) {
   expect_refusal("first start on the restored log");
   if (HasFatalFailure()) return;
   v1::RollupRecord record;
-  grpc::Status status = server.GetRollup(KeyOf(kSales, 0, kMonths + 2), record);
+  grpc::Status status = server.client().GetRollup(KeyOf(kSales, 0, kMonths + 2), record);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DATA_LOSS)
       << Describe(status);
   EXPECT_TRUE(absl::StrContains(status.error_message(), "log ends at"))
@@ -1591,7 +857,7 @@ TEST_F(CrashAndDamageTest, OlderLogRestoredUnderNewerStateRefusesToServe) {
   // The feed does not look at health: it sends the rest of its events,
   // more batches than the log lost, so that every partition grows past
   // the position the state holds for it.
-  feeder.Feed(server, w.batch_count());
+  feeder.Feed(server.client(), w.batch_count());
   Note(absl::StrCat("a feed kept sending while refused: ", feeder.Summary(),
                     feeder.rejections().empty()
                         ? ""
@@ -1620,17 +886,17 @@ TEST_F(CrashAndDamageTest, RestartAfterAQuietSpellAcceptsNewEvents) {
   if (HasFatalFailure()) return;
   FeedAll(server, feeder, w.batch_count() / 2);
   if (HasFatalFailure()) return;
-  ASSERT_TRUE(ExactTotals(server, w, feeder.Sent()));
+  ASSERT_TRUE(ExactTotals(server.client(), w, feeder.Sent()));
   const absl::Time last_append = absl::Now();
   ASSERT_EQ(server.Stop(), 0);
   // Not an assertion: the condition under test is the age of the log.
   absl::SleepFor(last_append + kQuiet - absl::Now());
   ASSERT_TRUE(server.StartServing());
-  feeder.Feed(server, w.batch_count());  // Retries back-pressure for 5 s.
+  feeder.Feed(server.client(), w.batch_count());  // Retries back-pressure for 5 s.
   Note(absl::StrCat("restarted ", absl::FormatDuration(kQuiet),
                     " after the last append; then fed: ", feeder.Summary()));
   EXPECT_TRUE(feeder.all_sent_acked()) << feeder.Summary();
-  EXPECT_TRUE(ExactTotals(server, w, feeder.Acked()));
+  EXPECT_TRUE(ExactTotals(server.client(), w, feeder.Acked()));
   EXPECT_EQ(server.Stop(), 0);
 }
 

@@ -1,6 +1,7 @@
 #include "tests/harness/child_process.h"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,8 +31,11 @@ absl::Status ChildProcess::Start(const std::string& log_path) {
   if (pid == 0) {
     dup2(log_fd, STDOUT_FILENO);
     dup2(log_fd, STDERR_FILENO);
-    // Dies with the test, whatever happens to it.
+    // Dies with the test, whatever happens to it (a ctest timeout kills the
+    // test with SIGKILL). The signal comes when the thread that started
+    // the child ends: start children from the test's main thread.
     setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     execv(binary_.c_str(), argv.data());
     _exit(127);
   }

@@ -52,14 +52,28 @@ absl::Status KafkaMockCluster::CreateTopic(const std::string& topic,
 }
 
 void KafkaMockCluster::SetAllBrokersUp(bool up) {
-  // Mock broker ids count from 1.
-  for (int id = 1; id <= brokers_; ++id) {
-    if (up) {
-      rd_kafka_mock_broker_set_up(cluster_, id);
-    } else {
-      rd_kafka_mock_broker_set_down(cluster_, id);
-    }
+  for (int id = 1; id <= brokers_; ++id) SetBrokerUp(id, up);
+}
+
+void KafkaMockCluster::SetBrokerUp(int broker_id, bool up) {
+  if (up) {
+    rd_kafka_mock_broker_set_up(cluster_, broker_id);
+  } else {
+    rd_kafka_mock_broker_set_down(cluster_, broker_id);
   }
+}
+
+absl::Status KafkaMockCluster::SetPartitionLeader(const std::string& topic,
+                                                  int partition,
+                                                  int broker_id) {
+  rd_kafka_resp_err_t err = rd_kafka_mock_partition_set_leader(
+      cluster_, topic.c_str(), partition, broker_id);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("leader of ", topic, "/", partition, " to broker ",
+                     broker_id, ": ", rd_kafka_err2str(err)));
+  }
+  return absl::OkStatus();
 }
 
 void KafkaMockCluster::FailNextProduceRequests(int count) {

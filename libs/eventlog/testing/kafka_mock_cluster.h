@@ -28,6 +28,14 @@ class KafkaMockCluster {
 
   // Takes every broker down (connections refused) or brings them back.
   void SetAllBrokersUp(bool up);
+  // The same for one broker (ids count from 1). Its partitions keep their
+  // records and their leader: clients wait for it to come back.
+  void SetBrokerUp(int broker_id, bool up);
+  // Moves a partition's leadership, as a controller would after a failure
+  // or a preferred-leader election.
+  absl::Status SetPartitionLeader(const std::string& topic, int partition,
+                                  int broker_id);
+  int broker_count() const { return brokers_; }
 
   // Fails the next `count` Produce requests with a retriable error.
   void FailNextProduceRequests(int count);

@@ -34,6 +34,11 @@ class Backend {
   // False for a backend without a broker: the embedded log writes locally,
   // once, and never retries by itself.
   virtual bool FailNextProduceRequests(int count) { return false; }
+  // Moves a partition's leadership to another broker; false for a backend
+  // without brokers.
+  virtual bool MoveLeader(const std::string& topic, int32_t partition) {
+    return false;
+  }
 };
 
 class EmbeddedBackend : public Backend {
@@ -79,9 +84,15 @@ class KafkaBackend : public Backend {
     cluster_->FailNextProduceRequests(count);
     return true;
   }
+  bool MoveLeader(const std::string& topic, int32_t partition) override {
+    leader_ = leader_ % 3 + 1;
+    EXPECT_OK(cluster_->SetPartitionLeader(topic, partition, leader_));
+    return true;
+  }
 
  private:
   std::unique_ptr<KafkaMockCluster> cluster_;
+  int leader_ = 1;
 };
 
 using BackendFactory = std::function<std::unique_ptr<Backend>()>;
@@ -219,6 +230,25 @@ TEST_P(EventLogConformanceTest, ReadsFromAGivenOffset) {
   EXPECT_EQ(read[0].offset, 7);
   EXPECT_EQ(read[0].value, "7");
   EXPECT_EQ(read[2].value, "9");
+}
+
+// A partition whose leader moved (a broker failed, an election) is still
+// appended to, read, and asked for its offsets: nothing keeps asking the
+// broker that led it.
+TEST_P(EventLogConformanceTest, APartitionWhoseLeaderMovedStillAnswers) {
+  ASSERT_OK(log_->Append("single", {AppendRecord{"k", "before"}}));
+  EXPECT_EQ(*log_->EndOffset({"single", 0}), 1);
+  for (int move = 0; move < 3; ++move) {
+    if (!backend_->MoveLeader("single", 0)) break;
+    absl::StatusOr<int64_t> end = log_->EndOffset({"single", 0});
+    ASSERT_OK(end);
+    EXPECT_EQ(*end, 1 + move);
+    ASSERT_OK(log_->Append("single", {AppendRecord{"k", absl::StrCat(move)}}));
+  }
+  auto consumer = Consumer("g");
+  ASSERT_OK(consumer->Assign({{{"single", 0}, 0}}));
+  const size_t expected = static_cast<size_t>(*log_->EndOffset({"single", 0}));
+  EXPECT_EQ(ReadN(*consumer, expected).size(), expected);
 }
 
 TEST_P(EventLogConformanceTest, EmptyPollReturnsNothing) {
@@ -532,6 +562,26 @@ TEST_P(EventLogConformanceTest, AMemberThatRefusesItsPartitionsLeavesTheGroup) {
   ASSERT_OK(b.consumer().Subscribe({"events"}, b));
   EXPECT_TRUE(PollUntil({&a, &b}, [&] { return b.owned().size() == 4; }))
       << "b owns " << b.owned().size() << ": a is still a member";
+}
+
+TEST_P(EventLogConformanceTest, ARefusingMemberHandsOverWhatItHeldBefore) {
+  GroupMember a(Consumer("refusing-later"), &hand_over_);
+  ASSERT_OK(a.consumer().Subscribe({"events"}, a));
+  ASSERT_TRUE(PollUntil({&a}, [&] { return a.owned().size() == 4; }));
+  {
+    GroupMember b(Consumer("refusing-later"), &hand_over_);
+    ASSERT_OK(b.consumer().Subscribe({"events"}, b));
+    ASSERT_TRUE(PollUntil({&a, &b}, [&] { return b.owned().size() == 2; }));
+  }
+  // b left: its partitions come back to a, which cannot take them now.
+  a.Refuse(absl::UnavailableError("restore failed"));
+  absl::Status failed;
+  const absl::Time deadline = absl::Now() + absl::Minutes(1);
+  while (failed.ok() && absl::Now() < deadline) failed = a.Poll();
+  EXPECT_THAT(failed, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_TRUE(a.owned().empty())
+      << "a left the group still holding " << a.owned().size()
+      << " partitions it was never told to hand over";
 }
 
 TEST_P(EventLogConformanceTest, AssignAndSubscribeDoNotMix) {

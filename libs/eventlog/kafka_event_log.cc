@@ -282,11 +282,16 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
     }
   }
 
-  // Unsubscribing revokes the rest through rebalance_cb.
+  // Hands over what the member still reads, then leaves the group (the
+  // revocation librdkafka serves later no longer reaches the listener).
   absl::Status LeaveAfterRefusal() {
     absl::Status refused = refused_;
-    consumer_->unsubscribe();
+    std::vector<RdKafka::TopicPartition*> owned;
+    consumer_->assignment(owned);
+    GiveUpPartitions(ToTopicPartitions(owned));
+    RdKafka::TopicPartition::destroy(owned);
     listener_ = nullptr;
+    consumer_->unsubscribe();
     refused_ = absl::OkStatus();
     refused_partitions_.clear();
     if (polled_ != nullptr) polled_->clear();
@@ -481,15 +486,32 @@ class KafkaEventLog final : public EventLog {
   }
 
  private:
-  // The partition's (low, high) watermarks.
+  // The partition's (low, high) watermarks. This handle follows no topic,
+  // so nothing refreshes its idea of who leads a partition: when the leader
+  // moved, it asks for fresh metadata and tries again.
   absl::StatusOr<std::pair<int64_t, int64_t>> Watermarks(
       const TopicPartition& tp) {
     int64_t low = 0, high = 0;
-    RETURN_IF_ERROR(
-        FromKafka(metadata_->query_watermark_offsets(tp.topic, tp.partition,
-                                                     &low, &high, timeout_ms_),
-                  absl::StrCat("watermarks of ", tp.topic, "/", tp.partition)));
+    RdKafka::ErrorCode err = metadata_->query_watermark_offsets(
+        tp.topic, tp.partition, &low, &high, timeout_ms_);
+    if (IsStaleLeader(err)) {
+      RdKafka::Metadata* raw = nullptr;
+      if (metadata_->metadata(true, nullptr, &raw, timeout_ms_) ==
+          RdKafka::ERR_NO_ERROR) {
+        delete raw;
+      }
+      err = metadata_->query_watermark_offsets(tp.topic, tp.partition, &low,
+                                               &high, timeout_ms_);
+    }
+    RETURN_IF_ERROR(FromKafka(
+        err, absl::StrCat("watermarks of ", tp.topic, "/", tp.partition)));
     return std::make_pair(low, high);
+  }
+
+  static bool IsStaleLeader(RdKafka::ErrorCode err) {
+    return err == RdKafka::ERR_NOT_LEADER_FOR_PARTITION ||
+           err == RdKafka::ERR_LEADER_NOT_AVAILABLE ||
+           err == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART;
   }
 
   const KafkaEventLogOptions options_;

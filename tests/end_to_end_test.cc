@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -33,6 +34,7 @@
 #include "strata/v1/query_service.grpc.pb.h"
 #include "strata/v1/rollup_stream_service.grpc.pb.h"
 #include "strata/v1/scorecard_service.grpc.pb.h"
+#include "strata/v1/status_service.grpc.pb.h"
 #include "tests/harness/alertmanager_process.h"
 #include "tests/harness/child_process.h"
 
@@ -406,6 +408,33 @@ class EndToEndTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<v1::RollupQueryService::Stub> query_;
   std::unique_ptr<v1::AlertService::Stub> alerts_;
 };
+
+// Operators see how far each consumer of the log trails it (its lag).
+TEST_P(EndToEndTest, StatusShowsHowFarRollupAndAlertsTrailTheLog) {
+  ASSERT_TRUE(Ingest({Event("s1", "sales", "west-1", 2, 40)}).ok());
+  WaitForCount(Key("sales", "ent", v1::PERIOD_KIND_YEAR, "2026"), 1);
+  for (auto [port, module] : {std::make_pair(endpoints_.rollup, "rollup"),
+                              std::make_pair(endpoints_.alerts, "alerts")}) {
+    auto stub = v1::StatusService::NewStub(Channel(port));
+    std::optional<int64_t> behind;
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline && behind != 0) {
+      grpc::ClientContext context;
+      v1::ServerStatus status;
+      ASSERT_TRUE(
+          stub->GetStatus(&context, v1::GetStatusRequest(), &status).ok());
+      for (const v1::ModuleStatus& m : status.modules()) {
+        auto gauge = m.gauges().find("records_behind");
+        if (m.module() == module && gauge != m.gauges().end()) {
+          behind = gauge->second;
+        }
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    EXPECT_EQ(behind, std::optional<int64_t>(0))
+        << module << " reports no records_behind, or never catches up";
+  }
+}
 
 TEST_P(EndToEndTest, RollsUpTeamsToBusinessUnitsToEnterpriseAndAlerts) {
   AlertTail east_alerts(*alerts_, "east");

@@ -122,6 +122,12 @@ class LogConsumer {
   virtual absl::StatusOr<std::vector<LogRecord>> Poll(
       size_t max_records, absl::Duration timeout) = 0;
 
+  // How many records of the partitions it reads lie past what Poll has
+  // returned (its lag), from what the consumer last heard of their ends:
+  // no round trip to a broker, so it may be asked after every poll. A
+  // partition whose end or position is not known yet counts as caught up.
+  virtual int64_t RecordsBehind() = 0;
+
   // Durably stores the group's positions.
   virtual absl::Status Commit(const std::vector<Position>& positions) = 0;
 

@@ -251,6 +251,27 @@ TEST_P(EventLogConformanceTest, APartitionWhoseLeaderMovedStillAnswers) {
   EXPECT_EQ(ReadN(*consumer, expected).size(), expected);
 }
 
+TEST_P(EventLogConformanceTest, RecordsBehindIsWhatPollHasNotReturned) {
+  std::vector<AppendRecord> records;
+  for (int i = 0; i < 10; ++i) records.push_back({"k", absl::StrCat(i)});
+  ASSERT_OK(log_->Append("single", records));
+  auto consumer = Consumer("g");
+  ASSERT_OK(consumer->Assign({{{"single", 0}, 2}}));
+  ASSERT_EQ(ReadN(*consumer, 3).size(), 3u);
+  EXPECT_EQ(consumer->RecordsBehind(), 5);
+  ASSERT_EQ(ReadN(*consumer, 5).size(), 5u);
+  EXPECT_EQ(consumer->RecordsBehind(), 0);
+  ASSERT_OK(log_->Append("single", records));
+  // The end is learnt from the next fetch (Kafka) or at once (embedded).
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  int64_t behind = 0;
+  while ((behind = consumer->RecordsBehind()) == 0 && absl::Now() < deadline) {
+    ASSERT_OK(consumer->Poll(1, absl::Milliseconds(50)).status());
+  }
+  EXPECT_GT(behind, 0);
+  EXPECT_LE(behind, 10);
+}
+
 TEST_P(EventLogConformanceTest, EmptyPollReturnsNothing) {
   auto consumer = Consumer("g");
   ASSERT_OK(consumer->Assign({{{"single", 0}, 0}}));

@@ -134,7 +134,14 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
     }
     absl::Status status = FromKafka(consumer_->assign(tps), "assign");
     RdKafka::TopicPartition::destroy(tps);
-    if (status.ok()) assigned_by_hand_ = true;
+    if (status.ok()) {
+      assigned_by_hand_ = true;
+      start_.clear();
+      for (const Position& p : positions) {
+        start_[{p.topic_partition.topic, p.topic_partition.partition}] =
+            p.offset;
+      }
+    }
     return status;
   }
 
@@ -201,6 +208,31 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
     }
   }
 
+  int64_t RecordsBehind() override {
+    std::vector<RdKafka::TopicPartition*> owned;
+    if (consumer_->assignment(owned) != RdKafka::ERR_NO_ERROR) return 0;
+    consumer_->position(owned);  // Local: what consume() has returned.
+    int64_t behind = 0;
+    for (const RdKafka::TopicPartition* tp : owned) {
+      int64_t position = tp->offset();
+      if (position < 0) {  // Nothing consumed yet: where reading starts.
+        auto it = start_.find({tp->topic(), tp->partition()});
+        if (it == start_.end()) continue;
+        position = it->second;
+      }
+      int64_t low = 0, high = 0;
+      // Cached from fetch responses: no request to a broker.
+      if (consumer_->get_watermark_offsets(tp->topic(), tp->partition(), &low,
+                                           &high) != RdKafka::ERR_NO_ERROR ||
+          high < 0) {
+        continue;
+      }
+      behind += std::max<int64_t>(high - position, 0);
+    }
+    RdKafka::TopicPartition::destroy(owned);
+    return behind;
+  }
+
   absl::Status Commit(const std::vector<Position>& positions) override {
     std::vector<RdKafka::TopicPartition*> tps;
     for (const Position& p : positions) {
@@ -250,6 +282,7 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
             p.topic_partition.partition == tp->partition() &&
             p.offset != kNoOffset) {
           tp->set_offset(p.offset);
+          start_[{tp->topic(), tp->partition()}] = p.offset;
         }
       }
     }
@@ -314,6 +347,9 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
   // What the listener refused, until Poll leaves the group for it.
   absl::Status refused_;
   std::vector<TopicPartition> refused_partitions_;
+  // Where reading each partition started, when known: the position of a
+  // partition nothing was consumed from yet.
+  std::map<std::pair<std::string, int32_t>, int64_t> start_;
   // The records the running Poll has read so far; null outside Poll.
   std::vector<LogRecord>* polled_ = nullptr;
 };

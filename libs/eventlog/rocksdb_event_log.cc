@@ -141,6 +141,18 @@ class RocksDbConsumer final : public LogConsumer {
     }
   }
 
+  int64_t RecordsBehind() override {
+    std::lock_guard<std::mutex> lock(log_->mu);
+    int64_t behind = 0;
+    for (const Position& p : assignment_) {
+      auto it = log_->end_offset.find(p.topic_partition);
+      if (it != log_->end_offset.end() && it->second > p.offset) {
+        behind += it->second - p.offset;
+      }
+    }
+    return behind;
+  }
+
   absl::Status Commit(const std::vector<Position>& positions) override {
     rocksdb::WriteBatch batch;
     for (const Position& p : positions) {

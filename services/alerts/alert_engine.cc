@@ -334,6 +334,8 @@ void AlertEngine::Run() {
     if (records.ok() && records->empty()) {
       records = consumer_->Poll(options_.poll_batch, options_.poll_timeout);
     }
+    records_behind_ =
+        consumer_->RecordsBehind() + actions_consumer_->RecordsBehind();
     absl::Status status = records.status();
     if (records.ok() && !records->empty()) {
       status = Apply(*records);

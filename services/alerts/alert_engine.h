@@ -101,6 +101,10 @@ class AlertEngine {
     return {progress->replayed(), progress->total()};
   }
 
+  // Records of the changelog and the actions not read yet (the lag), as of
+  // the last poll.
+  int64_t RecordsBehind() const { return records_behind_.load(); }
+
   // The engine's time: what actions are stamped with.
   absl::Time Now() const { return options_.clock->Now(); }
   // Through when everything due by the clock (less settle_time) was judged
@@ -328,6 +332,7 @@ class AlertEngine {
 
   std::atomic<int64_t> judged_through_nanos_{
       std::numeric_limits<int64_t>::min()};
+  std::atomic<int64_t> records_behind_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -51,7 +51,8 @@ void AlertsModule::Stop() {
 std::map<std::string, int64_t> AlertsModule::Gauges() {
   std::map<std::string, int64_t> gauges = {
       {"replayed_records", engine_.ReplayCounts().first},
-      {"records_to_replay", engine_.ReplayCounts().second}};
+      {"records_to_replay", engine_.ReplayCounts().second},
+      {"records_behind", engine_.RecordsBehind()}};
   if (pusher_) {
     const AlertmanagerStats stats = pusher_->stats();
     gauges["alertmanager_firing"] = stats.firing;

@@ -163,6 +163,7 @@ void RollupEngine::Run() {
             : std::clamp(options_.flush_interval - (clock.Now() - last_flush),
                          absl::Milliseconds(5), absl::Milliseconds(50));
     auto records = consumer_->Poll(options_.poll_batch, wait);
+    stats_.records_behind = consumer_->RecordsBehind();
     if (!records.ok()) {
       if (!IsTransient(records.status())) {
         Halt(records.status());

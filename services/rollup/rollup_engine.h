@@ -85,6 +85,8 @@ struct RollupStats {
   std::atomic<int64_t> decisions_ignored{0};  // On events not pending.
   std::atomic<int64_t> flushes{0};
   std::atomic<int64_t> restarts{0};  // Resumed from the committed state.
+  // Records of the log not read yet (the lag), as of the last poll.
+  std::atomic<int64_t> records_behind{0};
 };
 
 class RollupEngine {

@@ -5,6 +5,7 @@
 #include <map>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "libs/aggregation/fixed_point.h"
@@ -422,6 +423,25 @@ TEST_F(RollupEngineTest, ACorruptLogRecordStopsTheEngineLoudlyNotSilently) {
 }
 
 // A failure that passes is UNAVAILABLE while it lasts, then OK again.
+TEST_F(RollupEngineTest, RecordsBehindShowsTheLagAndFallsBackToZero) {
+  faulty_log_->FailPolls(
+      eventlog::FaultInjectingEventLog::Fault::UntilCleared());
+  // A poll already waiting when the fault came would still read a record.
+  ASSERT_TRUE(WaitUntil([&] {
+    return absl::StrContains(engine_->Health().message(), "reading the log");
+  }));
+  for (int i = 0; i < 5; ++i) {
+    AppendEvents(
+        {{absl::StrCat("e", i), "sales", "team-a", Utc(2026, 1, 10), 1}});
+  }
+  EXPECT_TRUE(WaitUntil([&] { return engine_->stats().records_behind == 5; }))
+      << engine_->stats().records_behind;
+  faulty_log_->ClearFaults();
+  WaitForApplied(5);
+  EXPECT_TRUE(WaitUntil([&] { return engine_->stats().records_behind == 0; }))
+      << engine_->stats().records_behind;
+}
+
 TEST_F(RollupEngineTest, APassingLogFailureIsUnavailableThenRecovers) {
   faulty_log_->FailPolls(
       eventlog::FaultInjectingEventLog::Fault::UntilCleared());

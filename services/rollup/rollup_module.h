@@ -51,6 +51,7 @@ class RollupModule final : public ServiceModule {
             {"events_held", s.events_held},
             {"decisions_ignored", s.decisions_ignored},
             {"restarts", s.restarts},
+            {"records_behind", s.records_behind},
             {"replayed_records", engine_.ReplayCounts().first},
             {"records_to_replay", engine_.ReplayCounts().second}};
   }

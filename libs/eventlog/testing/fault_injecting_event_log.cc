@@ -159,6 +159,8 @@ class FaultInjectingEventLog::Consumer final : public LogConsumer {
     return consumer_->Committed(tp);
   }
 
+  int64_t RecordsBehind() override { return consumer_->RecordsBehind(); }
+
  private:
   std::unique_ptr<LogConsumer> consumer_;
   std::shared_ptr<Faults> faults_;

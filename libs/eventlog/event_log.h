@@ -81,7 +81,8 @@ int32_t PartitionForKey(absl::string_view key, int32_t partition_count);
 // Rebalancing is cooperative: only partitions that move are revoked from
 // one member and then assigned to another, never to two at once; the rest
 // stay read without a pause. Called on the polling thread, from inside
-// LogConsumer::Poll.
+// LogConsumer::Poll, and from the consumer's destructor (Revoked, for what
+// it still reads).
 class RebalanceListener {
  public:
   virtual ~RebalanceListener() = default;
@@ -92,10 +93,16 @@ class RebalanceListener {
   // what it handed over.
   virtual void Revoked(const std::vector<TopicPartition>& partitions) = 0;
 
+  // The member was out of touch too long (Kafka's session timeout): the
+  // partitions may already be another member's, so their state must be
+  // dropped, not handed over (it could overwrite the new owner's).
+  virtual void Lost(const std::vector<TopicPartition>& partitions) = 0;
+
   // The member now reads `partitions`, each from the position returned for
   // it (offset kNoOffset: the group's committed position, else the first
-  // record kept). Returning an error leaves the group: Poll then fails
-  // with it, and the partitions go to the other members.
+  // record kept). Returning an error leaves the group: the member hands
+  // over what it read before, Poll fails with the error once, and the
+  // consumer reads nothing more until it subscribes again.
   virtual absl::StatusOr<std::vector<Position>> Assigned(
       const std::vector<TopicPartition>& partitions) = 0;
 };

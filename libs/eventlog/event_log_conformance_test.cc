@@ -412,6 +412,11 @@ class GroupMember final : public RebalanceListener {
     }
   }
 
+  void Lost(const std::vector<TopicPartition>& partitions) override {
+    for (const TopicPartition& tp : partitions) owned_.erase(tp.partition);
+    ADD_FAILURE() << "lost partitions in a test that never stalls a member";
+  }
+
   absl::StatusOr<std::vector<Position>> Assigned(
       const std::vector<TopicPartition>& partitions) override {
     if (!refusal_.ok()) return refusal_;
@@ -463,7 +468,13 @@ bool PollUntil(const std::vector<GroupMember*>& members,
                const std::function<bool()>& done) {
   const absl::Time deadline = absl::Now() + absl::Minutes(1);
   while (absl::Now() < deadline) {
-    for (GroupMember* m : members) EXPECT_OK(m->Poll());
+    std::map<int32_t, int> owners;  // Never two members at once.
+    for (GroupMember* m : members) {
+      EXPECT_OK(m->Poll());
+      for (int32_t p : m->owned()) {
+        if (++owners[p] > 1) ADD_FAILURE() << "two members own " << p;
+      }
+    }
     if (done()) return true;
   }
   return false;

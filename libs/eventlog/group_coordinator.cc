@@ -62,16 +62,18 @@ void GroupCoordinator::Released(MemberId member,
   wake_();  // Their new owners may take them now.
 }
 
-void GroupCoordinator::Taken(MemberId member,
-                             const std::vector<TopicPartition>& taken) {
+std::vector<TopicPartition> GroupCoordinator::Claim(MemberId member) {
   absl::MutexLock lock(&mu_);
+  std::vector<TopicPartition> claimed;
   auto it = members_.find(member);
-  if (it == members_.end()) return;
-  Slots& slots = groups_[it->second.group];
-  for (const TopicPartition& tp : taken) {
-    Slot& slot = slots[{tp.topic, tp.partition}];
-    if (slot.owner == -1) slot.owner = member;
+  if (it == members_.end()) return claimed;
+  for (auto& [key, slot] : groups_[it->second.group]) {
+    if (slot.target == member && slot.owner == -1) {
+      slot.owner = member;
+      claimed.push_back({key.first, key.second});
+    }
   }
+  return claimed;
 }
 
 void GroupCoordinator::Rebalance(const std::string& group) {

@@ -5,16 +5,15 @@
 // coordinator with the cooperative-sticky assignor shares them among
 // processes. Threads play the part of instances.
 //
-// Each member's polling thread asks what it must do (Moves) and reports it
-// done: first it gives up what is going elsewhere (Released), then it takes
-// what is now its own (Taken). A partition is offered to its new owner only
-// once the old one released it, so no two members ever read it at once.
+// Each member's polling thread asks what it must do (Moves): first it gives
+// up what is going elsewhere (Released), then it claims what is now its own
+// (Claim). A partition is claimable only once the old owner released it, so
+// no two members ever read it at once.
 //
 //   GroupCoordinator groups(wake_pollers);
 //   MemberId me = groups.Join("strata-rollup", partitions_of_my_topics);
-//   GroupCoordinator::Moves moves = groups.MovesFor(me);
-//   ... hand over moves.revoke; groups.Released(me, moves.revoke);
-//   ... restore moves.assign;   groups.Taken(me, moves.assign);
+//   ... hand over groups.MovesFor(me).revoke; groups.Released(me, revoked);
+//   std::vector<TopicPartition> mine = groups.Claim(me);  // then restore
 //   groups.Leave(me);
 //
 // Thread-safe.
@@ -38,7 +37,7 @@ class GroupCoordinator {
   // What a member must do before it reads on.
   struct Moves {
     std::vector<TopicPartition> revoke;  // Owned, now targeted elsewhere.
-    std::vector<TopicPartition> assign;  // Targeted here, now released.
+    std::vector<TopicPartition> assign;  // Targeted here, claimable.
     bool empty() const { return revoke.empty() && assign.empty(); }
   };
 
@@ -56,7 +55,10 @@ class GroupCoordinator {
 
   Moves MovesFor(MemberId member) const;
   void Released(MemberId member, const std::vector<TopicPartition>& released);
-  void Taken(MemberId member, const std::vector<TopicPartition>& taken);
+  // Makes the member the owner of every partition targeted at it that
+  // nobody owns, and returns them: at once, so that a rebalance in between
+  // cannot offer them to another member too.
+  std::vector<TopicPartition> Claim(MemberId member);
 
  private:
   struct Member {

@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
+#include <mutex>
+#include <random>
 #include <set>
+#include <thread>
 
 #include "gtest/gtest.h"
 
@@ -23,12 +27,11 @@ std::set<int32_t> Numbers(const std::vector<TopicPartition>& tps) {
 
 class GroupCoordinatorTest : public ::testing::Test {
  protected:
-  // Carries out a member's moves, as its polling thread would.
+  // Carries out a member's moves, as its polling thread would; returns
+  // what it claimed.
   std::set<int32_t> Settle(GroupCoordinator::MemberId member) {
-    GroupCoordinator::Moves moves = groups_.MovesFor(member);
-    groups_.Released(member, moves.revoke);
-    groups_.Taken(member, moves.assign);
-    return Numbers(moves.assign);
+    groups_.Released(member, groups_.MovesFor(member).revoke);
+    return Numbers(groups_.Claim(member));
   }
 
   std::atomic<int> wakes_{0};
@@ -108,6 +111,53 @@ TEST_F(GroupCoordinatorTest, GroupsAndTopicsAreKeptApart) {
   ASSERT_EQ(moves.assign.size(), 2u);
   EXPECT_EQ(moves.assign[0].topic, "u");
   EXPECT_TRUE(groups_.MovesFor(a).revoke.empty());
+}
+
+// Members on threads of their own join, carry out their moves and leave,
+// over and over, as consumers polling on their threads do; at no moment may
+// two of them read one partition.
+TEST(GroupCoordinatorRaceTest, NoTwoMembersEverReadOnePartition) {
+  GroupCoordinator groups([] {});
+  std::mutex mu;
+  std::map<int32_t, int> reader;  // Partition -> the thread reading it.
+  std::atomic<int> overlaps{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      for (int round = 0; round < 150; ++round) {
+        const auto me = groups.Join("g", Partitions("t", 8));
+        std::set<int32_t> reading;
+        for (int step = 0; step < 1 + static_cast<int>(rng() % 20); ++step) {
+          const std::vector<TopicPartition> revoke = groups.MovesFor(me).revoke;
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            for (const TopicPartition& tp : revoke) {
+              reader.erase(tp.partition);
+              reading.erase(tp.partition);
+            }
+          }
+          groups.Released(me, revoke);
+          const std::vector<TopicPartition> taken = groups.Claim(me);
+          // The listener restores their state meanwhile.
+          std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200));
+          std::lock_guard<std::mutex> lock(mu);
+          for (const TopicPartition& tp : taken) {
+            if (reader.count(tp.partition) > 0) ++overlaps;
+            reader[tp.partition] = t;
+            reading.insert(tp.partition);
+          }
+        }
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          for (int32_t p : reading) reader.erase(p);
+        }
+        groups.Leave(me);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(overlaps.load(), 0) << "two members read one partition at once";
 }
 
 }  // namespace

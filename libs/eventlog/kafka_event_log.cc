@@ -120,7 +120,9 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
   }
 
   // Leaves the group, revoking what the member still reads.
-  ~KafkaConsumer() override { consumer_->close(); }
+  ~KafkaConsumer() override {
+    if (consumer_ != nullptr) consumer_->close();
+  }
 
   absl::Status Assign(const std::vector<Position>& positions) override {
     if (listener_ != nullptr) {
@@ -138,6 +140,7 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
       assigned_by_hand_ = true;
       start_.clear();
       for (const Position& p : positions) {
+        if (p.offset < 0) continue;  // A logical offset: unknown here.
         start_[{p.topic_partition.topic, p.topic_partition.partition}] =
             p.offset;
       }
@@ -192,7 +195,8 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       TakePartitions(consumer, partitions, cooperative);
     } else if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
-      GiveUpPartitions(ToTopicPartitions(partitions));
+      GiveUpPartitions(ToTopicPartitions(partitions),
+                       consumer->assignment_lost());
       if (cooperative) {
         Check(consumer->incremental_unassign(partitions));
       } else {
@@ -202,7 +206,7 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
       // A failed rebalance: give up everything, as librdkafka asks.
       std::vector<RdKafka::TopicPartition*> owned;
       consumer->assignment(owned);
-      GiveUpPartitions(ToTopicPartitions(owned));
+      GiveUpPartitions(ToTopicPartitions(owned), /*lost=*/true);
       RdKafka::TopicPartition::destroy(owned);
       Check(FromKafka(consumer->unassign(), "unassign"));
     }
@@ -280,7 +284,7 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
       for (const Position& p : *positions) {
         if (p.topic_partition.topic == tp->topic() &&
             p.topic_partition.partition == tp->partition() &&
-            p.offset != kNoOffset) {
+            p.offset >= 0) {
           tp->set_offset(p.offset);
           start_[{tp->topic(), tp->partition()}] = p.offset;
         }
@@ -293,9 +297,13 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
     }
   }
 
-  // Tells the listener, and drops what this poll read of them: the member
+  // Tells the listener (Lost when the group may have given them to another
+  // member already), and drops what this poll read of them: the member
   // never saw those records, and their next owner reads them.
-  void GiveUpPartitions(std::vector<TopicPartition> given_up) {
+  void GiveUpPartitions(std::vector<TopicPartition> given_up, bool lost) {
+    for (const TopicPartition& tp : given_up) {
+      start_.erase({tp.topic, tp.partition});
+    }
     given_up.erase(std::remove_if(given_up.begin(), given_up.end(),
                                   [&](const TopicPartition& tp) {
                                     return absl::c_linear_search(
@@ -311,7 +319,11 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
                      polled_->end());
     }
     if (listener_ != nullptr && !given_up.empty()) {
-      listener_->Revoked(given_up);
+      if (lost) {
+        listener_->Lost(given_up);
+      } else {
+        listener_->Revoked(given_up);
+      }
     }
   }
 
@@ -321,7 +333,7 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
     absl::Status refused = refused_;
     std::vector<RdKafka::TopicPartition*> owned;
     consumer_->assignment(owned);
-    GiveUpPartitions(ToTopicPartitions(owned));
+    GiveUpPartitions(ToTopicPartitions(owned), /*lost=*/false);
     RdKafka::TopicPartition::destroy(owned);
     listener_ = nullptr;
     consumer_->unsubscribe();

@@ -204,25 +204,36 @@ class RocksDbConsumer final : public LogConsumer {
       next_ = 0;
       log_->groups.Released(*member_, moves.revoke);
     }
-    if (moves.assign.empty()) return absl::OkStatus();
+    const std::vector<TopicPartition> claimed = log_->groups.Claim(*member_);
+    if (claimed.empty()) return absl::OkStatus();
     absl::StatusOr<std::vector<Position>> positions =
-        listener_->Assigned(moves.assign);
-    if (!positions.ok()) {
-      LeaveGroup();
-      return positions.status();
-    }
-    for (const TopicPartition& tp : moves.assign) {
+        listener_->Assigned(claimed);
+    const bool listener_took = positions.ok();
+    std::vector<Position> reading;
+    for (const TopicPartition& tp : claimed) {
+      if (!positions.ok()) break;
       Position position{tp, kNoOffset};
       for (const Position& p : *positions) {
         if (p.topic_partition == tp) position.offset = p.offset;
       }
       if (position.offset == kNoOffset) {
-        ASSIGN_OR_RETURN(int64_t committed, Committed(tp));
-        position.offset = std::max<int64_t>(committed, 0);
+        absl::StatusOr<int64_t> committed = Committed(tp);
+        if (!committed.ok()) {
+          positions = committed.status();
+          break;
+        }
+        position.offset = std::max<int64_t>(*committed, 0);
       }
-      assignment_.push_back(std::move(position));
+      reading.push_back(std::move(position));
     }
-    log_->groups.Taken(*member_, moves.assign);
+    if (!positions.ok()) {
+      // Not read: back to the group with them, and out of it.
+      if (listener_took) listener_->Revoked(claimed);
+      log_->groups.Released(*member_, claimed);
+      LeaveGroup();
+      return positions.status();
+    }
+    assignment_.insert(assignment_.end(), reading.begin(), reading.end());
     return absl::OkStatus();
   }
 

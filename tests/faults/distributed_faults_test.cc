@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -343,10 +344,10 @@ void DistributedFaultsTest::RunOnce(uint64_t seed, Totals& totals) {
   // acknowledged, whatever the faults do to it.
   Feeder feeder(w);
   std::atomic<bool> fed{false}, stop{false};
+  const uint64_t pacing = rng.Next();  // Drawn here: rng is this thread's.
   std::thread feed([&] {
     StrataClient feed_client;
     feed_client.Connect(cluster.ports());
-    const uint64_t pacing = rng.Next();
     while (!stop) {
       feeder.Feed(feed_client, w.batch_count(), {10, 60}, pacing, &stop);
       if (feeder.next() == w.batch_count() && feeder.all_sent_acked()) break;
@@ -354,6 +355,11 @@ void DistributedFaultsTest::RunOnce(uint64_t seed, Totals& totals) {
     }
     fed = true;
   });
+  // A failed assertion below returns early: the feed stops and is joined.
+  absl::Cleanup join_feed = [&] {
+    stop = true;
+    feed.join();
+  };
 
   // The faults, while the feed runs (and at least four of them).
   const absl::Time started = absl::Now();
@@ -369,7 +375,8 @@ void DistributedFaultsTest::RunOnce(uint64_t seed, Totals& totals) {
         const int64_t down_ms = rng.Between(0, 600);
         cluster.Kill(s);
         absl::SleepFor(absl::Milliseconds(down_ms));
-        ASSERT_TRUE(cluster.Launch(s).ok());
+        const absl::Status launched = cluster.Launch(s);
+        ASSERT_TRUE(launched.ok()) << launched;
         Note(absl::StrCat("SIGKILL ", kServiceNames[s], ", restarted after ",
                           down_ms, " ms"));
         ++totals.faults[absl::StrCat("kill-", kServiceNames[s])];
@@ -379,9 +386,11 @@ void DistributedFaultsTest::RunOnce(uint64_t seed, Totals& totals) {
       case 3: {  // A broker goes away and comes back.
         const int broker = static_cast<int>(rng.Between(1, kBrokers));
         const int64_t down_ms = rng.Between(300, 2500);
-        ASSERT_TRUE(cluster.Control(absl::StrCat("down ", broker)).ok());
+        const absl::Status down = cluster.Control(absl::StrCat("down ", broker));
+        ASSERT_TRUE(down.ok()) << down;
         absl::SleepFor(absl::Milliseconds(down_ms));
-        ASSERT_TRUE(cluster.Control(absl::StrCat("up ", broker)).ok());
+        const absl::Status up = cluster.Control(absl::StrCat("up ", broker));
+        ASSERT_TRUE(up.ok()) << up;
         Note(absl::StrCat("broker ", broker, " down for ", down_ms, " ms"));
         ++totals.faults["broker-down"];
         break;
@@ -393,10 +402,9 @@ void DistributedFaultsTest::RunOnce(uint64_t seed, Totals& totals) {
         const auto& [topic, partitions] = topics[rng.Below(topics.size())];
         const int partition = static_cast<int>(rng.Below(partitions));
         const int broker = static_cast<int>(rng.Between(1, kBrokers));
-        ASSERT_TRUE(cluster
-                        .Control(absl::StrCat("leader ", topic, " ", partition,
-                                              " ", broker))
-                        .ok());
+        const absl::Status moved = cluster.Control(
+            absl::StrCat("leader ", topic, " ", partition, " ", broker));
+        ASSERT_TRUE(moved.ok()) << moved;
         Note(absl::StrCat("leader of ", topic, "/", partition, " -> broker ",
                           broker));
         ++totals.faults["leader-move"];
@@ -405,7 +413,7 @@ void DistributedFaultsTest::RunOnce(uint64_t seed, Totals& totals) {
     }
   }
   stop = absl::Now() >= give_up;
-  feed.join();
+  std::move(join_feed).Invoke();
   ASSERT_TRUE(feeder.rejections().empty())
       << "valid events refused: " << absl::StrJoin(feeder.rejections(), "; ");
   ASSERT_TRUE(feeder.next() == w.batch_count() && feeder.all_sent_acked())

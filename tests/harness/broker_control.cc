@@ -38,6 +38,9 @@ absl::Status BrokerControl::Send(const std::string& command,
     }
     absl::SleepFor(absl::Milliseconds(10));
   }
+  // Not carried out later, behind the caller's back.
+  std::error_code ignored;
+  std::filesystem::remove(cmd, ignored);
   return absl::DeadlineExceededError(
       absl::StrCat("broker did not answer '", command, "' within ",
                    absl::FormatDuration(timeout)));

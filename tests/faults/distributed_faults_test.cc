@@ -28,6 +28,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -149,7 +150,17 @@ class Cluster {
   }
 
   void Kill(Service s) {
+    NoteSelfExit(s);
     if (services_[s]) services_[s]->Kill();
+  }
+
+  // Services that ended by themselves (a crash, a refusal to start), which
+  // the faults did not cause: each one is a failure of the run.
+  const std::vector<std::string>& CheckSelfExits() {
+    for (int s = 0; s < kServiceCount; ++s) {
+      NoteSelfExit(static_cast<Service>(s));
+    }
+    return self_exits_;
   }
 
   absl::Status Control(const std::string& command) {
@@ -185,8 +196,18 @@ class Cluster {
   std::unique_ptr<ChildProcess> broker_;
   std::unique_ptr<BrokerControl> control_;
   int ports_[kServiceCount] = {};
+  void NoteSelfExit(Service s) {
+    if (!services_[s]) return;
+    if (std::optional<int> code = services_[s]->ExitedByItself()) {
+      self_exits_.push_back(absl::StrCat(kServiceNames[s], " start ",
+                                         starts_[s] - 1, " exited with ",
+                                         *code));
+    }
+  }
+
   int starts_[kServiceCount] = {};
   std::unique_ptr<ChildProcess> services_[kServiceCount];
+  std::vector<std::string> self_exits_;
 };
 
 // What a downstream consumer of strata.rollups ends up believing: per key,
@@ -422,6 +443,11 @@ void DistributedFaultsTest::RunOnce(uint64_t seed, Totals& totals) {
   Note(absl::StrCat(faults, " faults in ",
                     absl::FormatDuration(absl::Now() - started), "; ",
                     feeder.Summary()));
+
+  const std::vector<std::string>& self_exits = cluster.CheckSelfExits();
+  EXPECT_TRUE(self_exits.empty())
+      << "services ended by themselves: " << absl::StrJoin(self_exits, "; ")
+      << "\n" << cluster.Logs();
 
   const EventSet sent = feeder.Sent();
   const std::vector<ExpectedCell> expected = ExpectedCells(w, sent);

@@ -26,6 +26,7 @@ absl::Status ChildProcess::Start(const std::string& log_path) {
   const int log_fd =
       open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (log_fd < 0) return absl::InternalError(absl::StrCat("open ", log_path));
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) return absl::InternalError("fork failed");
   if (pid == 0) {
@@ -36,6 +37,7 @@ absl::Status ChildProcess::Start(const std::string& log_path) {
     // the child ends: start children from the test's main thread.
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // The test died before prctl.
     execv(binary_.c_str(), argv.data());
     _exit(127);
   }
@@ -56,6 +58,13 @@ int ChildProcess::Wait(absl::Duration timeout) {
     if (absl::Now() >= deadline) return -1;
     absl::SleepFor(absl::Milliseconds(10));
   }
+}
+
+std::optional<int> ChildProcess::ExitedByItself() {
+  if (pid_ <= 0) return std::nullopt;
+  const int code = Wait(absl::ZeroDuration());
+  if (code < 0) return std::nullopt;
+  return code;
 }
 
 int ChildProcess::Stop(absl::Duration grace) {

@@ -9,6 +9,7 @@
 //   ASSERT_OK_AND_ASSIGN(int port, WaitForPortFile(port_file,
 //   absl::Seconds(30)));
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,11 @@ class ChildProcess {
   // SIGKILL: a crash, with no chance to flush anything.
   void Kill();
   bool running() const { return pid_ > 0; }
+  // The exit code (or 128 + signal) when the child ended by itself since it
+  // was started, without waiting; nullopt while it runs (or was never
+  // started). A harness that kills children calls this first, so that a
+  // crash of their own is not mistaken for the kill.
+  std::optional<int> ExitedByItself();
   const std::string& log_path() const { return log_path_; }
   std::string ReadLog() const;
 

@@ -162,6 +162,28 @@ class RollupEngineFaultsTest : public ::testing::Test {
         << engine_->Health();
   }
 
+  // The most events any record on the changelog counts so far.
+  int64_t MostEventsPublished() {
+    auto consumer = log_->NewConsumer("reader");
+    EXPECT_OK(consumer);
+    std::vector<eventlog::Position> positions;
+    for (int p = 0; p < DefaultTopics()[kRollupsTopic]; ++p) {
+      positions.push_back({{kRollupsTopic, p}, 0});
+    }
+    EXPECT_OK((*consumer)->Assign(positions));
+    int64_t most = 0;
+    while (true) {
+      auto records = (*consumer)->Poll(1000, absl::Milliseconds(20));
+      EXPECT_OK(records);
+      if (!records.ok() || records->empty()) return most;
+      for (const eventlog::LogRecord& r : *records) {
+        v1::RollupRecord record;
+        EXPECT_TRUE(record.ParseFromString(r.value));
+        most = std::max(most, record.event_count());
+      }
+    }
+  }
+
   bool Committed(int64_t events) {
     return engine_->stats().events_committed == events;
   }
@@ -175,6 +197,23 @@ class RollupEngineFaultsTest : public ::testing::Test {
   std::unique_ptr<RollupStore> store_;
   std::unique_ptr<RollupEngine> engine_;
 };
+
+// The changelog shows only committed state: what a store that fails to
+// commit holds back is not published, so a replay can never publish other
+// figures under the same versions.
+TEST_F(RollupEngineFaultsTest, NothingIsPublishedBeforeItIsCommitted) {
+  AppendSale("e1", Utc(2026, 1, 10), 10);
+  ASSERT_TRUE(WaitUntil([&] { return Committed(1); }));
+  fs_->Fail(Operation::kWrite);
+  AppendSale("e2", Utc(2026, 1, 11), 5);
+  ASSERT_TRUE(WaitUntil([&] {
+    return engine_->stats().events_applied == 2 &&
+           fs_->injected(Operation::kWrite) >= 2;
+  }));
+  EXPECT_EQ(MostEventsPublished(), 1) << "published before it was committed";
+  fs_->Clear();
+  EXPECT_TRUE(WaitUntil([&] { return MostEventsPublished() == 2; }));
+}
 
 TEST_F(RollupEngineFaultsTest, FailingStoreWritesHoldHealthAndLoseNothing) {
   AppendSale("e1", Utc(2026, 1, 10), 10);

@@ -422,7 +422,30 @@ TEST_F(RollupEngineTest, ACorruptLogRecordStopsTheEngineLoudlyNotSilently) {
   faulty_log_->ClearFaults();
 }
 
-// A failure that passes is UNAVAILABLE while it lasts, then OK again.
+// What reaches the changelog is committed first: a batch whose publishing
+// fails stays committed, and its records are published after a restart.
+TEST_F(RollupEngineTest, CommittedRecordsArePublishedEvenAfterARestart) {
+  faulty_log_->FailAppends(
+      eventlog::FaultInjectingEventLog::Fault::UntilCleared());
+  AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10}});
+  ASSERT_TRUE(WaitUntil([&] { return engine_->stats().events_committed == 1; }))
+      << "not committed while the changelog refuses records";
+  EXPECT_TRUE(ReadChangelog().empty());
+
+  Restart();  // The changelog takes records again.
+  int64_t published = 0;
+  EXPECT_TRUE(WaitUntil([&] {
+    for (const auto& [key, record] : ReadChangelog()) {
+      if (record.key().unit_id() == "ent" &&
+          record.key().period().label() == "2026") {
+        published = record.event_count();
+      }
+    }
+    return published == 1;
+  })) << published;
+}
+
+// Health counts the records the engine has yet to read (its lag).
 TEST_F(RollupEngineTest, RecordsBehindShowsTheLagAndFallsBackToZero) {
   faulty_log_->FailPolls(
       eventlog::FaultInjectingEventLog::Fault::UntilCleared());
@@ -442,6 +465,7 @@ TEST_F(RollupEngineTest, RecordsBehindShowsTheLagAndFallsBackToZero) {
       << engine_->stats().records_behind;
 }
 
+// A failure that passes is UNAVAILABLE while it lasts, then OK again.
 TEST_F(RollupEngineTest, APassingLogFailureIsUnavailableThenRecovers) {
   faulty_log_->FailPolls(
       eventlog::FaultInjectingEventLog::Fault::UntilCleared());

@@ -71,6 +71,23 @@ void RollupFlusher::Stop() {
 }
 
 void RollupFlusher::Run() {
+  // A crash between a commit and its publishing left records in the outbox:
+  // they go first, before any later commit adds to it.
+  for (absl::Duration backoff = absl::Milliseconds(100);;) {
+    absl::Status left = PublishLeftOver();
+    if (left.ok()) break;
+    STRATA_LOG(WARNING) << "rollup: publishing the outbox, retrying: " << left;
+    health_.Set(absl::UnavailableError(absl::StrCat(
+        "rollup: publishing committed records failed, retrying: ",
+        left.message())));
+    std::unique_lock<std::mutex> lock(mu_);
+    if (cv_.wait_for(lock, absl::ToChronoNanoseconds(backoff),
+                     [&] { return stop_; })) {
+      return;  // Published at the next start.
+    }
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+  }
+  health_.Set(absl::OkStatus());
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -78,6 +95,7 @@ void RollupFlusher::Run() {
       if (!pending_) return;
     }
     // batch_ is not touched by Submit while pending_ is set.
+    committed_ = false;
     absl::Duration backoff = absl::Milliseconds(100);
     absl::Status status;
     while (!(status = Write(batch_)).ok()) {
@@ -87,7 +105,10 @@ void RollupFlusher::Run() {
       std::unique_lock<std::mutex> lock(mu_);
       if (cv_.wait_for(lock, absl::ToChronoNanoseconds(backoff),
                        [&] { return stop_; })) {
-        STRATA_LOG(WARNING) << "rollup: giving up a batch; the log replays it";
+        STRATA_LOG(WARNING)
+            << (committed_ ? "rollup: stopping before a committed batch is "
+                             "published; the next start publishes it"
+                           : "rollup: giving up a batch; the log replays it");
         break;
       }
       backoff = std::min(backoff * 2, absl::Seconds(5));
@@ -138,13 +159,33 @@ FlushBatch PrepareFlushBatch(
 }
 
 absl::Status RollupFlusher::Write(const FlushBatch& batch) {
-  // Published before the commit: a crash in between republishes the same
-  // versions, which consumers drop.
-  RETURN_IF_ERROR(log_.Append(kRollupsTopic, batch.changelog));
-  RETURN_IF_ERROR(store_.Commit(batch.changes));
-  committed_events_ += batch.new_events;
-  ++flushes_;
-  return absl::OkStatus();
+  // Committed first, with its records in the store's outbox, then
+  // published: consumers see only state that survives a crash. Published
+  // first, a crash before the commit would have the replay fold the log's
+  // partitions in another order and publish other figures under the same
+  // versions (and lower versions after higher ones).
+  if (!committed_) {
+    RETURN_IF_ERROR(store_.Commit(batch.changes, batch.changelog));
+    committed_ = true;
+    committed_events_ += batch.new_events;
+    ++flushes_;
+  }
+  return PublishOutbox(batch.changelog);
+}
+
+absl::Status RollupFlusher::PublishOutbox(
+    const std::vector<eventlog::AppendRecord>& records) {
+  RETURN_IF_ERROR(log_.Append(kRollupsTopic, records));
+  return store_.ClearOutbox();
+}
+
+absl::Status RollupFlusher::PublishLeftOver() {
+  ASSIGN_OR_RETURN(std::vector<eventlog::AppendRecord> left,
+                   store_.Outbox());
+  if (left.empty()) return absl::OkStatus();
+  STRATA_LOG(INFO) << "rollup: publishing " << left.size()
+                   << " changelog records committed before a restart";
+  return PublishOutbox(left);
 }
 
 }  // namespace strata::rollup

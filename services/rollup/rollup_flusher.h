@@ -3,8 +3,10 @@
 // Makes the engine's folded state durable on a thread of its own, so that
 // folding the next events overlaps with writing the last ones.
 //
-// For each batch, in order: publish the changed cells on the changelog, then
-// commit cells, own states, event ids and log positions in one WriteBatch.
+// For each batch, in order: commit cells, own states, event ids, log
+// positions and the changelog records that show them (an outbox) in one
+// WriteBatch, then publish those records on the changelog. Records a crash
+// left unpublished are published first at the next start.
 // One batch is in flight at a time; Submit waits for the previous one, which
 // bounds memory and holds the engine back while the log or disk is down.
 
@@ -99,7 +101,11 @@ class RollupFlusher {
 
  private:
   void Run();
+  // Commits the batch (once) and publishes it; retried until it succeeds.
   absl::Status Write(const FlushBatch& batch);
+  absl::Status PublishOutbox(const std::vector<eventlog::AppendRecord>& records);
+  // Publishes what the outbox still holds from before a restart.
+  absl::Status PublishLeftOver();
 
   eventlog::EventLog& log_;
   RollupStore& store_;
@@ -113,6 +119,7 @@ class RollupFlusher {
   bool pending_ = false;  // Guarded by mu_: batch_ awaits writing.
   std::vector<eventlog::Position> durable_;  // Guarded by mu_.
   bool stop_ = false;     // Guarded by mu_.
+  bool committed_ = false;  // Flusher thread: batch_ is committed.
   std::thread thread_;
 };
 

@@ -88,7 +88,14 @@ class RollupStore {
     return db_->MarkForRebuild(reason);
   }
 
-  absl::Status Commit(const StateChanges& changes);
+  // Writes `changes` and, in the same batch, the changelog records that
+  // show them (the outbox), to be published once committed.
+  absl::Status Commit(const StateChanges& changes,
+                      const std::vector<eventlog::AppendRecord>& outbox = {});
+  // The changelog records committed but not yet published, in order.
+  absl::StatusOr<std::vector<eventlog::AppendRecord>> Outbox();
+  // Once they are published.
+  absl::Status ClearOutbox();
 
  private:
   explicit RollupStore(std::unique_ptr<StateDb> db) : db_(std::move(db)) {}

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -71,6 +72,8 @@ class Deployment {
   // SIGKILL everything and start again on the same data.
   virtual absl::StatusOr<Endpoints> CrashAndRestart() = 0;
   virtual std::string Logs() = 0;
+  // The service processes running now.
+  virtual std::vector<int> Pids() = 0;
   // Passed to the process that runs the alerts service from its next start.
   void AddAlertsFlag(const std::string& flag) { alerts_flags_.push_back(flag); }
 
@@ -142,6 +145,7 @@ class AllInOneDeployment : public Deployment {
   }
 
   std::string Logs() override { return Log(server_, "strata"); }
+  std::vector<int> Pids() override { return {server_->pid()}; }
 
  private:
   std::unique_ptr<ChildProcess> server_;
@@ -203,6 +207,9 @@ class KafkaDeployment : public Deployment {
   std::string Logs() override {
     return Log(broker_, "broker") + Log(ingest_, "ingest") +
            Log(rollup_, "rollup") + Log(alerts_, "alerts");
+  }
+  std::vector<int> Pids() override {
+    return {ingest_->pid(), rollup_->pid(), alerts_->pid()};
   }
 
  private:
@@ -408,6 +415,38 @@ class EndToEndTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<v1::RollupQueryService::Stub> query_;
   std::unique_ptr<v1::AlertService::Stub> alerts_;
 };
+
+// SIGTERM stops a server cleanly only if the thread that waits for it is
+// the only one that takes it: a thread of a library (gRPC starts some
+// before main's code runs) that does not block it would let the signal
+// end the process on the spot (exit 143).
+TEST_P(EndToEndTest, OnlyTheMainThreadTakesTerminationSignals) {
+  for (int pid : deployment_->Pids()) {
+    ASSERT_GT(pid, 0);
+    int threads = 0;
+    const std::filesystem::path tasks =
+        absl::StrCat("/proc/", pid, "/task");
+    for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+      if (task.path().filename() == std::to_string(pid)) continue;
+      std::ifstream status(task.path() / "status");
+      std::string line;
+      while (std::getline(status, line)) {
+        if (line.rfind("SigBlk:", 0) != 0) continue;
+        const uint64_t blocked = std::stoull(line.substr(7), nullptr, 16);
+        const uint64_t termination = (1ull << (SIGTERM - 1)) |
+                                     (1ull << (SIGINT - 1));
+        std::ifstream comm(task.path() / "comm");
+        std::string name;
+        std::getline(comm, name);
+        EXPECT_EQ(blocked & termination, termination)
+            << "thread '" << name << "' of pid " << pid
+            << " takes SIGTERM or SIGINT";
+        ++threads;
+      }
+    }
+    EXPECT_GT(threads, 3) << pid;
+  }
+}
 
 // Operators see how far each consumer of the log trails it (its lag).
 TEST_P(EndToEndTest, StatusShowsHowFarRollupAndAlertsTrailTheLog) {

@@ -89,6 +89,8 @@ ServerOptions ServerOptionsFromFlags(Deployment deployment) {
 
 namespace {
 
+// Blocks SIGINT and SIGTERM on this thread and the threads it starts from
+// now on.
 void BlockTerminationSignals() {
   sigset_t set;
   sigemptyset(&set);
@@ -315,6 +317,14 @@ absl::Status RunServices(
   return absl::OkStatus();
 }
 
+void AllowTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+}
+
 int RunMain(int argc, char** argv, const char* usage,
             absl::Status (*run)(const std::vector<std::string>& args)) {
   absl::SetProgramUsageMessage(usage);
@@ -335,6 +345,14 @@ int RunMain(int argc, char** argv, const char* usage,
   // reactor deleting the last stub of a channel) it cleans up on a detached
   // thread that races the process's exit. Suspected of the double free a
   // sanitizer run caught twice in a thread of an exiting process.
+  //
+  // gRPC starts threads in grpc_init. They must not take SIGINT or SIGTERM,
+  // which a server waits for with sigtimedwait: a signal the kernel handed
+  // to one of them would end the process on the spot (exit 143, a CI run
+  // saw it) instead of stopping it cleanly. Every thread blocks them from
+  // here on; the command-line client takes them back
+  // (AllowTerminationSignals), so that Ctrl-C still ends it.
+  BlockTerminationSignals();
   grpc_init();
   absl::Status status =
       run(std::vector<std::string>(positional.begin() + 1, positional.end()));

@@ -132,6 +132,10 @@ absl::Status RunServices(
     const std::string& listen, const std::vector<ModuleFactory>& factories,
     const std::function<absl::Status(const ModuleContext&)>& ready = nullptr);
 
+// RunMain blocks SIGINT and SIGTERM in every thread, for servers to wait
+// for them; a client command calls this first so that they end it as usual.
+void AllowTerminationSignals();
+
 // The body of main(): parses flags (spelled with `_` or `-`), runs `run`
 // with the positional arguments and turns its status into the exit code.
 int RunMain(int argc, char** argv, const char* usage,

@@ -124,6 +124,7 @@ absl::Status Run(const std::vector<std::string>& args) {
   if (command == "rebuild") {
     return RebuildAllInOne(ServerOptionsFromFlags(Deployment::kAllInOne), std::cerr);
   }
+  AllowTerminationSignals();  // A client command: Ctrl-C ends it.
   if (command == "demo-events") {
     std::cout << KpiEventCsvHeader() << "\n";
     for (const v1::KpiEvent& event :

@@ -31,6 +31,7 @@ class ChildProcess {
   // SIGKILL: a crash, with no chance to flush anything.
   void Kill();
   bool running() const { return pid_ > 0; }
+  int pid() const { return pid_; }
   // The exit code (or 128 + signal) when the child ended by itself since it
   // was started, without waiting; nullopt while it runs (or was never
   // started). A harness that kills children calls this first, so that a

@@ -75,7 +75,8 @@ struct RollupEngineOptions {
 // Counters, readable from any thread.
 struct RollupStats {
   std::atomic<int64_t> events_applied{0};    // Folded into the cache.
-  std::atomic<int64_t> events_committed{0};  // Durable and queryable.
+  // Durable and published on the changelog.
+  std::atomic<int64_t> events_committed{0};
   std::atomic<int64_t> events_duplicate{0};    // Same id, same payload.
   std::atomic<int64_t> events_conflicting{0};  // Same id, other payload.
   std::atomic<int64_t> events_rejected{0};

@@ -167,10 +167,13 @@ absl::Status RollupFlusher::Write(const FlushBatch& batch) {
   if (!committed_) {
     RETURN_IF_ERROR(store_.Commit(batch.changes, batch.changelog));
     committed_ = true;
-    committed_events_ += batch.new_events;
-    ++flushes_;
   }
-  return PublishOutbox(batch.changelog);
+  RETURN_IF_ERROR(PublishOutbox(batch.changelog));
+  // Counted once durable and on the changelog: what waits for the count
+  // finds the changelog complete too.
+  committed_events_ += batch.new_events;
+  ++flushes_;
+  return absl::OkStatus();
 }
 
 absl::Status RollupFlusher::PublishOutbox(

@@ -89,22 +89,24 @@ ServerOptions ServerOptionsFromFlags(Deployment deployment) {
 
 namespace {
 
-// Blocks SIGINT and SIGTERM on this thread and the threads it starts from
-// now on.
-void BlockTerminationSignals() {
+// SIGINT and SIGTERM: what stops a server.
+sigset_t TerminationSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  return set;
+}
+
+// Blocks them on this thread and the threads it starts from now on.
+void BlockTerminationSignals() {
+  const sigset_t set = TerminationSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
 // Waits up to `timeout` for SIGINT or SIGTERM.
 bool TerminationRequested(absl::Duration timeout) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
+  const sigset_t set = TerminationSignals();
   const timespec wait = absl::ToTimespec(timeout);
   return sigtimedwait(&set, nullptr, &wait) > 0;
 }
@@ -318,10 +320,7 @@ absl::Status RunServices(
 }
 
 void AllowTerminationSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
+  const sigset_t set = TerminationSignals();
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 }
 

@@ -3,14 +3,12 @@
 #include <pthread.h>
 
 #include <algorithm>
-#include <map>
 
 #include "absl/container/flat_hash_set.h"
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
 #include "libs/aggregation/fixed_point.h"
-#include "libs/aggregation/own_state.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/cell_key.h"
@@ -102,6 +100,7 @@ absl::Status RollupEngine::StartConsuming() {
     RETURN_IF_ERROR(store_.Reshape(reorgs, keys));
     folded_reorgs_ = reorgs;
   }
+  folder_.SetReorgs(folded_reorgs_);
   ASSIGN_OR_RETURN(std::vector<std::string> tombstones, store_.Tombstones());
   tombstones_due_ = !tombstones.empty();
   std::vector<eventlog::Position> positions;
@@ -251,6 +250,13 @@ absl::Status RollupEngine::Fold(const std::vector<eventlog::LogRecord>& records,
   return absl::OkStatus();
 }
 
+absl::Status RollupEngine::WaitDurable() {
+  while (!flusher_->Drain(absl::Seconds(1))) {
+    if (stop_) return absl::UnavailableError("rollup: stopping");
+  }
+  return absl::OkStatus();
+}
+
 void RollupEngine::Halt(const absl::Status& cause) {
   STRATA_LOG(ERROR) << "rollup: stopped, not serving: " << cause;
   health_.Set(cause);
@@ -275,6 +281,7 @@ absl::Status RollupEngine::Reshape(size_t pending) {
   ASSIGN_OR_RETURN(std::vector<std::string> keys, store_.CellKeys());
   RETURN_IF_ERROR(store_.Reshape(reorgs, keys));
   folded_reorgs_ = reorgs;
+  folder_.SetReorgs(folded_reorgs_);
   tombstones_due_ = !keys.empty();
   std::vector<eventlog::Position> positions;
   for (auto& [partition, position] : next_) {
@@ -360,16 +367,9 @@ void RollupEngine::RestartFromCommitted(const absl::Status& cause) {
   while (!flusher_->Drain(absl::Seconds(1))) {
     if (stop_) return;
   }
-  {
-    absl::MutexLock lock(&cells_mu_);
-    cells_.Clear();
-  }
-  own_.Clear();
+  folder_.Clear();
   pending_events_.clear();
-  pending_own_events_.clear();
   new_events_ = 0;
-  frontiers_.clear();
-  pending_frontiers_.clear();
   absl::Duration backoff = absl::Milliseconds(100);
   while (!stop_) {
     absl::Status assigned = closings_.Load(static_cast<int32_t>(next_.size()));
@@ -419,21 +419,14 @@ absl::StatusOr<size_t> RollupEngine::MarkRetargetedCells() {
   if (cells.empty()) return 0;
   defs_ = definitions_.Current();
   absl::Status marked;
-  {
-    absl::MutexLock lock(&cells_mu_);
-    for (CellId id : cells) {
-      // A derived KPI is published with its inputs: mark the left one.
-      if (const auto& formula = defs_->kpi(id.kpi).formula) {
-        id.kpi = formula->left;
-      }
-      // Marked dirty, the cell is published again with its new target.
-      marked =
-          cells_
-              .Mutable(id,
-                       [&] { return store_.GetCell(CellKeyFor(*defs_, id)); })
-              .status();
-      if (!marked.ok()) break;
+  for (CellId id : cells) {
+    // A derived KPI is published with its inputs: mark the left one.
+    if (const auto& formula = defs_->kpi(id.kpi).formula) {
+      id.kpi = formula->left;
     }
+    // Marked, the cell is published again with its new target.
+    marked = folder_.MarkChanged(*defs_, id);
+    if (!marked.ok()) break;
   }
   if (!marked.ok()) {
     // Marked again after the restart that follows.
@@ -451,9 +444,11 @@ RollupEngine::DerivedRecords(
   const Definitions& defs = *defs_;
   std::vector<std::pair<CellId, v1::RollupRecord>> records;
   absl::flat_hash_set<CellId> done;
-  auto input = [&](KpiIndex kpi, const CellId& at) {
-    const CellId id{kpi, at.unit, at.period};
-    return cells_.Get(id, [&] { return store_.GetCell(CellKeyFor(defs, id)); });
+  auto input = [&](KpiIndex kpi,
+                   const CellId& at) -> absl::StatusOr<RollupCell> {
+    ASSIGN_OR_RETURN(std::optional<RollupCell> cell,
+                     folder_.Read(defs, {kpi, at.unit, at.period}));
+    return cell.value_or(RollupCell{});
   };
   for (const auto& [id, cell] : changed) {
     for (KpiIndex derived : defs.kpi(id.kpi).derived) {
@@ -463,15 +458,11 @@ RollupEngine::DerivedRecords(
           !done.insert(derived_id).second) {
         continue;
       }
-      // Copies: loading the other input may move the first.
-      ASSIGN_OR_RETURN(const RollupCell* left_cell,
-                       input(info.formula->left, id));
-      const RollupCell left = *left_cell;
-      ASSIGN_OR_RETURN(const RollupCell* right,
-                       input(info.formula->right, id));
-      if (left.version == 0 && right->version == 0) continue;
+      ASSIGN_OR_RETURN(const RollupCell left, input(info.formula->left, id));
+      ASSIGN_OR_RETURN(const RollupCell right, input(info.formula->right, id));
+      if (left.version == 0 && right.version == 0) continue;
       records.emplace_back(derived_id,
-                           MakeDerivedRecord(defs, derived_id, left, *right,
+                           MakeDerivedRecord(defs, derived_id, left, right,
                                              judged_at));
     }
   }
@@ -480,53 +471,30 @@ RollupEngine::DerivedRecords(
 
 absl::Status RollupEngine::HandOff() {
   const absl::Time judged_at = options_.clock->Now();
-  std::vector<std::pair<CellId, RollupCell>> cells;
-  std::vector<std::pair<CellId, v1::RollupRecord>> derived;
-  {
-    absl::MutexLock lock(&cells_mu_);
-    cells.reserve(cells_.dirty().size());
-    for (const CellId& id : cells_.dirty()) {
-      cells.emplace_back(id, cells_.at(id));
-    }
-    ASSIGN_OR_RETURN(derived, DerivedRecords(cells, judged_at));
-    cells_.ClearDirty();
+  CellFolder::Changes changes = folder_.TakeChanges();
+  absl::StatusOr<std::vector<std::pair<CellId, v1::RollupRecord>>> derived =
+      DerivedRecords(changes.cells, judged_at);
+  if (!derived.ok()) {
+    // Handed off again after the restart that follows.
+    return derived.status();
   }
-  std::vector<std::pair<CellId, OwnState>> own;
-  for (const CellId& id : own_.dirty()) own.emplace_back(id, own_.at(id));
-  own_.ClearDirty();
   std::vector<eventlog::Position> positions;
   for (const auto& [partition, position] : next_) {
     positions.push_back(position);
   }
   FlushBatch batch = PrepareFlushBatch(
-      *defs_, cells, derived, own, std::move(pending_events_), new_events_,
-      std::move(pending_own_events_), std::move(positions), judged_at);
+      *defs_, changes.cells, *derived, changes.own, std::move(pending_events_),
+      new_events_, std::move(changes.own_events), std::move(positions),
+      judged_at);
   pending_events_.clear();  // Valid but unspecified after the move.
-  pending_own_events_.clear();
   new_events_ = 0;
   closings_.TakeChanges(batch.changes);
-  batch.changes.frontiers.assign(pending_frontiers_.begin(),
-                                 pending_frontiers_.end());
-  pending_frontiers_.clear();
+  batch.changes.frontiers = std::move(changes.frontiers);
   flusher_->Submit(std::move(batch));
   ReportProgress();
   // Every batch before this one is durable now, so only this batch's
   // entries must stay: the store holds the rest exactly.
-  {
-    absl::MutexLock lock(&cells_mu_);
-    if (cells_.size() > options_.max_cached_cells) {
-      std::vector<CellId> keep;
-      keep.reserve(cells.size());
-      for (const auto& [id, cell] : cells) keep.push_back(id);
-      cells_.RetainOnly(keep);
-    }
-  }
-  if (own_.size() > options_.max_cached_cells) {
-    std::vector<CellId> keep;
-    keep.reserve(own.size());
-    for (const auto& [id, state] : own) keep.push_back(id);
-    own_.RetainOnly(keep);
-  }
+  folder_.Bound(options_.max_cached_cells, changes);
   return absl::OkStatus();
 }
 
@@ -654,7 +622,6 @@ absl::Status RollupEngine::ApplyApproved(const v1::PendingEvent& pending) {
   // Held events were validated against the definitions already.
   located.kpi = *defs.FindKpi(pending.event().kpi_id());
   located.unit = *defs.FindUnit(pending.event().unit_id());
-  absl::MutexLock lock(&cells_mu_);
   approving_ = true;
   absl::Status applied = pending.event().corrects_event_id().empty()
                              ? ApplyEvent(located, defs, /*first_seen=*/false)
@@ -757,7 +724,6 @@ absl::Status RollupEngine::ApplyEvents(std::vector<Located>& events) {
       RETURN_IF_ERROR(Hold(located, *closed));
       continue;
     }
-    absl::MutexLock lock(&cells_mu_);
     if (located.event->corrects_event_id().empty()) {
       RETURN_IF_ERROR(ApplyEvent(located, *defs_, /*first_seen=*/true));
     } else {
@@ -770,15 +736,7 @@ absl::Status RollupEngine::ApplyEvents(std::vector<Located>& events) {
 absl::StatusOr<std::optional<RollupCell>> RollupEngine::Read(
     const Definitions& defs, KpiIndex kpi, UnitIndex unit,
     const Period& period) const {
-  {
-    absl::ReaderMutexLock lock(&cells_mu_);
-    if (const RollupCell* cell = cells_.Find({kpi, unit, period})) {
-      // A cell marked for its target before any event reached it.
-      if (cell->version == 0) return std::nullopt;
-      return *cell;
-    }
-  }
-  return store_.GetCell(CellKeyFor(defs, {kpi, unit, period}));
+  return folder_.Read(defs, {kpi, unit, period});
 }
 
 absl::StatusOr<std::optional<v1::RollupRecord>> RollupEngine::ReadRecord(
@@ -829,77 +787,6 @@ absl::StatusOr<std::optional<v1::RollupRecord>> RollupEngine::ReadRecord(
              record);
   }
   return record;
-}
-
-absl::StatusOr<Contribution> RollupEngine::OwnContributionOf(
-    const Definitions& defs, KpiIndex kpi, UnitIndex unit,
-    const Period& period) {
-  const CellId id{kpi, unit, period};
-  ASSIGN_OR_RETURN(const OwnState* own, own_.Get(id, [&] {
-    return store_.GetOwn(CellKeyFor(defs, id));
-  }));
-  const KpiInfo& info = defs.kpi(kpi);
-  Contribution c = OwnContribution(info.time_aggregation, *own);
-  if (!info.weight || !c.present) return c;
-  ASSIGN_OR_RETURN(const Contribution w,
-                   OwnContributionOf(defs, *info.weight, unit, period));
-  c.present = w.present;
-  c.weight = w.value;
-  return c;
-}
-
-absl::Status RollupEngine::Propagate(const Definitions& defs, KpiIndex kpi,
-                                     UnitIndex unit, const Period& period,
-                                     const Contribution& before,
-                                     const Contribution& after,
-                                     int64_t standing_delta,
-                                     const EventTime& time, int64_t versions) {
-  const HierarchyAggregation aggregation =
-      defs.kpi(kpi).hierarchy_aggregation;
-  auto load = [&](const CellId& id) {
-    return [this, &defs, id] { return store_.GetCell(CellKeyFor(defs, id)); };
-  };
-  for (UnitIndex ancestor : defs.PathToRoot(unit, period)) {
-    const CellId id{kpi, ancestor, period};
-    ASSIGN_OR_RETURN(RollupCell * cell, cells_.Mutable(id, load(id)));
-    if (approving_ && closings_.Keeps(defs.calendar(), period)) {
-      RETURN_IF_ERROR(closings_.KeepReported(CellKeyFor(defs, id), *cell));
-    }
-    switch (ApplyContribution(aggregation, before, after, *cell)) {
-      case CellUpdate::kApplied:
-        break;
-      case CellUpdate::kOverflow:
-        return absl::OutOfRangeError(
-            absl::StrCat("a change at ", CellKeyFor(defs, {kpi, unit, period}),
-                         " takes ", CellKeyFor(defs, id),
-                         " beyond the 128-bit range"));
-      case CellUpdate::kRecompute: {
-        // The children's cells are already up to date: this runs bottom-up.
-        Contribution own = after;
-        if (ancestor != unit) {
-          ASSIGN_OR_RETURN(own, OwnContributionOf(defs, kpi, ancestor, period));
-        }
-        std::vector<RollupCell> children;
-        for (UnitIndex child : defs.Children(ancestor, period)) {
-          const CellId child_id{kpi, child, period};
-          ASSIGN_OR_RETURN(const RollupCell* c,
-                           cells_.Get(child_id, load(child_id)));
-          if (c->contributors > 0) children.push_back(*c);
-        }
-        std::vector<const RollupCell*> pointers;
-        for (const RollupCell& c : children) pointers.push_back(&c);
-        // Loading the children may have moved the cell.
-        ASSIGN_OR_RETURN(cell, cells_.Mutable(id, load(id)));
-        RecomputeExtreme(aggregation, own, pointers, *cell);
-        break;
-      }
-    }
-    // Versions of each shape lie above those of the shapes before it.
-    if (cell->version == 0) cell->version = folded_reorgs_ << kReorgVersionShift;
-    NoteEvent(standing_delta, time, *cell);
-    cell->version += versions - 1;
-  }
-  return absl::OkStatus();
 }
 
 absl::Status RollupEngine::ApplyEvent(const Located& located,
@@ -970,8 +857,7 @@ absl::Status RollupEngine::ApplyCorrection(const Located& located,
   if (first_seen) ++new_events_;
   ++stats_.events_applied;
   if (before == after) return absl::OkStatus();
-  Located corrected = located;
-  return FoldChange(defs, corrected, before, after);
+  return FoldChange(defs, located, before, after);
 }
 
 absl::Status RollupEngine::FoldChange(const Definitions& defs,
@@ -979,264 +865,16 @@ absl::Status RollupEngine::FoldChange(const Definitions& defs,
                                       std::optional<int64_t> before,
                                       std::optional<int64_t> after) {
   const v1::KpiEvent& event = *located.event;
-  const KpiInfo& info = defs.kpi(located.kpi);
   // The event a correction changes is the corrected one, under its id.
-  const absl::string_view id = event.corrects_event_id().empty()
-                                   ? event.event_id()
-                                   : event.corrects_event_id();
-  const EventTime time = ToEventTime(event.event_time());
-  const bool indexed = IsIndexed(info);
-  if (indexed) {
-    pending_own_events_[OwnEventKey(OwnPrefix(defs, located.kpi, located.unit),
-                                    time, id)] = after;
-  }
-  periods_.clear();
-  defs.calendar().PeriodsContaining(FromTimestamp(event.event_time()),
-                                    info.periods, periods_);
-  if (info.carry_forward) {
-    return CarryForward(defs, located, id, time, periods_, before, after);
-  }
-  for (const Period& period : periods_) {
-    Contribution was, is;
-    if (info.keeps_own_state) {
-      ASSIGN_OR_RETURN(was, OwnContributionOf(defs, located.kpi, located.unit,
-                                              period));
-      const CellId cell{located.kpi, located.unit, period};
-      ASSIGN_OR_RETURN(OwnState * own, own_.Mutable(cell, [&] {
-        return store_.GetOwn(CellKeyFor(defs, cell));
-      }));
-      bool exact = true;
-      if (before) exact = RemoveFromOwn(info.time_aggregation, {time, id, *before}, *own);
-      if (exact && after) AddToOwn(info.time_aggregation, {time, id, *after}, *own);
-      if (!exact) RETURN_IF_ERROR(RebuildOwn(defs, cell));
-      ASSIGN_OR_RETURN(is, OwnContributionOf(defs, located.kpi, located.unit,
-                                             period));
-    } else {
-      // Sums of sums and pooled means: the event's value is the change.
-      if (before) was = {false, *before, 1, 0};
-      if (after) is = {false, *after, 1, 0};
-    }
-    RETURN_IF_ERROR(Propagate(defs, located.kpi, located.unit, period, was, is,
-                              int64_t{after.has_value()} - before.has_value(),
-                              time));
-    for (KpiIndex weighted : info.weighted) {
-      RETURN_IF_ERROR(
-          Reweigh(defs, weighted, located.unit, period, was, is, time));
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status RollupEngine::CarryForward(const Definitions& defs,
-                                        const Located& located,
-                                        absl::string_view id,
-                                        const EventTime& time,
-                                        const std::vector<Period>& periods,
-                                        std::optional<int64_t> before,
-                                        std::optional<int64_t> after) {
-  const KpiIndex kpi = located.kpi;
-  const UnitIndex unit = located.unit;
-  const KpiInfo& info = defs.kpi(kpi);
-  for (PeriodKind kind : info.periods) {
-    // The periods of this kind holding the event: one, or consecutive
-    // to-date periods.
-    int32_t first = 0, last = -1;
-    bool any = false;
-    for (const Period& p : periods) {
-      if (p.kind != kind) continue;
-      if (!any || p.index < first) first = p.index;
-      if (!any || p.index > last) last = p.index;
-      any = true;
-    }
-    if (!any) continue;
-    ASSIGN_OR_RETURN(std::optional<int32_t> frontier,
-                     FrontierOf(defs, kpi, kind));
-    if (frontier && last > *frontier) {
-      RETURN_IF_ERROR(AdvanceFrontier(defs, kpi, kind, *frontier, last));
-    }
-    const int32_t end = frontier ? std::max(*frontier, last) : last;
-    SetFrontier(defs, kpi, kind, end);
-    for (int32_t i = first; i <= end; ++i) {
-      const Period period{kind, i};
-      const CellId cell{kpi, unit, period};
-      ASSIGN_OR_RETURN(const Contribution was,
-                       OwnContributionOf(defs, kpi, unit, period));
-      // What the period before passes on, as this change left it: to-date
-      // periods overlap, so a period holding the event may carry in a value
-      // the event made too.
-      std::optional<int64_t> carried_in;
-      if (i > first) {
-        ASSIGN_OR_RETURN(const OwnState* previous,
-                         own_.Get({kpi, unit, {kind, i - 1}}, [&] {
-                           return store_.GetOwn(
-                               CellKeyFor(defs, {kpi, unit, {kind, i - 1}}));
-                         }));
-        carried_in = LatestValue(*previous);
-      }
-      ASSIGN_OR_RETURN(OwnState * own, own_.Mutable(cell, [&] {
-        return store_.GetOwn(CellKeyFor(defs, cell));
-      }));
-      // Every event up to a period's end counts in its versions.
-      ++own->history;
-      if (own->latest_time < time || own->history == 1) own->latest_time = time;
-      if (i > first) {
-        own->carried = carried_in.has_value();
-        own->carried_value = carried_in.value_or(0);
-      }
-      bool exact = true;
-      if (i <= last) {
-        if (before) exact = RemoveFromOwn(info.time_aggregation, {time, id, *before}, *own);
-        if (exact && after) AddToOwn(info.time_aggregation, {time, id, *after}, *own);
-      }
-      if (!exact) RETURN_IF_ERROR(RebuildOwn(defs, cell));
-      ASSIGN_OR_RETURN(const Contribution is,
-                       OwnContributionOf(defs, kpi, unit, period));
-      const int64_t standing =
-          i <= last ? int64_t{after.has_value()} - before.has_value() : 0;
-      RETURN_IF_ERROR(
-          Propagate(defs, kpi, unit, period, was, is, standing, time));
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status RollupEngine::AdvanceFrontier(const Definitions& defs,
-                                           KpiIndex kpi, PeriodKind kind,
-                                           int32_t from, int32_t to) {
-  // Every unit with a value by `from`'s end carries it into the new periods.
-  for (UnitIndex unit = 0; unit < defs.unit_count(); ++unit) {
-    const CellId source{kpi, unit, {kind, from}};
-    ASSIGN_OR_RETURN(const OwnState* at_frontier, own_.Get(source, [&] {
-      return store_.GetOwn(CellKeyFor(defs, source));
-    }));
-    if (at_frontier->history == 0) continue;
-    const std::optional<int64_t> value = LatestValue(*at_frontier);
-    const int64_t history = at_frontier->history;
-    const EventTime latest = at_frontier->latest_time;
-    for (int32_t i = from + 1; i <= to; ++i) {
-      const CellId cell{kpi, unit, {kind, i}};
-      ASSIGN_OR_RETURN(const Contribution was,
-                       OwnContributionOf(defs, kpi, unit, cell.period));
-      ASSIGN_OR_RETURN(OwnState * own, own_.Mutable(cell, [&] {
-        return store_.GetOwn(CellKeyFor(defs, cell));
-      }));
-      own->history = history;
-      own->latest_time = latest;
-      own->carried = value.has_value();
-      own->carried_value = value.value_or(0);
-      ASSIGN_OR_RETURN(const Contribution is,
-                       OwnContributionOf(defs, kpi, unit, cell.period));
-      RETURN_IF_ERROR(Propagate(defs, kpi, unit, cell.period, was, is,
-                                /*standing_delta=*/0, latest, history));
-    }
-  }
-  return absl::OkStatus();
-}
-
-std::string RollupEngine::FrontierKey(const Definitions& defs, KpiIndex kpi,
-                                      PeriodKind kind) {
-  return absl::StrCat("frontier/", defs.kpi(kpi).definition.kpi_id(), "/",
-                      static_cast<int>(kind));
-}
-
-absl::StatusOr<std::optional<int32_t>> RollupEngine::FrontierOf(
-    const Definitions& defs, KpiIndex kpi, PeriodKind kind) {
-  const std::string key = FrontierKey(defs, kpi, kind);
-  if (auto it = frontiers_.find(key); it != frontiers_.end()) {
-    return it->second;
-  }
-  ASSIGN_OR_RETURN(std::optional<int64_t> stored, store_.Frontier(key));
-  std::optional<int32_t> frontier;
-  if (stored) frontier = static_cast<int32_t>(*stored);
-  frontiers_[key] = frontier;
-  return frontier;
-}
-
-void RollupEngine::SetFrontier(const Definitions& defs, KpiIndex kpi,
-                               PeriodKind kind, int32_t index) {
-  const std::string key = FrontierKey(defs, kpi, kind);
-  auto it = frontiers_.find(key);
-  if (it != frontiers_.end() && it->second == index) return;
-  frontiers_[key] = index;
-  pending_frontiers_[key] = index;
-}
-
-bool RollupEngine::IsIndexed(const KpiInfo& kpi) {
-  return kpi.time_aggregation == TimeAggregation::kLast ||
-         kpi.time_aggregation == TimeAggregation::kMin ||
-         kpi.time_aggregation == TimeAggregation::kMax;
-}
-
-std::string RollupEngine::OwnPrefix(const Definitions& defs, KpiIndex kpi,
-                                    UnitIndex unit) {
-  return absl::StrCat(defs.kpi(kpi).definition.kpi_id(), "/",
-                      defs.unit(unit).definition.unit_id(), "/");
-}
-
-absl::Status RollupEngine::RebuildOwn(const Definitions& defs,
-                                      const CellId& cell) {
-  // The store must hold every event but this hand-off's: the batch in
-  // flight first becomes durable.
-  while (!flusher_->Drain(absl::Seconds(1))) {
-    if (stop_) return absl::UnavailableError("rollup: stopping");
-  }
-  const std::string prefix = OwnPrefix(defs, cell.kpi, cell.unit);
-  const Calendar& calendar = defs.calendar();
-  auto bound = [&](absl::Time t) {
-    const timespec ts = absl::ToTimespec(t);
-    return OwnEventBound(prefix, {ts.tv_sec, static_cast<int32_t>(ts.tv_nsec)});
-  };
-  const std::string begin = bound(calendar.Start(cell.period));
-  const std::string end = bound(calendar.End(cell.period));
-  ASSIGN_OR_RETURN(auto stored, store_.OwnEvents(begin, end));
-  std::map<std::string, std::optional<int64_t>> events(stored.begin(),
-                                                       stored.end());
-  for (auto it = pending_own_events_.lower_bound(begin);
-       it != pending_own_events_.end() && it->first < end; ++it) {
-    events[it->first] = it->second;
-  }
-  OwnState rebuilt;
-  const TimeAggregation aggregation = defs.kpi(cell.kpi).time_aggregation;
-  for (const auto& [key, value] : events) {
-    if (!value) continue;  // Voided.
-    EventTime time;
-    std::string id;
-    if (!ParseOwnEventKey(key, prefix.size(), time, id)) {
-      return absl::DataLossError(
-          absl::StrCat("rollup: malformed own-event key under ", prefix));
-    }
-    AddToOwn(aggregation, {time, id, *value}, rebuilt);
-  }
-  ASSIGN_OR_RETURN(OwnState * own, own_.Mutable(cell, [&] {
-    return store_.GetOwn(CellKeyFor(defs, cell));
-  }));
-  // What is carried in and the history up to the period's end stay.
-  rebuilt.carried = own->carried;
-  rebuilt.carried_value = own->carried_value;
-  rebuilt.history = own->history;
-  rebuilt.latest_time = own->latest_time;
-  *own = std::move(rebuilt);
-  return absl::OkStatus();
-}
-
-absl::Status RollupEngine::Reweigh(const Definitions& defs, KpiIndex weighted,
-                                   UnitIndex unit, const Period& period,
-                                   const Contribution& weight_before,
-                                   const Contribution& weight_after,
-                                   const EventTime& time) {
-  if (!defs.kpi(weighted).periods.Contains(period.kind)) return absl::OkStatus();
-  // The weight is already folded in: `after` pairs the unit's value (if it
-  // has one) with its new weight.
-  ASSIGN_OR_RETURN(Contribution after,
-                   OwnContributionOf(defs, weighted, unit, period));
-  Contribution before = after;
-  before.present = after.count > 0 && weight_before.present;
-  before.weight = weight_before.value;
-  // Every weight change counts in the weighted cells' versions, even where
-  // no value is weighed yet, so that versions do not depend on the order
-  // the log's partitions are read in.
-  return Propagate(defs, weighted, unit, period, before, after,
-                   /*standing_delta=*/0, time);
+  const EventChange change{located.kpi,
+                           located.unit,
+                           ToEventTime(event.event_time()),
+                           event.corrects_event_id().empty()
+                               ? event.event_id()
+                               : event.corrects_event_id(),
+                           before,
+                           after};
+  return folder_.Fold(defs, change, approving_ ? &closings_ : nullptr);
 }
 
 }  // namespace strata::rollup

@@ -19,7 +19,6 @@
 // up with the log as it was at Start().
 
 #include <atomic>
-#include <map>
 #include <optional>
 #include <memory>
 #include <mutex>
@@ -27,10 +26,8 @@
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/aggregation/cell.h"
 #include "libs/clock/clock.h"
@@ -41,7 +38,7 @@
 #include "libs/period/period.h"
 #include "libs/status/health_report.h"
 #include "libs/streams/topics.h"
-#include "services/rollup/dirty_cache.h"
+#include "services/rollup/cell_folder.h"
 #include "services/rollup/period_closings.h"
 #include "services/rollup/rollup_flusher.h"
 #include "services/rollup/rollup_record.h"
@@ -159,77 +156,28 @@ class RollupEngine {
   absl::Status Hold(const Located& event, const Period& closed);
   // `first_seen`: the id is new (not an approved pending event).
   absl::Status ApplyEvent(const Located& event, const Definitions& defs,
-                          bool first_seen)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+                          bool first_seen);
   // A correction of an event applied before: refused (and counted) when
   // that event is unknown or differs in KPI, unit or time.
   absl::Status ApplyCorrection(const Located& correction,
-                               const Definitions& defs, bool first_seen)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+                               const Definitions& defs, bool first_seen);
   // Folds the change of one event from `before` to `after` (none: it does
   // not count) into the own states and cells of every period it falls in.
   absl::Status FoldChange(const Definitions& defs, const Located& event,
                           std::optional<int64_t> before,
-                          std::optional<int64_t> after)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
-  // Recomputes an own state from the own-events index, when taking an
-  // event out left it unknown (the latest or the extreme went).
-  absl::Status RebuildOwn(const Definitions& defs, const CellId& cell);
+                          std::optional<int64_t> after);
   // This hand-off's record of `event_id`, copied in from the batch in
   // flight or the store when need be; nullptr when never applied.
   absl::StatusOr<AppliedEvent*> PendingCopyOf(absl::string_view event_id);
-  // Whether a KPI's own events are indexed for RebuildOwn.
-  static bool IsIndexed(const KpiInfo& kpi);
-  static std::string OwnPrefix(const Definitions& defs, KpiIndex kpi,
-                               UnitIndex unit);
-  // Replaces a unit's contribution `before` by `after` in its own cell and
-  // every ancestor's, counting `standing_delta` events.
-  absl::Status Propagate(const Definitions& defs, KpiIndex kpi, UnitIndex unit,
-                         const Period& period, const Contribution& before,
-                         const Contribution& after, int64_t standing_delta,
-                         const EventTime& time, int64_t versions = 1)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
-  // FoldChange for a KPI that carries stocks forward: the event's periods,
-  // then every later one up to the frontier (the unit's value or history
-  // as of their ends changed).
-  absl::Status CarryForward(const Definitions& defs, const Located& event,
-                            absl::string_view id, const EventTime& time,
-                            const std::vector<Period>& periods,
-                            std::optional<int64_t> before,
-                            std::optional<int64_t> after)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
-  // Carries every unit's value at period `from` into `from`+1 .. `to`.
-  absl::Status AdvanceFrontier(const Definitions& defs, KpiIndex kpi,
-                               PeriodKind kind, int32_t from, int32_t to)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
-  // The latest period index of `kind` any event of `kpi` reached.
-  absl::StatusOr<std::optional<int32_t>> FrontierOf(const Definitions& defs,
-                                                    KpiIndex kpi,
-                                                    PeriodKind kind);
-  void SetFrontier(const Definitions& defs, KpiIndex kpi, PeriodKind kind,
-                   int32_t index);
-  static std::string FrontierKey(const Definitions& defs, KpiIndex kpi,
-                                 PeriodKind kind);
-  // The weight of `unit` changed from `weight_before` to `weight_after`:
-  // updates the cells of a KPI weighted by it.
-  absl::Status Reweigh(const Definitions& defs, KpiIndex weighted,
-                       UnitIndex unit, const Period& period,
-                       const Contribution& weight_before,
-                       const Contribution& weight_after, const EventTime& time)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
-  // What `unit`'s own events add to its cells, weight included.
-  absl::StatusOr<Contribution> OwnContributionOf(const Definitions& defs,
-                                                 KpiIndex kpi, UnitIndex unit,
-                                                 const Period& period);
   // Marks the cells whose target changed, for republishing; returns how many.
   absl::StatusOr<size_t> MarkRetargetedCells();
-  // Hands what changed since the last hand-off to the flusher. Fails, with
-  // nothing handed off, when a derived KPI's input cannot be read.
+  // Hands what changed since the last hand-off to the flusher. Fails when a
+  // derived KPI's input cannot be read: resume from the committed state.
   absl::Status HandOff();
   // The records of derived KPIs whose inputs are among `changed`.
   absl::StatusOr<std::vector<std::pair<CellId, v1::RollupRecord>>>
   DerivedRecords(const std::vector<std::pair<CellId, RollupCell>>& changed,
-                 absl::Time judged_at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+                 absl::Time judged_at);
   // Commits the durable positions to the consumer group (progress only).
   void ReportProgress();
   void ReportPositions(const std::vector<eventlog::Position>& positions);
@@ -242,6 +190,9 @@ class RollupEngine {
   // Drops the cache and resumes from the committed state.
   void RestartFromCommitted(const absl::Status& cause);
   absl::Status AssignCommittedPositions();
+  // Returns once every batch handed off is durable; UNAVAILABLE when the
+  // engine stops first.
+  absl::Status WaitDurable();
   // Stops folding for good, reporting `cause`.
   void Halt(const absl::Status& cause);
 
@@ -279,21 +230,11 @@ class RollupEngine {
   std::thread thread_;
   RollupStats stats_;
 
-  // Written by the engine's thread only; cells_ is also read by queries.
-  mutable absl::Mutex cells_mu_;
   std::shared_ptr<const Definitions> defs_;
-  DirtyCache<CellId, RollupCell> cells_ ABSL_GUARDED_BY(cells_mu_);
-  DirtyCache<CellId, OwnState> own_;  // For KPIs that keep own state.
-  std::vector<Period> periods_;        // Of the event being applied.
   // The events applied or corrected since the last hand-off, by id.
   absl::flat_hash_map<std::string, AppliedEvent> pending_events_;
   int64_t new_events_ = 0;  // Ids among them applied for the first time.
-  // Own-events index changes since the last hand-off (none: deleted).
-  std::map<std::string, std::optional<int64_t>> pending_own_events_;
-  // Carried-forward KPIs' frontiers by FrontierKey (none: never reached),
-  // and those changed since the last hand-off.
-  absl::flat_hash_map<std::string, std::optional<int32_t>> frontiers_;
-  std::map<std::string, int64_t> pending_frontiers_;
+  CellFolder folder_{store_, [this] { return WaitDurable(); }};
   // Per partition: where the engine reads next, and the record before.
   absl::flat_hash_map<int32_t, eventlog::Position> next_;
 };

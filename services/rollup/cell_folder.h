@@ -1,0 +1,163 @@
+#pragma once
+
+// Folds the change of an accepted event into its unit's own state and the
+// cells of the unit and every ancestor, for every period the event falls
+// in: stage B ("fold") of services/rollup/SCALE_OUT.md. What the folder
+// holds is read through from the store and cached; TakeChanges() hands
+// what changed since the last call to the flush.
+//
+//   CellFolder folder(store, wait_durable);
+//   RETURN_IF_ERROR(folder.Fold(defs, {kpi, unit, time, id, before, after}));
+//   CellFolder::Changes changes = folder.TakeChanges();
+//
+// Accepting events (ids, corrections, closed periods) is the caller's part.
+// Only the caller's thread folds; Read() may be called from any thread.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "libs/aggregation/cell.h"
+#include "libs/aggregation/own_state.h"
+#include "libs/definitions/cell_id.h"
+#include "libs/definitions/definitions.h"
+#include "libs/period/period.h"
+#include "services/rollup/dirty_cache.h"
+#include "services/rollup/period_closings.h"
+#include "services/rollup/rollup_store.h"
+
+namespace strata::rollup {
+
+// How one event changes what counts: from `before` to `after` (fixed
+// point; none: it does not count), the output of accepting it.
+struct EventChange {
+  KpiIndex kpi = 0;
+  UnitIndex unit = 0;
+  EventTime time;
+  // The event whose value changes: a correction's is the corrected one.
+  absl::string_view event_id;
+  std::optional<int64_t> before;
+  std::optional<int64_t> after;
+};
+
+class CellFolder {
+ public:
+  // `wait_durable` returns once every change handed off so far is in the
+  // store (UNAVAILABLE when it gives up): an own state rebuilt from the
+  // own-events index reads them there.
+  CellFolder(RollupStore& store, std::function<absl::Status()> wait_durable)
+      : store_(store), wait_durable_(std::move(wait_durable)) {}
+
+  // The cells are folded in the shape of `reorgs` reorgs: versions of a
+  // cell first reached from now on lie above those of every earlier shape.
+  void SetReorgs(int64_t reorgs) { reorgs_ = reorgs; }
+
+  // Folds `change`. `keep_reported`, when set, keeps the figure of every
+  // closed period's cell as reported before the change (an approved late
+  // event). A failure may leave the folder half updated: Clear() it.
+  absl::Status Fold(const Definitions& defs, const EventChange& change,
+                    PeriodClosings* keep_reported = nullptr);
+
+  // The latest folded state of a cell, cached or stored; nullopt when no
+  // event has reached it. Thread-safe.
+  absl::StatusOr<std::optional<RollupCell>> Read(const Definitions& defs,
+                                                 const CellId& id) const;
+
+  // Has the cell handed off again (its target changed).
+  absl::Status MarkChanged(const Definitions& defs, const CellId& id);
+
+  // What changed since the last call. Cells marked but reached by no event
+  // yet have version 0.
+  struct Changes {
+    std::vector<std::pair<CellId, RollupCell>> cells;
+    std::vector<std::pair<CellId, OwnState>> own;
+    // Own-events index entries (OwnEventKey): a value, or none to delete.
+    std::map<std::string, std::optional<int64_t>> own_events;
+    // Carried-forward KPIs' frontiers (FrontierKey).
+    std::vector<std::pair<std::string, int64_t>> frontiers;
+  };
+  Changes TakeChanges();
+
+  // Once more than `max_cached` cells or own states are cached, forgets
+  // all but those `handed_off` holds (the store holds the rest exactly,
+  // once the hand-off before is durable).
+  void Bound(size_t max_cached, const Changes& handed_off);
+
+  // Forgets everything not in the store.
+  void Clear();
+
+ private:
+  absl::Status FoldChange(const Definitions& defs, const EventChange& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+  // FoldChange for a KPI that carries stocks forward: the event's periods,
+  // then every later one up to the frontier (the unit's value or history
+  // as of their ends changed).
+  absl::Status CarryForward(const Definitions& defs, const EventChange& change,
+                            const std::vector<Period>& periods)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+  // Carries every unit's value at period `from` into `from`+1 .. `to`.
+  absl::Status AdvanceFrontier(const Definitions& defs, KpiIndex kpi,
+                               PeriodKind kind, int32_t from, int32_t to)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+  // The latest period index of `kind` any event of `kpi` reached.
+  absl::StatusOr<std::optional<int32_t>> FrontierOf(const Definitions& defs,
+                                                    KpiIndex kpi,
+                                                    PeriodKind kind);
+  void SetFrontier(const Definitions& defs, KpiIndex kpi, PeriodKind kind,
+                   int32_t index);
+  static std::string FrontierKey(const Definitions& defs, KpiIndex kpi,
+                                 PeriodKind kind);
+  // Replaces a unit's contribution `before` by `after` in its own cell and
+  // every ancestor's, counting `standing_delta` events.
+  absl::Status Propagate(const Definitions& defs, KpiIndex kpi, UnitIndex unit,
+                         const Period& period, const Contribution& before,
+                         const Contribution& after, int64_t standing_delta,
+                         const EventTime& time, int64_t versions = 1)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+  // The weight of `unit` changed from `weight_before` to `weight_after`:
+  // updates the cells of a KPI weighted by it.
+  absl::Status Reweigh(const Definitions& defs, KpiIndex weighted,
+                       UnitIndex unit, const Period& period,
+                       const Contribution& weight_before,
+                       const Contribution& weight_after, const EventTime& time)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+  // What `unit`'s own events add to its cells, weight included.
+  absl::StatusOr<Contribution> OwnContributionOf(const Definitions& defs,
+                                                 KpiIndex kpi, UnitIndex unit,
+                                                 const Period& period);
+  // Recomputes an own state from the own-events index, when taking an
+  // event out left it unknown (the latest or the extreme went).
+  absl::Status RebuildOwn(const Definitions& defs, const CellId& cell);
+  // Whether a KPI's own events are indexed for RebuildOwn.
+  static bool IsIndexed(const KpiInfo& kpi);
+  static std::string OwnPrefix(const Definitions& defs, KpiIndex kpi,
+                               UnitIndex unit);
+
+  RollupStore& store_;
+  const std::function<absl::Status()> wait_durable_;
+  int64_t reorgs_ = 0;
+  PeriodClosings* keep_reported_ = nullptr;  // During Fold only.
+
+  // Written by the folding thread only; cells_ is also read by queries.
+  mutable absl::Mutex cells_mu_;
+  DirtyCache<CellId, RollupCell> cells_ ABSL_GUARDED_BY(cells_mu_);
+  DirtyCache<CellId, OwnState> own_;  // For KPIs that keep own state.
+  std::vector<Period> periods_;        // Of the change being folded.
+  // Own-events index changes since the last TakeChanges.
+  std::map<std::string, std::optional<int64_t>> pending_own_events_;
+  // Carried-forward KPIs' frontiers by FrontierKey (none: never reached),
+  // and those changed since the last TakeChanges.
+  absl::flat_hash_map<std::string, std::optional<int32_t>> frontiers_;
+  std::map<std::string, int64_t> pending_frontiers_;
+};
+
+}  // namespace strata::rollup

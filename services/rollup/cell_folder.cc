@@ -3,20 +3,51 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "libs/eventlog/event_log.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/cell_key.h"
 #include "services/rollup/applied_event.h"
 #include "services/rollup/rollup_record.h"
 
 namespace strata::rollup {
+namespace {
+
+// The first and last index of the periods of `kind` among `periods` (one,
+// or consecutive to-date periods); nullopt when none is of that kind.
+std::optional<std::pair<int32_t, int32_t>> SpanOfKind(
+    const std::vector<Period>& periods, PeriodKind kind) {
+  std::optional<std::pair<int32_t, int32_t>> span;
+  for (const Period& p : periods) {
+    if (p.kind != kind) continue;
+    if (!span) {
+      span.emplace(p.index, p.index);
+    } else {
+      span->first = std::min(span->first, p.index);
+      span->second = std::max(span->second, p.index);
+    }
+  }
+  return span;
+}
+
+}  // namespace
+
+bool FoldScope::Owns(const Definitions& defs, UnitIndex unit) const {
+  return whole() ||
+         eventlog::PartitionForKey(defs.unit(unit).definition.unit_id(),
+                                   partitions) == partition;
+}
+
+std::string PartialCellKey(int32_t partition, absl::string_view cell_key) {
+  return absl::StrCat(partition, "/", cell_key);
+}
 
 absl::Status CellFolder::Fold(const Definitions& defs,
                               const EventChange& change,
-                              PeriodClosings* keep_reported) {
+                              const CellObserver* observer) {
   absl::MutexLock lock(&cells_mu_);
-  keep_reported_ = keep_reported;
+  observer_ = observer;
   absl::Status folded = FoldChange(defs, change);
-  keep_reported_ = nullptr;
+  observer_ = nullptr;
   return folded;
 }
 
@@ -30,15 +61,19 @@ absl::StatusOr<std::optional<RollupCell>> CellFolder::Read(
       return *cell;
     }
   }
-  return store_.GetCell(CellKeyFor(defs, id));
+  return LoadCell(defs, id);
+}
+
+absl::StatusOr<std::optional<RollupCell>> CellFolder::LoadCell(
+    const Definitions& defs, const CellId& id) const {
+  if (scope_.whole()) return store_.GetCell(CellKeyFor(defs, id));
+  return store_.GetPartial(PartialCellKey(scope_.partition, CellKeyFor(defs, id)));
 }
 
 absl::Status CellFolder::MarkChanged(const Definitions& defs,
                                      const CellId& id) {
   absl::MutexLock lock(&cells_mu_);
-  return cells_
-      .Mutable(id, [&] { return store_.GetCell(CellKeyFor(defs, id)); })
-      .status();
+  return cells_.Mutable(id, [&] { return LoadCell(defs, id); }).status();
 }
 
 CellFolder::Changes CellFolder::TakeChanges() {
@@ -94,6 +129,9 @@ void CellFolder::Clear() {
 absl::StatusOr<Contribution> CellFolder::OwnContributionOf(
     const Definitions& defs, KpiIndex kpi, UnitIndex unit,
     const Period& period) {
+  // Another partition's unit: its own state is in the store too (own
+  // states are keyed by unit), but counts in that partition's part only.
+  if (!scope_.Owns(defs, unit)) return Contribution{};
   const CellId id{kpi, unit, period};
   ASSIGN_OR_RETURN(const OwnState* own, own_.Get(id, [&] {
     return store_.GetOwn(CellKeyFor(defs, id));
@@ -117,15 +155,12 @@ absl::Status CellFolder::Propagate(const Definitions& defs, KpiIndex kpi,
   const HierarchyAggregation aggregation =
       defs.kpi(kpi).hierarchy_aggregation;
   auto load = [&](const CellId& id) {
-    return [this, &defs, id] { return store_.GetCell(CellKeyFor(defs, id)); };
+    return [this, &defs, id] { return LoadCell(defs, id); };
   };
   for (UnitIndex ancestor : defs.PathToRoot(unit, period)) {
     const CellId id{kpi, ancestor, period};
     ASSIGN_OR_RETURN(RollupCell * cell, cells_.Mutable(id, load(id)));
-    if (keep_reported_ != nullptr &&
-        keep_reported_->Keeps(defs.calendar(), period)) {
-      RETURN_IF_ERROR(keep_reported_->KeepReported(CellKeyFor(defs, id), *cell));
-    }
+    if (observer_ != nullptr) RETURN_IF_ERROR((*observer_)(id, *cell));
     switch (ApplyContribution(aggregation, before, after, *cell)) {
       case CellUpdate::kApplied:
         break;
@@ -156,11 +191,21 @@ absl::Status CellFolder::Propagate(const Definitions& defs, KpiIndex kpi,
       }
     }
     // Versions of each shape lie above those of the shapes before it.
-    if (cell->version == 0) cell->version = reorgs_ << kReorgVersionShift;
+    // (A part's count from 0: the merge places them.)
+    if (cell->version == 0 && scope_.whole()) {
+      cell->version = reorgs_ << kReorgVersionShift;
+    }
     NoteEvent(standing_delta, time, *cell);
     cell->version += versions - 1;
   }
   return absl::OkStatus();
+}
+
+void CellFolder::PeriodsOf(const Definitions& defs, const EventChange& change) {
+  periods_.clear();
+  defs.calendar().PeriodsContaining(absl::FromUnixSeconds(change.time.seconds) +
+                                        absl::Nanoseconds(change.time.nanos),
+                                    defs.kpi(change.kpi).periods, periods_);
 }
 
 absl::Status CellFolder::FoldChange(const Definitions& defs,
@@ -173,11 +218,8 @@ absl::Status CellFolder::FoldChange(const Definitions& defs,
     pending_own_events_[OwnEventKey(OwnPrefix(defs, change.kpi, change.unit),
                                     time, change.event_id)] = after;
   }
-  periods_.clear();
-  defs.calendar().PeriodsContaining(
-      absl::FromUnixSeconds(time.seconds) + absl::Nanoseconds(time.nanos),
-      info.periods, periods_);
-  if (info.carry_forward) return CarryForward(defs, change, periods_);
+  PeriodsOf(defs, change);
+  if (info.carry_forward) return CarryForward(defs, change);
   for (const Period& period : periods_) {
     Contribution was, is;
     if (info.keeps_own_state) {
@@ -210,9 +252,33 @@ absl::Status CellFolder::FoldChange(const Definitions& defs,
   return absl::OkStatus();
 }
 
+absl::Status CellFolder::ReachFrontiers(const Definitions& defs,
+                                        const EventChange& change) {
+  if (!defs.kpi(change.kpi).carry_forward) return absl::OkStatus();
+  absl::MutexLock lock(&cells_mu_);
+  PeriodsOf(defs, change);
+  return ReachFrontiersOfPeriods(defs, change.kpi);
+}
+
+absl::Status CellFolder::ReachFrontiersOfPeriods(const Definitions& defs,
+                                                 KpiIndex kpi) {
+  for (PeriodKind kind : defs.kpi(kpi).periods) {
+    const std::optional<std::pair<int32_t, int32_t>> span =
+        SpanOfKind(periods_, kind);
+    if (!span) continue;
+    const int32_t last = span->second;
+    ASSIGN_OR_RETURN(std::optional<int32_t> frontier,
+                     FrontierOf(defs, kpi, kind));
+    if (frontier && last > *frontier) {
+      RETURN_IF_ERROR(AdvanceFrontier(defs, kpi, kind, *frontier, last));
+    }
+    SetFrontier(defs, kpi, kind, frontier ? std::max(*frontier, last) : last);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CellFolder::CarryForward(const Definitions& defs,
-                                      const EventChange& change,
-                                      const std::vector<Period>& periods) {
+                                      const EventChange& change) {
   const KpiIndex kpi = change.kpi;
   const UnitIndex unit = change.unit;
   const EventTime& time = change.time;
@@ -220,25 +286,15 @@ absl::Status CellFolder::CarryForward(const Definitions& defs,
   const std::optional<int64_t>& before = change.before;
   const std::optional<int64_t>& after = change.after;
   const KpiInfo& info = defs.kpi(kpi);
+  RETURN_IF_ERROR(ReachFrontiersOfPeriods(defs, kpi));
   for (PeriodKind kind : info.periods) {
-    // The periods of this kind holding the event: one, or consecutive
-    // to-date periods.
-    int32_t first = 0, last = -1;
-    bool any = false;
-    for (const Period& p : periods) {
-      if (p.kind != kind) continue;
-      if (!any || p.index < first) first = p.index;
-      if (!any || p.index > last) last = p.index;
-      any = true;
-    }
-    if (!any) continue;
+    const std::optional<std::pair<int32_t, int32_t>> span =
+        SpanOfKind(periods_, kind);
+    if (!span) continue;
+    const auto [first, last] = *span;
     ASSIGN_OR_RETURN(std::optional<int32_t> frontier,
                      FrontierOf(defs, kpi, kind));
-    if (frontier && last > *frontier) {
-      RETURN_IF_ERROR(AdvanceFrontier(defs, kpi, kind, *frontier, last));
-    }
-    const int32_t end = frontier ? std::max(*frontier, last) : last;
-    SetFrontier(defs, kpi, kind, end);
+    const int32_t end = frontier.value_or(last);  // Reached: at least last.
     for (int32_t i = first; i <= end; ++i) {
       const Period period{kind, i};
       const CellId cell{kpi, unit, period};
@@ -288,6 +344,7 @@ absl::Status CellFolder::AdvanceFrontier(const Definitions& defs,
                                            int32_t from, int32_t to) {
   // Every unit with a value by `from`'s end carries it into the new periods.
   for (UnitIndex unit = 0; unit < defs.unit_count(); ++unit) {
+    if (!scope_.Owns(defs, unit)) continue;
     const CellId source{kpi, unit, {kind, from}};
     ASSIGN_OR_RETURN(const OwnState* at_frontier, own_.Get(source, [&] {
       return store_.GetOwn(CellKeyFor(defs, source));

@@ -12,6 +12,13 @@
 //
 // Accepting events (ids, corrections, closed periods) is the caller's part.
 // Only the caller's thread folds; Read() may be called from any thread.
+//
+// A folder folds every unit, or only the units of one fold partition; then
+// its cells are partial, over those units only, and the whole cell is the
+// merge of every partition's part (MergePartialCells). Every partition's
+// folder must then reach every frontier an event reaches (ReachFrontiers),
+// whichever partition folds the event, so that stocks are carried as far
+// in each.
 
 #include <cstdint>
 #include <functional>
@@ -32,7 +39,6 @@
 #include "libs/definitions/definitions.h"
 #include "libs/period/period.h"
 #include "services/rollup/dirty_cache.h"
-#include "services/rollup/period_closings.h"
 #include "services/rollup/rollup_store.h"
 
 namespace strata::rollup {
@@ -49,26 +55,52 @@ struct EventChange {
   std::optional<int64_t> after;
 };
 
+// The units a folder folds: all, or those of one of `partitions` fold
+// partitions (by unit id, placed like records keyed by it on the log).
+struct FoldScope {
+  int32_t partition = 0;
+  int32_t partitions = 1;
+
+  bool whole() const { return partitions == 1; }
+  bool Owns(const Definitions& defs, UnitIndex unit) const;
+};
+
+// Where a fold partition's part of a cell is stored.
+std::string PartialCellKey(int32_t partition, absl::string_view cell_key);
+
 class CellFolder {
  public:
+  // Told of every cell about to change, with its state before.
+  using CellObserver =
+      std::function<absl::Status(const CellId& id, const RollupCell& before)>;
+
   // `wait_durable` returns once every change handed off so far is in the
   // store (UNAVAILABLE when it gives up): an own state rebuilt from the
   // own-events index reads them there.
-  CellFolder(RollupStore& store, std::function<absl::Status()> wait_durable)
-      : store_(store), wait_durable_(std::move(wait_durable)) {}
+  CellFolder(RollupStore& store, FoldScope scope,
+             std::function<absl::Status()> wait_durable)
+      : store_(store), scope_(scope), wait_durable_(std::move(wait_durable)) {}
+
+  const FoldScope& scope() const { return scope_; }
 
   // The cells are folded in the shape of `reorgs` reorgs: versions of a
   // cell first reached from now on lie above those of every earlier shape.
   void SetReorgs(int64_t reorgs) { reorgs_ = reorgs; }
 
-  // Folds `change`. `keep_reported`, when set, keeps the figure of every
-  // closed period's cell as reported before the change (an approved late
-  // event). A failure may leave the folder half updated: Clear() it.
+  // Folds `change`, of a unit the scope owns. `observer`, when set, hears
+  // of every cell it changes first (to keep a closed period's figure as
+  // reported before an approved late event). A failure may leave the
+  // folder half updated: Clear() it.
   absl::Status Fold(const Definitions& defs, const EventChange& change,
-                    PeriodClosings* keep_reported = nullptr);
+                    const CellObserver* observer = nullptr);
 
-  // The latest folded state of a cell, cached or stored; nullopt when no
-  // event has reached it. Thread-safe.
+  // Carries the owned units' stocks as far as `change` takes the frontiers
+  // of its KPI, when it carries stocks forward.
+  absl::Status ReachFrontiers(const Definitions& defs,
+                              const EventChange& change);
+
+  // The latest folded state of a cell (its part, in a fold partition),
+  // cached or stored; nullopt when no event has reached it. Thread-safe.
   absl::StatusOr<std::optional<RollupCell>> Read(const Definitions& defs,
                                                  const CellId& id) const;
 
@@ -98,11 +130,19 @@ class CellFolder {
  private:
   absl::Status FoldChange(const Definitions& defs, const EventChange& change)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+  // The stored state of a cell (its part).
+  absl::StatusOr<std::optional<RollupCell>> LoadCell(const Definitions& defs,
+                                                     const CellId& id) const;
+  // The periods of each kind `change` falls in (periods_), and the latest
+  // of each kind.
+  void PeriodsOf(const Definitions& defs, const EventChange& change);
   // FoldChange for a KPI that carries stocks forward: the event's periods,
   // then every later one up to the frontier (the unit's value or history
   // as of their ends changed).
-  absl::Status CarryForward(const Definitions& defs, const EventChange& change,
-                            const std::vector<Period>& periods)
+  absl::Status CarryForward(const Definitions& defs, const EventChange& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+  // ReachFrontiers for the periods_ of a change.
+  absl::Status ReachFrontiersOfPeriods(const Definitions& defs, KpiIndex kpi)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
   // Carries every unit's value at period `from` into `from`+1 .. `to`.
   absl::Status AdvanceFrontier(const Definitions& defs, KpiIndex kpi,
@@ -143,9 +183,10 @@ class CellFolder {
                                UnitIndex unit);
 
   RollupStore& store_;
+  const FoldScope scope_;
   const std::function<absl::Status()> wait_durable_;
   int64_t reorgs_ = 0;
-  PeriodClosings* keep_reported_ = nullptr;  // During Fold only.
+  const CellObserver* observer_ = nullptr;  // During Fold only.
 
   // Written by the folding thread only; cells_ is also read by queries.
   mutable absl::Mutex cells_mu_;

@@ -3,11 +3,13 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <map>
 
 #include "absl/container/flat_hash_set.h"
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
+#include "libs/aggregation/cell_merge.h"
 #include "libs/aggregation/fixed_point.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
@@ -47,6 +49,11 @@ RollupEngine::RollupEngine(const RollupEngineOptions& options,
                            eventlog::EventLog& log,
                            DefinitionsFollower& definitions, RollupStore& store)
     : options_(options), log_(log), definitions_(definitions), store_(store) {
+  for (int32_t p = 0; p < std::max(options_.fold_partitions, 1); ++p) {
+    folders_.push_back(std::make_unique<CellFolder>(
+        store_, FoldScope{p, std::max(options_.fold_partitions, 1)},
+        [this] { return WaitDurable(); }));
+  }
   retargets_ = definitions_.AddListener(
       [this](const Definitions& defs, const v1::DefinitionBatch& batch) {
         std::lock_guard<std::mutex> lock(retargeted_mu_);
@@ -87,6 +94,7 @@ absl::Status RollupEngine::StartConsuming() {
   ASSIGN_OR_RETURN(int32_t partitions, log_.PartitionCount(kKpiEventsTopic));
   RETURN_IF_ERROR(log_.PartitionCount(kRollupsTopic).status());
   ASSIGN_OR_RETURN(folded_reorgs_, store_.FoldedReorgs());
+  ASSIGN_OR_RETURN(const int32_t fold_partitions, store_.FoldPartitions());
   // The shape to replay in: every reorg on the log so far.
   if (absl::Status caught_up = definitions_.CatchUp(absl::Seconds(10));
       !caught_up.ok()) {
@@ -94,13 +102,22 @@ absl::Status RollupEngine::StartConsuming() {
                         << caught_up;
   }
   const int64_t reorgs = definitions_.Current()->reorg_count();
-  if (reorgs != folded_reorgs_) {
-    // Folded in another shape of the organisation: replayed in this one.
+  const int32_t folding_into = static_cast<int32_t>(folders_.size());
+  if (reorgs != folded_reorgs_ || fold_partitions != folding_into) {
+    // Folded in another shape of the organisation, or into another number
+    // of fold partitions: replayed in this one.
     ASSIGN_OR_RETURN(std::vector<std::string> keys, store_.CellKeys());
-    RETURN_IF_ERROR(store_.Reshape(reorgs, keys));
+    if (!keys.empty()) {
+      STRATA_LOG(INFO) << "rollup: the state was folded for reorg "
+                       << folded_reorgs_ << " in " << fold_partitions
+                       << " fold partition(s); rolling the log up again for "
+                          "reorg "
+                       << reorgs << " in " << folding_into;
+    }
+    RETURN_IF_ERROR(store_.Reshape(reorgs, folding_into, keys));
     folded_reorgs_ = reorgs;
   }
-  folder_.SetReorgs(folded_reorgs_);
+  for (auto& folder : folders_) folder->SetReorgs(folded_reorgs_);
   ASSIGN_OR_RETURN(std::vector<std::string> tombstones, store_.Tombstones());
   tombstones_due_ = !tombstones.empty();
   std::vector<eventlog::Position> positions;
@@ -279,9 +296,10 @@ absl::Status RollupEngine::Reshape(size_t pending) {
   }
   flusher_->ForgetDurable();
   ASSIGN_OR_RETURN(std::vector<std::string> keys, store_.CellKeys());
-  RETURN_IF_ERROR(store_.Reshape(reorgs, keys));
+  RETURN_IF_ERROR(
+      store_.Reshape(reorgs, static_cast<int32_t>(folders_.size()), keys));
   folded_reorgs_ = reorgs;
-  folder_.SetReorgs(folded_reorgs_);
+  for (auto& folder : folders_) folder->SetReorgs(folded_reorgs_);
   tombstones_due_ = !keys.empty();
   std::vector<eventlog::Position> positions;
   for (auto& [partition, position] : next_) {
@@ -367,7 +385,7 @@ void RollupEngine::RestartFromCommitted(const absl::Status& cause) {
   while (!flusher_->Drain(absl::Seconds(1))) {
     if (stop_) return;
   }
-  folder_.Clear();
+  for (auto& folder : folders_) folder->Clear();
   pending_events_.clear();
   new_events_ = 0;
   absl::Duration backoff = absl::Milliseconds(100);
@@ -425,7 +443,7 @@ absl::StatusOr<size_t> RollupEngine::MarkRetargetedCells() {
       id.kpi = formula->left;
     }
     // Marked, the cell is published again with its new target.
-    marked = folder_.MarkChanged(*defs_, id);
+    marked = FolderOf(*defs_, id.unit).MarkChanged(*defs_, id);
     if (!marked.ok()) break;
   }
   if (!marked.ok()) {
@@ -447,7 +465,7 @@ RollupEngine::DerivedRecords(
   auto input = [&](KpiIndex kpi,
                    const CellId& at) -> absl::StatusOr<RollupCell> {
     ASSIGN_OR_RETURN(std::optional<RollupCell> cell,
-                     folder_.Read(defs, {kpi, at.unit, at.period}));
+                     MergedCell(defs, {kpi, at.unit, at.period}));
     return cell.value_or(RollupCell{});
   };
   for (const auto& [id, cell] : changed) {
@@ -471,30 +489,55 @@ RollupEngine::DerivedRecords(
 
 absl::Status RollupEngine::HandOff() {
   const absl::Time judged_at = options_.clock->Now();
-  CellFolder::Changes changes = folder_.TakeChanges();
-  absl::StatusOr<std::vector<std::pair<CellId, v1::RollupRecord>>> derived =
-      DerivedRecords(changes.cells, judged_at);
-  if (!derived.ok()) {
-    // Handed off again after the restart that follows.
-    return derived.status();
+  std::vector<CellFolder::Changes> parts;
+  for (auto& folder : folders_) parts.push_back(folder->TakeChanges());
+  std::vector<std::pair<CellId, RollupCell>> cells;
+  std::vector<std::pair<std::string, RollupCell>> partials;
+  if (folders_.size() == 1) {
+    cells = parts[0].cells;
+  } else {
+    absl::flat_hash_set<CellId> merged;
+    for (size_t p = 0; p < parts.size(); ++p) {
+      for (const auto& [id, part] : parts[p].cells) {
+        if (part.version > 0) {
+          partials.emplace_back(
+              PartialCellKey(static_cast<int32_t>(p), CellKeyFor(*defs_, id)),
+              part);
+        }
+        if (!merged.insert(id).second) continue;
+        ASSIGN_OR_RETURN(std::optional<RollupCell> cell, MergedCell(*defs_, id));
+        cells.emplace_back(id, cell.value_or(RollupCell{}));
+      }
+    }
+  }
+  ASSIGN_OR_RETURN(auto derived, DerivedRecords(cells, judged_at));
+  std::vector<std::pair<CellId, OwnState>> own;
+  std::map<std::string, std::optional<int64_t>> own_events;
+  std::map<std::string, int64_t> frontiers;  // The same in every partition.
+  for (CellFolder::Changes& part : parts) {
+    own.insert(own.end(), part.own.begin(), part.own.end());
+    own_events.merge(part.own_events);
+    frontiers.insert(part.frontiers.begin(), part.frontiers.end());
   }
   std::vector<eventlog::Position> positions;
   for (const auto& [partition, position] : next_) {
     positions.push_back(position);
   }
   FlushBatch batch = PrepareFlushBatch(
-      *defs_, changes.cells, *derived, changes.own, std::move(pending_events_),
-      new_events_, std::move(changes.own_events), std::move(positions),
-      judged_at);
+      *defs_, cells, derived, own, std::move(partials),
+      std::move(pending_events_), new_events_, std::move(own_events),
+      std::move(positions), judged_at);
   pending_events_.clear();  // Valid but unspecified after the move.
   new_events_ = 0;
   closings_.TakeChanges(batch.changes);
-  batch.changes.frontiers = std::move(changes.frontiers);
+  batch.changes.frontiers.assign(frontiers.begin(), frontiers.end());
   flusher_->Submit(std::move(batch));
   ReportProgress();
   // Every batch before this one is durable now, so only this batch's
   // entries must stay: the store holds the rest exactly.
-  folder_.Bound(options_.max_cached_cells, changes);
+  for (size_t p = 0; p < folders_.size(); ++p) {
+    folders_[p]->Bound(options_.max_cached_cells / folders_.size(), parts[p]);
+  }
   return absl::OkStatus();
 }
 
@@ -736,7 +779,43 @@ absl::Status RollupEngine::ApplyEvents(std::vector<Located>& events) {
 absl::StatusOr<std::optional<RollupCell>> RollupEngine::Read(
     const Definitions& defs, KpiIndex kpi, UnitIndex unit,
     const Period& period) const {
-  return folder_.Read(defs, {kpi, unit, period});
+  return MergedCell(defs, {kpi, unit, period});
+}
+
+CellFolder& RollupEngine::FolderOf(const Definitions& defs, UnitIndex unit) {
+  if (folders_.size() == 1) return *folders_[0];
+  return *folders_[eventlog::PartitionForKey(
+      defs.unit(unit).definition.unit_id(),
+      static_cast<int32_t>(folders_.size()))];
+}
+
+absl::StatusOr<std::optional<RollupCell>> RollupEngine::MergedCell(
+    const Definitions& defs, const CellId& id, const CellFolder* replaced,
+    const RollupCell* replacement) const {
+  if (folders_.size() == 1) {
+    if (replaced != nullptr) return *replacement;
+    return folders_[0]->Read(defs, id);
+  }
+  std::vector<RollupCell> parts;
+  parts.reserve(folders_.size());
+  for (const auto& folder : folders_) {
+    if (folder.get() == replaced) {
+      parts.push_back(*replacement);
+      continue;
+    }
+    ASSIGN_OR_RETURN(std::optional<RollupCell> part, folder->Read(defs, id));
+    if (part) parts.push_back(*part);
+  }
+  std::vector<const RollupCell*> pointers;
+  for (const RollupCell& part : parts) pointers.push_back(&part);
+  ASSIGN_OR_RETURN(RollupCell merged,
+                   MergePartialCells(defs.kpi(id.kpi).hierarchy_aggregation,
+                                     pointers));
+  if (merged.version == 0) return std::nullopt;
+  // A part's versions count its changes in this shape; versions of each
+  // shape lie above those of the shapes before it.
+  merged.version += folded_reorgs_ << kReorgVersionShift;
+  return merged;
 }
 
 absl::StatusOr<std::optional<v1::RollupRecord>> RollupEngine::ReadRecord(
@@ -874,7 +953,25 @@ absl::Status RollupEngine::FoldChange(const Definitions& defs,
                                : event.corrects_event_id(),
                            before,
                            after};
-  return folder_.Fold(defs, change, approving_ ? &closings_ : nullptr);
+  CellFolder& folder = FolderOf(defs, located.unit);
+  if (folders_.size() > 1) {
+    // Every partition carries its stocks as far as the event takes them.
+    for (auto& other : folders_) {
+      RETURN_IF_ERROR(other->ReachFrontiers(defs, change));
+    }
+  }
+  if (!approving_) return folder.Fold(defs, change);
+  // An approved late event: each closed period's cell keeps its figure as
+  // reported before the event changed it.
+  const CellFolder::CellObserver keep_reported =
+      [&](const CellId& id, const RollupCell& before) -> absl::Status {
+    if (!closings_.Keeps(defs.calendar(), id.period)) return absl::OkStatus();
+    ASSIGN_OR_RETURN(std::optional<RollupCell> merged,
+                     MergedCell(defs, id, &folder, &before));
+    return closings_.KeepReported(CellKeyFor(defs, id),
+                                  merged.value_or(RollupCell{}));
+  };
+  return folder.Fold(defs, change, &keep_reported);
 }
 
 }  // namespace strata::rollup

@@ -62,6 +62,11 @@ struct RollupEngineOptions {
   // durable, so memory stays bounded however many cells events reach
   // (about 100 bytes each). Queries read dropped cells from the store.
   size_t max_cached_cells = 2'000'000;
+  // Units fold in this many partitions, each holding its units' part of
+  // every cell they reach, merged per cell for queries and the changelog
+  // (services/rollup/SCALE_OUT.md, stage B); 1: every cell whole. A store
+  // folded into another number is rebuilt from the log.
+  int32_t fold_partitions = 1;
   // Consumer group for position reporting (lag); positions of record are
   // those in the store.
   std::string consumer_group = kRollupConsumerGroup;
@@ -234,7 +239,15 @@ class RollupEngine {
   // The events applied or corrected since the last hand-off, by id.
   absl::flat_hash_map<std::string, AppliedEvent> pending_events_;
   int64_t new_events_ = 0;  // Ids among them applied for the first time.
-  CellFolder folder_{store_, [this] { return WaitDurable(); }};
+  // One per fold partition.
+  std::vector<std::unique_ptr<CellFolder>> folders_;
+  CellFolder& FolderOf(const Definitions& defs, UnitIndex unit);
+  // The whole cell: the merge of every fold partition's part, with
+  // `replacement` standing for `replaced`'s (a part about to change).
+  absl::StatusOr<std::optional<RollupCell>> MergedCell(
+      const Definitions& defs, const CellId& id,
+      const CellFolder* replaced = nullptr,
+      const RollupCell* replacement = nullptr) const;
   // Per partition: where the engine reads next, and the record before.
   absl::flat_hash_map<int32_t, eventlog::Position> next_;
 };

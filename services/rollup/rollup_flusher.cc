@@ -126,6 +126,7 @@ FlushBatch PrepareFlushBatch(
     const std::vector<std::pair<CellId, RollupCell>>& cells,
     const std::vector<std::pair<CellId, v1::RollupRecord>>& derived,
     const std::vector<std::pair<CellId, OwnState>>& own,
+    std::vector<std::pair<std::string, RollupCell>> partials,
     absl::flat_hash_map<std::string, AppliedEvent> events, int64_t new_events,
     std::map<std::string, std::optional<int64_t>> own_events,
     std::vector<eventlog::Position> positions, absl::Time judged_at) {
@@ -154,6 +155,8 @@ FlushBatch PrepareFlushBatch(
   SortByKey(changes.seen_events);
   SortByKey(changes.cells);
   SortByKey(changes.own);
+  changes.partials = std::move(partials);
+  SortByKey(changes.partials);
   batch.events = std::move(events);
   return batch;
 }

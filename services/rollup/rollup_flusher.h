@@ -43,7 +43,8 @@ struct FlushBatch {
 };
 
 // Builds a batch from copies of the changed cells and own states, the
-// records of derived KPIs (published, never stored), the events applied
+// records of derived KPIs (published, never stored), the parts of cells of
+// fold partitions (stored, never published), the events applied
 // (id -> fingerprint) and the positions reached, their records judged at
 // `judged_at`. Cells with no event yet (marked for a new target only) are
 // left out. Runs on the folding thread, which has time to spare while the
@@ -53,6 +54,7 @@ FlushBatch PrepareFlushBatch(
     const std::vector<std::pair<CellId, RollupCell>>& cells,
     const std::vector<std::pair<CellId, v1::RollupRecord>>& derived,
     const std::vector<std::pair<CellId, OwnState>>& own,
+    std::vector<std::pair<std::string, RollupCell>> partials,
     absl::flat_hash_map<std::string, AppliedEvent> events, int64_t new_events,
     std::map<std::string, std::optional<int64_t>> own_events,
     std::vector<eventlog::Position> positions, absl::Time judged_at);

@@ -128,6 +128,7 @@ struct PropertyCase {
   int64_t refused_corrections = 0;
   size_t max_cached_cells = RollupEngineOptions{}.max_cached_cells;
   size_t poll_batch = RollupEngineOptions{}.poll_batch;
+  int32_t fold_partitions = RollupEngineOptions{}.fold_partitions;
 };
 
 std::string Describe(const PropertyCase& c) {
@@ -157,7 +158,8 @@ std::string Describe(const PropertyCase& c) {
       " events (", corrections, " corrections, ", voids, " of them voids) + ",
       c.duplicates, " duplicates + ", c.refused_corrections,
       " refused corrections in ", c.appends.size(), " envelopes; cache ",
-      c.max_cached_cells, ", poll ", c.poll_batch, "; KPIs: ",
+      c.max_cached_cells, ", poll ", c.poll_batch, ", ", c.fold_partitions,
+      " fold partition(s); KPIs: ",
       absl::StrJoin(kpis, " "), "; moves",
       c.moves_after_append
           ? absl::StrCat(" after append ", *c.moves_after_append)
@@ -220,9 +222,11 @@ struct Coverage {
   std::set<std::string> zones;
   std::set<std::string> changes;  // Corrections, voids, refusals, moves.
   static constexpr int kChanges = 5;
+  std::set<bool> folded_in_parts;
 
   void Note(const PropertyCase& c) {
     zones.insert(c.time_zone);
+    folded_in_parts.insert(c.fold_partitions > 1);
     for (const ReferenceEvent& e : c.events) {
       if (!e.corrects_id.empty()) changes.insert(e.voids ? "voids" : "corrections");
     }
@@ -244,7 +248,8 @@ struct Coverage {
   // 21 allowed time/hierarchy pairs, 2 RATIO and 3 DERIVED formulas.
   bool Complete() const {
     return aggregations.size() == 21 + 2 + 3 && period_kinds.size() == 8 &&
-           zones.size() == 4 && changes.size() == kChanges;
+           zones.size() == 4 && changes.size() == kChanges &&
+           folded_in_parts.size() == 2;
   }
   std::string ToString() const {
     return absl::StrCat(aggregations.size(), " of 26 aggregations (",
@@ -252,7 +257,8 @@ struct Coverage {
                         period_kinds.size(), " of 8 period kinds, ",
                         zones.size(), " of 4 zones, ", changes.size(), " of ",
                         kChanges, " kinds of change (",
-                        absl::StrJoin(changes, ", "), ")");
+                        absl::StrJoin(changes, ", "), "), ",
+                        folded_in_parts.size(), " of 2 ways to fold");
   }
 };
 
@@ -814,6 +820,8 @@ class CaseGenerator {
   void GenerateEngineOptions() {
     if (Chance(0.3)) case_.max_cached_cells = Uniform(5, 200);
     if (Chance(0.3)) case_.poll_batch = Uniform(1, 16);
+    // Cells folded in parts and merged (SCALE_OUT.md, stage B).
+    if (Chance(0.5)) case_.fold_partitions = Uniform(2, 4);
   }
 
   std::mt19937_64 rng_;
@@ -1365,6 +1373,7 @@ Findings RunCaseIn(const PropertyCase& c, const std::filesystem::path& dir,
   options.flush_interval = absl::Milliseconds(10);
   options.max_cached_cells = c.max_cached_cells;
   options.poll_batch = c.poll_batch;
+  options.fold_partitions = c.fold_partitions;
   EmbeddedRollup rollup(dir, options);
   auto fail = [&](const absl::Status& status, const char* step) {
     findings.push_back(absl::StrCat(step, ": ", status.ToString()));

@@ -18,10 +18,12 @@ enum Family : size_t {
   kPending,
   kReported,
   kMeta,
-  kTombstones
+  kTombstones,
+  kPartials
 };
 
 constexpr char kFoldedReorgsKey[] = "folded_reorgs";
+constexpr char kFoldPartitionsKey[] = "fold_partitions";
 constexpr char kEndOfKeys[] = "\xff\xff\xff\xff";
 
 // Fixed-width fields of a stored cell and of an own state (followed by
@@ -89,12 +91,13 @@ StateDbOptions RollupStore::Layout(const std::string& path) {
   options.path = path;
   options.families = {"cells",    "own",     "seen",     "own_events",
                       "closings", "pending", "reported", "meta",
-                      "tombstones"};
+                      "tombstones", "partials"};
   // 2: 128-bit sums, nanosecond times, event fingerprints.
   // 3: every aggregation (weights, contributors, own counts and extremes),
   //    periods in the organisation's time zone, corrections.
   // 4: stocks carried forward.
-  options.format = "strata.rollup/4";
+  // 5: partial cells of fold partitions.
+  options.format = "strata.rollup/5";
   return options;
 }
 
@@ -104,6 +107,11 @@ absl::StatusOr<std::unique_ptr<RollupStore>> RollupStore::Open(
   options.env = env;
   ASSIGN_OR_RETURN(auto db, StateDb::Open(options));
   return std::unique_ptr<RollupStore>(new RollupStore(std::move(db)));
+}
+
+absl::StatusOr<std::optional<RollupCell>> RollupStore::GetPartial(
+    const std::string& key) {
+  return GetCellIn(kPartials, key);
 }
 
 absl::StatusOr<std::optional<RollupCell>> RollupStore::GetCell(
@@ -209,11 +217,21 @@ absl::StatusOr<int64_t> RollupStore::FoldedReorgs() {
   return DecodeFixed64At(*value, 0);
 }
 
-absl::Status RollupStore::Reshape(int64_t reorgs,
+absl::StatusOr<int32_t> RollupStore::FoldPartitions() {
+  ASSIGN_OR_RETURN(std::optional<std::string> value,
+                   db_->Get(kMeta, kFoldPartitionsKey));
+  if (!value) return 1;
+  if (value->size() != 8) return Malformed("meta", kFoldPartitionsKey);
+  return static_cast<int32_t>(DecodeFixed64At(*value, 0));
+}
+
+absl::Status RollupStore::Reshape(int64_t reorgs, int32_t fold_partitions,
                                   const std::vector<std::string>& tombstones) {
   rocksdb::WriteBatch batch;
   RETURN_IF_ERROR(db_->ClearInto(batch));
   batch.Put(db_->family(kMeta), kFoldedReorgsKey, EncodeFixed64s({reorgs}));
+  batch.Put(db_->family(kMeta), kFoldPartitionsKey,
+            EncodeFixed64s({fold_partitions}));
   for (const std::string& key : tombstones) {
     batch.Put(db_->family(kTombstones), key, "");
   }
@@ -259,6 +277,9 @@ absl::Status RollupStore::Commit(
   }
   for (const auto& [key, cell] : changes.cells) {
     batch.Put(db_->family(kCells), key, EncodeCell(cell));
+  }
+  for (const auto& [key, cell] : changes.partials) {
+    batch.Put(db_->family(kPartials), key, EncodeCell(cell));
   }
   for (const auto& [key, cell] : changes.reported) {
     batch.Put(db_->family(kReported), key, EncodeCell(cell));

@@ -23,6 +23,8 @@ namespace strata::rollup {
 // Everything one flush makes durable.
 struct StateChanges {
   std::vector<std::pair<std::string, RollupCell>> cells;
+  // Of fold partitions (CellFolder), by PartialCellKey.
+  std::vector<std::pair<std::string, RollupCell>> partials;
   std::vector<std::pair<std::string, OwnState>> own;
   // Every event applied (and every event corrected), by id.
   std::vector<std::pair<std::string, AppliedEvent>> seen_events;
@@ -51,6 +53,8 @@ class RollupStore {
   static StateDbOptions Layout(const std::string& path);
 
   absl::StatusOr<std::optional<RollupCell>> GetCell(const std::string& key);
+  // A fold partition's part of a cell, by PartialCellKey.
+  absl::StatusOr<std::optional<RollupCell>> GetPartial(const std::string& key);
   absl::StatusOr<std::optional<OwnState>> GetOwn(const std::string& key);
   // For each id, what was applied and committed under it, or nullopt.
   absl::StatusOr<std::vector<std::optional<AppliedEvent>>> SeenEvents(
@@ -69,9 +73,12 @@ class RollupStore {
 
   // How many reorgs the definitions held when the state was folded.
   absl::StatusOr<int64_t> FoldedReorgs();
-  // Empties the store for a replay in the shape of `reorgs` reorgs,
-  // remembering the keys of the cells it held (`tombstones`), in one write.
-  absl::Status Reshape(int64_t reorgs,
+  // Into how many fold partitions the state is folded (1 when never said).
+  absl::StatusOr<int32_t> FoldPartitions();
+  // Empties the store for a replay in the shape of `reorgs` reorgs and
+  // into `fold_partitions`, remembering the keys of the cells it held
+  // (`tombstones`), in one write.
+  absl::Status Reshape(int64_t reorgs, int32_t fold_partitions,
                        const std::vector<std::string>& tombstones);
   // The key of every cell held.
   absl::StatusOr<std::vector<std::string>> CellKeys();

@@ -1,7 +1,9 @@
 #pragma once
 
 // Folds KPI events from the log into rollup cells through the org hierarchy
-// and through every period kind each KPI keeps.
+// and through every period kind each KPI keeps: an EventAcceptor decides
+// what each event changes, CellFolders (one per fold partition) fold it,
+// and the engine merges their parts per cell (services/rollup/SCALE_OUT.md).
 //
 // Events fold into an in-memory cache (read through from the store); every
 // `flush_interval`, or once `max_pending_events` are pending, the changed
@@ -39,9 +41,11 @@
 #include "libs/status/health_report.h"
 #include "libs/streams/topics.h"
 #include "services/rollup/cell_folder.h"
+#include "services/rollup/event_acceptor.h"
 #include "services/rollup/period_closings.h"
 #include "services/rollup/rollup_flusher.h"
 #include "services/rollup/rollup_record.h"
+#include "services/rollup/rollup_stats.h"
 #include "services/rollup/rollup_store.h"
 #include "strata/v1/events.pb.h"
 #include "strata/v1/rollup.pb.h"
@@ -72,24 +76,6 @@ struct RollupEngineOptions {
   std::string consumer_group = kRollupConsumerGroup;
   // Decides when a hand-off is due. Not owned; the real clock by default.
   Clock* clock = &Clock::Real();
-};
-
-// Counters, readable from any thread.
-struct RollupStats {
-  std::atomic<int64_t> events_applied{0};    // Folded into the cache.
-  // Durable and published on the changelog.
-  std::atomic<int64_t> events_committed{0};
-  std::atomic<int64_t> events_duplicate{0};    // Same id, same payload.
-  std::atomic<int64_t> events_conflicting{0};  // Same id, other payload.
-  std::atomic<int64_t> events_rejected{0};
-  // Corrections of events rollup does not hold, or that do not match them.
-  std::atomic<int64_t> corrections_rejected{0};
-  std::atomic<int64_t> events_held{0};  // For a closed period: pending.
-  std::atomic<int64_t> decisions_ignored{0};  // On events not pending.
-  std::atomic<int64_t> flushes{0};
-  std::atomic<int64_t> restarts{0};  // Resumed from the committed state.
-  // Records of the log not read yet (the lag), as of the last poll.
-  std::atomic<int64_t> records_behind{0};
 };
 
 class RollupEngine {
@@ -139,41 +125,18 @@ class RollupEngine {
   absl::Time Now() const { return options_.clock->Now(); }
 
  private:
-  struct Located;
-
   absl::Status StartConsuming();
   void Run();
   // Folds one poll's records and marked cells; adds to `pending` what
   // awaits the next hand-off.
   absl::Status Fold(const std::vector<eventlog::LogRecord>& records,
                     size_t& pending);
+  // Hands one poll's records to the acceptor, noting the positions.
   absl::Status ApplyRecords(const std::vector<eventlog::LogRecord>& records);
-  // Applies the events of one poll between control records.
-  absl::Status ApplyEvents(std::vector<Located>& events);
-  // A period close or a decision on a pending event, read from `record`.
-  absl::Status ApplyControl(const v1::EventEnvelope& envelope,
-                            const eventlog::LogRecord& record);
-  absl::Status Decide(const v1::PendingDecision& decision, int32_t partition);
-  // Folds an approved pending event in, keeping the reported figures of
-  // the closed cells it changes.
-  absl::Status ApplyApproved(const v1::PendingEvent& pending);
-  // Keeps an event for a closed period pending instead of folding it.
-  absl::Status Hold(const Located& event, const Period& closed);
-  // `first_seen`: the id is new (not an approved pending event).
-  absl::Status ApplyEvent(const Located& event, const Definitions& defs,
-                          bool first_seen);
-  // A correction of an event applied before: refused (and counted) when
-  // that event is unknown or differs in KPI, unit or time.
-  absl::Status ApplyCorrection(const Located& correction,
-                               const Definitions& defs, bool first_seen);
-  // Folds the change of one event from `before` to `after` (none: it does
-  // not count) into the own states and cells of every period it falls in.
-  absl::Status FoldChange(const Definitions& defs, const Located& event,
-                          std::optional<int64_t> before,
-                          std::optional<int64_t> after);
-  // This hand-off's record of `event_id`, copied in from the batch in
-  // flight or the store when need be; nullptr when never applied.
-  absl::StatusOr<AppliedEvent*> PendingCopyOf(absl::string_view event_id);
+  // Folds an accepted change into the partition of its unit (see
+  // EventAcceptor::ChangeSink).
+  absl::Status FoldAccepted(const Definitions& defs, const EventChange& change,
+                            bool approved_late);
   // Marks the cells whose target changed, for republishing; returns how many.
   absl::StatusOr<size_t> MarkRetargetedCells();
   // Hands what changed since the last hand-off to the flusher. Fails when a
@@ -223,7 +186,6 @@ class RollupEngine {
   bool Resumed();
   // Reads are for queries too (Reported), hence mutable.
   mutable PeriodClosings closings_{store_};
-  bool approving_ = false;  // Folding an approved pending event.
   HealthReport health_{absl::UnavailableError("rollup: starting")};
 
   std::mutex retargeted_mu_;
@@ -235,10 +197,15 @@ class RollupEngine {
   std::thread thread_;
   RollupStats stats_;
 
-  std::shared_ptr<const Definitions> defs_;
-  // The events applied or corrected since the last hand-off, by id.
-  absl::flat_hash_map<std::string, AppliedEvent> pending_events_;
-  int64_t new_events_ = 0;  // Ids among them applied for the first time.
+  EventAcceptor acceptor_{
+      store_, definitions_, closings_, stats_,
+      [this](const Definitions& defs, const EventChange& change,
+             bool approved_late) {
+        return FoldAccepted(defs, change, approved_late);
+      },
+      [this](absl::string_view id) { return flusher_->InFlight(id); }};
+  // The definitions the acceptor resolves events in.
+  const Definitions& defs() const { return *acceptor_.definitions(); }
   // One per fold partition.
   std::vector<std::unique_ptr<CellFolder>> folders_;
   CellFolder& FolderOf(const Definitions& defs, UnitIndex unit);

@@ -1,8 +1,8 @@
 #include "services/rollup/rollup_store.h"
 
-#include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "libs/eventlog/outbox.h"
 #include "libs/status/status_macros.h"
 
 namespace strata::rollup {
@@ -46,17 +46,6 @@ std::string EncodeCell(const RollupCell& cell) {
                          cell.last_event_time.nanos, cell.version});
 }
 
-// The outbox lives in the meta family, in order, under its own prefix.
-constexpr char kOutboxBegin[] = "outbox/";
-constexpr char kOutboxEnd[] = "outbox0";  // '0' follows '/'.
-
-std::string OutboxKey(size_t index) {
-  std::string key = kOutboxBegin;
-  key += EncodeFixed64s({static_cast<int64_t>(index)});
-  std::reverse(key.begin() + sizeof(kOutboxBegin) - 1, key.end());
-  return key;
-}
-
 absl::Status Malformed(absl::string_view what, absl::string_view key) {
   return absl::DataLossError(absl::StrCat("malformed ", what, " '", key, "'"));
 }
@@ -64,26 +53,11 @@ absl::Status Malformed(absl::string_view what, absl::string_view key) {
 }  // namespace
 
 absl::StatusOr<std::vector<eventlog::AppendRecord>> RollupStore::Outbox() {
-  ASSIGN_OR_RETURN(auto entries, db_->Scan(kMeta, kOutboxBegin, kOutboxEnd));
-  std::vector<eventlog::AppendRecord> records;
-  records.reserve(entries.size());
-  for (const auto& [key, value] : entries) {
-    if (value.size() < 8) return Malformed("outbox record", key);
-    const uint64_t key_size = static_cast<uint64_t>(DecodeFixed64At(value, 0));
-    if (key_size > value.size() - 8) return Malformed("outbox record", key);
-    records.push_back({value.substr(8, key_size), value.substr(8 + key_size)});
-  }
-  return records;
+  return eventlog::Outbox(*db_, kMeta).Read();
 }
 
 absl::Status RollupStore::ClearOutbox() {
-  ASSIGN_OR_RETURN(auto entries, db_->Scan(kMeta, kOutboxBegin, kOutboxEnd));
-  if (entries.empty()) return absl::OkStatus();
-  rocksdb::WriteBatch batch;
-  for (const auto& [key, value] : entries) {
-    batch.Delete(db_->family(kMeta), key);
-  }
-  return db_->Write(batch);
+  return eventlog::Outbox(*db_, kMeta).Clear();
 }
 
 StateDbOptions RollupStore::Layout(const std::string& path) {
@@ -270,11 +244,7 @@ absl::Status RollupStore::Commit(
     const StateChanges& changes,
     const std::vector<eventlog::AppendRecord>& outbox) {
   rocksdb::WriteBatch batch;
-  for (size_t i = 0; i < outbox.size(); ++i) {
-    batch.Put(db_->family(kMeta), OutboxKey(i),
-              EncodeFixed64s({static_cast<int64_t>(outbox[i].key.size())}) +
-                  outbox[i].key + outbox[i].value);
-  }
+  eventlog::Outbox(*db_, kMeta).PutInto(batch, outbox);
   for (const auto& [key, cell] : changes.cells) {
     batch.Put(db_->family(kCells), key, EncodeCell(cell));
   }

@@ -31,10 +31,12 @@ std::optional<std::pair<int32_t, int32_t>> SpanOfKind(
 
 }  // namespace
 
-bool FoldScope::Owns(const Definitions& defs, UnitIndex unit) const {
-  return whole() ||
-         eventlog::PartitionForKey(defs.unit(unit).definition.unit_id(),
-                                   partitions) == partition;
+int32_t FoldScope::PartOf(const Definitions& defs, UnitIndex unit,
+                          int32_t partitions) {
+  if (partitions == 1) return 0;
+  // Placed as records keyed by the unit id are on the log.
+  return eventlog::PartitionForKey(defs.unit(unit).definition.unit_id(),
+                                   partitions);
 }
 
 std::string PartialCellKey(int32_t partition, absl::string_view cell_key) {
@@ -44,7 +46,6 @@ std::string PartialCellKey(int32_t partition, absl::string_view cell_key) {
 absl::Status CellFolder::Fold(const Definitions& defs,
                               const EventChange& change,
                               const CellObserver* observer) {
-  absl::MutexLock lock(&cells_mu_);
   observer_ = observer;
   absl::Status folded = FoldChange(defs, change);
   observer_ = nullptr;
@@ -54,7 +55,6 @@ absl::Status CellFolder::Fold(const Definitions& defs,
 absl::StatusOr<std::optional<RollupCell>> CellFolder::Read(
     const Definitions& defs, const CellId& id) const {
   {
-    absl::ReaderMutexLock lock(&cells_mu_);
     if (const RollupCell* cell = cells_.Find(id)) {
       // A cell marked for its target before any event reached it.
       if (cell->version == 0) return std::nullopt;
@@ -72,15 +72,13 @@ absl::StatusOr<std::optional<RollupCell>> CellFolder::LoadCell(
 
 absl::Status CellFolder::MarkChanged(const Definitions& defs,
                                      const CellId& id) {
-  absl::MutexLock lock(&cells_mu_);
   return cells_.Mutable(id, [&] { return LoadCell(defs, id); }).status();
 }
 
 CellFolder::Changes CellFolder::TakeChanges() {
   Changes changes;
   {
-    absl::MutexLock lock(&cells_mu_);
-    changes.cells.reserve(cells_.dirty().size());
+      changes.cells.reserve(cells_.dirty().size());
     for (const CellId& id : cells_.dirty()) {
       changes.cells.emplace_back(id, cells_.at(id));
     }
@@ -99,8 +97,7 @@ CellFolder::Changes CellFolder::TakeChanges() {
 
 void CellFolder::Bound(size_t max_cached, const Changes& handed_off) {
   {
-    absl::MutexLock lock(&cells_mu_);
-    if (cells_.size() > max_cached) {
+      if (cells_.size() > max_cached) {
       std::vector<CellId> keep;
       keep.reserve(handed_off.cells.size());
       for (const auto& [id, cell] : handed_off.cells) keep.push_back(id);
@@ -117,8 +114,7 @@ void CellFolder::Bound(size_t max_cached, const Changes& handed_off) {
 
 void CellFolder::Clear() {
   {
-    absl::MutexLock lock(&cells_mu_);
-    cells_.Clear();
+      cells_.Clear();
   }
   own_.Clear();
   pending_own_events_.clear();
@@ -191,9 +187,8 @@ absl::Status CellFolder::Propagate(const Definitions& defs, KpiIndex kpi,
       }
     }
     // Versions of each shape lie above those of the shapes before it.
-    // (A part's count from 0: the merge places them.)
     if (cell->version == 0 && scope_.whole()) {
-      cell->version = reorgs_ << kReorgVersionShift;
+      cell->version = epoch_ << kReorgVersionShift;
     }
     NoteEvent(standing_delta, time, *cell);
     cell->version += versions - 1;
@@ -253,18 +248,22 @@ absl::Status CellFolder::FoldChange(const Definitions& defs,
 }
 
 absl::Status CellFolder::ReachFrontiers(const Definitions& defs,
-                                        const EventChange& change) {
+                                        const EventChange& change,
+                                        const CellObserver* observer) {
   if (!defs.kpi(change.kpi).carry_forward) return absl::OkStatus();
-  absl::MutexLock lock(&cells_mu_);
+  observer_ = observer;
   PeriodsOf(defs, change);
-  return ReachFrontiersOfPeriods(defs, change.kpi);
+  absl::Status reached = ReachFrontiersOf(defs, change.kpi, periods_);
+  observer_ = nullptr;
+  return reached;
 }
 
-absl::Status CellFolder::ReachFrontiersOfPeriods(const Definitions& defs,
-                                                 KpiIndex kpi) {
+absl::Status CellFolder::ReachFrontiersOf(const Definitions& defs,
+                                          KpiIndex kpi,
+                                          const std::vector<Period>& periods) {
   for (PeriodKind kind : defs.kpi(kpi).periods) {
     const std::optional<std::pair<int32_t, int32_t>> span =
-        SpanOfKind(periods_, kind);
+        SpanOfKind(periods, kind);
     if (!span) continue;
     const int32_t last = span->second;
     ASSIGN_OR_RETURN(std::optional<int32_t> frontier,
@@ -286,7 +285,7 @@ absl::Status CellFolder::CarryForward(const Definitions& defs,
   const std::optional<int64_t>& before = change.before;
   const std::optional<int64_t>& after = change.after;
   const KpiInfo& info = defs.kpi(kpi);
-  RETURN_IF_ERROR(ReachFrontiersOfPeriods(defs, kpi));
+  RETURN_IF_ERROR(ReachFrontiersOf(defs, kpi, periods_));
   for (PeriodKind kind : info.periods) {
     const std::optional<std::pair<int32_t, int32_t>> span =
         SpanOfKind(periods_, kind);

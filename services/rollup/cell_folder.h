@@ -6,12 +6,14 @@
 // holds is read through from the store and cached; TakeChanges() hands
 // what changed since the last call to the flush.
 //
-//   CellFolder folder(store, wait_durable);
+//   CellFolder folder(store, FoldScope{}, wait_durable);
 //   RETURN_IF_ERROR(folder.Fold(defs, {kpi, unit, time, id, before, after}));
 //   CellFolder::Changes changes = folder.TakeChanges();
 //
 // Accepting events (ids, corrections, closed periods) is the caller's part.
-// Only the caller's thread folds; Read() may be called from any thread.
+// Not thread-safe: the caller serialises Read() with everything else (the
+// engine holds one lock over all its folders, so that a query merges their
+// parts as of one moment).
 //
 // A folder folds every unit, or only the units of one fold partition; then
 // its cells are partial, over those units only, and the whole cell is the
@@ -28,11 +30,9 @@
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "libs/aggregation/cell.h"
 #include "libs/aggregation/own_state.h"
 #include "libs/definitions/cell_id.h"
@@ -62,7 +62,12 @@ struct FoldScope {
   int32_t partitions = 1;
 
   bool whole() const { return partitions == 1; }
-  bool Owns(const Definitions& defs, UnitIndex unit) const;
+  bool Owns(const Definitions& defs, UnitIndex unit) const {
+    return whole() || PartOf(defs, unit, partitions) == partition;
+  }
+  // The fold partition of `unit`.
+  static int32_t PartOf(const Definitions& defs, UnitIndex unit,
+                        int32_t partitions);
 };
 
 // Where a fold partition's part of a cell is stored.
@@ -81,11 +86,10 @@ class CellFolder {
              std::function<absl::Status()> wait_durable)
       : store_(store), scope_(scope), wait_durable_(std::move(wait_durable)) {}
 
-  const FoldScope& scope() const { return scope_; }
-
-  // The cells are folded in the shape of `reorgs` reorgs: versions of a
-  // cell first reached from now on lie above those of every earlier shape.
-  void SetReorgs(int64_t reorgs) { reorgs_ = reorgs; }
+  // Versions of a whole cell first reached from now on start at `epoch` <<
+  // kReorgVersionShift, above those of every earlier shape of the state.
+  // (A part's count from 0: the merge places them.)
+  void SetVersionEpoch(int64_t epoch) { epoch_ = epoch; }
 
   // Folds `change`, of a unit the scope owns. `observer`, when set, hears
   // of every cell it changes first (to keep a closed period's figure as
@@ -95,12 +99,13 @@ class CellFolder {
                     const CellObserver* observer = nullptr);
 
   // Carries the owned units' stocks as far as `change` takes the frontiers
-  // of its KPI, when it carries stocks forward.
+  // of its KPI, when it carries stocks forward; `observer` as for Fold.
   absl::Status ReachFrontiers(const Definitions& defs,
-                              const EventChange& change);
+                              const EventChange& change,
+                              const CellObserver* observer = nullptr);
 
   // The latest folded state of a cell (its part, in a fold partition),
-  // cached or stored; nullopt when no event has reached it. Thread-safe.
+  // cached or stored; nullopt when no event has reached it.
   absl::StatusOr<std::optional<RollupCell>> Read(const Definitions& defs,
                                                  const CellId& id) const;
 
@@ -128,26 +133,22 @@ class CellFolder {
   void Clear();
 
  private:
-  absl::Status FoldChange(const Definitions& defs, const EventChange& change)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+  absl::Status FoldChange(const Definitions& defs, const EventChange& change);
   // The stored state of a cell (its part).
   absl::StatusOr<std::optional<RollupCell>> LoadCell(const Definitions& defs,
                                                      const CellId& id) const;
-  // The periods of each kind `change` falls in (periods_), and the latest
-  // of each kind.
+  // The periods `change` falls in, into periods_.
   void PeriodsOf(const Definitions& defs, const EventChange& change);
   // FoldChange for a KPI that carries stocks forward: the event's periods,
   // then every later one up to the frontier (the unit's value or history
   // as of their ends changed).
-  absl::Status CarryForward(const Definitions& defs, const EventChange& change)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
-  // ReachFrontiers for the periods_ of a change.
-  absl::Status ReachFrontiersOfPeriods(const Definitions& defs, KpiIndex kpi)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+  absl::Status CarryForward(const Definitions& defs, const EventChange& change);
+  // ReachFrontiers for the periods a change of `kpi` falls in.
+  absl::Status ReachFrontiersOf(const Definitions& defs, KpiIndex kpi,
+                                const std::vector<Period>& periods);
   // Carries every unit's value at period `from` into `from`+1 .. `to`.
   absl::Status AdvanceFrontier(const Definitions& defs, KpiIndex kpi,
-                               PeriodKind kind, int32_t from, int32_t to)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+                               PeriodKind kind, int32_t from, int32_t to);
   // The latest period index of `kind` any event of `kpi` reached.
   absl::StatusOr<std::optional<int32_t>> FrontierOf(const Definitions& defs,
                                                     KpiIndex kpi,
@@ -161,15 +162,13 @@ class CellFolder {
   absl::Status Propagate(const Definitions& defs, KpiIndex kpi, UnitIndex unit,
                          const Period& period, const Contribution& before,
                          const Contribution& after, int64_t standing_delta,
-                         const EventTime& time, int64_t versions = 1)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+                         const EventTime& time, int64_t versions = 1);
   // The weight of `unit` changed from `weight_before` to `weight_after`:
   // updates the cells of a KPI weighted by it.
   absl::Status Reweigh(const Definitions& defs, KpiIndex weighted,
                        UnitIndex unit, const Period& period,
                        const Contribution& weight_before,
-                       const Contribution& weight_after, const EventTime& time)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cells_mu_);
+                       const Contribution& weight_after, const EventTime& time);
   // What `unit`'s own events add to its cells, weight included.
   absl::StatusOr<Contribution> OwnContributionOf(const Definitions& defs,
                                                  KpiIndex kpi, UnitIndex unit,
@@ -185,12 +184,10 @@ class CellFolder {
   RollupStore& store_;
   const FoldScope scope_;
   const std::function<absl::Status()> wait_durable_;
-  int64_t reorgs_ = 0;
+  int64_t epoch_ = 0;
   const CellObserver* observer_ = nullptr;  // During Fold only.
 
-  // Written by the folding thread only; cells_ is also read by queries.
-  mutable absl::Mutex cells_mu_;
-  DirtyCache<CellId, RollupCell> cells_ ABSL_GUARDED_BY(cells_mu_);
+  DirtyCache<CellId, RollupCell> cells_;
   DirtyCache<CellId, OwnState> own_;  // For KPIs that keep own state.
   std::vector<Period> periods_;        // Of the change being folded.
   // Own-events index changes since the last TakeChanges.

@@ -34,10 +34,10 @@ RollupEngine::RollupEngine(const RollupEngineOptions& options,
                            eventlog::EventLog& log,
                            DefinitionsFollower& definitions, RollupStore& store)
     : options_(options), log_(log), definitions_(definitions), store_(store) {
-  for (int32_t p = 0; p < std::max(options_.fold_partitions, 1); ++p) {
+  const int32_t parts = std::max(options_.fold_partitions, 1);
+  for (int32_t p = 0; p < parts; ++p) {
     folders_.push_back(std::make_unique<CellFolder>(
-        store_, FoldScope{p, std::max(options_.fold_partitions, 1)},
-        [this] { return WaitDurable(); }));
+        store_, FoldScope{p, parts}, [this] { return WaitDurable(); }));
   }
   retargets_ = definitions_.AddListener(
       [this](const Definitions& defs, const v1::DefinitionBatch& batch) {
@@ -78,8 +78,9 @@ absl::Status RollupEngine::Start() {
 absl::Status RollupEngine::StartConsuming() {
   ASSIGN_OR_RETURN(int32_t partitions, log_.PartitionCount(kKpiEventsTopic));
   RETURN_IF_ERROR(log_.PartitionCount(kRollupsTopic).status());
-  ASSIGN_OR_RETURN(folded_reorgs_, store_.FoldedReorgs());
-  ASSIGN_OR_RETURN(const int32_t fold_partitions, store_.FoldPartitions());
+  ASSIGN_OR_RETURN(const RollupStore::Shape folded, store_.FoldedShape());
+  folded_reorgs_ = folded.reorgs;
+  epoch_ = folded.version_epoch;
   // The shape to replay in: every reorg on the log so far.
   if (absl::Status caught_up = definitions_.CatchUp(absl::Seconds(10));
       !caught_up.ok()) {
@@ -87,22 +88,20 @@ absl::Status RollupEngine::StartConsuming() {
                         << caught_up;
   }
   const int64_t reorgs = definitions_.Current()->reorg_count();
-  const int32_t folding_into = static_cast<int32_t>(folders_.size());
-  if (reorgs != folded_reorgs_ || fold_partitions != folding_into) {
+  const int32_t parts = static_cast<int32_t>(folders_.size());
+  if (reorgs != folded.reorgs || parts != folded.fold_partitions) {
     // Folded in another shape of the organisation, or into another number
-    // of fold partitions: replayed in this one.
+    // of parts: replayed in this one.
     ASSIGN_OR_RETURN(std::vector<std::string> keys, store_.CellKeys());
     if (!keys.empty()) {
       STRATA_LOG(INFO) << "rollup: the state was folded for reorg "
-                       << folded_reorgs_ << " in " << fold_partitions
-                       << " fold partition(s); rolling the log up again for "
-                          "reorg "
-                       << reorgs << " in " << folding_into;
+                       << folded.reorgs << " in " << folded.fold_partitions
+                       << " part(s); rolling the log up again for reorg "
+                       << reorgs << " in " << parts;
     }
-    RETURN_IF_ERROR(store_.Reshape(reorgs, folding_into, keys));
-    folded_reorgs_ = reorgs;
+    RETURN_IF_ERROR(Refold(reorgs, keys));
   }
-  for (auto& folder : folders_) folder->SetReorgs(folded_reorgs_);
+  for (auto& folder : folders_) folder->SetVersionEpoch(epoch_);
   ASSIGN_OR_RETURN(std::vector<std::string> tombstones, store_.Tombstones());
   tombstones_due_ = !tombstones.empty();
   std::vector<eventlog::Position> positions;
@@ -281,10 +280,7 @@ absl::Status RollupEngine::Reshape(size_t pending) {
   }
   flusher_->ForgetDurable();
   ASSIGN_OR_RETURN(std::vector<std::string> keys, store_.CellKeys());
-  RETURN_IF_ERROR(
-      store_.Reshape(reorgs, static_cast<int32_t>(folders_.size()), keys));
-  folded_reorgs_ = reorgs;
-  for (auto& folder : folders_) folder->SetReorgs(folded_reorgs_);
+  RETURN_IF_ERROR(Refold(reorgs, keys));
   tombstones_due_ = !keys.empty();
   std::vector<eventlog::Position> positions;
   for (auto& [partition, position] : next_) {
@@ -296,6 +292,22 @@ absl::Status RollupEngine::Reshape(size_t pending) {
                                                    "rollup state (reshaped)"));
   SetProgress(std::move(progress));
   RestartFromCommitted(absl::AbortedError("the organisation was reshaped"));
+  return absl::OkStatus();
+}
+
+absl::Status RollupEngine::Refold(int64_t reorgs,
+                                  const std::vector<std::string>& cells) {
+  RollupStore::Shape shape;
+  shape.reorgs = reorgs;
+  shape.fold_partitions = static_cast<int32_t>(folders_.size());
+  // Above every version published before, when any was: the replay
+  // publishes every cell again, from its first change.
+  shape.version_epoch =
+      cells.empty() ? reorgs : std::max(reorgs, epoch_.load() + 1);
+  RETURN_IF_ERROR(store_.Reshape(shape, cells));
+  folded_reorgs_ = reorgs;
+  epoch_ = shape.version_epoch;
+  for (auto& folder : folders_) folder->SetVersionEpoch(epoch_);
   return absl::OkStatus();
 }
 
@@ -312,7 +324,7 @@ absl::Status RollupEngine::PublishTombstones() {
         MakeEmptyRecord(*defs, id, options_.clock->Now());
     record.set_no_value_reason("no events since the organisation was reshaped");
     // Above every version folded in the old shape.
-    record.set_version(folded_reorgs_ << kReorgVersionShift);
+    record.set_version(epoch_ << kReorgVersionShift);
     records.push_back({CellKeyFor(*defs, id), record.SerializeAsString()});
   };
   auto exists = [&](const CellId& id) -> absl::StatusOr<bool> {
@@ -370,7 +382,10 @@ void RollupEngine::RestartFromCommitted(const absl::Status& cause) {
   while (!flusher_->Drain(absl::Seconds(1))) {
     if (stop_) return;
   }
-  for (auto& folder : folders_) folder->Clear();
+  {
+    absl::MutexLock lock(&parts_mu_);
+    for (auto& folder : folders_) folder->Clear();
+  }
   acceptor_.Clear();
   absl::Duration backoff = absl::Milliseconds(100);
   while (!stop_) {
@@ -421,14 +436,17 @@ absl::StatusOr<size_t> RollupEngine::MarkRetargetedCells() {
   if (cells.empty()) return 0;
   acceptor_.Refresh();
   absl::Status marked;
-  for (CellId id : cells) {
-    // A derived KPI is published with its inputs: mark the left one.
-    if (const auto& formula = defs().kpi(id.kpi).formula) {
-      id.kpi = formula->left;
+  {
+    absl::MutexLock lock(&parts_mu_);
+    for (CellId id : cells) {
+      // A derived KPI is published with its inputs: mark the left one.
+      if (const auto& formula = defs().kpi(id.kpi).formula) {
+        id.kpi = formula->left;
+      }
+      // Marked, the cell is published again with its new target.
+      marked = FolderOf(defs(), id.unit).MarkChanged(defs(), id);
+      if (!marked.ok()) break;
     }
-    // Marked, the cell is published again with its new target.
-    marked = FolderOf(defs(), id.unit).MarkChanged(defs(), id);
-    if (!marked.ok()) break;
   }
   if (!marked.ok()) {
     // Marked again after the restart that follows.
@@ -474,7 +492,10 @@ RollupEngine::DerivedRecords(
 absl::Status RollupEngine::HandOff() {
   const absl::Time judged_at = options_.clock->Now();
   std::vector<CellFolder::Changes> parts;
-  for (auto& folder : folders_) parts.push_back(folder->TakeChanges());
+  {
+    absl::MutexLock lock(&parts_mu_);
+    for (auto& folder : folders_) parts.push_back(folder->TakeChanges());
+  }
   std::vector<std::pair<CellId, RollupCell>> cells;
   std::vector<std::pair<std::string, RollupCell>> partials;
   if (folders_.size() == 1) {
@@ -518,6 +539,7 @@ absl::Status RollupEngine::HandOff() {
   ReportProgress();
   // Every batch before this one is durable now, so only this batch's
   // entries must stay: the store holds the rest exactly.
+  absl::MutexLock lock(&parts_mu_);
   for (size_t p = 0; p < folders_.size(); ++p) {
     folders_[p]->Bound(options_.max_cached_cells / folders_.size(), parts[p]);
   }
@@ -560,21 +582,20 @@ absl::Status RollupEngine::ApplyRecords(
 absl::StatusOr<std::optional<RollupCell>> RollupEngine::Read(
     const Definitions& defs, KpiIndex kpi, UnitIndex unit,
     const Period& period) const {
+  // Every part as of one moment: between two changes.
+  absl::ReaderMutexLock lock(&parts_mu_);
   return MergedCell(defs, {kpi, unit, period});
 }
 
 CellFolder& RollupEngine::FolderOf(const Definitions& defs, UnitIndex unit) {
-  if (folders_.size() == 1) return *folders_[0];
-  return *folders_[eventlog::PartitionForKey(
-      defs.unit(unit).definition.unit_id(),
-      static_cast<int32_t>(folders_.size()))];
+  return *folders_[FoldScope::PartOf(defs, unit,
+                                     static_cast<int32_t>(folders_.size()))];
 }
 
 absl::StatusOr<std::optional<RollupCell>> RollupEngine::MergedCell(
     const Definitions& defs, const CellId& id, const CellFolder* replaced,
     const RollupCell* replacement) const {
-  if (folders_.size() == 1) {
-    if (replaced != nullptr) return *replacement;
+  if (folders_.size() == 1 && replaced == nullptr) {
     return folders_[0]->Read(defs, id);
   }
   std::vector<RollupCell> parts;
@@ -595,7 +616,7 @@ absl::StatusOr<std::optional<RollupCell>> RollupEngine::MergedCell(
   if (merged.version == 0) return std::nullopt;
   // A part's versions count its changes in this shape; versions of each
   // shape lie above those of the shapes before it.
-  merged.version += folded_reorgs_ << kReorgVersionShift;
+  if (folders_.size() > 1) merged.version += epoch_ << kReorgVersionShift;
   return merged;
 }
 
@@ -652,25 +673,30 @@ absl::StatusOr<std::optional<v1::RollupRecord>> RollupEngine::ReadRecord(
 absl::Status RollupEngine::FoldAccepted(const Definitions& defs,
                                         const EventChange& change,
                                         bool approved_late) {
+  absl::MutexLock lock(&parts_mu_);
   CellFolder& folder = FolderOf(defs, change.unit);
+  // An approved late event: each closed period's cell keeps its figure as
+  // reported before the event changed it, carried stocks included.
+  auto keep_reported = [&](const CellFolder& part) -> CellFolder::CellObserver {
+    return [&](const CellId& id, const RollupCell& before) -> absl::Status {
+      if (!closings_.Keeps(defs.calendar(), id.period)) return absl::OkStatus();
+      ASSIGN_OR_RETURN(std::optional<RollupCell> merged,
+                       MergedCell(defs, id, &part, &before));
+      return closings_.KeepReported(CellKeyFor(defs, id),
+                                    merged.value_or(RollupCell{}));
+    };
+  };
   if (folders_.size() > 1) {
-    // Every partition carries its stocks as far as the event takes them.
-    for (auto& other : folders_) {
-      RETURN_IF_ERROR(other->ReachFrontiers(defs, change));
+    // Every part carries its stocks as far as the event takes them.
+    for (auto& part : folders_) {
+      const CellFolder::CellObserver observer = keep_reported(*part);
+      RETURN_IF_ERROR(
+          part->ReachFrontiers(defs, change, approved_late ? &observer : nullptr));
     }
   }
   if (!approved_late) return folder.Fold(defs, change);
-  // An approved late event: each closed period's cell keeps its figure as
-  // reported before the event changed it.
-  const CellFolder::CellObserver keep_reported =
-      [&](const CellId& id, const RollupCell& before) -> absl::Status {
-    if (!closings_.Keeps(defs.calendar(), id.period)) return absl::OkStatus();
-    ASSIGN_OR_RETURN(std::optional<RollupCell> merged,
-                     MergedCell(defs, id, &folder, &before));
-    return closings_.KeepReported(CellKeyFor(defs, id),
-                                  merged.value_or(RollupCell{}));
-  };
-  return folder.Fold(defs, change, &keep_reported);
+  const CellFolder::CellObserver observer = keep_reported(folder);
+  return folder.Fold(defs, change, &observer);
 }
 
 }  // namespace strata::rollup

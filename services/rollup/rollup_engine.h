@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "libs/aggregation/cell.h"
@@ -177,6 +178,12 @@ class RollupEngine {
   void SetProgress(std::shared_ptr<eventlog::ReplayProgress> progress);
   // The reorg count the state is folded for (Definitions::reorg_count).
   int64_t folded_reorgs_ = 0;
+  // Versions of merged cells and tombstones start at epoch_ <<
+  // kReorgVersionShift (RollupStore::Shape). Read by queries.
+  std::atomic<int64_t> epoch_{0};
+  // Empties the store for a replay for `reorgs` reorgs in this number of
+  // parts, in a new version epoch; `cells` become tombstones.
+  absl::Status Refold(int64_t reorgs, const std::vector<std::string>& cells);
   // Cells of a former shape may be gone: once caught up, publish those.
   bool tombstones_due_ = false;
   // Where the log ended at the last RestartFromCommitted, per partition:
@@ -206,8 +213,11 @@ class RollupEngine {
       [this](absl::string_view id) { return flusher_->InFlight(id); }};
   // The definitions the acceptor resolves events in.
   const Definitions& defs() const { return *acceptor_.definitions(); }
-  // One per fold partition.
+  // One per fold partition. Changed by the engine's thread under
+  // parts_mu_, which queries hold shared, so that they merge parts as of
+  // one moment; the engine's thread reads them without it.
   std::vector<std::unique_ptr<CellFolder>> folders_;
+  mutable absl::Mutex parts_mu_;
   CellFolder& FolderOf(const Definitions& defs, UnitIndex unit);
   // The whole cell: the merge of every fold partition's part, with
   // `replacement` standing for `replaced`'s (a part about to change).

@@ -962,7 +962,7 @@ TEST_P(RollupEngineTest, AReorgRetractsAndRepublishesDerivedCells) {
     ASSERT_TRUE(WaitUntil([&] {
       return engine_->Health().ok() && store_->Tombstones().ok() &&
              store_->Tombstones()->empty() &&
-             *store_->FoldedReorgs() == definitions_->Current()->reorg_count();
+             store_->FoldedShape()->reorgs == definitions_->Current()->reorg_count();
     }));
   };
   move("team-c");  // Sent nothing: bu keeps what it had.
@@ -981,6 +981,32 @@ TEST_P(RollupEngineTest, AReorgRetractsAndRepublishesDerivedCells) {
   EXPECT_FALSE(latest["margin/bu/2026-04"].has_value());
   EXPECT_GE(latest["margin/bu/2026-04"].version(), int64_t{2} << 40);
   EXPECT_EQ(latest["margin/bu2/2026-04"].value(), 4);
+}
+
+// Found by review: folded in parts, an approved late event carried every
+// part's stocks into the closed period before the figure as reported at
+// the close was kept, which then counted stocks that came with the event.
+TEST_P(RollupEngineTest, AnApprovedStockKeepsTheFigureReportedBeforeItsCarry) {
+  v1::DefinitionChange staff = KpiChange("staff", v1::TIME_AGGREGATION_LAST);
+  staff.mutable_kpi()->set_carry_forward(true);
+  AppendDefinitionBatch(Batch({staff}));
+  AppendEvents({{"a-jan", "staff", "team-a", Utc(2026, 1, 10), 10}}, 0);
+  WaitForApplied(1);
+  AppendClose("2026-04");
+  // Late for April: waits, then counts once approved, taking the frontier
+  // (and team-a's January value) into April.
+  AppendEvents({{"b-apr", "staff", "team-b", Utc(2026, 4, 10), 5}}, 0);
+  WaitForApplied(2);
+  EXPECT_FALSE(Cell("staff", "ent", PeriodKind::kMonth, "2026-04"));
+  AppendDecision("b-apr", true);
+  ASSERT_TRUE(WaitUntil([&] {
+    return Record("staff", "ent", PeriodKind::kMonth, "2026-04").value() == 15;
+  }));
+  // April had no events at its close: it reported 0, not team-a's 10.
+  const v1::RollupRecord april =
+      Record("staff", "ent", PeriodKind::kMonth, "2026-04");
+  EXPECT_EQ(april.reported_value(), 0);
+  EXPECT_EQ(april.reported_exact_value(), "0");
 }
 
 TEST_P(RollupEngineTest, StocksCarryForwardIntoPeriodsAUnitSentNothingIn) {

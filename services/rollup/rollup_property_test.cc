@@ -1000,9 +1000,9 @@ class EmbeddedRollup {
           return false;
         }
       }
-      auto folded = store_->FoldedReorgs();
+      auto folded = store_->FoldedShape();
       auto tombstones = store_->Tombstones();
-      return folded.ok() && *folded == definitions()->reorg_count() &&
+      return folded.ok() && folded->reorgs == definitions()->reorg_count() &&
              tombstones.ok() && tombstones->empty();
     };
     while (!done() && absl::Now() < deadline) {

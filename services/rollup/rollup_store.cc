@@ -24,6 +24,7 @@ enum Family : size_t {
 
 constexpr char kFoldedReorgsKey[] = "folded_reorgs";
 constexpr char kFoldPartitionsKey[] = "fold_partitions";
+constexpr char kVersionEpochKey[] = "version_epoch";
 constexpr char kEndOfKeys[] = "\xff\xff\xff\xff";
 
 // Fixed-width fields of a stored cell and of an own state (followed by
@@ -183,29 +184,32 @@ absl::StatusOr<std::optional<int64_t>> RollupStore::Frontier(
   return DecodeFixed64At(*value, 0);
 }
 
-absl::StatusOr<int64_t> RollupStore::FoldedReorgs() {
-  ASSIGN_OR_RETURN(std::optional<std::string> value,
-                   db_->Get(kMeta, kFoldedReorgsKey));
-  if (!value) return 0;
-  if (value->size() != 8) return Malformed("meta", kFoldedReorgsKey);
-  return DecodeFixed64At(*value, 0);
+absl::StatusOr<RollupStore::Shape> RollupStore::FoldedShape() {
+  Shape shape;
+  auto read = [&](const char* key, int64_t fallback) -> absl::StatusOr<int64_t> {
+    ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(kMeta, key));
+    if (!value) return fallback;
+    if (value->size() != 8) return Malformed("meta", key);
+    return DecodeFixed64At(*value, 0);
+  };
+  ASSIGN_OR_RETURN(shape.reorgs, read(kFoldedReorgsKey, 0));
+  ASSIGN_OR_RETURN(const int64_t partitions, read(kFoldPartitionsKey, 1));
+  shape.fold_partitions = static_cast<int32_t>(partitions);
+  ASSIGN_OR_RETURN(shape.version_epoch,
+                   read(kVersionEpochKey, shape.reorgs));
+  return shape;
 }
 
-absl::StatusOr<int32_t> RollupStore::FoldPartitions() {
-  ASSIGN_OR_RETURN(std::optional<std::string> value,
-                   db_->Get(kMeta, kFoldPartitionsKey));
-  if (!value) return 1;
-  if (value->size() != 8) return Malformed("meta", kFoldPartitionsKey);
-  return static_cast<int32_t>(DecodeFixed64At(*value, 0));
-}
-
-absl::Status RollupStore::Reshape(int64_t reorgs, int32_t fold_partitions,
+absl::Status RollupStore::Reshape(const Shape& shape,
                                   const std::vector<std::string>& tombstones) {
   rocksdb::WriteBatch batch;
   RETURN_IF_ERROR(db_->ClearInto(batch));
-  batch.Put(db_->family(kMeta), kFoldedReorgsKey, EncodeFixed64s({reorgs}));
+  batch.Put(db_->family(kMeta), kFoldedReorgsKey,
+            EncodeFixed64s({shape.reorgs}));
   batch.Put(db_->family(kMeta), kFoldPartitionsKey,
-            EncodeFixed64s({fold_partitions}));
+            EncodeFixed64s({shape.fold_partitions}));
+  batch.Put(db_->family(kMeta), kVersionEpochKey,
+            EncodeFixed64s({shape.version_epoch}));
   for (const std::string& key : tombstones) {
     batch.Put(db_->family(kTombstones), key, "");
   }

@@ -71,14 +71,18 @@ class RollupStore {
   // The latest period index of a kind that a carried-forward KPI reached.
   absl::StatusOr<std::optional<int64_t>> Frontier(const std::string& key);
 
-  // How many reorgs the definitions held when the state was folded.
-  absl::StatusOr<int64_t> FoldedReorgs();
-  // Into how many fold partitions the state is folded (1 when never said).
-  absl::StatusOr<int32_t> FoldPartitions();
-  // Empties the store for a replay in the shape of `reorgs` reorgs and
-  // into `fold_partitions`, remembering the keys of the cells it held
-  // (`tombstones`), in one write.
-  absl::Status Reshape(int64_t reorgs, int32_t fold_partitions,
+  // What the state is folded for: a store folded otherwise is rebuilt.
+  struct Shape {
+    int64_t reorgs = 0;  // The definitions' reorgs when it was folded.
+    int32_t fold_partitions = 1;
+    // Cell versions start at version_epoch << kReorgVersionShift: above
+    // every version published from an earlier shape of the state.
+    int64_t version_epoch = 0;
+  };
+  absl::StatusOr<Shape> FoldedShape();
+  // Empties the store for a replay in `shape`, remembering the keys of the
+  // cells it held (`tombstones`), in one write.
+  absl::Status Reshape(const Shape& shape,
                        const std::vector<std::string>& tombstones);
   // The key of every cell held.
   absl::StatusOr<std::vector<std::string>> CellKeys();

@@ -39,21 +39,10 @@
 #include "libs/definitions/definitions.h"
 #include "libs/period/period.h"
 #include "services/rollup/dirty_cache.h"
+#include "services/rollup/event_change.h"
 #include "services/rollup/rollup_store.h"
 
 namespace strata::rollup {
-
-// How one event changes what counts: from `before` to `after` (fixed
-// point; none: it does not count), the output of accepting it.
-struct EventChange {
-  KpiIndex kpi = 0;
-  UnitIndex unit = 0;
-  EventTime time;
-  // The event whose value changes: a correction's is the corrected one.
-  absl::string_view event_id;
-  std::optional<int64_t> before;
-  std::optional<int64_t> after;
-};
 
 // The units a folder folds: all, or those of one of `partitions` fold
 // partitions (by unit id, placed like records keyed by it on the log).

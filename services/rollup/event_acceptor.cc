@@ -191,8 +191,7 @@ absl::Status EventAcceptor::ApplyEvents(std::vector<Located>& events) {
     std::optional<UnitIndex> unit = defs_->FindUnit(located.event->unit_id());
     if (!kpi || !unit) {
       // Ingest validated the event, so its definitions are on the log, just
-      // not read yet: catch up once (not holding the cells' lock, which
-      // queries take) before giving up on it.
+      // not read yet: catch up once before giving up on it.
       if (definitions_.CatchUp(absl::Seconds(10)).ok()) {
         defs_ = definitions_.Current();
         kpi = defs_->FindKpi(located.event->kpi_id());
@@ -237,7 +236,7 @@ absl::Status EventAcceptor::ApplyEvent(const Located& located,
   pending_events_[event.event_id()] =
       AppliedEvent{located.fingerprint, false, KpiEventPlace(event), value};
   if (first_seen) ++new_events_;
-  RETURN_IF_ERROR(Fold(defs, located, std::nullopt, value));
+  RETURN_IF_ERROR(Emit(defs, located, std::nullopt, value));
   ++stats_.events_applied;
   return absl::OkStatus();
 }
@@ -297,10 +296,10 @@ absl::Status EventAcceptor::ApplyCorrection(const Located& located,
   if (first_seen) ++new_events_;
   ++stats_.events_applied;
   if (before == after) return absl::OkStatus();
-  return Fold(defs, located, before, after);
+  return Emit(defs, located, before, after);
 }
 
-absl::Status EventAcceptor::Fold(const Definitions& defs,
+absl::Status EventAcceptor::Emit(const Definitions& defs,
                                  const Located& located,
                                  std::optional<int64_t> before,
                                  std::optional<int64_t> after) {
@@ -315,7 +314,7 @@ absl::Status EventAcceptor::Fold(const Definitions& defs,
                                : event.corrects_event_id(),
                            before,
                            after};
-  return fold_(defs, change, approving_);
+  return sink_(defs, change, approving_);
 }
 
 }  // namespace strata::rollup

@@ -28,7 +28,7 @@
 #include "libs/definitions/definitions_follower.h"
 #include "libs/eventlog/event_log.h"
 #include "services/rollup/applied_event.h"
-#include "services/rollup/cell_folder.h"
+#include "services/rollup/event_change.h"
 #include "services/rollup/period_closings.h"
 #include "services/rollup/rollup_stats.h"
 #include "services/rollup/rollup_store.h"
@@ -47,12 +47,12 @@ class EventAcceptor {
 
   EventAcceptor(RollupStore& store, DefinitionsFollower& definitions,
                 PeriodClosings& closings, RollupStats& stats,
-                ChangeSink fold, InFlight in_flight)
+                ChangeSink sink, InFlight in_flight)
       : store_(store),
         definitions_(definitions),
         closings_(closings),
         stats_(stats),
-        fold_(std::move(fold)),
+        sink_(std::move(sink)),
         in_flight_(std::move(in_flight)) {}
 
   // The definitions events are resolved in: the latest read, at least.
@@ -110,8 +110,8 @@ class EventAcceptor {
   // flight or the store when need be; nullptr when never applied.
   absl::StatusOr<AppliedEvent*> PendingCopyOf(absl::string_view event_id);
   // Hands the change of one event from `before` to `after` (none: it does
-  // not count) to fold_.
-  absl::Status Fold(const Definitions& defs, const Located& event,
+  // not count) to the sink.
+  absl::Status Emit(const Definitions& defs, const Located& event,
                     std::optional<int64_t> before,
                     std::optional<int64_t> after);
 
@@ -119,7 +119,7 @@ class EventAcceptor {
   DefinitionsFollower& definitions_;
   PeriodClosings& closings_;
   RollupStats& stats_;
-  const ChangeSink fold_;
+  const ChangeSink sink_;
   const InFlight in_flight_;
   std::shared_ptr<const Definitions> defs_;
   bool approving_ = false;  // Folding an approved pending event.

@@ -33,7 +33,18 @@ bool IsTransient(const absl::Status& status) {
 RollupEngine::RollupEngine(const RollupEngineOptions& options,
                            eventlog::EventLog& log,
                            DefinitionsFollower& definitions, RollupStore& store)
-    : options_(options), log_(log), definitions_(definitions), store_(store) {
+    : options_(options),
+      log_(log),
+      definitions_(definitions),
+      store_(store),
+      acceptor_(store_, definitions_, closings_, stats_,
+                [this](const Definitions& defs, const EventChange& change,
+                       bool approved_late) {
+                  return FoldAccepted(defs, change, approved_late);
+                },
+                [this](absl::string_view id) {
+                  return flusher_->InFlight(id);
+                }) {
   const int32_t parts = std::max(options_.fold_partitions, 1);
   for (int32_t p = 0; p < parts; ++p) {
     folders_.push_back(std::make_unique<CellFolder>(

@@ -204,13 +204,7 @@ class RollupEngine {
   std::thread thread_;
   RollupStats stats_;
 
-  EventAcceptor acceptor_{
-      store_, definitions_, closings_, stats_,
-      [this](const Definitions& defs, const EventChange& change,
-             bool approved_late) {
-        return FoldAccepted(defs, change, approved_late);
-      },
-      [this](absl::string_view id) { return flusher_->InFlight(id); }};
+  EventAcceptor acceptor_;
   // The definitions the acceptor resolves events in.
   const Definitions& defs() const { return *acceptor_.definitions(); }
   // One per fold partition. Changed by the engine's thread under

@@ -14,6 +14,10 @@ namespace strata {
 inline constexpr char kKpiEventsTopic[] = "strata.kpi-events";
 // Definitions; one partition, so every service applies them in one order.
 inline constexpr char kDefinitionsTopic[] = "strata.definitions";
+// Internal to rollup: KPI events routed by unit, from its stage A to its
+// fold partitions (services/rollup/SCALE_OUT.md); kept forever, as the
+// events are.
+inline constexpr char kRollupChangesTopic[] = "strata.rollup-changes";
 // The rollup changelog, read by alerts and by downstream analytics.
 inline constexpr char kRollupsTopic[] = "strata.rollups";
 // Acknowledgements and resolutions of alerts.

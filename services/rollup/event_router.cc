@@ -1,0 +1,259 @@
+#include "services/rollup/event_router.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "libs/hash/stable_hash.h"
+#include "libs/logging/log.h"
+#include "libs/period/period.h"
+#include "libs/status/status_macros.h"
+#include "libs/streams/kpi_event_identity.h"
+#include "libs/streams/timestamps.h"
+#include "libs/streams/topics.h"
+#include "strata/v1/rollup_internal.pb.h"
+
+namespace strata::rollup {
+namespace {
+
+std::string FrontierKey(absl::string_view kpi_id, PeriodKind kind) {
+  return absl::StrCat(kpi_id, "/", static_cast<int>(kind));
+}
+
+// Routed records are keyed by where they were read; placed explicitly.
+eventlog::AppendRecord Routed(const eventlog::LogRecord& source,
+                              int32_t partition, v1::RoutedRecord routed) {
+  routed.set_source_partition(source.topic_partition.partition);
+  routed.set_source_offset(source.offset);
+  routed.set_source_append_time_ms(source.timestamp_ms);
+  return {absl::StrCat(source.topic_partition.partition, "@", source.offset),
+          routed.SerializeAsString(), partition};
+}
+
+}  // namespace
+
+EventRouter::EventRouter(const EventRouterOptions& options,
+                         eventlog::EventLog& log,
+                         DefinitionsFollower& definitions, RouteStore& store)
+    : options_(options), log_(log), definitions_(definitions), store_(store) {}
+
+EventRouter::~EventRouter() { Stop(); }
+
+absl::Status EventRouter::Start() {
+  ASSIGN_OR_RETURN(fold_partitions_, log_.PartitionCount(kRollupChangesTopic));
+  ASSIGN_OR_RETURN(const int32_t partitions,
+                   log_.PartitionCount(kKpiEventsTopic));
+  RETURN_IF_ERROR(PublishOutbox());
+  std::vector<eventlog::Position> positions;
+  for (int32_t p = 0; p < partitions; ++p) {
+    ASSIGN_OR_RETURN(eventlog::Position position,
+                     store_.Position({kKpiEventsTopic, p}));
+    positions.push_back(position);
+  }
+  ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
+  RETURN_IF_ERROR(consumer_->Assign(positions));
+  health_.Set(absl::OkStatus());
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "rollup-route");
+    Run();
+  });
+  return absl::OkStatus();
+}
+
+void EventRouter::Stop() {
+  if (!thread_.joinable()) return;
+  stop_ = true;
+  thread_.join();
+}
+
+void EventRouter::Run() {
+  absl::Duration backoff = absl::Milliseconds(10);
+  while (!stop_) {
+    absl::Status routed = PublishOutbox();
+    if (routed.ok()) {
+      absl::StatusOr<std::vector<eventlog::LogRecord>> records =
+          consumer_->Poll(options_.poll_batch, options_.poll_timeout);
+      routed = records.ok() ? RouteAndPublish(*records) : records.status();
+    }
+    if (routed.ok()) {
+      health_.SetUnlessDamaged(absl::OkStatus());
+      backoff = absl::Milliseconds(10);
+      continue;
+    }
+    STRATA_LOG(WARNING) << "rollup route: " << routed << "; retrying";
+    if (absl::IsDataLoss(routed)) {
+      health_.Set(routed);
+    } else {
+      health_.SetUnlessDamaged(absl::UnavailableError(
+          absl::StrCat("rollup route: ", routed.message())));
+    }
+    // Read again from what the store holds; what it committed is in the
+    // outbox, published first.
+    frontiers_.clear();
+    std::vector<eventlog::Position> positions;
+    absl::StatusOr<int32_t> partitions = log_.PartitionCount(kKpiEventsTopic);
+    absl::Status rewound = partitions.status();
+    for (int32_t p = 0; rewound.ok() && p < *partitions; ++p) {
+      absl::StatusOr<eventlog::Position> position =
+          store_.Position({kKpiEventsTopic, p});
+      rewound = position.status();
+      if (rewound.ok()) positions.push_back(*position);
+    }
+    if (rewound.ok()) rewound = consumer_->Assign(positions);
+    if (!rewound.ok()) STRATA_LOG(WARNING) << "rollup route: " << rewound;
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+  }
+}
+
+absl::Status EventRouter::PublishOutbox() {
+  ASSIGN_OR_RETURN(std::vector<eventlog::AppendRecord> records,
+                   store_.Outbox());
+  if (records.empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(log_.Append(kRollupChangesTopic, records));
+  return store_.ClearOutbox();
+}
+
+absl::Status EventRouter::RouteAndPublish(
+    const std::vector<eventlog::LogRecord>& records) {
+  if (records.empty()) return absl::OkStatus();
+  RouteChanges changes;
+  ASSIGN_OR_RETURN(std::vector<eventlog::AppendRecord> routed,
+                   Route(records, changes));
+  RETURN_IF_ERROR(store_.Commit(changes, routed));
+  return PublishOutbox();
+}
+
+absl::StatusOr<std::vector<eventlog::AppendRecord>> EventRouter::Route(
+    const std::vector<eventlog::LogRecord>& records, RouteChanges& changes) {
+  std::vector<v1::EventEnvelope> envelopes(records.size());
+  std::vector<absl::string_view> ids;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (!envelopes[i].ParseFromString(records[i].value)) {
+      STRATA_LOG(ERROR) << "rollup route: skipping malformed record "
+                        << records[i].topic_partition.partition << "@"
+                        << records[i].offset;
+      ++stats_.records_malformed;
+      envelopes[i].Clear();
+      continue;
+    }
+    for (const v1::KpiEvent& event : envelopes[i].kpi_events().events()) {
+      ids.push_back(event.event_id());
+    }
+  }
+  // The first copy of each id: one batched look-up per poll.
+  ASSIGN_OR_RETURN(std::vector<std::optional<uint64_t>> stored,
+                   store_.Fingerprints(ids));
+  absl::flat_hash_map<absl::string_view, uint64_t> first;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (stored[i]) first.emplace(ids[i], *stored[i]);
+  }
+  std::vector<eventlog::AppendRecord> out;
+  std::map<int32_t, eventlog::Position> positions;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const eventlog::LogRecord& record = records[i];
+    const v1::EventEnvelope& envelope = envelopes[i];
+    positions[record.topic_partition.partition] = {
+        record.topic_partition, record.offset + 1, StableHash(record.value)};
+    if (envelope.has_period_closing() || envelope.has_pending_decision()) {
+      // For every fold partition: the held event may be in any of them.
+      for (int32_t p = 0; p < fold_partitions_; ++p) {
+        v1::RoutedRecord routed;
+        *routed.mutable_envelope() = envelope;
+        out.push_back(Routed(record, p, std::move(routed)));
+      }
+      continue;
+    }
+    if (!envelope.has_kpi_events()) continue;
+    std::map<int32_t, v1::EventEnvelope> by_partition;
+    for (const v1::KpiEvent& event : envelope.kpi_events().events()) {
+      const uint64_t fingerprint = KpiEventFingerprint(event);
+      auto [it, is_first] = first.emplace(event.event_id(), fingerprint);
+      if (!is_first) {
+        if (it->second == fingerprint) {
+          ++stats_.events_duplicate;
+        } else {
+          ++stats_.events_conflicting;
+          STRATA_LOG(ERROR) << "rollup route: event id '" << event.event_id()
+                            << "' reused with a different payload at "
+                            << record.topic_partition.partition << "@"
+                            << record.offset
+                            << "; the first event with that id stands";
+        }
+        continue;
+      }
+      changes.ids.emplace_back(event.event_id(), fingerprint);
+      RETURN_IF_ERROR(MoveFrontiers(event, record, changes, out));
+      const int32_t partition =
+          eventlog::PartitionForKey(event.unit_id(), fold_partitions_);
+      v1::EventEnvelope& routed = by_partition[partition];
+      if (!routed.has_kpi_events()) {
+        routed.set_event_id(envelope.event_id());
+        *routed.mutable_producer() = envelope.producer();
+        *routed.mutable_append_time() = envelope.append_time();
+      }
+      *routed.mutable_kpi_events()->add_events() = event;
+      ++stats_.events_routed;
+    }
+    for (auto& [partition, routed_envelope] : by_partition) {
+      v1::RoutedRecord routed;
+      *routed.mutable_envelope() = std::move(routed_envelope);
+      out.push_back(Routed(record, partition, std::move(routed)));
+    }
+  }
+  for (const auto& [partition, position] : positions) {
+    changes.positions.push_back(position);
+  }
+  return out;
+}
+
+absl::Status EventRouter::MoveFrontiers(
+    const v1::KpiEvent& event, const eventlog::LogRecord& source,
+    RouteChanges& changes, std::vector<eventlog::AppendRecord>& out) {
+  std::shared_ptr<const Definitions> defs = definitions_.Current();
+  std::optional<KpiIndex> kpi = defs->FindKpi(event.kpi_id());
+  if (!kpi) {
+    // Ingest validated the event, so its KPI is on the log, not read yet.
+    if (definitions_.CatchUp(absl::Seconds(10)).ok()) {
+      defs = definitions_.Current();
+      kpi = defs->FindKpi(event.kpi_id());
+    }
+    if (!kpi) return absl::OkStatus();  // The fold partition refuses it.
+  }
+  const KpiInfo& info = defs->kpi(*kpi);
+  if (!info.carry_forward) return absl::OkStatus();
+  std::vector<Period> periods;
+  defs->calendar().PeriodsContaining(FromTimestamp(event.event_time()),
+                                     info.periods, periods);
+  std::map<PeriodKind, Period> latest;
+  for (const Period& period : periods) {
+    auto [it, inserted] = latest.emplace(period.kind, period);
+    if (!inserted && it->second.index < period.index) it->second = period;
+  }
+  for (const auto& [kind, period] : latest) {
+    const std::string key = FrontierKey(event.kpi_id(), kind);
+    auto it = frontiers_.find(key);
+    if (it == frontiers_.end()) {
+      ASSIGN_OR_RETURN(std::optional<int64_t> stored, store_.Frontier(key));
+      it = frontiers_.emplace(key, stored).first;
+    }
+    if (it->second && *it->second >= period.index) continue;
+    it->second = period.index;
+    changes.frontiers.emplace_back(key, period.index);
+    ++stats_.frontiers_sent;
+    for (int32_t p = 0; p < fold_partitions_; ++p) {
+      v1::RoutedRecord routed;
+      routed.mutable_frontier()->set_kpi_id(event.kpi_id());
+      routed.mutable_frontier()->mutable_period()->set_kind(
+          static_cast<v1::PeriodKind>(kind));
+      routed.mutable_frontier()->mutable_period()->set_label(
+          PeriodLabel(period));
+      out.push_back(Routed(source, p, std::move(routed)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace strata::rollup

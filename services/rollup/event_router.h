@@ -1,0 +1,104 @@
+#pragma once
+
+// Stage A (route) of a scaled-out rollup (services/rollup/SCALE_OUT.md):
+// reads strata.kpi-events and passes each KPI event to the fold partition
+// of its unit on strata.rollup-changes, so that every event of a unit
+// reaches one partition in log order.
+//
+// The first copy of an event id is the fact: an identical repeat, or a
+// different payload under a known id (counted and logged), stays behind.
+// A is the only stage that sees every copy of an id (its input is keyed by
+// id); a fold partition sees only its units' events. Closes and decisions
+// go to every fold partition, in order with the events of their source
+// partition; a stock's frontier (the latest period an event of a
+// carried-forward KPI reached) goes to every fold partition when it moves.
+//
+// Each poll's routed records are committed in the RouteStore with the ids,
+// frontiers and positions they reflect, then published, so a crash re-sends
+// at most what was published already (fold partitions recognise a re-sent
+// event by its id) and never loses a routed record.
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "libs/definitions/definitions_follower.h"
+#include "libs/eventlog/event_log.h"
+#include "libs/status/health_report.h"
+#include "services/rollup/route_store.h"
+#include "strata/v1/events.pb.h"
+
+namespace strata::rollup {
+
+struct EventRouterOptions {
+  // Records taken from the log per poll, routed and committed together.
+  size_t poll_batch = 1024;
+  // Longest wait for records before checking for Stop().
+  absl::Duration poll_timeout = absl::Milliseconds(50);
+  // Consumer group reporting the router's positions (lag); positions of
+  // record are those in the store.
+  std::string consumer_group = "strata-rollup-route";
+};
+
+// Counters, readable from any thread.
+struct EventRouterStats {
+  std::atomic<int64_t> events_routed{0};
+  std::atomic<int64_t> events_duplicate{0};    // Same id, same payload.
+  std::atomic<int64_t> events_conflicting{0};  // Same id, other payload.
+  std::atomic<int64_t> records_malformed{0};
+  std::atomic<int64_t> frontiers_sent{0};      // Moves, to every partition.
+};
+
+class EventRouter {
+ public:
+  EventRouter(const EventRouterOptions& options, eventlog::EventLog& log,
+              DefinitionsFollower& definitions, RouteStore& store);
+  ~EventRouter();
+
+  // Publishes what a crash left in the outbox, then routes from the stored
+  // positions on a thread of its own.
+  absl::Status Start();
+  void Stop();
+
+  // OK while routing; UNAVAILABLE while the log or store keeps failing
+  // (retried), DATA_LOSS when the store cannot be read back.
+  absl::Status Health() const { return health_.Get(); }
+  const EventRouterStats& stats() const { return stats_; }
+
+ private:
+  void Run();
+  // Routes one poll's records, commits them and publishes them.
+  absl::Status RouteAndPublish(const std::vector<eventlog::LogRecord>& records);
+  // The records `records` route to, and the state they leave.
+  absl::StatusOr<std::vector<eventlog::AppendRecord>> Route(
+      const std::vector<eventlog::LogRecord>& records, RouteChanges& changes);
+  // Appends the routed records committed in the outbox, then clears it.
+  absl::Status PublishOutbox();
+  // The frontiers `event` moves (a carried-forward KPI's periods beyond
+  // the latest reached), as routed records for every partition.
+  absl::Status MoveFrontiers(const v1::KpiEvent& event,
+                             const eventlog::LogRecord& source,
+                             RouteChanges& changes,
+                             std::vector<eventlog::AppendRecord>& out);
+
+  const EventRouterOptions options_;
+  eventlog::EventLog& log_;
+  DefinitionsFollower& definitions_;
+  RouteStore& store_;
+  std::unique_ptr<eventlog::LogConsumer> consumer_;
+  int32_t fold_partitions_ = 0;
+  // Frontiers by "<kpi_id>/<period kind>", as committed or routed since.
+  absl::flat_hash_map<std::string, std::optional<int64_t>> frontiers_;
+  HealthReport health_{absl::UnavailableError("rollup route: starting")};
+  EventRouterStats stats_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace strata::rollup

@@ -1,0 +1,282 @@
+#include "services/rollup/event_router.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "libs/definitions/testing/definition_builders.h"
+#include "libs/eventlog/rocksdb_event_log.h"
+#include "libs/eventlog/testing/fault_injecting_event_log.h"
+#include "libs/status/status_matchers.h"
+#include "libs/streams/envelope.h"
+#include "libs/streams/timestamps.h"
+#include "libs/streams/topics.h"
+#include "strata/v1/rollup_internal.pb.h"
+
+namespace strata::rollup {
+namespace {
+
+using ::strata::testing::Batch;
+using ::strata::testing::KpiChange;
+using ::strata::testing::UnitChange;
+
+constexpr int32_t kFoldPartitions = 4;
+
+absl::Time Utc(int y, int m, int d) {
+  return absl::FromCivil(absl::CivilDay(y, m, d), absl::UTCTimeZone());
+}
+
+v1::KpiEvent Event(const std::string& id, const std::string& kpi,
+                   const std::string& unit, absl::Time time, double value) {
+  v1::KpiEvent event;
+  event.set_event_id(id);
+  event.set_kpi_id(kpi);
+  event.set_unit_id(unit);
+  *event.mutable_event_time() = ToTimestamp(time);
+  event.set_value(value);
+  return event;
+}
+
+int32_t FoldPartitionOf(const std::string& unit) {
+  return eventlog::PartitionForKey(unit, kFoldPartitions);
+}
+
+// A team (defined below) in another fold partition than team-a.
+std::string OtherTeam() {
+  for (const std::string team : {"team-b", "team-c", "team-d", "team-e",
+                                  "team-f", "team-g"}) {
+    if (FoldPartitionOf(team) != FoldPartitionOf("team-a")) return team;
+  }
+  return "none";
+}
+
+// An embedded log with strata.rollup-changes, definitions, a route store
+// and a router over them; Restart() reopens the router on the same store.
+class EventRouterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           absl::StrCat("strata_router_", getpid(), "_", counter_++);
+    std::filesystem::remove_all(dir_);
+    eventlog::RocksDbEventLogOptions options;
+    options.path = (dir_ / "log").string();
+    options.topics = DefaultTopics();
+    options.topics[kRollupChangesTopic] = kFoldPartitions;
+    log_ = *eventlog::OpenRocksDbEventLog(options);
+    faulty_log_ = std::make_unique<eventlog::FaultInjectingEventLog>(*log_);
+    definitions_ = *DefinitionsFollower::Create(*log_, "test");
+    v1::DefinitionChange staff = KpiChange("staff", v1::TIME_AGGREGATION_LAST);
+    staff.mutable_kpi()->set_carry_forward(true);
+    v1::EventEnvelope envelope = NewEnvelope(ThisProducer("test"));
+    v1::DefinitionBatch batch =
+        Batch({UnitChange("ent", ""), KpiChange("sales"), staff});
+    for (const char* team : {"team-a", "team-b", "team-c", "team-d",
+                                    "team-e", "team-f", "team-g"}) {
+      *batch.add_changes() = UnitChange(team, "ent");
+    }
+    *envelope.mutable_definitions() = batch;
+    ASSERT_OK(log_->Append(kDefinitionsTopic,
+                           {{"defs", envelope.SerializeAsString()}}));
+    definitions_->Start();
+    ASSERT_OK(definitions_->CatchUp(absl::Seconds(5)));
+    StartRouter();
+  }
+  void TearDown() override {
+    router_.reset();
+    store_.reset();
+    definitions_.reset();
+    faulty_log_.reset();
+    log_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void StartRouter() {
+    store_ = *RouteStore::Open((dir_ / "route").string());
+    router_ = std::make_unique<EventRouter>(EventRouterOptions{}, *faulty_log_,
+                                            *definitions_, *store_);
+    ASSERT_OK(router_->Start());
+  }
+  void Restart() {
+    router_.reset();
+    store_.reset();
+    StartRouter();
+  }
+
+  void Append(int32_t partition, const std::vector<v1::KpiEvent>& events) {
+    v1::EventEnvelope envelope = NewEnvelope(ThisProducer("test"));
+    for (const v1::KpiEvent& e : events) {
+      *envelope.mutable_kpi_events()->add_events() = e;
+    }
+    ASSERT_OK(log_->Append(kKpiEventsTopic,
+                           {{"k", envelope.SerializeAsString(), partition}}));
+  }
+  void AppendControl(int32_t partition, const v1::EventEnvelope& envelope) {
+    ASSERT_OK(log_->Append(kKpiEventsTopic,
+                           {{"c", envelope.SerializeAsString(), partition}}));
+  }
+
+  // Polls `done` for up to ten seconds.
+  template <typename Done>
+  bool WaitUntil(Done done) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (!done() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(2));
+    return done();
+  }
+
+  // Every routed record so far, per fold partition, in order.
+  std::map<int32_t, std::vector<v1::RoutedRecord>> Routed() {
+    auto consumer = *log_->NewConsumer("reader");
+    std::vector<eventlog::Position> positions;
+    for (int32_t p = 0; p < kFoldPartitions; ++p) {
+      positions.push_back({{kRollupChangesTopic, p}, 0});
+    }
+    EXPECT_OK(consumer->Assign(positions));
+    std::map<int32_t, std::vector<v1::RoutedRecord>> routed;
+    while (true) {
+      auto records = consumer->Poll(1000, absl::Milliseconds(50));
+      EXPECT_OK(records);
+      if (!records.ok() || records->empty()) break;
+      for (const eventlog::LogRecord& r : *records) {
+        EXPECT_TRUE(routed[r.topic_partition.partition]
+                        .emplace_back()
+                        .ParseFromString(r.value));
+      }
+    }
+    return routed;
+  }
+
+  // The ids of the events routed to each partition, in order.
+  std::map<int32_t, std::vector<std::string>> RoutedIds() {
+    std::map<int32_t, std::vector<std::string>> ids;
+    for (const auto& [partition, records] : Routed()) {
+      for (const v1::RoutedRecord& r : records) {
+        for (const v1::KpiEvent& e : r.envelope().kpi_events().events()) {
+          ids[partition].push_back(e.event_id());
+        }
+      }
+    }
+    return ids;
+  }
+
+  static inline int counter_ = 0;
+  std::filesystem::path dir_;
+  std::unique_ptr<eventlog::EventLog> log_;
+  std::unique_ptr<eventlog::FaultInjectingEventLog> faulty_log_;
+  std::unique_ptr<DefinitionsFollower> definitions_;
+  std::unique_ptr<RouteStore> store_;
+  std::unique_ptr<EventRouter> router_;
+};
+
+TEST_F(EventRouterTest, EachEventReachesItsUnitsPartitionOnceInLogOrder) {
+  const std::string team_b = OtherTeam();
+  const absl::Time jan = Utc(2026, 1, 10);
+  Append(0, {Event("e1", "sales", "team-a", jan, 1),
+             Event("e2", "sales", team_b, jan, 2),
+             Event("e1", "sales", "team-a", jan, 1),  // A repeat.
+             Event("e3", "sales", "team-a", jan, 3)});
+  // The id reused for another fact: the first copy stands.
+  Append(1, {Event("e1", "sales", team_b, jan, 9)});
+  ASSERT_TRUE(WaitUntil([&] {
+    return router_->stats().events_routed == 3 &&
+           router_->stats().events_duplicate == 1 &&
+           router_->stats().events_conflicting == 1;
+  }));
+  std::map<int32_t, std::vector<std::string>> ids = RoutedIds();
+  EXPECT_EQ(ids[FoldPartitionOf("team-a")],
+            (std::vector<std::string>{"e1", "e3"}));
+  EXPECT_EQ(ids[FoldPartitionOf(team_b)], (std::vector<std::string>{"e2"}));
+  // Where each came from, for closes and pending events downstream.
+  const v1::RoutedRecord first = Routed()[FoldPartitionOf("team-a")].at(0);
+  EXPECT_EQ(first.source_partition(), 0);
+  EXPECT_EQ(first.source_offset(), 0);
+  EXPECT_GT(first.source_append_time_ms(), 0);
+  EXPECT_OK(router_->Health());
+}
+
+TEST_F(EventRouterTest, ClosesAndDecisionsReachEveryPartition) {
+  v1::EventEnvelope close = NewEnvelope(ThisProducer("test"));
+  close.mutable_period_closing()->mutable_period()->set_kind(
+      v1::PERIOD_KIND_MONTH);
+  close.mutable_period_closing()->mutable_period()->set_label("2026-01");
+  AppendControl(2, close);
+  v1::EventEnvelope decision = NewEnvelope(ThisProducer("test"));
+  decision.mutable_pending_decision()->set_event_id("late");
+  decision.mutable_pending_decision()->set_approve(true);
+  AppendControl(2, decision);
+  ASSERT_TRUE(WaitUntil([&] {
+    auto routed = Routed();
+    return routed.size() == kFoldPartitions &&
+           routed.rbegin()->second.size() == 2;
+  }));
+  for (const auto& [partition, records] : Routed()) {
+    ASSERT_EQ(records.size(), 2u) << partition;
+    EXPECT_EQ(records[0].source_partition(), 2);
+    EXPECT_EQ(records[0].envelope().period_closing().period().label(),
+              "2026-01");
+    EXPECT_EQ(records[1].envelope().pending_decision().event_id(), "late");
+  }
+}
+
+TEST_F(EventRouterTest, AStocksFrontierReachesEveryPartitionWhenItMoves) {
+  Append(0, {Event("jan", "staff", "team-a", Utc(2026, 1, 10), 1)});
+  Append(1, {Event("mar", "staff", "team-b", Utc(2026, 3, 10), 1)});
+  // Behind the frontier: nothing moves.
+  Append(2, {Event("feb", "staff", "team-a", Utc(2026, 2, 10), 1)});
+  // A sum carries nothing forward.
+  Append(3, {Event("s", "sales", "team-a", Utc(2026, 4, 10), 1)});
+  ASSERT_TRUE(WaitUntil([&] { return router_->stats().events_routed == 4; }));
+  std::map<int32_t, std::vector<v1::RoutedRecord>> routed = Routed();
+  for (int32_t p = 0; p < kFoldPartitions; ++p) {
+    std::vector<std::string> months;
+    for (const v1::RoutedRecord& r : routed[p]) {
+      if (r.has_frontier() &&
+          r.frontier().period().kind() == v1::PERIOD_KIND_MONTH) {
+        EXPECT_EQ(r.frontier().kpi_id(), "staff");
+        months.push_back(r.frontier().period().label());
+      }
+    }
+    EXPECT_EQ(months, (std::vector<std::string>{"2026-01", "2026-03"})) << p;
+  }
+  // Known after a restart: the frontier stays where it was.
+  const int64_t sent = router_->stats().frontiers_sent;
+  EXPECT_GT(sent, 0);
+  Restart();
+  Append(0, {Event("feb2", "staff", "team-b", Utc(2026, 2, 20), 1)});
+  ASSERT_TRUE(WaitUntil([&] { return router_->stats().events_routed == 1; }));
+  EXPECT_EQ(router_->stats().frontiers_sent, 0);
+}
+
+TEST_F(EventRouterTest, NothingIsLostOrRoutedTwiceAcrossFailuresAndRestarts) {
+  const std::string team_b = OtherTeam();
+  const absl::Time jan = Utc(2026, 1, 10);
+  // The first publish fails before it lands; the router retries.
+  faulty_log_->FailAppends(eventlog::FaultInjectingEventLog::Fault::Next(1));
+  Append(0, {Event("a1", "sales", "team-a", jan, 1),
+             Event("b1", "sales", team_b, jan, 1)});
+  ASSERT_TRUE(WaitUntil([&] {
+    auto ids = RoutedIds();
+    return ids[FoldPartitionOf("team-a")].size() == 1 &&
+           ids[FoldPartitionOf(team_b)].size() == 1;
+  }));
+  EXPECT_OK(router_->Health());
+  // Restarted: what was routed is not routed again, what follows is.
+  Restart();
+  Append(0, {Event("a2", "sales", "team-a", jan, 1),
+             Event("a1", "sales", "team-a", jan, 1)});  // A late repeat.
+  ASSERT_TRUE(WaitUntil([&] {
+    return router_->stats().events_routed == 1 &&
+           router_->stats().events_duplicate == 1;
+  }));
+  std::map<int32_t, std::vector<std::string>> ids = RoutedIds();
+  EXPECT_EQ(ids[FoldPartitionOf("team-a")],
+            (std::vector<std::string>{"a1", "a2"}));
+  EXPECT_EQ(ids[FoldPartitionOf(team_b)], (std::vector<std::string>{"b1"}));
+}
+
+}  // namespace
+}  // namespace strata::rollup

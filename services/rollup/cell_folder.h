@@ -87,6 +87,12 @@ class CellFolder {
   absl::Status Fold(const Definitions& defs, const EventChange& change,
                     const CellObserver* observer = nullptr);
 
+  // Carries the owned units' stocks of `kpi` at least to `period` (an
+  // event of another partition reached it).
+  absl::Status ReachFrontier(const Definitions& defs, KpiIndex kpi,
+                             const Period& period) {
+    return ReachFrontiersOf(defs, kpi, {period});
+  }
   // Carries the owned units' stocks as far as `change` takes the frontiers
   // of its KPI, when it carries stocks forward; `observer` as for Fold.
   absl::Status ReachFrontiers(const Definitions& defs,

@@ -11,12 +11,14 @@
 #include "libs/aggregation/cell_merge.h"
 #include "libs/hash/stable_hash.h"
 #include "libs/logging/log.h"
+#include "libs/period/period.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/cell_key.h"
 #include "libs/streams/timestamps.h"
 #include "libs/streams/topics.h"
 #include "services/rollup/rollup_record.h"
 #include "strata/v1/rollup.pb.h"
+#include "strata/v1/rollup_internal.pb.h"
 
 namespace strata::rollup {
 namespace {
@@ -87,7 +89,15 @@ absl::Status RollupEngine::Start() {
 }
 
 absl::Status RollupEngine::StartConsuming() {
-  ASSIGN_OR_RETURN(int32_t partitions, log_.PartitionCount(kKpiEventsTopic));
+  ASSIGN_OR_RETURN(source_partitions_, log_.PartitionCount(kKpiEventsTopic));
+  ASSIGN_OR_RETURN(const int32_t partitions,
+                   log_.PartitionCount(options_.input_topic));
+  if (options_.input_topic == kRollupChangesTopic &&
+      partitions != static_cast<int32_t>(folders_.size())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "rollup: folding ", options_.input_topic, " takes one part per "
+        "partition: ", partitions, " partitions, ", folders_.size(), " parts"));
+  }
   RETURN_IF_ERROR(log_.PartitionCount(kRollupsTopic).status());
   ASSIGN_OR_RETURN(const RollupStore::Shape folded, store_.FoldedShape());
   folded_reorgs_ = folded.reorgs;
@@ -117,7 +127,7 @@ absl::Status RollupEngine::StartConsuming() {
   tombstones_due_ = !tombstones.empty();
   std::vector<eventlog::Position> positions;
   for (int32_t p = 0; p < partitions; ++p) {
-    eventlog::TopicPartition tp{kKpiEventsTopic, p};
+    eventlog::TopicPartition tp{options_.input_topic, p};
     ASSIGN_OR_RETURN(eventlog::Position position, store_.Position(tp));
     next_[p] = position;
     positions.push_back(position);
@@ -126,7 +136,7 @@ absl::Status RollupEngine::StartConsuming() {
                    eventlog::ReplayProgress::Begin(log_, positions,
                                                    "rollup state"));
   SetProgress(std::move(progress));
-  RETURN_IF_ERROR(closings_.Load(partitions));
+  RETURN_IF_ERROR(closings_.Load(source_partitions_));
   ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
   RETURN_IF_ERROR(consumer_->Assign(positions));
   // What the store holds is rolled up: reported at once, or a restart
@@ -400,7 +410,7 @@ void RollupEngine::RestartFromCommitted(const absl::Status& cause) {
   acceptor_.Clear();
   absl::Duration backoff = absl::Milliseconds(100);
   while (!stop_) {
-    absl::Status assigned = closings_.Load(static_cast<int32_t>(next_.size()));
+    absl::Status assigned = closings_.Load(source_partitions_);
     if (assigned.ok()) assigned = AssignCommittedPositions();
     if (assigned.ok()) {
       resuming_until_.clear();
@@ -581,11 +591,65 @@ absl::Status RollupEngine::ApplyRecords(
     next_[partition] = {record->topic_partition, record->offset + 1,
                         StableHash(record->value)};
   }
-  RETURN_IF_ERROR(acceptor_.Apply(records));
+  RETURN_IF_ERROR(options_.input_topic == kRollupChangesTopic
+                      ? ApplyRouted(records)
+                      : acceptor_.Apply(records));
   // Only now, with every record folded: queries may trust the engine once
   // it has caught up, so progress must not run ahead of the folding.
   for (const auto& [partition, record] : last_of_partition) {
     progress_->Advance(record->topic_partition, record->offset + 1);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RollupEngine::ApplyRouted(
+    const std::vector<eventlog::LogRecord>& records) {
+  std::vector<eventlog::LogRecord> read;  // By A, in strata.kpi-events.
+  for (const eventlog::LogRecord& record : records) {
+    v1::RoutedRecord routed;
+    if (!routed.ParseFromString(record.value)) {
+      return absl::DataLossError(absl::StrCat(
+          "rollup: malformed routed record at ", record.topic_partition.topic,
+          "/", record.topic_partition.partition, "@", record.offset));
+    }
+    if (routed.has_envelope()) {
+      read.push_back({{kKpiEventsTopic, routed.source_partition()},
+                      routed.source_offset(),
+                      routed.source_append_time_ms(),
+                      record.key,
+                      routed.envelope().SerializeAsString()});
+      continue;
+    }
+    if (!routed.has_frontier()) continue;
+    // In order with the events around it.
+    RETURN_IF_ERROR(acceptor_.Apply(read));
+    read.clear();
+    const v1::StockFrontier& frontier = routed.frontier();
+    const Definitions& defs = this->defs();
+    const std::optional<KpiIndex> kpi = defs.FindKpi(frontier.kpi_id());
+    absl::StatusOr<Period> period =
+        IsPeriodKind(frontier.period().kind())
+            ? ParsePeriod(static_cast<PeriodKind>(frontier.period().kind()),
+                          frontier.period().label())
+            : absl::InvalidArgumentError("no period kind");
+    if (!kpi || !period.ok() || !defs.kpi(*kpi).carry_forward) {
+      // A routed it for a KPI it knew to carry stocks: not this shape's.
+      STRATA_LOG(WARNING) << "rollup: skipping a frontier of '"
+                          << frontier.kpi_id() << "' at "
+                          << record.topic_partition.partition << "@"
+                          << record.offset;
+      continue;
+    }
+    RETURN_IF_ERROR(ReachFrontier(defs, *kpi, *period));
+  }
+  return acceptor_.Apply(read);
+}
+
+absl::Status RollupEngine::ReachFrontier(const Definitions& defs, KpiIndex kpi,
+                                         const Period& period) {
+  absl::MutexLock lock(&parts_mu_);
+  for (auto& part : folders_) {
+    RETURN_IF_ERROR(part->ReachFrontier(defs, kpi, period));
   }
   return absl::OkStatus();
 }

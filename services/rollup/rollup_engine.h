@@ -72,6 +72,10 @@ struct RollupEngineOptions {
   // (services/rollup/SCALE_OUT.md, stage B); 1: every cell whole. A store
   // folded into another number is rebuilt from the log.
   int32_t fold_partitions = 1;
+  // What the engine reads: strata.kpi-events, or strata.rollup-changes,
+  // where stage A (EventRouter) routed the events by unit; then one part
+  // per partition of it (fold_partitions must be its partition count).
+  std::string input_topic = kKpiEventsTopic;
   // Consumer group for position reporting (lag); positions of record are
   // those in the store.
   std::string consumer_group = kRollupConsumerGroup;
@@ -134,6 +138,12 @@ class RollupEngine {
                     size_t& pending);
   // Hands one poll's records to the acceptor, noting the positions.
   absl::Status ApplyRecords(const std::vector<eventlog::LogRecord>& records);
+  // ApplyRecords for records of strata.rollup-changes: the records A read
+  // go to the acceptor as read, frontiers to every part, in order.
+  absl::Status ApplyRouted(const std::vector<eventlog::LogRecord>& records);
+  // Every part carries `kpi`'s stocks at least to `period`.
+  absl::Status ReachFrontier(const Definitions& defs, KpiIndex kpi,
+                             const Period& period);
   // Folds an accepted change into the partition of its unit (see
   // EventAcceptor::ChangeSink).
   absl::Status FoldAccepted(const Definitions& defs, const EventChange& change,
@@ -176,6 +186,8 @@ class RollupEngine {
   std::shared_ptr<eventlog::ReplayProgress> progress_;  // Guarded.
   std::shared_ptr<eventlog::ReplayProgress> Progress() const;
   void SetProgress(std::shared_ptr<eventlog::ReplayProgress> progress);
+  // Partitions of strata.kpi-events, which closes are reached in.
+  int32_t source_partitions_ = 0;
   // The reorg count the state is folded for (Definitions::reorg_count).
   int64_t folded_reorgs_ = 0;
   // Versions of merged cells and tombstones start at epoch_ <<

@@ -46,6 +46,7 @@
 #include "libs/streams/envelope.h"
 #include "libs/streams/timestamps.h"
 #include "libs/streams/topics.h"
+#include "services/rollup/event_router.h"
 #include "services/rollup/rollup_engine.h"
 #include "services/rollup/rollup_store.h"
 #include "services/rollup/testing/reference_rollup.h"
@@ -129,6 +130,9 @@ struct PropertyCase {
   size_t max_cached_cells = RollupEngineOptions{}.max_cached_cells;
   size_t poll_batch = RollupEngineOptions{}.poll_batch;
   int32_t fold_partitions = RollupEngineOptions{}.fold_partitions;
+  // Through stage A (EventRouter) and strata.rollup-changes, one part per
+  // partition of it.
+  bool routed = false;
 };
 
 std::string Describe(const PropertyCase& c) {
@@ -159,7 +163,7 @@ std::string Describe(const PropertyCase& c) {
       c.duplicates, " duplicates + ", c.refused_corrections,
       " refused corrections in ", c.appends.size(), " envelopes; cache ",
       c.max_cached_cells, ", poll ", c.poll_batch, ", ", c.fold_partitions,
-      " fold partition(s); KPIs: ",
+      " fold partition(s)", c.routed ? ", routed" : "", "; KPIs: ",
       absl::StrJoin(kpis, " "), "; moves",
       c.moves_after_append
           ? absl::StrCat(" after append ", *c.moves_after_append)
@@ -222,11 +226,13 @@ struct Coverage {
   std::set<std::string> zones;
   std::set<std::string> changes;  // Corrections, voids, refusals, moves.
   static constexpr int kChanges = 5;
-  std::set<bool> folded_in_parts;
+  std::set<std::string> ways_to_fold;  // Whole, in parts, routed.
 
   void Note(const PropertyCase& c) {
     zones.insert(c.time_zone);
-    folded_in_parts.insert(c.fold_partitions > 1);
+    ways_to_fold.insert(c.routed                ? "routed"
+                        : c.fold_partitions > 1 ? "in parts"
+                                                : "whole");
     for (const ReferenceEvent& e : c.events) {
       if (!e.corrects_id.empty()) changes.insert(e.voids ? "voids" : "corrections");
     }
@@ -249,7 +255,7 @@ struct Coverage {
   bool Complete() const {
     return aggregations.size() == 21 + 2 + 3 && period_kinds.size() == 8 &&
            zones.size() == 4 && changes.size() == kChanges &&
-           folded_in_parts.size() == 2;
+           ways_to_fold.size() == 3;
   }
   std::string ToString() const {
     return absl::StrCat(aggregations.size(), " of 26 aggregations (",
@@ -258,7 +264,8 @@ struct Coverage {
                         zones.size(), " of 4 zones, ", changes.size(), " of ",
                         kChanges, " kinds of change (",
                         absl::StrJoin(changes, ", "), "), ",
-                        folded_in_parts.size(), " of 2 ways to fold");
+                        ways_to_fold.size(), " of 3 ways to fold (",
+                        absl::StrJoin(ways_to_fold, ", "), ")");
   }
 };
 
@@ -822,6 +829,7 @@ class CaseGenerator {
     if (Chance(0.3)) case_.poll_batch = Uniform(1, 16);
     // Cells folded in parts and merged (SCALE_OUT.md, stage B).
     if (Chance(0.5)) case_.fold_partitions = Uniform(2, 4);
+    if (case_.fold_partitions > 1) case_.routed = Chance(0.5);
   }
 
   std::mt19937_64 rng_;
@@ -916,14 +924,22 @@ std::string EnvelopeOf(const AppendBatch& batch) {
 
 class EmbeddedRollup {
  public:
-  EmbeddedRollup(std::filesystem::path dir, RollupEngineOptions options)
-      : dir_(std::move(dir)), options_(options) {}
+  // `routed`: events reach the engine through stage A (EventRouter) and
+  // strata.rollup-changes.
+  EmbeddedRollup(std::filesystem::path dir, RollupEngineOptions options,
+                 bool routed = false)
+      : dir_(std::move(dir)), options_(options), routed_(routed) {
+    if (routed_) options_.input_topic = kRollupChangesTopic;
+  }
   ~EmbeddedRollup() { Close(); }
 
   absl::Status Open() {
     eventlog::RocksDbEventLogOptions log_options;
     log_options.path = (dir_ / "log").string();
     log_options.topics = DefaultTopics();
+    if (routed_) {
+      log_options.topics[kRollupChangesTopic] = options_.fold_partitions;
+    }
     auto log = eventlog::OpenRocksDbEventLog(log_options);
     if (!log.ok()) return log.status();
     log_ = std::move(*log);
@@ -936,10 +952,24 @@ class EmbeddedRollup {
     engine_ =
         std::make_unique<RollupEngine>(options_, *log_, *definitions_, *store_);
     definitions_->Start();
-    return engine_->Start();
+    if (absl::Status started = engine_->Start(); !started.ok()) return started;
+    if (!routed_) return absl::OkStatus();
+    if (route_store_ == nullptr) {
+      auto route_store = RouteStore::Open((dir_ / "route").string());
+      if (!route_store.ok()) return route_store.status();
+      route_store_ = std::move(*route_store);
+    }
+    router_ = std::make_unique<EventRouter>(EventRouterOptions{}, *log_,
+                                            *definitions_, *route_store_);
+    return router_->Start();
   }
 
   void Close() {
+    if (router_ != nullptr) {
+      routed_duplicates_ += router_->stats().events_duplicate;
+    }
+    router_.reset();
+    route_store_.reset();
     engine_.reset();
     store_.reset();
     definitions_.reset();
@@ -993,13 +1023,22 @@ class EmbeddedRollup {
       if (stats.events_committed < want.applied || !engine_->Health().ok()) {
         return false;
       }
-      for (int32_t p = 0; p < DefaultTopics()[kKpiEventsTopic]; ++p) {
-        const eventlog::TopicPartition tp{kKpiEventsTopic, p};
-        auto committed = store_->Position(tp);
-        if (!committed.ok() || committed->offset != *log_->EndOffset(tp)) {
-          return false;
+      // Routed: A has read every event, and the engine all A routed.
+      auto read_to_end = [&](auto& store, const char* topic) {
+        for (int32_t p = 0; p < *log_->PartitionCount(topic); ++p) {
+          const eventlog::TopicPartition tp{topic, p};
+          auto committed = store.Position(tp);
+          if (!committed.ok() || committed->offset != *log_->EndOffset(tp)) {
+            return false;
+          }
         }
+        return true;
+      };
+      if (routed_ && (!read_to_end(*route_store_, kKpiEventsTopic) ||
+                      !read_to_end(*store_, kRollupChangesTopic))) {
+        return false;
       }
+      if (!routed_ && !read_to_end(*store_, kKpiEventsTopic)) return false;
       auto folded = store_->FoldedShape();
       auto tombstones = store_->Tombstones();
       return folded.ok() && folded->reorgs == definitions()->reorg_count() &&
@@ -1011,13 +1050,17 @@ class EmbeddedRollup {
     auto counted = [&](int64_t got, int64_t expected) {
       return want.exact ? got == expected : got >= expected;
     };
+    // Routed, A holds the repeats back, once (a rebuild rebuilds B).
+    const int64_t duplicates =
+        stats.events_duplicate + routed_duplicates_ +
+        (router_ != nullptr ? router_->stats().events_duplicate.load() : 0);
     if (!done() || !counted(stats.events_committed, want.applied) ||
-        !counted(stats.events_duplicate, want.duplicates) ||
+        !counted(duplicates, want.duplicates) ||
         !counted(stats.corrections_rejected, want.refused_corrections) ||
         stats.events_conflicting != 0 || stats.events_rejected != 0) {
       return absl::DeadlineExceededError(absl::StrCat(
           "engine not caught up: committed ", stats.events_committed.load(),
-          " of ", want.applied, ", duplicates ", stats.events_duplicate.load(),
+          " of ", want.applied, ", duplicates ", duplicates,
           " of ", want.duplicates, ", refused corrections ",
           stats.corrections_rejected.load(), " of ", want.refused_corrections,
           want.exact ? "" : " (at least)", ", conflicting ",
@@ -1091,6 +1134,11 @@ class EmbeddedRollup {
   std::unique_ptr<DefinitionsFollower> definitions_;
   std::unique_ptr<RollupStore> store_;
   std::unique_ptr<RollupEngine> engine_;
+  const bool routed_;
+  // Its files outlive RebuildFromLog, which rebuilds the engine's state.
+  std::unique_ptr<RouteStore> route_store_;
+  std::unique_ptr<EventRouter> router_;
+  int64_t routed_duplicates_ = 0;  // By routers closed since.
   int64_t appended_ = 0;
   int readers_ = 0;
 };
@@ -1374,7 +1422,7 @@ Findings RunCaseIn(const PropertyCase& c, const std::filesystem::path& dir,
   options.max_cached_cells = c.max_cached_cells;
   options.poll_batch = c.poll_batch;
   options.fold_partitions = c.fold_partitions;
-  EmbeddedRollup rollup(dir, options);
+  EmbeddedRollup rollup(dir, options, c.routed);
   auto fail = [&](const absl::Status& status, const char* step) {
     findings.push_back(absl::StrCat(step, ": ", status.ToString()));
     return findings;

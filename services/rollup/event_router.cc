@@ -70,8 +70,15 @@ void EventRouter::Stop() {
 
 void EventRouter::Run() {
   absl::Duration backoff = absl::Milliseconds(10);
+  // After a failure the consumer reads again from the stored positions;
+  // until it does, nothing is polled (it would skip what failed).
+  bool rewind = false;
   while (!stop_) {
-    absl::Status routed = PublishOutbox();
+    absl::Status routed = rewind ? Rewind() : absl::OkStatus();
+    if (routed.ok()) {
+      rewind = false;
+      routed = PublishOutbox();
+    }
     if (routed.ok()) {
       absl::StatusOr<std::vector<eventlog::LogRecord>> records =
           consumer_->Poll(options_.poll_batch, options_.poll_timeout);
@@ -89,23 +96,25 @@ void EventRouter::Run() {
       health_.SetUnlessDamaged(absl::UnavailableError(
           absl::StrCat("rollup route: ", routed.message())));
     }
-    // Read again from what the store holds; what it committed is in the
-    // outbox, published first.
-    frontiers_.clear();
-    std::vector<eventlog::Position> positions;
-    absl::StatusOr<int32_t> partitions = log_.PartitionCount(kKpiEventsTopic);
-    absl::Status rewound = partitions.status();
-    for (int32_t p = 0; rewound.ok() && p < *partitions; ++p) {
-      absl::StatusOr<eventlog::Position> position =
-          store_.Position({kKpiEventsTopic, p});
-      rewound = position.status();
-      if (rewound.ok()) positions.push_back(*position);
-    }
-    if (rewound.ok()) rewound = consumer_->Assign(positions);
-    if (!rewound.ok()) STRATA_LOG(WARNING) << "rollup route: " << rewound;
+    rewind = true;
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }
+}
+
+absl::Status EventRouter::Rewind() {
+  // What the store committed is in the outbox, published first; the
+  // frontiers routed since may not be committed.
+  frontiers_.clear();
+  ASSIGN_OR_RETURN(const int32_t partitions,
+                   log_.PartitionCount(kKpiEventsTopic));
+  std::vector<eventlog::Position> positions;
+  for (int32_t p = 0; p < partitions; ++p) {
+    ASSIGN_OR_RETURN(eventlog::Position position,
+                     store_.Position({kKpiEventsTopic, p}));
+    positions.push_back(position);
+  }
+  return consumer_->Assign(positions);
 }
 
 absl::Status EventRouter::PublishOutbox() {

@@ -78,6 +78,8 @@ class EventRouter {
   // The records `records` route to, and the state they leave.
   absl::StatusOr<std::vector<eventlog::AppendRecord>> Route(
       const std::vector<eventlog::LogRecord>& records, RouteChanges& changes);
+  // Has the consumer read again from the stored positions.
+  absl::Status Rewind();
   // Appends the routed records committed in the outbox, then clears it.
   absl::Status PublishOutbox();
   // The frontiers `event` moves (a carried-forward KPI's periods beyond

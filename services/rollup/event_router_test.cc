@@ -278,5 +278,41 @@ TEST_F(EventRouterTest, NothingIsLostOrRoutedTwiceAcrossFailuresAndRestarts) {
   EXPECT_EQ(ids[FoldPartitionOf(team_b)], (std::vector<std::string>{"b1"}));
 }
 
+TEST_F(EventRouterTest, WhatWasCommittedButNotPublishedIsPublishedAtStart) {
+  const absl::Time jan = Utc(2026, 1, 10);
+  // Every publish fails: the routed events wait in the store's outbox.
+  faulty_log_->FailAppends(
+      eventlog::FaultInjectingEventLog::Fault::UntilCleared());
+  Append(0, {Event("a1", "sales", "team-a", jan, 1)});
+  ASSERT_TRUE(WaitUntil([&] { return router_->stats().events_routed == 1; }));
+  ASSERT_TRUE(WaitUntil([&] { return !router_->Health().ok(); }));
+  router_.reset();
+  store_.reset();
+  EXPECT_TRUE(RoutedIds().empty());
+  faulty_log_->ClearFaults();
+  StartRouter();
+  // Published by Start, not routed again (the position was committed).
+  EXPECT_EQ(RoutedIds()[FoldPartitionOf("team-a")],
+            (std::vector<std::string>{"a1"}));
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(router_->stats().events_routed, 0);
+  EXPECT_EQ(RoutedIds()[FoldPartitionOf("team-a")].size(), 1u);
+}
+
+TEST_F(EventRouterTest, APublishThatLandedButFailedIsSentAgainNotLost) {
+  const absl::Time jan = Utc(2026, 1, 10);
+  // Lands, yet the router hears UNAVAILABLE (a timed-out acknowledgement):
+  // the re-send is a repeat the fold partition recognises by its id.
+  faulty_log_->FailAppends(
+      eventlog::FaultInjectingEventLog::Fault::Next(1).AfterTheCall());
+  Append(0, {Event("a1", "sales", "team-a", jan, 1)});
+  ASSERT_TRUE(WaitUntil([&] {
+    return RoutedIds()[FoldPartitionOf("team-a")].size() == 2;
+  }));
+  EXPECT_EQ(RoutedIds()[FoldPartitionOf("team-a")],
+            (std::vector<std::string>{"a1", "a1"}));
+  EXPECT_TRUE(WaitUntil([&] { return router_->Health().ok(); }));
+}
+
 }  // namespace
 }  // namespace strata::rollup

@@ -625,8 +625,13 @@ absl::Status RollupEngine::ApplyRouted(
     RETURN_IF_ERROR(acceptor_.Apply(read));
     read.clear();
     const v1::StockFrontier& frontier = routed.frontier();
+    std::optional<KpiIndex> kpi = defs().FindKpi(frontier.kpi_id());
+    if (!kpi && definitions_.CatchUp(absl::Seconds(10)).ok()) {
+      // A read the KPI's definition before this engine did.
+      acceptor_.Refresh();
+      kpi = defs().FindKpi(frontier.kpi_id());
+    }
     const Definitions& defs = this->defs();
-    const std::optional<KpiIndex> kpi = defs.FindKpi(frontier.kpi_id());
     absl::StatusOr<Period> period =
         IsPeriodKind(frontier.period().kind())
             ? ParsePeriod(static_cast<PeriodKind>(frontier.period().kind()),
@@ -761,8 +766,9 @@ absl::Status RollupEngine::FoldAccepted(const Definitions& defs,
                                     merged.value_or(RollupCell{}));
     };
   };
-  if (folders_.size() > 1) {
-    // Every part carries its stocks as far as the event takes them.
+  if (folders_.size() > 1 && options_.input_topic != kRollupChangesTopic) {
+    // Every part carries its stocks as far as the event takes them (routed,
+    // stage A tells every part instead, as it will parts apart).
     for (auto& part : folders_) {
       const CellFolder::CellObserver observer = keep_reported(*part);
       RETURN_IF_ERROR(

@@ -5,6 +5,7 @@
 
 #include "absl/base/internal/endian.h"
 #include "absl/strings/str_cat.h"
+#include "libs/eventlog/stored_positions.h"
 #include "libs/status/status_macros.h"
 #include "libs/storage/rocksdb_status.h"
 #include "libs/streams/envelope.h"
@@ -291,9 +292,7 @@ absl::StatusOr<std::vector<v1::Alert>> AlertStore::ListAlerts() {
 
 absl::StatusOr<eventlog::Position> AlertStore::Position(
     const eventlog::TopicPartition& tp) {
-  ASSIGN_OR_RETURN(StateDb::StoredPosition stored,
-                   db_->Position(tp.topic, tp.partition));
-  return eventlog::Position{tp, stored.offset, stored.previous_record_hash};
+  return eventlog::StoredPosition(*db_, tp);
 }
 
 absl::Status AlertStore::Commit(AlertChanges& changes) {
@@ -358,11 +357,7 @@ absl::Status AlertStore::Commit(AlertChanges& changes) {
     batch.Put(db_->family(kSilences), silence.silence_id(),
               silence.SerializeAsString());
   }
-  for (const eventlog::Position& p : changes.positions) {
-    StateDb::PutPosition(batch, p.topic_partition.topic,
-                         p.topic_partition.partition, p.offset,
-                         p.previous_record_hash);
-  }
+  eventlog::PutPositions(batch, changes.positions);
   RETURN_IF_ERROR(db_->Write(batch));
   last_sequence_.store(sequence);
   return absl::OkStatus();

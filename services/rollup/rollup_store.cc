@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/eventlog/outbox.h"
+#include "libs/eventlog/stored_positions.h"
 #include "libs/status/status_macros.h"
 
 namespace strata::rollup {
@@ -239,9 +240,7 @@ absl::Status RollupStore::DeleteTombstones(const std::vector<std::string>& keys)
 
 absl::StatusOr<eventlog::Position> RollupStore::Position(
     const eventlog::TopicPartition& tp) {
-  ASSIGN_OR_RETURN(StateDb::StoredPosition stored,
-                   db_->Position(tp.topic, tp.partition));
-  return eventlog::Position{tp, stored.offset, stored.previous_record_hash};
+  return eventlog::StoredPosition(*db_, tp);
 }
 
 absl::Status RollupStore::Commit(
@@ -290,11 +289,7 @@ absl::Status RollupStore::Commit(
       batch.Delete(db_->family(kOwnEvents), key);
     }
   }
-  for (const eventlog::Position& p : changes.positions) {
-    StateDb::PutPosition(batch, p.topic_partition.topic,
-                         p.topic_partition.partition, p.offset,
-                         p.previous_record_hash);
-  }
+  eventlog::PutPositions(batch, changes.positions);
   return db_->Write(batch);
 }
 

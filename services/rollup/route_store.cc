@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/eventlog/outbox.h"
+#include "libs/eventlog/stored_positions.h"
 #include "libs/status/status_macros.h"
 
 namespace strata::rollup {
@@ -56,9 +57,7 @@ absl::StatusOr<std::optional<int64_t>> RouteStore::Frontier(
 
 absl::StatusOr<eventlog::Position> RouteStore::Position(
     const eventlog::TopicPartition& tp) {
-  ASSIGN_OR_RETURN(StateDb::StoredPosition stored,
-                   db_->Position(tp.topic, tp.partition));
-  return eventlog::Position{tp, stored.offset, stored.previous_record_hash};
+  return eventlog::StoredPosition(*db_, tp);
 }
 
 absl::Status RouteStore::Commit(
@@ -74,11 +73,7 @@ absl::Status RouteStore::Commit(
     batch.Put(db_->family(kMeta), absl::StrCat(kFrontierPrefix, key),
               EncodeFixed64s({index}));
   }
-  for (const eventlog::Position& p : changes.positions) {
-    StateDb::PutPosition(batch, p.topic_partition.topic,
-                         p.topic_partition.partition, p.offset,
-                         p.previous_record_hash);
-  }
+  eventlog::PutPositions(batch, changes.positions);
   return db_->Write(batch);
 }
 

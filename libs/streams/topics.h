@@ -26,6 +26,9 @@ inline constexpr char kAlertActionsTopic[] = "strata.alert-actions";
 // The consumer group whose committed positions show how far rollup has
 // come (ingest's back-pressure reads them).
 inline constexpr char kRollupConsumerGroup[] = "strata-rollup";
+// Rollup's stage A (route), on strata.kpi-events; its fold partitions
+// then report on strata.rollup-changes as kRollupConsumerGroup.
+inline constexpr char kRollupRouteConsumerGroup[] = "strata-rollup-route";
 
 // Topic -> partition count for a fresh log.
 std::map<std::string, int32_t> DefaultTopics();

@@ -36,7 +36,7 @@ absl::Status ClosingService::Decide(const v1::DecidePendingRequest& request) {
     return absl::InvalidArgumentError("decided_by: required (who decides)");
   }
   ASSIGN_OR_RETURN(std::optional<v1::PendingEvent> pending,
-                   engine_.closings().Pending(request.event_id()));
+                   engine_.Pending(request.event_id()));
   if (!pending) {
     return absl::NotFoundError(absl::StrCat(
         "event_id: no event ", Quoted(request.event_id()),
@@ -76,11 +76,11 @@ grpc::ServerUnaryReactor* ClosingService::ListPending(
       context, request, response,
       [&](const v1::ListPendingRequest&, v1::ListPendingResponse& out) {
         RETURN_IF_ERROR(engine_.Health());
-        for (v1::ClosedPeriod& closed : engine_.closings().Closed()) {
+        for (v1::ClosedPeriod& closed : engine_.ClosedPeriods()) {
           *out.add_closed() = std::move(closed);
         }
         ASSIGN_OR_RETURN(std::vector<v1::PendingEvent> pending,
-                         engine_.closings().AllPending());
+                         engine_.AllPending());
         for (v1::PendingEvent& p : pending) *out.add_pending() = std::move(p);
         return absl::OkStatus();
       });

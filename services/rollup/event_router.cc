@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/hash/stable_hash.h"
+#include "libs/eventlog/replay_progress.h"
 #include "libs/logging/log.h"
 #include "libs/period/period.h"
 #include "libs/status/status_macros.h"
@@ -17,10 +18,6 @@
 
 namespace strata::rollup {
 namespace {
-
-std::string FrontierKey(absl::string_view kpi_id, PeriodKind kind) {
-  return absl::StrCat(kpi_id, "/", static_cast<int>(kind));
-}
 
 // Routed records are keyed by where they were read; placed explicitly.
 eventlog::AppendRecord Routed(const eventlog::LogRecord& source,
@@ -35,9 +32,8 @@ eventlog::AppendRecord Routed(const eventlog::LogRecord& source,
 }  // namespace
 
 EventRouter::EventRouter(const EventRouterOptions& options,
-                         eventlog::EventLog& log,
-                         DefinitionsFollower& definitions, RouteStore& store)
-    : options_(options), log_(log), definitions_(definitions), store_(store) {}
+                         eventlog::EventLog& log, RouteStore& store)
+    : options_(options), log_(log), store_(store) {}
 
 EventRouter::~EventRouter() { Stop(); }
 
@@ -52,8 +48,18 @@ absl::Status EventRouter::Start() {
                      store_.Position({kKpiEventsTopic, p}));
     positions.push_back(position);
   }
+  // A log that lost or replaced records the store reflects would have
+  // their successors skipped: DATA_LOSS, never a silent skip.
+  absl::Status within = eventlog::ReplayProgress::Begin(log_, positions,
+                                                        "rollup routes")
+                            .status();
+  if (!within.ok()) {
+    health_.Set(within);
+    return within;
+  }
   ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
   RETURN_IF_ERROR(consumer_->Assign(positions));
+  ReportPositions(positions);
   health_.Set(absl::OkStatus());
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "rollup-route");
@@ -103,9 +109,7 @@ void EventRouter::Run() {
 }
 
 absl::Status EventRouter::Rewind() {
-  // What the store committed is in the outbox, published first; the
-  // frontiers routed since may not be committed.
-  frontiers_.clear();
+  // What the store committed is in the outbox, published first.
   ASSIGN_OR_RETURN(const int32_t partitions,
                    log_.PartitionCount(kKpiEventsTopic));
   std::vector<eventlog::Position> positions;
@@ -132,7 +136,19 @@ absl::Status EventRouter::RouteAndPublish(
   ASSIGN_OR_RETURN(std::vector<eventlog::AppendRecord> routed,
                    Route(records, changes));
   RETURN_IF_ERROR(store_.Commit(changes, routed));
-  return PublishOutbox();
+  RETURN_IF_ERROR(PublishOutbox());
+  ReportPositions(changes.positions);
+  return absl::OkStatus();
+}
+
+void EventRouter::ReportPositions(
+    const std::vector<eventlog::Position>& positions) {
+  // Progress only (lag, ingest's back-pressure): the store's positions are
+  // the ones of record.
+  if (positions.empty()) return;
+  if (absl::Status reported = consumer_->Commit(positions); !reported.ok()) {
+    STRATA_LOG(WARNING) << "rollup route: reporting positions: " << reported;
+  }
 }
 
 absl::StatusOr<std::vector<eventlog::AppendRecord>> EventRouter::Route(
@@ -153,9 +169,9 @@ absl::StatusOr<std::vector<eventlog::AppendRecord>> EventRouter::Route(
     }
   }
   // The first copy of each id: one batched look-up per poll.
-  ASSIGN_OR_RETURN(std::vector<std::optional<uint64_t>> stored,
-                   store_.Fingerprints(ids));
-  absl::flat_hash_map<absl::string_view, uint64_t> first;
+  ASSIGN_OR_RETURN(std::vector<std::optional<FirstCopy>> stored,
+                   store_.FirstCopies(ids));
+  absl::flat_hash_map<absl::string_view, FirstCopy> first;
   for (size_t i = 0; i < ids.size(); ++i) {
     if (stored[i]) first.emplace(ids[i], *stored[i]);
   }
@@ -166,8 +182,8 @@ absl::StatusOr<std::vector<eventlog::AppendRecord>> EventRouter::Route(
     const v1::EventEnvelope& envelope = envelopes[i];
     positions[record.topic_partition.partition] = {
         record.topic_partition, record.offset + 1, StableHash(record.value)};
-    if (envelope.has_period_closing() || envelope.has_pending_decision()) {
-      // For every fold partition: the held event may be in any of them.
+    if (envelope.has_period_closing()) {
+      // Every fold partition holds its late events on its own.
       for (int32_t p = 0; p < fold_partitions_; ++p) {
         v1::RoutedRecord routed;
         *routed.mutable_envelope() = envelope;
@@ -175,13 +191,25 @@ absl::StatusOr<std::vector<eventlog::AppendRecord>> EventRouter::Route(
       }
       continue;
     }
+    if (envelope.has_pending_decision()) {
+      // To the partition its event went to, which holds it if anyone does;
+      // one that names no event routed is ignored there (and counted).
+      const std::string& id = envelope.pending_decision().event_id();
+      ASSIGN_OR_RETURN(const int32_t partition, PartitionOfEvent(id, first));
+      v1::RoutedRecord routed;
+      *routed.mutable_envelope() = envelope;
+      out.push_back(Routed(record, partition, std::move(routed)));
+      continue;
+    }
     if (!envelope.has_kpi_events()) continue;
     std::map<int32_t, v1::EventEnvelope> by_partition;
     for (const v1::KpiEvent& event : envelope.kpi_events().events()) {
-      const uint64_t fingerprint = KpiEventFingerprint(event);
-      auto [it, is_first] = first.emplace(event.event_id(), fingerprint);
+      const FirstCopy copy{
+          KpiEventFingerprint(event),
+          eventlog::PartitionForKey(event.unit_id(), fold_partitions_)};
+      auto [it, is_first] = first.emplace(event.event_id(), copy);
       if (!is_first) {
-        if (it->second == fingerprint) {
+        if (it->second.fingerprint == copy.fingerprint) {
           ++stats_.events_duplicate;
         } else {
           ++stats_.events_conflicting;
@@ -193,11 +221,8 @@ absl::StatusOr<std::vector<eventlog::AppendRecord>> EventRouter::Route(
         }
         continue;
       }
-      changes.ids.emplace_back(event.event_id(), fingerprint);
-      RETURN_IF_ERROR(MoveFrontiers(event, record, changes, out));
-      const int32_t partition =
-          eventlog::PartitionForKey(event.unit_id(), fold_partitions_);
-      v1::EventEnvelope& routed = by_partition[partition];
+      changes.ids.emplace_back(event.event_id(), copy);
+      v1::EventEnvelope& routed = by_partition[copy.fold_partition];
       if (!routed.has_kpi_events()) {
         routed.set_event_id(envelope.event_id());
         *routed.mutable_producer() = envelope.producer();
@@ -218,51 +243,16 @@ absl::StatusOr<std::vector<eventlog::AppendRecord>> EventRouter::Route(
   return out;
 }
 
-absl::Status EventRouter::MoveFrontiers(
-    const v1::KpiEvent& event, const eventlog::LogRecord& source,
-    RouteChanges& changes, std::vector<eventlog::AppendRecord>& out) {
-  std::shared_ptr<const Definitions> defs = definitions_.Current();
-  std::optional<KpiIndex> kpi = defs->FindKpi(event.kpi_id());
-  if (!kpi) {
-    // Ingest validated the event, so its KPI is on the log, not read yet.
-    if (definitions_.CatchUp(absl::Seconds(10)).ok()) {
-      defs = definitions_.Current();
-      kpi = defs->FindKpi(event.kpi_id());
-    }
-    if (!kpi) return absl::OkStatus();  // The fold partition refuses it.
+absl::StatusOr<int32_t> EventRouter::PartitionOfEvent(
+    const std::string& id,
+    const absl::flat_hash_map<absl::string_view, FirstCopy>& first) {
+  if (auto it = first.find(id); it != first.end()) {
+    return it->second.fold_partition;
   }
-  const KpiInfo& info = defs->kpi(*kpi);
-  if (!info.carry_forward) return absl::OkStatus();
-  std::vector<Period> periods;
-  defs->calendar().PeriodsContaining(FromTimestamp(event.event_time()),
-                                     info.periods, periods);
-  std::map<PeriodKind, Period> latest;
-  for (const Period& period : periods) {
-    auto [it, inserted] = latest.emplace(period.kind, period);
-    if (!inserted && it->second.index < period.index) it->second = period;
-  }
-  for (const auto& [kind, period] : latest) {
-    const std::string key = FrontierKey(event.kpi_id(), kind);
-    auto it = frontiers_.find(key);
-    if (it == frontiers_.end()) {
-      ASSIGN_OR_RETURN(std::optional<int64_t> stored, store_.Frontier(key));
-      it = frontiers_.emplace(key, stored).first;
-    }
-    if (it->second && *it->second >= period.index) continue;
-    it->second = period.index;
-    changes.frontiers.emplace_back(key, period.index);
-    ++stats_.frontiers_sent;
-    for (int32_t p = 0; p < fold_partitions_; ++p) {
-      v1::RoutedRecord routed;
-      routed.mutable_frontier()->set_kpi_id(event.kpi_id());
-      routed.mutable_frontier()->mutable_period()->set_kind(
-          static_cast<v1::PeriodKind>(kind));
-      routed.mutable_frontier()->mutable_period()->set_label(
-          PeriodLabel(period));
-      out.push_back(Routed(source, p, std::move(routed)));
-    }
-  }
-  return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<std::optional<FirstCopy>> stored,
+                   store_.FirstCopies({id}));
+  if (stored[0]) return stored[0]->fold_partition;
+  return eventlog::PartitionForKey(id, fold_partitions_);
 }
 
 }  // namespace strata::rollup

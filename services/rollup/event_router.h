@@ -8,13 +8,12 @@
 // The first copy of an event id is the fact: an identical repeat, or a
 // different payload under a known id (counted and logged), stays behind.
 // A is the only stage that sees every copy of an id (its input is keyed by
-// id); a fold partition sees only its units' events. Closes and decisions
-// go to every fold partition, in order with the events of their source
-// partition; a stock's frontier (the latest period an event of a
-// carried-forward KPI reached) goes to every fold partition when it moves.
+// id); a fold partition sees only its units' events. Closes go to every
+// fold partition, in order with the events of their source partition; a
+// decision on a held event goes to the fold partition of its event.
 //
-// Each poll's routed records are committed in the RouteStore with the ids,
-// frontiers and positions they reflect, then published, so a crash re-sends
+// Each poll's routed records are committed in the RouteStore with the ids
+// and positions they reflect, then published, so a crash re-sends
 // at most what was published already (fold partitions recognise a re-sent
 // event by its id) and never loses a routed record.
 
@@ -28,9 +27,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "libs/definitions/definitions_follower.h"
 #include "libs/eventlog/event_log.h"
 #include "libs/status/health_report.h"
+#include "libs/streams/topics.h"
 #include "services/rollup/route_store.h"
 #include "strata/v1/events.pb.h"
 
@@ -41,9 +40,9 @@ struct EventRouterOptions {
   size_t poll_batch = 1024;
   // Longest wait for records before checking for Stop().
   absl::Duration poll_timeout = absl::Milliseconds(50);
-  // Consumer group reporting the router's positions (lag); positions of
-  // record are those in the store.
-  std::string consumer_group = "strata-rollup-route";
+  // Consumer group reporting the router's positions (lag, and ingest's
+  // back-pressure); positions of record are those in the store.
+  std::string consumer_group = kRollupRouteConsumerGroup;
 };
 
 // Counters, readable from any thread.
@@ -52,13 +51,12 @@ struct EventRouterStats {
   std::atomic<int64_t> events_duplicate{0};    // Same id, same payload.
   std::atomic<int64_t> events_conflicting{0};  // Same id, other payload.
   std::atomic<int64_t> records_malformed{0};
-  std::atomic<int64_t> frontiers_sent{0};      // Moves, to every partition.
 };
 
 class EventRouter {
  public:
   EventRouter(const EventRouterOptions& options, eventlog::EventLog& log,
-              DefinitionsFollower& definitions, RouteStore& store);
+              RouteStore& store);
   ~EventRouter();
 
   // Publishes what a crash left in the outbox, then routes from the stored
@@ -80,23 +78,21 @@ class EventRouter {
       const std::vector<eventlog::LogRecord>& records, RouteChanges& changes);
   // Has the consumer read again from the stored positions.
   absl::Status Rewind();
+  // Commits `positions` to the consumer group (progress only).
+  void ReportPositions(const std::vector<eventlog::Position>& positions);
   // Appends the routed records committed in the outbox, then clears it.
   absl::Status PublishOutbox();
-  // The frontiers `event` moves (a carried-forward KPI's periods beyond
-  // the latest reached), as routed records for every partition.
-  absl::Status MoveFrontiers(const v1::KpiEvent& event,
-                             const eventlog::LogRecord& source,
-                             RouteChanges& changes,
-                             std::vector<eventlog::AppendRecord>& out);
+  // The fold partition the event `id` was routed to (`first`: this poll's
+  // first copies), or where a decision on an id never routed is ignored.
+  absl::StatusOr<int32_t> PartitionOfEvent(
+      const std::string& id,
+      const absl::flat_hash_map<absl::string_view, FirstCopy>& first);
 
   const EventRouterOptions options_;
   eventlog::EventLog& log_;
-  DefinitionsFollower& definitions_;
   RouteStore& store_;
   std::unique_ptr<eventlog::LogConsumer> consumer_;
   int32_t fold_partitions_ = 0;
-  // Frontiers by "<kpi_id>/<period kind>", as committed or routed since.
-  absl::flat_hash_map<std::string, std::optional<int64_t>> frontiers_;
   HealthReport health_{absl::UnavailableError("rollup route: starting")};
   EventRouterStats stats_;
   std::atomic<bool> stop_{false};

@@ -39,7 +39,7 @@ std::optional<PeriodClosings::Closing> PeriodClosings::Decode(
 }
 
 absl::Status PeriodClosings::Load(int32_t partitions) {
-  ASSIGN_OR_RETURN(auto stored, store_.Closings());
+  ASSIGN_OR_RETURN(auto stored, store_.Closings(key_prefix_));
   absl::MutexLock lock(&mu_);
   partitions_ = partitions;
   closings_.clear();
@@ -48,7 +48,8 @@ absl::Status PeriodClosings::Load(int32_t partitions) {
   pending_in_flight_.clear();
   reported_.clear();
   reported_in_flight_.clear();
-  for (const auto& [label, encoded] : stored) {
+  for (auto& [key, encoded] : stored) {
+    const std::string label = key.substr(key_prefix_.size());
     auto kind = KindOfLabel(label);
     auto period = kind.ok() ? ParsePeriod(*kind, label) : kind.status();
     std::optional<Closing> closing =
@@ -149,7 +150,7 @@ absl::StatusOr<std::optional<v1::PendingEvent>> PeriodClosings::Pending(
       known = Overlay(id) != nullptr;
     }
     if (known) return std::nullopt;  // Forgotten in memory.
-    ASSIGN_OR_RETURN(encoded, store_.GetPending(id));
+    ASSIGN_OR_RETURN(encoded, store_.GetPending(StoreKey(id)));
     if (!encoded) return std::nullopt;
   }
   v1::PendingEvent pending;
@@ -161,9 +162,11 @@ absl::StatusOr<std::optional<v1::PendingEvent>> PeriodClosings::Pending(
 }
 
 absl::StatusOr<std::vector<v1::PendingEvent>> PeriodClosings::AllPending() {
-  ASSIGN_OR_RETURN(auto stored, store_.Pending());
-  std::map<std::string, std::optional<std::string>> merged(stored.begin(),
-                                                           stored.end());
+  ASSIGN_OR_RETURN(auto stored, store_.Pending(key_prefix_));
+  std::map<std::string, std::optional<std::string>> merged;
+  for (auto& [key, encoded] : stored) {
+    merged[key.substr(key_prefix_.size())] = std::move(encoded);
+  }
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, value] : pending_in_flight_) merged[id] = value;
@@ -214,17 +217,21 @@ absl::StatusOr<std::optional<RollupCell>> PeriodClosings::Reported(
       return it->second;
     }
   }
-  return store_.GetReported(cell_key);
+  return store_.GetReported(StoreKey(cell_key));
 }
 
 void PeriodClosings::TakeChanges(StateChanges& changes) {
   absl::MutexLock lock(&mu_);
   for (const std::string& label : changed_closings_) {
-    changes.closings.emplace_back(label, Encode(closings_.at(label)));
+    changes.closings.emplace_back(StoreKey(label), Encode(closings_.at(label)));
   }
   changed_closings_.clear();
-  changes.pending.assign(pending_.begin(), pending_.end());
-  changes.reported.assign(reported_.begin(), reported_.end());
+  for (const auto& [id, pending] : pending_) {
+    changes.pending.emplace_back(StoreKey(id), pending);
+  }
+  for (const auto& [cell_key, cell] : reported_) {
+    changes.reported.emplace_back(StoreKey(cell_key), cell);
+  }
   pending_in_flight_ = std::exchange(pending_, {});
   reported_in_flight_ = std::exchange(reported_, {});
 }

@@ -11,6 +11,10 @@
 // figure before the first approved change is the one reported at the close
 // (kept lazily, KeepReported), whatever the order partitions were read in.
 //
+// A fold partition reading what stage A routed sees closes and decisions
+// on its own (services/rollup/SCALE_OUT.md): its closings keep their keys
+// in the store under a prefix of their own.
+//
 // Written by the engine's thread; Closed() and AllPending() also serve
 // queries from other threads.
 
@@ -21,6 +25,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "libs/aggregation/cell.h"
 #include "libs/period/calendar.h"
@@ -32,7 +38,9 @@ namespace strata::rollup {
 
 class PeriodClosings {
  public:
-  explicit PeriodClosings(RollupStore& store) : store_(store) {}
+  // `key_prefix`: the store keys' (empty for the only closings).
+  explicit PeriodClosings(RollupStore& store, std::string key_prefix = "")
+      : store_(store), key_prefix_(std::move(key_prefix)) {}
 
   // Reads the closings from the store, forgetting what was not committed.
   absl::Status Load(int32_t partitions);
@@ -86,6 +94,10 @@ class PeriodClosings {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   RollupStore& store_;
+  const std::string key_prefix_;
+  std::string StoreKey(absl::string_view key) const {
+    return absl::StrCat(key_prefix_, key);
+  }
   mutable absl::Mutex mu_;
   int32_t partitions_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, Closing> closings_ ABSL_GUARDED_BY(mu_);  // By label.

@@ -38,19 +38,25 @@ RollupEngine::RollupEngine(const RollupEngineOptions& options,
     : options_(options),
       log_(log),
       definitions_(definitions),
-      store_(store),
-      acceptor_(store_, definitions_, closings_, stats_,
-                [this](const Definitions& defs, const EventChange& change,
-                       bool approved_late) {
-                  return FoldAccepted(defs, change, approved_late);
-                },
-                [this](absl::string_view id) {
-                  return flusher_->InFlight(id);
-                }) {
+      store_(store) {
   const int32_t parts = std::max(options_.fold_partitions, 1);
   for (int32_t p = 0; p < parts; ++p) {
     folders_.push_back(std::make_unique<CellFolder>(
         store_, FoldScope{p, parts}, [this] { return WaitDurable(); }));
+  }
+  const int32_t stages = routed() ? parts : 1;
+  for (int32_t stage = 0; stage < stages; ++stage) {
+    Acceptance& acceptance = acceptance_.emplace_back();
+    // Routed, each part's closings keep their keys apart.
+    acceptance.closings = std::make_unique<PeriodClosings>(
+        store_, routed() ? PartialCellKey(stage, "") : "");
+    acceptance.acceptor = std::make_unique<EventAcceptor>(
+        store_, definitions_, *acceptance.closings, stats_,
+        [this, stage](const Definitions& defs, const EventChange& change,
+                      bool approved_late) {
+          return FoldAccepted(stage, defs, change, approved_late);
+        },
+        [this](absl::string_view id) { return flusher_->InFlight(id); });
   }
   retargets_ = definitions_.AddListener(
       [this](const Definitions& defs, const v1::DefinitionBatch& batch) {
@@ -110,9 +116,10 @@ absl::Status RollupEngine::StartConsuming() {
   }
   const int64_t reorgs = definitions_.Current()->reorg_count();
   const int32_t parts = static_cast<int32_t>(folders_.size());
-  if (reorgs != folded.reorgs || parts != folded.fold_partitions) {
-    // Folded in another shape of the organisation, or into another number
-    // of parts: replayed in this one.
+  if (reorgs != folded.reorgs || parts != folded.fold_partitions ||
+      options_.input_topic != folded.input_topic) {
+    // Folded in another shape of the organisation, into another number of
+    // parts or from another topic: replayed in this one.
     ASSIGN_OR_RETURN(std::vector<std::string> keys, store_.CellKeys());
     if (!keys.empty()) {
       STRATA_LOG(INFO) << "rollup: the state was folded for reorg "
@@ -136,7 +143,9 @@ absl::Status RollupEngine::StartConsuming() {
                    eventlog::ReplayProgress::Begin(log_, positions,
                                                    "rollup state"));
   SetProgress(std::move(progress));
-  RETURN_IF_ERROR(closings_.Load(source_partitions_));
+  for (Acceptance& acceptance : acceptance_) {
+    RETURN_IF_ERROR(acceptance.closings->Load(source_partitions_));
+  }
   ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
   RETURN_IF_ERROR(consumer_->Assign(positions));
   // What the store holds is rolled up: reported at once, or a restart
@@ -235,7 +244,7 @@ void RollupEngine::Run() {
     // next batch coalesces more changes per cell. Wait for it only once
     // max_pending_events are pending.
     const bool due = clock.Now() - last_flush >= options_.flush_interval;
-    const bool full = acceptor_.pending() >= options_.max_pending_events;
+    const bool full = PendingEvents() >= options_.max_pending_events;
     if (pending > 0 && (full || (due && !flusher_->Busy()))) {
       if (absl::Status handed = HandOff(); !handed.ok()) {
         RestartFromCommitted(handed);
@@ -262,9 +271,21 @@ void RollupEngine::Run() {
   flusher_->Stop();
 }
 
+size_t RollupEngine::PendingEvents() const {
+  size_t pending = 0;
+  for (const Acceptance& acceptance : acceptance_) {
+    pending += acceptance.acceptor->pending();
+  }
+  return pending;
+}
+
+void RollupEngine::RefreshDefinitions() {
+  for (Acceptance& acceptance : acceptance_) acceptance.acceptor->Refresh();
+}
+
 absl::Status RollupEngine::Fold(const std::vector<eventlog::LogRecord>& records,
                                 size_t& pending) {
-  acceptor_.Refresh();
+  RefreshDefinitions();
   RETURN_IF_ERROR(ApplyRecords(records));
   pending += records.size();
   ASSIGN_OR_RETURN(size_t retargeted, MarkRetargetedCells());
@@ -321,6 +342,7 @@ absl::Status RollupEngine::Refold(int64_t reorgs,
   RollupStore::Shape shape;
   shape.reorgs = reorgs;
   shape.fold_partitions = static_cast<int32_t>(folders_.size());
+  shape.input_topic = options_.input_topic;
   // Above every version published before, when any was: the replay
   // publishes every cell again, from its first change.
   shape.version_epoch =
@@ -407,10 +429,13 @@ void RollupEngine::RestartFromCommitted(const absl::Status& cause) {
     absl::MutexLock lock(&parts_mu_);
     for (auto& folder : folders_) folder->Clear();
   }
-  acceptor_.Clear();
+  for (Acceptance& acceptance : acceptance_) acceptance.acceptor->Clear();
   absl::Duration backoff = absl::Milliseconds(100);
   while (!stop_) {
-    absl::Status assigned = closings_.Load(source_partitions_);
+    absl::Status assigned;
+    for (Acceptance& acceptance : acceptance_) {
+      if (assigned.ok()) assigned = acceptance.closings->Load(source_partitions_);
+    }
     if (assigned.ok()) assigned = AssignCommittedPositions();
     if (assigned.ok()) {
       resuming_until_.clear();
@@ -455,7 +480,7 @@ absl::StatusOr<size_t> RollupEngine::MarkRetargetedCells() {
     cells.swap(retargeted_);
   }
   if (cells.empty()) return 0;
-  acceptor_.Refresh();
+  RefreshDefinitions();
   absl::Status marked;
   {
     absl::MutexLock lock(&parts_mu_);
@@ -537,7 +562,12 @@ absl::Status RollupEngine::HandOff() {
     }
   }
   ASSIGN_OR_RETURN(auto derived, DerivedRecords(cells, judged_at));
-  EventAcceptor::Accepted accepted = acceptor_.TakeAccepted();
+  EventAcceptor::Accepted accepted;
+  for (Acceptance& acceptance : acceptance_) {
+    EventAcceptor::Accepted part = acceptance.acceptor->TakeAccepted();
+    accepted.events.merge(part.events);
+    accepted.new_events += part.new_events;
+  }
   std::vector<std::pair<CellId, OwnState>> own;
   std::map<std::string, std::optional<int64_t>> own_events;
   std::map<std::string, int64_t> frontiers;  // The same in every partition.
@@ -554,7 +584,9 @@ absl::Status RollupEngine::HandOff() {
       defs(), cells, derived, own, std::move(partials),
       std::move(accepted.events), accepted.new_events, std::move(own_events),
       std::move(positions), judged_at);
-  closings_.TakeChanges(batch.changes);
+  for (Acceptance& acceptance : acceptance_) {
+    acceptance.closings->TakeChanges(batch.changes);
+  }
   batch.changes.frontiers.assign(frontiers.begin(), frontiers.end());
   flusher_->Submit(std::move(batch));
   ReportProgress();
@@ -591,9 +623,8 @@ absl::Status RollupEngine::ApplyRecords(
     next_[partition] = {record->topic_partition, record->offset + 1,
                         StableHash(record->value)};
   }
-  RETURN_IF_ERROR(options_.input_topic == kRollupChangesTopic
-                      ? ApplyRouted(records)
-                      : acceptor_.Apply(records));
+  RETURN_IF_ERROR(routed() ? ApplyRouted(records)
+                           : acceptance_[0].acceptor->Apply(records));
   // Only now, with every record folded: queries may trust the engine once
   // it has caught up, so progress must not run ahead of the folding.
   for (const auto& [partition, record] : last_of_partition) {
@@ -604,57 +635,26 @@ absl::Status RollupEngine::ApplyRecords(
 
 absl::Status RollupEngine::ApplyRouted(
     const std::vector<eventlog::LogRecord>& records) {
-  std::vector<eventlog::LogRecord> read;  // By A, in strata.kpi-events.
+  // Per fold partition, the records A read, as it read them.
+  std::vector<std::vector<eventlog::LogRecord>> read(acceptance_.size());
   for (const eventlog::LogRecord& record : records) {
     v1::RoutedRecord routed;
-    if (!routed.ParseFromString(record.value)) {
+    const int32_t part = record.topic_partition.partition;
+    if (!routed.ParseFromString(record.value) || part < 0 ||
+        part >= static_cast<int32_t>(read.size())) {
       return absl::DataLossError(absl::StrCat(
           "rollup: malformed routed record at ", record.topic_partition.topic,
-          "/", record.topic_partition.partition, "@", record.offset));
+          "/", part, "@", record.offset));
     }
-    if (routed.has_envelope()) {
-      read.push_back({{kKpiEventsTopic, routed.source_partition()},
-                      routed.source_offset(),
-                      routed.source_append_time_ms(),
-                      record.key,
-                      routed.envelope().SerializeAsString()});
-      continue;
-    }
-    if (!routed.has_frontier()) continue;
-    // In order with the events around it.
-    RETURN_IF_ERROR(acceptor_.Apply(read));
-    read.clear();
-    const v1::StockFrontier& frontier = routed.frontier();
-    std::optional<KpiIndex> kpi = defs().FindKpi(frontier.kpi_id());
-    if (!kpi && definitions_.CatchUp(absl::Seconds(10)).ok()) {
-      // A read the KPI's definition before this engine did.
-      acceptor_.Refresh();
-      kpi = defs().FindKpi(frontier.kpi_id());
-    }
-    const Definitions& defs = this->defs();
-    absl::StatusOr<Period> period =
-        IsPeriodKind(frontier.period().kind())
-            ? ParsePeriod(static_cast<PeriodKind>(frontier.period().kind()),
-                          frontier.period().label())
-            : absl::InvalidArgumentError("no period kind");
-    if (!kpi || !period.ok() || !defs.kpi(*kpi).carry_forward) {
-      // A routed it for a KPI it knew to carry stocks: not this shape's.
-      STRATA_LOG(WARNING) << "rollup: skipping a frontier of '"
-                          << frontier.kpi_id() << "' at "
-                          << record.topic_partition.partition << "@"
-                          << record.offset;
-      continue;
-    }
-    RETURN_IF_ERROR(ReachFrontier(defs, *kpi, *period));
+    if (!routed.has_envelope()) continue;
+    read[part].push_back({{kKpiEventsTopic, routed.source_partition()},
+                          routed.source_offset(),
+                          routed.source_append_time_ms(),
+                          record.key,
+                          routed.envelope().SerializeAsString()});
   }
-  return acceptor_.Apply(read);
-}
-
-absl::Status RollupEngine::ReachFrontier(const Definitions& defs, KpiIndex kpi,
-                                         const Period& period) {
-  absl::MutexLock lock(&parts_mu_);
-  for (auto& part : folders_) {
-    RETURN_IF_ERROR(part->ReachFrontier(defs, kpi, period));
+  for (size_t part = 0; part < read.size(); ++part) {
+    RETURN_IF_ERROR(acceptance_[part].acceptor->Apply(read[part]));
   }
   return absl::OkStatus();
 }
@@ -721,7 +721,7 @@ absl::StatusOr<std::optional<v1::RollupRecord>> RollupEngine::ReadRecord(
     if (!cell) return std::nullopt;
     v1::RollupRecord record = MakeRollupRecord(defs, id, *cell, now);
     ASSIGN_OR_RETURN(std::optional<RollupCell> at_close,
-                     closings_.Reported(CellKeyFor(defs, id)));
+                     ReportedCell(defs, id));
     if (at_close) {
       reported(record, MakeRollupRecord(defs, id, *at_close, now), record);
     }
@@ -737,9 +737,9 @@ absl::StatusOr<std::optional<v1::RollupRecord>> RollupEngine::ReadRecord(
   v1::RollupRecord record = MakeDerivedRecord(
       defs, id, left.value_or(RollupCell{}), right.value_or(RollupCell{}), now);
   ASSIGN_OR_RETURN(std::optional<RollupCell> left_at_close,
-                   closings_.Reported(CellKeyFor(defs, left_id)));
+                   ReportedCell(defs, left_id));
   ASSIGN_OR_RETURN(std::optional<RollupCell> right_at_close,
-                   closings_.Reported(CellKeyFor(defs, right_id)));
+                   ReportedCell(defs, right_id));
   if (left_at_close || right_at_close) {
     reported(record,
              MakeDerivedRecord(
@@ -750,33 +750,101 @@ absl::StatusOr<std::optional<v1::RollupRecord>> RollupEngine::ReadRecord(
   return record;
 }
 
-absl::Status RollupEngine::FoldAccepted(const Definitions& defs,
+absl::StatusOr<std::optional<RollupCell>> RollupEngine::ReportedCell(
+    const Definitions& defs, const CellId& id) const {
+  const std::string key = CellKeyFor(defs, id);
+  if (!routed()) return acceptance_[0].closings->Reported(key);
+  // Each part as reported where one was kept, else as it is.
+  absl::ReaderMutexLock lock(&parts_mu_);
+  bool kept = false;
+  std::vector<RollupCell> parts;
+  for (size_t p = 0; p < folders_.size(); ++p) {
+    ASSIGN_OR_RETURN(std::optional<RollupCell> part,
+                     acceptance_[p].closings->Reported(key));
+    kept = kept || part.has_value();
+    if (!part) {
+      ASSIGN_OR_RETURN(part, folders_[p]->Read(defs, id));
+    }
+    if (part) parts.push_back(*part);
+  }
+  if (!kept) return std::nullopt;
+  std::vector<const RollupCell*> pointers;
+  for (const RollupCell& part : parts) pointers.push_back(&part);
+  return MergePartialCells(defs.kpi(id.kpi).hierarchy_aggregation, pointers);
+}
+
+std::vector<v1::ClosedPeriod> RollupEngine::ClosedPeriods() const {
+  std::map<std::string, v1::ClosedPeriod> merged;  // By label.
+  for (const Acceptance& acceptance : acceptance_) {
+    for (v1::ClosedPeriod& closed : acceptance.closings->Closed()) {
+      auto [it, added] = merged.emplace(closed.period().label(), closed);
+      if (!added) it->second.set_complete(it->second.complete() &&
+                                          closed.complete());
+    }
+  }
+  std::vector<v1::ClosedPeriod> closed;
+  for (auto& [label, period] : merged) closed.push_back(std::move(period));
+  return closed;
+}
+
+absl::StatusOr<std::vector<v1::PendingEvent>> RollupEngine::AllPending() const {
+  std::map<std::string, v1::PendingEvent> all;  // By id.
+  for (const Acceptance& acceptance : acceptance_) {
+    ASSIGN_OR_RETURN(std::vector<v1::PendingEvent> pending,
+                     acceptance.closings->AllPending());
+    for (v1::PendingEvent& event : pending) {
+      all.emplace(event.event().event_id(), std::move(event));
+    }
+  }
+  std::vector<v1::PendingEvent> pending;
+  for (auto& [id, event] : all) pending.push_back(std::move(event));
+  return pending;
+}
+
+absl::StatusOr<std::optional<v1::PendingEvent>> RollupEngine::Pending(
+    const std::string& event_id) const {
+  for (const Acceptance& acceptance : acceptance_) {
+    ASSIGN_OR_RETURN(std::optional<v1::PendingEvent> pending,
+                     acceptance.closings->Pending(event_id));
+    if (pending) return pending;
+  }
+  return std::nullopt;
+}
+
+absl::Status RollupEngine::FoldAccepted(size_t stage, const Definitions& defs,
                                         const EventChange& change,
                                         bool approved_late) {
   absl::MutexLock lock(&parts_mu_);
-  CellFolder& folder = FolderOf(defs, change.unit);
+  const size_t part = FoldScope::PartOf(defs, change.unit,
+                                        static_cast<int32_t>(folders_.size()));
+  CellFolder& folder = *folders_[part];
   // An approved late event: each closed period's cell keeps its figure as
-  // reported before the event changed it, carried stocks included.
-  auto keep_reported = [&](const CellFolder& part) -> CellFolder::CellObserver {
-    return [&](const CellId& id, const RollupCell& before) -> absl::Status {
-      if (!closings_.Keeps(defs.calendar(), id.period)) return absl::OkStatus();
+  // reported before the event changed it, carried stocks included. Routed,
+  // each part keeps its own part (ReportedCell merges them).
+  PeriodClosings& closings = *acceptance_[stage].closings;
+  auto keep_reported = [&](size_t p) -> CellFolder::CellObserver {
+    return [&, p](const CellId& id, const RollupCell& before) -> absl::Status {
+      if (!closings.Keeps(defs.calendar(), id.period)) return absl::OkStatus();
+      if (routed()) {
+        return acceptance_[p].closings->KeepReported(CellKeyFor(defs, id),
+                                                     before);
+      }
       ASSIGN_OR_RETURN(std::optional<RollupCell> merged,
-                       MergedCell(defs, id, &part, &before));
-      return closings_.KeepReported(CellKeyFor(defs, id),
-                                    merged.value_or(RollupCell{}));
+                       MergedCell(defs, id, folders_[p].get(), &before));
+      return closings.KeepReported(CellKeyFor(defs, id),
+                                   merged.value_or(RollupCell{}));
     };
   };
-  if (folders_.size() > 1 && options_.input_topic != kRollupChangesTopic) {
-    // Every part carries its stocks as far as the event takes them (routed,
-    // stage A tells every part instead, as it will parts apart).
-    for (auto& part : folders_) {
-      const CellFolder::CellObserver observer = keep_reported(*part);
-      RETURN_IF_ERROR(
-          part->ReachFrontiers(defs, change, approved_late ? &observer : nullptr));
+  if (folders_.size() > 1) {
+    // Every part carries its stocks as far as the event takes them.
+    for (size_t p = 0; p < folders_.size(); ++p) {
+      const CellFolder::CellObserver observer = keep_reported(p);
+      RETURN_IF_ERROR(folders_[p]->ReachFrontiers(
+          defs, change, approved_late ? &observer : nullptr));
     }
   }
   if (!approved_late) return folder.Fold(defs, change);
-  const CellFolder::CellObserver observer = keep_reported(folder);
+  const CellFolder::CellObserver observer = keep_reported(part);
   return folder.Fold(defs, change, &observer);
 }
 

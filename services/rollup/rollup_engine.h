@@ -100,8 +100,13 @@ class RollupEngine {
   absl::Status Health() const;
 
   const RollupStats& stats() const { return stats_; }
-  // Closed periods and pending events, for the closing service.
-  PeriodClosings& closings() const { return closings_; }
+  // Closed periods and the events that wait for a decision, for the
+  // closing service; routed, as every fold partition sees them (a close is
+  // complete once it is complete in all).
+  std::vector<v1::ClosedPeriod> ClosedPeriods() const;
+  absl::StatusOr<std::vector<v1::PendingEvent>> AllPending() const;
+  absl::StatusOr<std::optional<v1::PendingEvent>> Pending(
+      const std::string& event_id) const;
   // Log records replayed since Start(), of those it had to catch up on
   // ({0, 0} before Start()).
   std::pair<int64_t, int64_t> ReplayCounts() const {
@@ -139,15 +144,16 @@ class RollupEngine {
   // Hands one poll's records to the acceptor, noting the positions.
   absl::Status ApplyRecords(const std::vector<eventlog::LogRecord>& records);
   // ApplyRecords for records of strata.rollup-changes: the records A read
-  // go to the acceptor as read, frontiers to every part, in order.
+  // go to their part's acceptor as read.
   absl::Status ApplyRouted(const std::vector<eventlog::LogRecord>& records);
-  // Every part carries `kpi`'s stocks at least to `period`.
-  absl::Status ReachFrontier(const Definitions& defs, KpiIndex kpi,
-                             const Period& period);
-  // Folds an accepted change into the partition of its unit (see
-  // EventAcceptor::ChangeSink).
-  absl::Status FoldAccepted(const Definitions& defs, const EventChange& change,
-                            bool approved_late);
+  // Folds a change that `acceptance_[stage]` accepted into the partition
+  // of its unit (see EventAcceptor::ChangeSink).
+  absl::Status FoldAccepted(size_t stage, const Definitions& defs,
+                            const EventChange& change, bool approved_late);
+  // The cell as reported at the close of its period, where approved events
+  // changed it since; nullopt where none did.
+  absl::StatusOr<std::optional<RollupCell>> ReportedCell(
+      const Definitions& defs, const CellId& id) const;
   // Marks the cells whose target changed, for republishing; returns how many.
   absl::StatusOr<size_t> MarkRetargetedCells();
   // Hands what changed since the last hand-off to the flusher. Fails when a
@@ -203,8 +209,6 @@ class RollupEngine {
   // failed), not on an empty poll in between. Empty once resumed.
   absl::flat_hash_map<int32_t, int64_t> resuming_until_;
   bool Resumed();
-  // Reads are for queries too (Reported), hence mutable.
-  mutable PeriodClosings closings_{store_};
   HealthReport health_{absl::UnavailableError("rollup: starting")};
 
   std::mutex retargeted_mu_;
@@ -216,9 +220,22 @@ class RollupEngine {
   std::thread thread_;
   RollupStats stats_;
 
-  EventAcceptor acceptor_;
-  // The definitions the acceptor resolves events in.
-  const Definitions& defs() const { return *acceptor_.definitions(); }
+  // What decides which events count: one acceptor over strata.kpi-events,
+  // or, reading what stage A routed, one per fold partition, each seeing
+  // closes and decisions on its own, as separate instances will.
+  struct Acceptance {
+    std::unique_ptr<PeriodClosings> closings;
+    std::unique_ptr<EventAcceptor> acceptor;
+  };
+  std::vector<Acceptance> acceptance_;
+  bool routed() const { return options_.input_topic == kRollupChangesTopic; }
+  // The definitions the acceptors resolve events in.
+  const Definitions& defs() const {
+    return *acceptance_[0].acceptor->definitions();
+  }
+  void RefreshDefinitions();
+  // Ids decided since the last hand-off.
+  size_t PendingEvents() const;
   // One per fold partition. Changed by the engine's thread under
   // parts_mu_, which queries hold shared, so that they merge parts as of
   // one moment; the engine's thread reads them without it.

@@ -13,11 +13,14 @@
 #include "libs/definitions/testing/definition_builders.h"
 #include "libs/eventlog/rocksdb_event_log.h"
 #include "libs/eventlog/testing/fault_injecting_event_log.h"
+#include "libs/status/status_macros.h"
 #include "libs/status/status_matchers.h"
 #include "libs/streams/cell_key.h"
 #include "libs/streams/envelope.h"
 #include "libs/streams/timestamps.h"
 #include "libs/streams/topics.h"
+#include "services/rollup/event_router.h"
+#include "services/rollup/route_store.h"
 #include "services/rollup/rollup_store.h"
 
 namespace strata::rollup {
@@ -48,10 +51,21 @@ bool WaitUntil(Done done) {
   return done();
 }
 
+// How the engine under test folds.
+struct FoldShape {
+  int32_t parts = 1;  // RollupEngineOptions::fold_partitions.
+  // Events reach it through stage A (EventRouter) and strata.rollup-changes.
+  bool routed = false;
+};
+void PrintTo(const FoldShape& shape, std::ostream* out) {
+  *out << shape.parts << (shape.routed ? " routed parts" : " parts");
+}
+
 // An embedded log, a definitions follower and a rollup engine over a fresh
 // directory; Restart() reopens everything on the same files. Run with every
-// cell whole and folded in three parts (RollupEngineOptions::fold_partitions).
-class RollupEngineTest : public ::testing::TestWithParam<int32_t> {
+// cell whole, folded in three parts, and folded in three parts from what
+// stage A routed.
+class RollupEngineTest : public ::testing::TestWithParam<FoldShape> {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
@@ -72,6 +86,9 @@ class RollupEngineTest : public ::testing::TestWithParam<int32_t> {
     eventlog::RocksDbEventLogOptions log_options;
     log_options.path = (dir_ / "log").string();
     log_options.topics = DefaultTopics();
+    if (GetParam().routed) {
+      log_options.topics[kRollupChangesTopic] = engine_options_.fold_partitions;
+    }
     log_ = *eventlog::OpenRocksDbEventLog(log_options);
     definitions_ = *DefinitionsFollower::Create(*log_, "test");
     store_ = *RollupStore::Open((dir_ / "rollup").string());
@@ -82,10 +99,20 @@ class RollupEngineTest : public ::testing::TestWithParam<int32_t> {
     engine_ = std::make_unique<RollupEngine>(options, *faulty_log_,
                                              *definitions_, *store_);
     definitions_->Start();
-    return engine_->Start();
+    RETURN_IF_ERROR(engine_->Start());
+    if (!GetParam().routed) return absl::OkStatus();
+    route_store_ = *RouteStore::Open((dir_ / "route").string());
+    router_ = std::make_unique<EventRouter>(EventRouterOptions{}, *log_, *route_store_);
+    return router_->Start();
   }
 
   void CloseAll() {
+    if (router_ != nullptr) {
+      routed_duplicates_ += router_->stats().events_duplicate;
+      routed_conflicting_ += router_->stats().events_conflicting;
+    }
+    router_.reset();
+    route_store_.reset();
     engine_.reset();
     faulty_log_.reset();
     store_.reset();
@@ -221,24 +248,38 @@ class RollupEngineTest : public ::testing::TestWithParam<int32_t> {
     return cell.ok() ? *cell : std::nullopt;
   }
 
+  const std::string& InputTopic() const { return engine_options_.input_topic; }
+
+  // Repeats dropped: by the engine, or, routed, by stage A first.
+  int64_t Duplicates() const {
+    return engine_->stats().events_duplicate + routed_duplicates_ +
+           (router_ != nullptr ? router_->stats().events_duplicate.load() : 0);
+  }
+  int64_t Conflicting() const {
+    return engine_->stats().events_conflicting + routed_conflicting_ +
+           (router_ != nullptr ? router_->stats().events_conflicting.load()
+                               : 0);
+  }
+
   // Waits (bounded) until `applied` events are committed and `duplicates`
   // repeats were dropped, then checks nothing more happened.
   void WaitForApplied(int64_t applied, int64_t duplicates = 0) {
     const RollupStats& stats = engine_->stats();
     const absl::Time deadline = absl::Now() + absl::Seconds(10);
     while (absl::Now() < deadline && (stats.events_committed < applied ||
-                                      stats.events_duplicate < duplicates)) {
+                                      Duplicates() < duplicates)) {
       absl::SleepFor(absl::Milliseconds(5));
     }
     ASSERT_EQ(stats.events_committed, applied);
-    ASSERT_EQ(stats.events_duplicate, duplicates);
+    ASSERT_EQ(Duplicates(), duplicates);
   }
 
   static inline int counter_ = 0;
   RollupEngineOptions engine_options_ = [] {
     RollupEngineOptions options;
     options.flush_interval = absl::Milliseconds(10);
-    options.fold_partitions = GetParam();
+    options.fold_partitions = GetParam().parts;
+    if (GetParam().routed) options.input_topic = kRollupChangesTopic;
     return options;
   }();
   std::filesystem::path dir_;
@@ -247,13 +288,21 @@ class RollupEngineTest : public ::testing::TestWithParam<int32_t> {
   std::unique_ptr<DefinitionsFollower> definitions_;
   std::unique_ptr<RollupStore> store_;
   std::unique_ptr<RollupEngine> engine_;
+  // Routed: stage A. Its counts survive Restart().
+  std::unique_ptr<RouteStore> route_store_;
+  std::unique_ptr<EventRouter> router_;
+  int64_t routed_duplicates_ = 0;
+  int64_t routed_conflicting_ = 0;
 };
 
 INSTANTIATE_TEST_SUITE_P(
-    FoldPartitions, RollupEngineTest, ::testing::Values(1, 3),
-    [](const ::testing::TestParamInfo<int32_t>& info) {
-      return info.param == 1 ? std::string("Whole")
-                             : absl::StrCat("In", info.param, "Parts");
+    FoldPartitions, RollupEngineTest,
+    ::testing::Values(FoldShape{1, false}, FoldShape{3, false},
+                      FoldShape{3, true}),
+    [](const ::testing::TestParamInfo<FoldShape>& info) {
+      if (info.param.parts == 1) return std::string("Whole");
+      return absl::StrCat(info.param.routed ? "Routed" : "", "In",
+                          info.param.parts, "Parts");
     });
 
 TEST_P(RollupEngineTest, SumsRollUpTheHierarchyAndThroughPeriods) {
@@ -349,7 +398,7 @@ TEST_P(RollupEngineTest, AReusedIdLosesToTheFirstCopyLiveAndOnReplay) {
                partition);
   WaitForApplied(2, 1);
   auto check = [&] {
-    EXPECT_EQ(engine_->stats().events_conflicting, 1);
+    EXPECT_EQ(Conflicting(), 1);
     EXPECT_EQ(Cell("sales", "team-a", PeriodKind::kMonth, "2026-01")->value,
               ToFixedPoint(10));
     EXPECT_EQ(Cell("sales", "team-b", PeriodKind::kMonth, "2026-01")->value,
@@ -380,11 +429,15 @@ TEST_P(RollupEngineTest, ALogShorterThanTheStateIsDataLossNotASilentSkip) {
   // Before: the engine resumed past the log's end, so the next events
   // landed below its position and were never counted.
   const absl::Status started = OpenAllAndStart();
-  EXPECT_THAT(started, StatusIs(absl::StatusCode::kDataLoss,
-                                AllOf(HasSubstr("rollup state reflects "
-                                                "strata.kpi-events/"),
-                                      HasSubstr("up to offset 1 but the log "
-                                                "ends at 0"))));
+  // Routed, the engine reads what stage A wrote, lost with the rest.
+  EXPECT_THAT(started,
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr(absl::StrCat("rollup state reflects ",
+                                                    InputTopic(), "/")),
+                             HasSubstr(GetParam().routed
+                                           ? "but the log ends at 0"
+                                           : "up to offset 1 but the log "
+                                             "ends at 0"))));
   EXPECT_THAT(engine_->Health(), StatusIs(absl::StatusCode::kDataLoss));
 }
 
@@ -412,8 +465,11 @@ TEST_P(RollupEngineTest, ALogReplacedUnderTheStateIsDataLossNotASilentSkip) {
   }
   EXPECT_THAT(OpenAllAndStart(),
               StatusIs(absl::StatusCode::kDataLoss,
-                       HasSubstr("rollup state does not match the log: the "
-                                 "record at strata.kpi-events/0@1")));
+                       HasSubstr(GetParam().routed
+                                     ? "rollup state reflects "
+                                       "strata.rollup-changes/"
+                                     : "rollup state does not match the log: "
+                                       "the record at strata.kpi-events/0@1")));
   EXPECT_THAT(engine_->Health(), StatusIs(absl::StatusCode::kDataLoss));
 }
 
@@ -512,7 +568,7 @@ TEST_P(RollupEngineTest, AnUnreadableCellStopsTheEngineAndIsRebuiltOnRestart) {
     const auto partials = std::find(layout.families.begin(),
                                     layout.families.end(), "partials");
     ASSERT_NE(partials, layout.families.end());
-    for (int32_t p = 0; p < GetParam(); ++p) {
+    for (int32_t p = 0; p < GetParam().parts; ++p) {
       batch.Put((*raw)->family(partials - layout.families.begin()),
                 PartialCellKey(p, key), "garbage");
     }
@@ -675,14 +731,22 @@ TEST_P(RollupEngineTest, ReportsEveryDurablePositionToItsGroup) {
   // for good.
   AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10}});
   WaitForApplied(1);
-  auto group = *log_->NewConsumer(kRollupConsumerGroup);
-  const int32_t partitions = DefaultTopics()[kKpiEventsTopic];
+  // Routed, stage A reports on the events, and the fold partitions on
+  // what it routed.
+  std::vector<std::pair<std::string, std::string>> groups = {
+      {kRollupConsumerGroup, InputTopic()}};
+  if (GetParam().routed) {
+    groups.emplace_back(kRollupRouteConsumerGroup, kKpiEventsTopic);
+  }
   auto all_reported = [&] {
-    for (int32_t p = 0; p < partitions; ++p) {
-      const eventlog::TopicPartition tp{kKpiEventsTopic, p};
-      const int64_t end = *log_->EndOffset(tp);
-      const int64_t committed = *group->Committed(tp);
-      if (end > 0 && committed != end) return false;
+    for (const auto& [name, topic] : groups) {
+      auto group = *log_->NewConsumer(name);
+      for (int32_t p = 0; p < *log_->PartitionCount(topic); ++p) {
+        const eventlog::TopicPartition tp{topic, p};
+        const int64_t end = *log_->EndOffset(tp);
+        const int64_t committed = *group->Committed(tp);
+        if (end > 0 && committed != end) return false;
+      }
     }
     return true;
   };
@@ -840,7 +904,7 @@ TEST_P(RollupEngineTest, AClosedPeriodHoldsLateEventsUntilApprovedAndKeepsItsFig
   EXPECT_EQ(engine_->stats().events_held, 2);
   EXPECT_EQ(Record("sales", "ent", PeriodKind::kMonth, "2026-03").value(), 15);
   EXPECT_EQ(Record("sales", "ent", PeriodKind::kMonth, "2026-04").value(), 7);
-  auto pending = engine_->closings().AllPending();
+  auto pending = engine_->AllPending();
   ASSERT_OK(pending);
   ASSERT_EQ(pending->size(), 2u);
   EXPECT_EQ((*pending)[0].closed_period().label(), "2026-03");
@@ -870,7 +934,7 @@ TEST_P(RollupEngineTest, AClosedPeriodHoldsLateEventsUntilApprovedAndKeepsItsFig
   // A resent late event is a repeat, not a new pending one.
   AppendEvents({{"late", "sales", "team-a", Utc(2026, 3, 31, 23), 100}}, 0);
   WaitForApplied(5, 1);
-  auto after = engine_->closings().AllPending();
+  auto after = engine_->AllPending();
   ASSERT_OK(after);
   EXPECT_TRUE(after->empty());
   // Rebuilt from the log: the same figures, the same figures at close.
@@ -1104,10 +1168,13 @@ TEST_P(RollupEngineTest, PublishesChangedCellsOnTheChangelog) {
 // replayed the log from version 1, publishing every cell again below the
 // versions consumers had kept (and other figures under versions they knew).
 TEST_P(RollupEngineTest, FoldingInOtherPartsNeverPublishesALowerVersion) {
+  if (GetParam().routed) {
+    GTEST_SKIP() << "routed, the parts are the partitions of the topic";
+  }
   AppendEvents({{"e1", "sales", "team-a", Utc(2026, 1, 10), 10}}, 0);
   AppendEvents({{"e2", "sales", "team-b", Utc(2026, 1, 11), 5}}, 1);
   WaitForApplied(2);
-  engine_options_.fold_partitions = GetParam() == 1 ? 3 : 1;
+  engine_options_.fold_partitions = GetParam().parts == 1 ? 3 : 1;
   // The replay publishes after each event: versions 1, then 2.
   engine_options_.poll_batch = 1;
   engine_options_.max_pending_events = 1;

@@ -959,8 +959,7 @@ class EmbeddedRollup {
       if (!route_store.ok()) return route_store.status();
       route_store_ = std::move(*route_store);
     }
-    router_ = std::make_unique<EventRouter>(EventRouterOptions{}, *log_,
-                                            *definitions_, *route_store_);
+    router_ = std::make_unique<EventRouter>(EventRouterOptions{}, *log_, *route_store_);
     return router_->Start();
   }
 

@@ -5,6 +5,7 @@
 #include "libs/eventlog/outbox.h"
 #include "libs/eventlog/stored_positions.h"
 #include "libs/status/status_macros.h"
+#include "libs/streams/topics.h"
 
 namespace strata::rollup {
 namespace {
@@ -26,6 +27,7 @@ enum Family : size_t {
 constexpr char kFoldedReorgsKey[] = "folded_reorgs";
 constexpr char kFoldPartitionsKey[] = "fold_partitions";
 constexpr char kVersionEpochKey[] = "version_epoch";
+constexpr char kInputTopicKey[] = "input_topic";
 constexpr char kEndOfKeys[] = "\xff\xff\xff\xff";
 
 // Fixed-width fields of a stored cell and of an own state (followed by
@@ -101,13 +103,13 @@ absl::StatusOr<std::optional<RollupCell>> RollupStore::GetReported(
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
-RollupStore::Closings() {
-  return db_->Scan(kClosings, "", kEndOfKeys);
+RollupStore::Closings(absl::string_view prefix) {
+  return db_->Scan(kClosings, prefix, absl::StrCat(prefix, kEndOfKeys));
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
-RollupStore::Pending() {
-  return db_->Scan(kPending, "", kEndOfKeys);
+RollupStore::Pending(absl::string_view prefix) {
+  return db_->Scan(kPending, prefix, absl::StrCat(prefix, kEndOfKeys));
 }
 
 absl::StatusOr<std::optional<std::string>> RollupStore::GetPending(
@@ -198,6 +200,9 @@ absl::StatusOr<RollupStore::Shape> RollupStore::FoldedShape() {
   shape.fold_partitions = static_cast<int32_t>(partitions);
   ASSIGN_OR_RETURN(shape.version_epoch,
                    read(kVersionEpochKey, shape.reorgs));
+  ASSIGN_OR_RETURN(std::optional<std::string> input,
+                   db_->Get(kMeta, kInputTopicKey));
+  shape.input_topic = input.value_or(kKpiEventsTopic);
   return shape;
 }
 
@@ -211,6 +216,7 @@ absl::Status RollupStore::Reshape(const Shape& shape,
             EncodeFixed64s({shape.fold_partitions}));
   batch.Put(db_->family(kMeta), kVersionEpochKey,
             EncodeFixed64s({shape.version_epoch}));
+  batch.Put(db_->family(kMeta), kInputTopicKey, shape.input_topic);
   for (const std::string& key : tombstones) {
     batch.Put(db_->family(kTombstones), key, "");
   }

@@ -62,9 +62,12 @@ class RollupStore {
   // The own-events index between two keys (OwnEventBound), in key order.
   absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> OwnEvents(
       absl::string_view begin, absl::string_view end);
-  // Every entry of the closings, pending events and reported cells.
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Closings();
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Pending();
+  // Every entry of the closings and pending events whose key begins with
+  // `prefix` (one fold partition's, or all).
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Closings(
+      absl::string_view prefix = "");
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Pending(
+      absl::string_view prefix = "");
   absl::StatusOr<std::optional<std::string>> GetPending(const std::string& id);
   absl::StatusOr<std::optional<RollupCell>> GetReported(const std::string& key);
 
@@ -75,6 +78,9 @@ class RollupStore {
   struct Shape {
     int64_t reorgs = 0;  // The definitions' reorgs when it was folded.
     int32_t fold_partitions = 1;
+    // The topic folded: strata.kpi-events, or strata.rollup-changes
+    // (routed by stage A), whose positions and keys differ.
+    std::string input_topic;
     // Cell versions start at version_epoch << kReorgVersionShift: above
     // every version published from an earlier shape of the state.
     int64_t version_epoch = 0;

@@ -1,10 +1,10 @@
 #pragma once
 
 // The state of rollup's stage A (route, services/rollup/SCALE_OUT.md) in
-// RocksDB: the fingerprint of the first copy of every event id it routed,
-// the frontier each carried-forward stock reached, the positions in
-// strata.kpi-events all of that reflects, and the routed records not yet
-// published (an outbox), all written in one batch.
+// RocksDB: the first copy of every event id it routed (its fingerprint and
+// fold partition), the positions in strata.kpi-events that reflects, and
+// the routed records not yet published (an outbox), all written in one
+// batch.
 
 #include <memory>
 #include <optional>
@@ -19,10 +19,14 @@
 
 namespace strata::rollup {
 
+// The first copy of an event id, as routed.
+struct FirstCopy {
+  uint64_t fingerprint = 0;  // KpiEventFingerprint.
+  int32_t fold_partition = 0;
+};
+
 struct RouteChanges {
-  std::vector<std::pair<std::string, uint64_t>> ids;  // Id -> fingerprint.
-  // By "<kpi_id>/<period kind>": the latest period index reached.
-  std::vector<std::pair<std::string, int64_t>> frontiers;
+  std::vector<std::pair<std::string, FirstCopy>> ids;
   std::vector<eventlog::Position> positions;
 };
 
@@ -33,10 +37,9 @@ class RouteStore {
   static absl::StatusOr<std::unique_ptr<RouteStore>> Open(
       const std::string& path);
 
-  // For each id, the fingerprint of its first copy, or nullopt.
-  absl::StatusOr<std::vector<std::optional<uint64_t>>> Fingerprints(
+  // For each id, its first copy, or nullopt.
+  absl::StatusOr<std::vector<std::optional<FirstCopy>>> FirstCopies(
       const std::vector<absl::string_view>& ids);
-  absl::StatusOr<std::optional<int64_t>> Frontier(const std::string& key);
   absl::StatusOr<eventlog::Position> Position(
       const eventlog::TopicPartition& tp);
 

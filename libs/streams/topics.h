@@ -18,6 +18,9 @@ inline constexpr char kDefinitionsTopic[] = "strata.definitions";
 // fold partitions (services/rollup/SCALE_OUT.md); kept forever, as the
 // events are.
 inline constexpr char kRollupChangesTopic[] = "strata.rollup-changes";
+// Internal to rollup: each fold partition's part of every cell it changed,
+// for its stage C to merge; compacted (the latest part per key).
+inline constexpr char kRollupPartialsTopic[] = "strata.rollup-partials";
 // The rollup changelog, read by alerts and by downstream analytics.
 inline constexpr char kRollupsTopic[] = "strata.rollups";
 // Acknowledgements and resolutions of alerts.
@@ -29,6 +32,8 @@ inline constexpr char kRollupConsumerGroup[] = "strata-rollup";
 // Rollup's stage A (route), on strata.kpi-events; its fold partitions
 // then report on strata.rollup-changes as kRollupConsumerGroup.
 inline constexpr char kRollupRouteConsumerGroup[] = "strata-rollup-route";
+// Rollup's stage C (combine), on strata.rollup-partials.
+inline constexpr char kRollupCombineConsumerGroup[] = "strata-rollup-combine";
 
 // Topic -> partition count for a fresh log.
 std::map<std::string, int32_t> DefaultTopics();

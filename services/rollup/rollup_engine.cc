@@ -16,6 +16,8 @@
 #include "libs/streams/cell_key.h"
 #include "libs/streams/timestamps.h"
 #include "libs/streams/topics.h"
+#include "services/rollup/cell_codec.h"
+#include "services/rollup/cell_combiner.h"
 #include "services/rollup/rollup_record.h"
 #include "strata/v1/rollup.pb.h"
 #include "strata/v1/rollup_internal.pb.h"
@@ -60,26 +62,9 @@ RollupEngine::RollupEngine(const RollupEngineOptions& options,
   }
   retargets_ = definitions_.AddListener(
       [this](const Definitions& defs, const v1::DefinitionBatch& batch) {
+        std::vector<CellId> cells = RetargetedCells(defs, batch);
         std::lock_guard<std::mutex> lock(retargeted_mu_);
-        for (const v1::DefinitionChange& change : batch.changes()) {
-          if (!change.has_target()) continue;
-          // The batch applied, so its ids and period are valid.
-          const CellId cell = defs.TargetCellOf(change.target());
-          retargeted_.push_back(cell);
-          if (!defs.TargetReachesBelow(cell)) continue;
-          // Cascaded: every unit below may have a new target too.
-          const absl::Span<const UnitIndex> children =
-              defs.Children(cell.unit, cell.period);
-          std::vector<UnitIndex> below(children.begin(), children.end());
-          while (!below.empty()) {
-            const UnitIndex unit = below.back();
-            below.pop_back();
-            retargeted_.push_back({cell.kpi, unit, cell.period});
-            for (UnitIndex child : defs.Children(unit, cell.period)) {
-              below.push_back(child);
-            }
-          }
-        }
+        retargeted_.insert(retargeted_.end(), cells.begin(), cells.end());
       });
 }
 
@@ -98,13 +83,18 @@ absl::Status RollupEngine::StartConsuming() {
   ASSIGN_OR_RETURN(source_partitions_, log_.PartitionCount(kKpiEventsTopic));
   ASSIGN_OR_RETURN(const int32_t partitions,
                    log_.PartitionCount(options_.input_topic));
+  if (routed()) {
+    ASSIGN_OR_RETURN(partials_partitions_,
+                     log_.PartitionCount(kRollupPartialsTopic));
+  }
   if (options_.input_topic == kRollupChangesTopic &&
       partitions != static_cast<int32_t>(folders_.size())) {
     return absl::FailedPreconditionError(absl::StrCat(
         "rollup: folding ", options_.input_topic, " takes one part per "
         "partition: ", partitions, " partitions, ", folders_.size(), " parts"));
   }
-  RETURN_IF_ERROR(log_.PartitionCount(kRollupsTopic).status());
+  // Routed, the parts go to stage C (CellCombiner), which publishes.
+  RETURN_IF_ERROR(log_.PartitionCount(PublishTopic()).status());
   ASSIGN_OR_RETURN(const RollupStore::Shape folded, store_.FoldedShape());
   folded_reorgs_ = folded.reorgs;
   epoch_ = folded.version_epoch;
@@ -132,6 +122,7 @@ absl::Status RollupEngine::StartConsuming() {
   for (auto& folder : folders_) folder->SetVersionEpoch(epoch_);
   ASSIGN_OR_RETURN(std::vector<std::string> tombstones, store_.Tombstones());
   tombstones_due_ = !tombstones.empty();
+  epoch_complete_due_ = routed();
   std::vector<eventlog::Position> positions;
   for (int32_t p = 0; p < partitions; ++p) {
     eventlog::TopicPartition tp{options_.input_topic, p};
@@ -152,7 +143,7 @@ absl::Status RollupEngine::StartConsuming() {
   // would look like lag until the next flush.
   ReportPositions(positions);
   flusher_ = std::make_unique<RollupFlusher>(
-      log_, store_, stats_.events_committed, stats_.flushes);
+      log_, store_, PublishTopic(), stats_.events_committed, stats_.flushes);
   health_.Set(absl::OkStatus());
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "rollup-engine");
@@ -256,6 +247,12 @@ void RollupEngine::Run() {
         STRATA_LOG(WARNING) << "rollup: publishing removed cells: " << published;
       }
     }
+    if (epoch_complete_due_ && pending == 0 && Progress()->Status().ok()) {
+      if (absl::Status published = PublishEpochComplete(); !published.ok()) {
+        STRATA_LOG(WARNING) << "rollup: publishing a complete epoch: "
+                            << published;
+      }
+    }
   }
   if (pending > 0 && !halted_) {
     if (absl::Status handed = HandOff(); !handed.ok()) {
@@ -324,6 +321,7 @@ absl::Status RollupEngine::Reshape(size_t pending) {
   ASSIGN_OR_RETURN(std::vector<std::string> keys, store_.CellKeys());
   RETURN_IF_ERROR(Refold(reorgs, keys));
   tombstones_due_ = !keys.empty();
+  epoch_complete_due_ = routed();
   std::vector<eventlog::Position> positions;
   for (auto& [partition, position] : next_) {
     position = {position.topic_partition, 0, 0};
@@ -344,9 +342,18 @@ absl::Status RollupEngine::Refold(int64_t reorgs,
   shape.fold_partitions = static_cast<int32_t>(folders_.size());
   shape.input_topic = options_.input_topic;
   // Above every version published before, when any was: the replay
-  // publishes every cell again, from its first change.
+  // publishes every cell again, from its first change. Routed, stage C
+  // keeps parts, not cells: anything folded before was published.
+  bool published = !cells.empty();
+  if (routed()) {
+    for (int32_t p = 0; p < shape.fold_partitions; ++p) {
+      ASSIGN_OR_RETURN(const eventlog::Position position,
+                       store_.Position({kRollupChangesTopic, p}));
+      published = published || position.offset > 0;
+    }
+  }
   shape.version_epoch =
-      cells.empty() ? reorgs : std::max(reorgs, epoch_.load() + 1);
+      published ? std::max(reorgs, epoch_.load() + 1) : reorgs;
   RETURN_IF_ERROR(store_.Reshape(shape, cells));
   folded_reorgs_ = reorgs;
   epoch_ = shape.version_epoch;
@@ -400,6 +407,27 @@ absl::Status RollupEngine::PublishTombstones() {
   if (!records.empty()) RETURN_IF_ERROR(log_.Append(kRollupsTopic, records));
   RETURN_IF_ERROR(store_.DeleteTombstones(keys));
   tombstones_due_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status RollupEngine::PublishEpochComplete() {
+  // Every part of the epoch is published once every batch is durable.
+  if (!flusher_->Drain(absl::ZeroDuration())) return absl::OkStatus();
+  const int32_t parts = static_cast<int32_t>(folders_.size());
+  std::vector<eventlog::AppendRecord> records;
+  for (int32_t p = 0; p < parts; ++p) {
+    v1::PartialCell complete;
+    complete.set_fold_partition(p);
+    complete.set_version_epoch(epoch_);
+    complete.set_epoch_complete(true);
+    complete.set_fold_partitions(parts);
+    for (int32_t c = 0; c < partials_partitions_; ++c) {
+      records.push_back(
+          {PartialCellKey(p, ""), complete.SerializeAsString(), c});
+    }
+  }
+  RETURN_IF_ERROR(log_.Append(kRollupPartialsTopic, records));
+  epoch_complete_due_ = false;
   return absl::OkStatus();
 }
 
@@ -479,7 +507,8 @@ absl::StatusOr<size_t> RollupEngine::MarkRetargetedCells() {
     std::lock_guard<std::mutex> lock(retargeted_mu_);
     cells.swap(retargeted_);
   }
-  if (cells.empty()) return 0;
+  // Routed, stage C republishes them.
+  if (cells.empty() || routed()) return 0;
   RefreshDefinitions();
   absl::Status marked;
   {
@@ -544,7 +573,11 @@ absl::Status RollupEngine::HandOff() {
   }
   std::vector<std::pair<CellId, RollupCell>> cells;
   std::vector<std::pair<std::string, RollupCell>> partials;
-  if (folders_.size() == 1) {
+  // Routed, each changed part goes to stage C, which merges and publishes.
+  std::vector<eventlog::AppendRecord> parts_out;
+  if (routed()) {
+    ASSIGN_OR_RETURN(parts_out, PartRecords(parts, partials));
+  } else if (folders_.size() == 1) {
     cells = parts[0].cells;
   } else {
     absl::flat_hash_set<CellId> merged;
@@ -584,6 +617,9 @@ absl::Status RollupEngine::HandOff() {
       defs(), cells, derived, own, std::move(partials),
       std::move(accepted.events), accepted.new_events, std::move(own_events),
       std::move(positions), judged_at);
+  batch.changelog.insert(batch.changelog.end(),
+                         std::make_move_iterator(parts_out.begin()),
+                         std::make_move_iterator(parts_out.end()));
   for (Acceptance& acceptance : acceptance_) {
     acceptance.closings->TakeChanges(batch.changes);
   }
@@ -597,6 +633,37 @@ absl::Status RollupEngine::HandOff() {
     folders_[p]->Bound(options_.max_cached_cells / folders_.size(), parts[p]);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<eventlog::AppendRecord>> RollupEngine::PartRecords(
+    const std::vector<CellFolder::Changes>& parts,
+    std::vector<std::pair<std::string, RollupCell>>& partials) {
+  const Definitions& defs = this->defs();
+  std::vector<eventlog::AppendRecord> records;
+  for (size_t p = 0; p < parts.size(); ++p) {
+    PeriodClosings& closings = *acceptance_[p].closings;
+    for (const auto& [id, part] : parts[p].cells) {
+      if (part.version == 0) continue;  // Marked, never changed.
+      const std::string cell_key = CellKeyFor(defs, id);
+      const std::string key =
+          PartialCellKey(static_cast<int32_t>(p), cell_key);
+      partials.emplace_back(key, part);
+      v1::PartialCell record;
+      record.set_fold_partition(static_cast<int32_t>(p));
+      record.set_cell_key(cell_key);
+      record.set_version_epoch(epoch_);
+      record.set_cell(EncodeCell(part));
+      if (closings.Keeps(defs.calendar(), id.period)) {
+        ASSIGN_OR_RETURN(std::optional<RollupCell> reported,
+                         closings.Reported(cell_key));
+        if (reported) record.set_reported(EncodeCell(*reported));
+      }
+      records.push_back({key, record.SerializeAsString(),
+                         PartialsPartitionOf(defs.unit(id.unit).definition.unit_id(),
+                                             id.period, partials_partitions_)});
+    }
+  }
+  return records;
 }
 
 void RollupEngine::ReportProgress() {
@@ -702,52 +769,10 @@ absl::StatusOr<std::optional<RollupCell>> RollupEngine::MergedCell(
 
 absl::StatusOr<std::optional<v1::RollupRecord>> RollupEngine::ReadRecord(
     const Definitions& defs, const CellId& id, absl::Time judged_at) const {
-  const KpiInfo& kpi = defs.kpi(id.kpi);
-  const absl::Time now = judged_at;
-  // The figure as reported at a close, where approved events changed it.
-  auto reported = [&](const v1::RollupRecord& current,
-                      const v1::RollupRecord& at_close,
-                      v1::RollupRecord& record) {
-    if (at_close.value() == current.value() &&
-        at_close.exact_value() == current.exact_value()) {
-      return;
-    }
-    if (at_close.has_value()) record.set_reported_value(at_close.value());
-    record.set_reported_exact_value(at_close.exact_value());
-  };
-  if (!kpi.formula) {
-    ASSIGN_OR_RETURN(std::optional<RollupCell> cell,
-                     Read(defs, id.kpi, id.unit, id.period));
-    if (!cell) return std::nullopt;
-    v1::RollupRecord record = MakeRollupRecord(defs, id, *cell, now);
-    ASSIGN_OR_RETURN(std::optional<RollupCell> at_close,
-                     ReportedCell(defs, id));
-    if (at_close) {
-      reported(record, MakeRollupRecord(defs, id, *at_close, now), record);
-    }
-    return record;
-  }
-  const CellId left_id{kpi.formula->left, id.unit, id.period};
-  const CellId right_id{kpi.formula->right, id.unit, id.period};
-  ASSIGN_OR_RETURN(std::optional<RollupCell> left,
-                   Read(defs, left_id.kpi, id.unit, id.period));
-  ASSIGN_OR_RETURN(std::optional<RollupCell> right,
-                   Read(defs, right_id.kpi, id.unit, id.period));
-  if (!left && !right) return std::nullopt;
-  v1::RollupRecord record = MakeDerivedRecord(
-      defs, id, left.value_or(RollupCell{}), right.value_or(RollupCell{}), now);
-  ASSIGN_OR_RETURN(std::optional<RollupCell> left_at_close,
-                   ReportedCell(defs, left_id));
-  ASSIGN_OR_RETURN(std::optional<RollupCell> right_at_close,
-                   ReportedCell(defs, right_id));
-  if (left_at_close || right_at_close) {
-    reported(record,
-             MakeDerivedRecord(
-                 defs, id, left_at_close.value_or(left.value_or(RollupCell{})),
-                 right_at_close.value_or(right.value_or(RollupCell{})), now),
-             record);
-  }
-  return record;
+  return ReadPublicRecord(
+      defs, id, judged_at,
+      [&](const CellId& cell) { return Read(defs, cell.kpi, cell.unit, cell.period); },
+      [&](const CellId& cell) { return ReportedCell(defs, cell); });
 }
 
 absl::StatusOr<std::optional<RollupCell>> RollupEngine::ReportedCell(

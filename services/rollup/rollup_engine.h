@@ -163,6 +163,17 @@ class RollupEngine {
   absl::StatusOr<std::vector<std::pair<CellId, v1::RollupRecord>>>
   DerivedRecords(const std::vector<std::pair<CellId, RollupCell>>& changed,
                  absl::Time judged_at);
+  // Routed: the records of the parts that changed, for stage C, adding
+  // them to `partials` for the store.
+  absl::StatusOr<std::vector<eventlog::AppendRecord>> PartRecords(
+      const std::vector<CellFolder::Changes>& parts,
+      std::vector<std::pair<std::string, RollupCell>>& partials);
+  // Where the flusher publishes: strata.rollups, or routed, the parts on
+  // strata.rollup-partials.
+  const char* PublishTopic() const {
+    return routed() ? kRollupPartialsTopic : kRollupsTopic;
+  }
+  int32_t partials_partitions_ = 0;
   // Commits the durable positions to the consumer group (progress only).
   void ReportProgress();
   void ReportPositions(const std::vector<eventlog::Position>& positions);
@@ -204,6 +215,11 @@ class RollupEngine {
   absl::Status Refold(int64_t reorgs, const std::vector<std::string>& cells);
   // Cells of a former shape may be gone: once caught up, publish those.
   bool tombstones_due_ = false;
+  // Routed: once caught up in an epoch, tell stage C that every part of it
+  // is published (v1::PartialCell::epoch_complete), so that it retracts
+  // what the epoch lacks. Again at every start: C ignores repeats.
+  bool epoch_complete_due_ = false;
+  absl::Status PublishEpochComplete();
   // Where the log ended at the last RestartFromCommitted, per partition:
   // health returns to OK once folding gets there (past the records that
   // failed), not on an empty poll in between. Empty once resumed.

@@ -23,10 +23,12 @@ void SortByKey(std::vector<std::pair<std::string, State>>& entries) {
 }  // namespace
 
 RollupFlusher::RollupFlusher(eventlog::EventLog& log, RollupStore& store,
+                             std::string topic,
                              std::atomic<int64_t>& committed_events,
                              std::atomic<int64_t>& flushes)
     : log_(log),
       store_(store),
+      topic_(std::move(topic)),
       committed_events_(committed_events),
       flushes_(flushes) {
   thread_ = std::thread([this] {
@@ -181,7 +183,7 @@ absl::Status RollupFlusher::Write(const FlushBatch& batch) {
 
 absl::Status RollupFlusher::PublishOutbox(
     const std::vector<eventlog::AppendRecord>& records) {
-  RETURN_IF_ERROR(log_.Append(kRollupsTopic, records));
+  RETURN_IF_ERROR(log_.Append(topic_, records));
   return store_.ClearOutbox();
 }
 

@@ -61,8 +61,10 @@ FlushBatch PrepareFlushBatch(
 
 class RollupFlusher {
  public:
-  // `committed_events` and `flushes` count what became durable.
-  RollupFlusher(eventlog::EventLog& log, RollupStore& store,
+  // Publishes on `topic` (strata.rollups, or, folding routed events,
+  // strata.rollup-partials); `committed_events` and `flushes` count what
+  // became durable.
+  RollupFlusher(eventlog::EventLog& log, RollupStore& store, std::string topic,
                 std::atomic<int64_t>& committed_events,
                 std::atomic<int64_t>& flushes);
   ~RollupFlusher();
@@ -111,6 +113,7 @@ class RollupFlusher {
 
   eventlog::EventLog& log_;
   RollupStore& store_;
+  const std::string topic_;
   std::atomic<int64_t>& committed_events_;
   std::atomic<int64_t>& flushes_;
   HealthReport health_{absl::OkStatus()};

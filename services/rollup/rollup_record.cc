@@ -1,5 +1,7 @@
 #include "services/rollup/rollup_record.h"
 
+#include "libs/status/status_macros.h"
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -111,6 +113,77 @@ v1::RollupRecord MakeEmptyRecord(const Definitions& defs, const CellId& id,
   Figure none;
   none.no_value_reason = "no events";
   return RecordOf(defs, id, none, judged_at);
+}
+
+absl::StatusOr<std::optional<v1::RollupRecord>> ReadPublicRecord(
+    const Definitions& defs, const CellId& id, absl::Time judged_at,
+    const CellReader& current, const CellReader& reported) {
+  const KpiInfo& kpi = defs.kpi(id.kpi);
+  // The figure as reported at a close, where approved events changed it.
+  auto note_reported = [](const v1::RollupRecord& at_close,
+                          v1::RollupRecord& record) {
+    if (at_close.value() == record.value() &&
+        at_close.exact_value() == record.exact_value()) {
+      return;
+    }
+    if (at_close.has_value()) record.set_reported_value(at_close.value());
+    record.set_reported_exact_value(at_close.exact_value());
+  };
+  if (!kpi.formula) {
+    ASSIGN_OR_RETURN(std::optional<RollupCell> cell, current(id));
+    if (!cell) return std::nullopt;
+    v1::RollupRecord record = MakeRollupRecord(defs, id, *cell, judged_at);
+    ASSIGN_OR_RETURN(std::optional<RollupCell> at_close, reported(id));
+    if (at_close) {
+      note_reported(MakeRollupRecord(defs, id, *at_close, judged_at), record);
+    }
+    return record;
+  }
+  const CellId left_id{kpi.formula->left, id.unit, id.period};
+  const CellId right_id{kpi.formula->right, id.unit, id.period};
+  ASSIGN_OR_RETURN(std::optional<RollupCell> left, current(left_id));
+  ASSIGN_OR_RETURN(std::optional<RollupCell> right, current(right_id));
+  if (!left && !right) return std::nullopt;
+  v1::RollupRecord record =
+      MakeDerivedRecord(defs, id, left.value_or(RollupCell{}),
+                        right.value_or(RollupCell{}), judged_at);
+  ASSIGN_OR_RETURN(std::optional<RollupCell> left_at_close, reported(left_id));
+  ASSIGN_OR_RETURN(std::optional<RollupCell> right_at_close,
+                   reported(right_id));
+  if (left_at_close || right_at_close) {
+    note_reported(
+        MakeDerivedRecord(defs, id,
+                          left_at_close.value_or(left.value_or(RollupCell{})),
+                          right_at_close.value_or(right.value_or(RollupCell{})),
+                          judged_at),
+        record);
+  }
+  return record;
+}
+
+std::vector<CellId> RetargetedCells(const Definitions& defs,
+                                    const v1::DefinitionBatch& batch) {
+  std::vector<CellId> cells;
+  for (const v1::DefinitionChange& change : batch.changes()) {
+    if (!change.has_target()) continue;
+    // The batch applied, so its ids and period are valid.
+    const CellId cell = defs.TargetCellOf(change.target());
+    cells.push_back(cell);
+    if (!defs.TargetReachesBelow(cell)) continue;
+    // Cascaded: every unit below may have a new target too.
+    const absl::Span<const UnitIndex> children =
+        defs.Children(cell.unit, cell.period);
+    std::vector<UnitIndex> below(children.begin(), children.end());
+    while (!below.empty()) {
+      const UnitIndex unit = below.back();
+      below.pop_back();
+      cells.push_back({cell.kpi, unit, cell.period});
+      for (UnitIndex child : defs.Children(unit, cell.period)) {
+        below.push_back(child);
+      }
+    }
+  }
+  return cells;
 }
 
 }  // namespace strata::rollup

@@ -4,9 +4,12 @@
 // publishes it: the figure, its target, and the part of it expected by the
 // time it is judged at, with variance and status against that.
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "libs/aggregation/cell.h"
 #include "libs/definitions/cell_id.h"
@@ -39,5 +42,24 @@ v1::RollupRecord MakeDerivedRecord(const Definitions& defs, const CellId& id,
 // The record of a cell no event has reached: its key and target, no value.
 v1::RollupRecord MakeEmptyRecord(const Definitions& defs, const CellId& id,
                                  absl::Time judged_at);
+
+// A cell as a reader holds it, or nullopt: as folded (no event reached
+// it), or as reported at its period's close (no approved late event
+// changed it since).
+using CellReader =
+    std::function<absl::StatusOr<std::optional<RollupCell>>(const CellId&)>;
+
+// The public record of a cell, derived KPIs included, judged at
+// `judged_at`, with the figure reported at its close beside it where
+// approved late events changed it. nullopt when no event reached the cell
+// (or either input's).
+absl::StatusOr<std::optional<v1::RollupRecord>> ReadPublicRecord(
+    const Definitions& defs, const CellId& id, absl::Time judged_at,
+    const CellReader& current, const CellReader& reported);
+
+// The cells whose target `batch` (applied, giving `defs`) changed: a
+// cascaded target's whole subtree.
+std::vector<CellId> RetargetedCells(const Definitions& defs,
+                                    const v1::DefinitionBatch& batch);
 
 }  // namespace strata::rollup

@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/eventlog/outbox.h"
+#include "services/rollup/cell_codec.h"
 #include "libs/eventlog/stored_positions.h"
 #include "libs/status/status_macros.h"
 #include "libs/streams/topics.h"
@@ -30,25 +31,8 @@ constexpr char kVersionEpochKey[] = "version_epoch";
 constexpr char kInputTopicKey[] = "input_topic";
 constexpr char kEndOfKeys[] = "\xff\xff\xff\xff";
 
-// Fixed-width fields of a stored cell and of an own state (followed by
-// the latest event's id).
-constexpr size_t kCellFields = 9;
+// Fixed-width fields of an own state (followed by the latest event's id).
 constexpr size_t kOwnFields = 12;
-
-int64_t Low(absl::int128 v) { return static_cast<int64_t>(absl::Int128Low64(v)); }
-int64_t High(absl::int128 v) { return absl::Int128High64(v); }
-
-absl::int128 DecodeInt128At(const std::string& value, size_t index) {
-  return absl::MakeInt128(DecodeFixed64At(value, index + 1),
-                          static_cast<uint64_t>(DecodeFixed64At(value, index)));
-}
-
-std::string EncodeCell(const RollupCell& cell) {
-  return EncodeFixed64s({Low(cell.value), High(cell.value), Low(cell.weight),
-                         High(cell.weight), cell.contributors, cell.event_count,
-                         cell.last_event_time.seconds,
-                         cell.last_event_time.nanos, cell.version});
-}
 
 absl::Status Malformed(absl::string_view what, absl::string_view key) {
   return absl::DataLossError(absl::StrCat("malformed ", what, " '", key, "'"));
@@ -121,15 +105,8 @@ absl::StatusOr<std::optional<RollupCell>> RollupStore::GetCellIn(
     size_t family, const std::string& key) {
   ASSIGN_OR_RETURN(std::optional<std::string> value, db_->Get(family, key));
   if (!value) return std::nullopt;
-  if (value->size() != kCellFields * 8) return Malformed("cell", key);
-  RollupCell cell;
-  cell.value = DecodeInt128At(*value, 0);
-  cell.weight = DecodeInt128At(*value, 2);
-  cell.contributors = DecodeFixed64At(*value, 4);
-  cell.event_count = DecodeFixed64At(*value, 5);
-  cell.last_event_time = {DecodeFixed64At(*value, 6),
-                          static_cast<int32_t>(DecodeFixed64At(*value, 7))};
-  cell.version = DecodeFixed64At(*value, 8);
+  std::optional<RollupCell> cell = DecodeCell(*value);
+  if (!cell) return Malformed("cell", key);
   return cell;
 }
 
@@ -278,7 +255,7 @@ absl::Status RollupStore::Commit(
   }
   for (const auto& [key, own] : changes.own) {
     std::string value = EncodeFixed64s(
-        {own.count, Low(own.sum), High(own.sum), own.last_time.seconds,
+        {own.count, Int128Low(own.sum), Int128High(own.sum), own.last_time.seconds,
          own.last_time.nanos, own.last_value, own.extreme, own.carried,
          own.carried_value, own.history, own.latest_time.seconds,
          own.latest_time.nanos});

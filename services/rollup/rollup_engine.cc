@@ -342,18 +342,14 @@ absl::Status RollupEngine::Refold(int64_t reorgs,
   shape.fold_partitions = static_cast<int32_t>(folders_.size());
   shape.input_topic = options_.input_topic;
   // Above every version published before, when any was: the replay
-  // publishes every cell again, from its first change. Routed, stage C
-  // keeps parts, not cells: anything folded before was published.
-  bool published = !cells.empty();
-  if (routed()) {
-    for (int32_t p = 0; p < shape.fold_partitions; ++p) {
-      ASSIGN_OR_RETURN(const eventlog::Position position,
-                       store_.Position({kRollupChangesTopic, p}));
-      published = published || position.offset > 0;
-    }
-  }
-  shape.version_epoch =
-      published ? std::max(reorgs, epoch_.load() + 1) : reorgs;
+  // publishes every cell again, from its first change. Routed, the epoch
+  // is the reorg count, which every instance folding a partition agrees on
+  // (stage C merges only parts of one epoch); the fold partitions, those
+  // of strata.rollup-changes, never change within it, and a replay numbers
+  // a part's changes as the live fold did.
+  shape.version_epoch = routed() || cells.empty()
+                            ? reorgs
+                            : std::max(reorgs, epoch_.load() + 1);
   RETURN_IF_ERROR(store_.Reshape(shape, cells));
   folded_reorgs_ = reorgs;
   epoch_ = shape.version_epoch;

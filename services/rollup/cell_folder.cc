@@ -258,6 +258,16 @@ absl::Status CellFolder::ReachFrontiers(const Definitions& defs,
   return reached;
 }
 
+absl::Status CellFolder::ReachFrontier(const Definitions& defs, KpiIndex kpi,
+                                       const Period& period,
+                                       const CellObserver* observer) {
+  if (!defs.kpi(kpi).carry_forward) return absl::OkStatus();
+  observer_ = observer;
+  absl::Status reached = ReachFrontiersOf(defs, kpi, {period});
+  observer_ = nullptr;
+  return reached;
+}
+
 absl::Status CellFolder::ReachFrontiersOf(const Definitions& defs,
                                           KpiIndex kpi,
                                           const std::vector<Period>& periods) {
@@ -373,9 +383,12 @@ absl::Status CellFolder::AdvanceFrontier(const Definitions& defs,
 }
 
 std::string CellFolder::FrontierKey(const Definitions& defs, KpiIndex kpi,
-                                      PeriodKind kind) {
-  return absl::StrCat("frontier/", defs.kpi(kpi).definition.kpi_id(), "/",
-                      static_cast<int>(kind));
+                                    PeriodKind kind) const {
+  const std::string key = absl::StrCat(
+      "frontier/", defs.kpi(kpi).definition.kpi_id(), "/",
+      static_cast<int>(kind));
+  if (scope_.partitions == 1) return key;
+  return PartialCellKey(scope_.partition, key);
 }
 
 absl::StatusOr<std::optional<int32_t>> CellFolder::FrontierOf(

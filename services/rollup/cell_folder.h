@@ -88,11 +88,10 @@ class CellFolder {
                     const CellObserver* observer = nullptr);
 
   // Carries the owned units' stocks of `kpi` at least to `period` (an
-  // event of another partition reached it).
+  // event of another partition reached it); `observer` as for Fold.
   absl::Status ReachFrontier(const Definitions& defs, KpiIndex kpi,
-                             const Period& period) {
-    return ReachFrontiersOf(defs, kpi, {period});
-  }
+                             const Period& period,
+                             const CellObserver* observer = nullptr);
   // Carries the owned units' stocks as far as `change` takes the frontiers
   // of its KPI, when it carries stocks forward; `observer` as for Fold.
   absl::Status ReachFrontiers(const Definitions& defs,
@@ -150,8 +149,10 @@ class CellFolder {
                                                     PeriodKind kind);
   void SetFrontier(const Definitions& defs, KpiIndex kpi, PeriodKind kind,
                    int32_t index);
-  static std::string FrontierKey(const Definitions& defs, KpiIndex kpi,
-                                 PeriodKind kind);
+  // Per fold partition, when there are several: they reach frontiers at
+  // their own pace when apart.
+  std::string FrontierKey(const Definitions& defs, KpiIndex kpi,
+                          PeriodKind kind) const;
   // Replaces a unit's contribution `before` by `after` in its own cell and
   // every ancestor's, counting `standing_delta` events.
   absl::Status Propagate(const Definitions& defs, KpiIndex kpi, UnitIndex unit,
@@ -180,7 +181,7 @@ class CellFolder {
   const FoldScope scope_;
   const std::function<absl::Status()> wait_durable_;
   int64_t epoch_ = 0;
-  const CellObserver* observer_ = nullptr;  // During Fold only.
+  const CellObserver* observer_ = nullptr;  // During a change only.
 
   DirtyCache<CellId, RollupCell> cells_;
   DirtyCache<CellId, OwnState> own_;  // For KPIs that keep own state.

@@ -454,6 +454,8 @@ void RollupEngine::RestartFromCommitted(const absl::Status& cause) {
     for (auto& folder : folders_) folder->Clear();
   }
   for (Acceptance& acceptance : acceptance_) acceptance.acceptor->Clear();
+  to_announce_.clear();
+  announced_.clear();
   absl::Duration backoff = absl::Milliseconds(100);
   while (!stop_) {
     absl::Status assigned;
@@ -572,6 +574,10 @@ absl::Status RollupEngine::HandOff() {
   // Routed, each changed part goes to stage C, which merges and publishes.
   std::vector<eventlog::AppendRecord> parts_out;
   if (routed()) {
+    // Before the batch is durable: the others then reach a frontier no
+    // later than C sees the parts that moved it, and a restart that
+    // folds the events again announces it again.
+    RETURN_IF_ERROR(AnnounceFrontiers());
     ASSIGN_OR_RETURN(parts_out, PartRecords(parts, partials));
   } else if (folders_.size() == 1) {
     cells = parts[0].cells;
@@ -709,6 +715,13 @@ absl::Status RollupEngine::ApplyRouted(
           "rollup: malformed routed record at ", record.topic_partition.topic,
           "/", part, "@", record.offset));
     }
+    if (routed.has_frontier()) {
+      // In order with the part's events around it.
+      RETURN_IF_ERROR(acceptance_[part].acceptor->Apply(read[part]));
+      read[part].clear();
+      RETURN_IF_ERROR(ReachAnnounced(part, routed.frontier()));
+      continue;
+    }
     if (!routed.has_envelope()) continue;
     read[part].push_back({{kKpiEventsTopic, routed.source_partition()},
                           routed.source_offset(),
@@ -832,6 +845,17 @@ absl::StatusOr<std::optional<v1::PendingEvent>> RollupEngine::Pending(
   return std::nullopt;
 }
 
+CellFolder::CellObserver RollupEngine::KeepReportedIn(
+    size_t part, const Definitions& defs) {
+  // Routed, each part keeps its own part (ReportedCell merges them).
+  PeriodClosings& closings = *acceptance_[part].closings;
+  return [&defs, &closings](const CellId& id,
+                            const RollupCell& before) -> absl::Status {
+    if (!closings.Keeps(defs.calendar(), id.period)) return absl::OkStatus();
+    return closings.KeepReported(CellKeyFor(defs, id), before);
+  };
+}
+
 absl::Status RollupEngine::FoldAccepted(size_t stage, const Definitions& defs,
                                         const EventChange& change,
                                         bool approved_late) {
@@ -839,17 +863,21 @@ absl::Status RollupEngine::FoldAccepted(size_t stage, const Definitions& defs,
   const size_t part = FoldScope::PartOf(defs, change.unit,
                                         static_cast<int32_t>(folders_.size()));
   CellFolder& folder = *folders_[part];
-  // An approved late event: each closed period's cell keeps its figure as
-  // reported before the event changed it, carried stocks included. Routed,
-  // each part keeps its own part (ReportedCell merges them).
+  if (routed()) {
+    // An approved late event: each closed period's cell keeps its figure
+    // as reported before the event changed it, carried stocks included.
+    const CellFolder::CellObserver observer = KeepReportedIn(part, defs);
+    const CellFolder::CellObserver* late = approved_late ? &observer : nullptr;
+    // The other parts hear of the frontiers it moves (AnnounceFrontiers).
+    RETURN_IF_ERROR(folder.ReachFrontiers(defs, change, late));
+    NoteFrontiers(static_cast<int32_t>(part), defs, change);
+    return folder.Fold(defs, change, late);
+  }
+  // As above, but the figure kept is the merge of every part's.
   PeriodClosings& closings = *acceptance_[stage].closings;
   auto keep_reported = [&](size_t p) -> CellFolder::CellObserver {
     return [&, p](const CellId& id, const RollupCell& before) -> absl::Status {
       if (!closings.Keeps(defs.calendar(), id.period)) return absl::OkStatus();
-      if (routed()) {
-        return acceptance_[p].closings->KeepReported(CellKeyFor(defs, id),
-                                                     before);
-      }
       ASSIGN_OR_RETURN(std::optional<RollupCell> merged,
                        MergedCell(defs, id, folders_[p].get(), &before));
       return closings.KeepReported(CellKeyFor(defs, id),
@@ -867,6 +895,73 @@ absl::Status RollupEngine::FoldAccepted(size_t stage, const Definitions& defs,
   if (!approved_late) return folder.Fold(defs, change);
   const CellFolder::CellObserver observer = keep_reported(part);
   return folder.Fold(defs, change, &observer);
+}
+
+void RollupEngine::NoteFrontiers(int32_t part, const Definitions& defs,
+                                 const EventChange& change) {
+  const KpiInfo& info = defs.kpi(change.kpi);
+  if (!info.carry_forward) return;
+  std::vector<Period> periods;
+  defs.calendar().PeriodsContaining(
+      absl::FromUnixSeconds(change.time.seconds) +
+          absl::Nanoseconds(change.time.nanos),
+      info.periods, periods);
+  for (const Period& period : periods) {
+    int32_t& index = to_announce_[{part, change.kpi, period.kind}];
+    index = std::max(index, period.index);
+  }
+}
+
+absl::Status RollupEngine::AnnounceFrontiers() {
+  const Definitions& defs = this->defs();
+  std::vector<eventlog::AppendRecord> records;
+  for (const auto& [where, index] : to_announce_) {
+    const auto& [part, kpi, kind] = where;
+    auto [announced, first] = announced_.try_emplace(where, index);
+    if (!first && announced->second >= index) continue;
+    announced->second = index;
+    v1::RoutedRecord routed;
+    v1::StockFrontier& frontier = *routed.mutable_frontier();
+    frontier.set_kpi_id(defs.kpi(kpi).definition.kpi_id());
+    frontier.mutable_period()->set_kind(static_cast<v1::PeriodKind>(kind));
+    frontier.mutable_period()->set_label(PeriodLabel({kind, index}));
+    frontier.set_from_partition(part);
+    const std::string value = routed.SerializeAsString();
+    for (int32_t p = 0; p < static_cast<int32_t>(folders_.size()); ++p) {
+      if (p != part) records.push_back({PartialCellKey(part, "frontier"), value, p});
+    }
+  }
+  to_announce_.clear();
+  if (records.empty()) return absl::OkStatus();
+  return log_.Append(kRollupChangesTopic, records);
+}
+
+absl::Status RollupEngine::ReachAnnounced(int32_t part,
+                                          const v1::StockFrontier& frontier) {
+  std::optional<KpiIndex> kpi = defs().FindKpi(frontier.kpi_id());
+  if (!kpi && definitions_.CatchUp(absl::Seconds(10)).ok()) {
+    // The announcing part read the KPI's definition before this one did.
+    RefreshDefinitions();
+    kpi = defs().FindKpi(frontier.kpi_id());
+  }
+  const Definitions& defs = this->defs();
+  absl::StatusOr<Period> period =
+      IsPeriodKind(frontier.period().kind())
+          ? ParsePeriod(static_cast<PeriodKind>(frontier.period().kind()),
+                        frontier.period().label())
+          : absl::InvalidArgumentError("no period kind");
+  if (!kpi || !period.ok() || !defs.kpi(*kpi).carry_forward) {
+    // Announced for a KPI that carried stocks in a shape this one is not.
+    STRATA_LOG(WARNING) << "rollup: skipping a frontier of '"
+                        << frontier.kpi_id() << "' announced by part "
+                        << frontier.from_partition();
+    return absl::OkStatus();
+  }
+  absl::MutexLock lock(&parts_mu_);
+  // Whether the event that moved it was late or not, cells of a complete
+  // close keep their figure as reported before the stocks arrive.
+  const CellFolder::CellObserver observer = KeepReportedIn(part, defs);
+  return folders_[part]->ReachFrontier(defs, *kpi, *period, &observer);
 }
 
 }  // namespace strata::rollup

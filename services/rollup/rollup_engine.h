@@ -21,7 +21,9 @@
 // up with the log as it was at Start().
 
 #include <atomic>
+#include <map>
 #include <optional>
+#include <tuple>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -50,6 +52,7 @@
 #include "services/rollup/rollup_store.h"
 #include "strata/v1/events.pb.h"
 #include "strata/v1/rollup.pb.h"
+#include "strata/v1/rollup_internal.pb.h"
 
 namespace strata::rollup {
 
@@ -150,6 +153,22 @@ class RollupEngine {
   // of its unit (see EventAcceptor::ChangeSink).
   absl::Status FoldAccepted(size_t stage, const Definitions& defs,
                             const EventChange& change, bool approved_late);
+  // Keeps `part`'s own part of a cell in a complete close as reported,
+  // before it changes (routed).
+  CellFolder::CellObserver KeepReportedIn(size_t part, const Definitions& defs);
+  // Routed: the frontiers an event folded in `part` moves, for the other
+  // parts (announced at the next hand-off).
+  void NoteFrontiers(int32_t part, const Definitions& defs,
+                     const EventChange& change);
+  // Sends what NoteFrontiers noted and was not sent yet to the other parts
+  // on strata.rollup-changes.
+  absl::Status AnnounceFrontiers();
+  // Carries `part`'s stocks to a frontier another part announced.
+  absl::Status ReachAnnounced(int32_t part, const v1::StockFrontier& frontier);
+  using FrontierOfPart = std::tuple<int32_t, KpiIndex, PeriodKind>;
+  std::map<FrontierOfPart, int32_t> to_announce_;  // Engine thread.
+  // What was announced since the last restart (a restart announces again).
+  std::map<FrontierOfPart, int32_t> announced_;  // Engine thread.
   // The cell as reported at the close of its period, where approved events
   // changed it since; nullopt where none did.
   absl::StatusOr<std::optional<RollupCell>> ReportedCell(

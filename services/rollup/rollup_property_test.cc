@@ -1049,7 +1049,11 @@ class EmbeddedRollup {
         }
         return true;
       };
-      if (routed_ && (!read_to_end(*route_store_, kKpiEventsTopic) ||
+      // Routed, the parts of the last batch are published (the engine
+      // commits, then publishes), and C merged them.
+      auto outbox = store_->Outbox();
+      if (routed_ && (!outbox.ok() || !outbox->empty() ||
+                      !read_to_end(*route_store_, kKpiEventsTopic) ||
                       !read_to_end(*store_, kRollupChangesTopic) ||
                       !read_to_end(*combiner_store_, kRollupPartialsTopic) ||
                       !SweptCurrentEpoch())) {

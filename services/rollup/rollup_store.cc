@@ -59,7 +59,8 @@ StateDbOptions RollupStore::Layout(const std::string& path) {
   //    periods in the organisation's time zone, corrections.
   // 4: stocks carried forward.
   // 5: partial cells of fold partitions.
-  options.format = "strata.rollup/5";
+  // 6: frontiers per fold partition, closings per routed fold partition.
+  options.format = "strata.rollup/6";
   return options;
 }
 

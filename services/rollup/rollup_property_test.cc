@@ -1034,37 +1034,50 @@ class EmbeddedRollup {
   absl::Status WaitCaughtUp(const Counts& want) {
     const RollupStats& stats = engine_->stats();
     const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    auto done = [&] {
-      if (stats.events_committed < want.applied || !engine_->Health().ok()) {
-        return false;
-      }
-      // Routed: A has read every event, and the engine all A routed.
-      auto read_to_end = [&](auto& store, const char* topic) {
+    // What is still behind, or empty once every stage caught up.
+    auto behind = [&]() -> std::string {
+      if (stats.events_committed < want.applied) return "events committed";
+      if (!engine_->Health().ok()) return "engine health";
+      auto lagging = [&](auto& store, const char* topic) -> std::string {
         for (int32_t p = 0; p < *log_->PartitionCount(topic); ++p) {
           const eventlog::TopicPartition tp{topic, p};
           auto committed = store.Position(tp);
-          if (!committed.ok() || committed->offset != *log_->EndOffset(tp)) {
-            return false;
+          const int64_t end = *log_->EndOffset(tp);
+          if (!committed.ok() || committed->offset != end) {
+            return absl::StrCat(topic, "/", p, " at ",
+                                committed.ok() ? committed->offset : -1,
+                                " of ", end);
           }
         }
-        return true;
+        return "";
       };
-      // Routed, the parts of the last batch are published (the engine
-      // commits, then publishes), and C merged them.
-      auto outbox = store_->Outbox();
-      if (routed_ && (!outbox.ok() || !outbox->empty() ||
-                      !read_to_end(*route_store_, kKpiEventsTopic) ||
-                      !read_to_end(*store_, kRollupChangesTopic) ||
-                      !read_to_end(*combiner_store_, kRollupPartialsTopic) ||
-                      !SweptCurrentEpoch())) {
-        return false;
+      if (!routed_) {
+        if (std::string lag = lagging(*store_, kKpiEventsTopic); !lag.empty()) {
+          return lag;
+        }
+      } else {
+        // A has read every event, the engine all A routed, the parts of
+        // its last batch are published (it commits, then publishes), and
+        // C merged them and retracted what the epoch lacks.
+        auto outbox = store_->Outbox();
+        if (!outbox.ok() || !outbox->empty()) return "engine outbox";
+        for (std::string lag : {lagging(*route_store_, kKpiEventsTopic),
+                                lagging(*store_, kRollupChangesTopic),
+                                lagging(*combiner_store_, kRollupPartialsTopic)}) {
+          if (!lag.empty()) return lag;
+        }
+        if (!combiner_->Health().ok()) return combiner_->Health().ToString();
+        if (!SweptCurrentEpoch()) return "sweep";
       }
-      if (!routed_ && !read_to_end(*store_, kKpiEventsTopic)) return false;
       auto folded = store_->FoldedShape();
       auto tombstones = store_->Tombstones();
-      return folded.ok() && folded->reorgs == definitions()->reorg_count() &&
-             tombstones.ok() && tombstones->empty();
+      if (!folded.ok() || folded->reorgs != definitions()->reorg_count()) {
+        return "reshape";
+      }
+      if (!tombstones.ok() || !tombstones->empty()) return "tombstones";
+      return "";
     };
+    auto done = [&] { return behind().empty(); };
     while (!done() && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(2));
     }
@@ -1087,7 +1100,7 @@ class EmbeddedRollup {
           want.exact ? "" : " (at least)", ", conflicting ",
           stats.events_conflicting.load(), ", rejected ",
           stats.events_rejected.load(), ", health ",
-          engine_->Health().ToString()));
+          engine_->Health().ToString(), ", behind: ", behind()));
     }
     return absl::OkStatus();
   }

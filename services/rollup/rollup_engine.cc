@@ -732,6 +732,9 @@ absl::Status RollupEngine::ApplyRouted(
   for (size_t part = 0; part < read.size(); ++part) {
     RETURN_IF_ERROR(acceptance_[part].acceptor->Apply(read[part]));
   }
+  // One that caught up with newer definitions: the hand-off resolves
+  // every part's cells in definitions at least as new.
+  RefreshDefinitions();
   return absl::OkStatus();
 }
 

@@ -90,7 +90,13 @@ absl::Status CellCombiner::Start() {
     health_.Set(within);
     return within;
   }
-  // A sweep a crash cut short, after the completed epochs it follows.
+  // A sweep a crash cut short, after the completed epochs it follows, in
+  // definitions that name its cells.
+  if (absl::Status caught_up = definitions_.CatchUp(absl::Seconds(10));
+      !caught_up.ok()) {
+    STRATA_LOG(WARNING) << "rollup combine: starting before the definitions "
+                           "caught up: " << caught_up;
+  }
   for (int32_t p = 0; p < partitions; ++p) {
     RETURN_IF_ERROR(SweepIfDue(*definitions_.Current(), p));
   }
@@ -150,6 +156,10 @@ void CellCombiner::Run() {
 absl::Status CellCombiner::Rewind() {
   ASSIGN_OR_RETURN(const int32_t partitions,
                    log_.PartitionCount(kRollupPartialsTopic));
+  // A sweep that failed after its poll was committed is not read again.
+  for (int32_t p = 0; p < partitions; ++p) {
+    RETURN_IF_ERROR(SweepIfDue(*definitions_.Current(), p));
+  }
   std::vector<eventlog::Position> positions;
   for (int32_t p = 0; p < partitions; ++p) {
     ASSIGN_OR_RETURN(eventlog::Position position,
@@ -244,7 +254,7 @@ absl::Status CellCombiner::CombineAndPublish(
         ++stats_.parts_stale;  // Re-sent after a crash, or out of date.
         continue;
       }
-      if (partial.version_epoch() < latest_epoch_) {
+      if (partial.version_epoch() < PollEpoch(changes)) {
         ++stats_.parts_stale;  // Of an epoch the fold has left behind.
         continue;
       }
@@ -267,7 +277,7 @@ absl::Status CellCombiner::CombineAndPublish(
     auto merged = [&](const CellId& id) -> absl::StatusOr<std::optional<RollupCell>> {
       ASSIGN_OR_RETURN(Parts * parts, parts_of(CellKeyFor(*defs, id)));
       return Merge(defs->kpi(id.kpi).hierarchy_aggregation, *parts,
-                   latest_epoch_, /*reported=*/false);
+                   PollEpoch(changes), /*reported=*/false);
     };
     for (const std::string& key : touched) {
       absl::StatusOr<CellKeyParts> parsed = ParseCellKey(key);
@@ -284,10 +294,9 @@ absl::Status CellCombiner::CombineAndPublish(
         }
       }
       if (!kpi || !unit) {
-        STRATA_LOG(ERROR) << "rollup combine: a part of '" << key
-                          << "', which names no defined KPI and unit; kept, "
-                             "not published";
-        continue;
+        // Read again (and NOT_SERVING meanwhile), never dropped.
+        return absl::UnavailableError(absl::StrCat(
+            "a part of '", key, "' names a KPI or unit not defined yet"));
       }
       const CellId id{*kpi, *unit, parsed->period};
       ASSIGN_OR_RETURN(std::optional<RollupCell> cell, merged(id));
@@ -319,6 +328,7 @@ absl::Status CellCombiner::CombineAndPublish(
       changes.positions.push_back(position);
     }
     RETURN_IF_ERROR(store_.Commit(changes, outbox));
+    if (changes.latest_epoch) latest_epoch_ = *changes.latest_epoch;
     RETURN_IF_ERROR(PublishOutbox());
     ReportPositions(changes.positions);
     for (const auto& [partition, epochs] : completed) {
@@ -371,13 +381,19 @@ absl::Status CellCombiner::Sweep(const Definitions& defs, int32_t partition,
             partition) {
       continue;
     }
+    if (!current(key)) {
+      std::optional<KpiIndex> kpi = defs.FindKpi(parsed->kpi_id);
+      std::optional<UnitIndex> unit = defs.FindUnit(parsed->unit_id);
+      if (!kpi || !unit) {
+        // Its parts go only with its retraction: read again.
+        return absl::UnavailableError(absl::StrCat(
+            "sweeping '", key, "', which names a KPI or unit not defined yet"));
+      }
+      removed.push_back({*kpi, *unit, parsed->period});
+    }
     for (const auto& [fold_partition, part] : parts) {
       if (part.version_epoch < epoch) changes.dropped.emplace_back(key, fold_partition);
     }
-    if (current(key)) continue;
-    std::optional<KpiIndex> kpi = defs.FindKpi(parsed->kpi_id);
-    std::optional<UnitIndex> unit = defs.FindUnit(parsed->unit_id);
-    if (kpi && unit) removed.push_back({*kpi, *unit, parsed->period});
   }
   // A record without a value for each, and for the derived KPIs left with
   // neither input, above every version of the epochs before; a derived KPI
@@ -429,10 +445,13 @@ absl::Status CellCombiner::Sweep(const Definitions& defs, int32_t partition,
 }
 
 void CellCombiner::NoteEpoch(int64_t epoch, CombineChanges& changes) {
-  if (epoch <= latest_epoch_) return;
   // From here on older parts are stale; the cells of this epoch come.
-  latest_epoch_ = epoch;
-  changes.latest_epoch = epoch;
+  // Queries see it once committed (CombineAndPublish).
+  if (epoch > PollEpoch(changes)) changes.latest_epoch = epoch;
+}
+
+int64_t CellCombiner::PollEpoch(const CombineChanges& changes) const {
+  return changes.latest_epoch.value_or(latest_epoch_);
 }
 
 absl::StatusOr<std::optional<RollupCell>> CellCombiner::Read(

@@ -105,6 +105,8 @@ class CellCombiner {
                      int64_t epoch);
   // A part or a completed epoch of `epoch` was read.
   void NoteEpoch(int64_t epoch, CombineChanges& changes);
+  // The latest epoch as this poll has read so far.
+  int64_t PollEpoch(const CombineChanges& changes) const;
   absl::Status Rewind();
   absl::Status PublishOutbox();
   void ReportPositions(const std::vector<eventlog::Position>& positions);
@@ -114,7 +116,7 @@ class CellCombiner {
   DefinitionsFollower& definitions_;
   CombinerStore& store_;
   std::unique_ptr<eventlog::LogConsumer> consumer_;
-  // The latest version epoch read; queries read it too.
+  // The latest version epoch committed; queries read it too.
   std::atomic<int64_t> latest_epoch_{0};
 
   std::mutex retargeted_mu_;

@@ -350,7 +350,9 @@ absl::Status RollupEngine::Refold(int64_t reorgs,
   shape.version_epoch = routed() || cells.empty()
                             ? reorgs
                             : std::max(reorgs, epoch_.load() + 1);
-  RETURN_IF_ERROR(store_.Reshape(shape, cells));
+  // Routed, stage C retracts what the new shape lacks (its sweep).
+  RETURN_IF_ERROR(store_.Reshape(
+      shape, routed() ? std::vector<std::string>{} : cells));
   folded_reorgs_ = reorgs;
   epoch_ = shape.version_epoch;
   for (auto& folder : folders_) folder->SetVersionEpoch(epoch_);
@@ -407,8 +409,12 @@ absl::Status RollupEngine::PublishTombstones() {
 }
 
 absl::Status RollupEngine::PublishEpochComplete() {
-  // Every part of the epoch is published once every batch is durable.
+  // Every part of the epoch is published once every batch is durable and
+  // the outbox a restart found is published too.
   if (!flusher_->Drain(absl::ZeroDuration())) return absl::OkStatus();
+  ASSIGN_OR_RETURN(const std::vector<eventlog::AppendRecord> unpublished,
+                   store_.Outbox());
+  if (!unpublished.empty()) return absl::OkStatus();
   const int32_t parts = static_cast<int32_t>(folders_.size());
   std::vector<eventlog::AppendRecord> records;
   for (int32_t p = 0; p < parts; ++p) {
@@ -941,11 +947,20 @@ absl::Status RollupEngine::AnnounceFrontiers() {
 
 absl::Status RollupEngine::ReachAnnounced(int32_t part,
                                           const v1::StockFrontier& frontier) {
+  // At least as new as any part's acceptor: the part may hold units an
+  // older snapshot lacks, whose stocks must be carried too.
+  RefreshDefinitions();
   std::optional<KpiIndex> kpi = defs().FindKpi(frontier.kpi_id());
   if (!kpi && definitions_.CatchUp(absl::Seconds(10)).ok()) {
     // The announcing part read the KPI's definition before this one did.
     RefreshDefinitions();
     kpi = defs().FindKpi(frontier.kpi_id());
+  }
+  if (!kpi) {
+    // Read again (UNAVAILABLE meanwhile), never skipped.
+    return absl::UnavailableError(absl::StrCat(
+        "rollup: a frontier of '", frontier.kpi_id(),
+        "', a KPI not defined yet"));
   }
   const Definitions& defs = this->defs();
   absl::StatusOr<Period> period =
@@ -953,7 +968,7 @@ absl::Status RollupEngine::ReachAnnounced(int32_t part,
           ? ParsePeriod(static_cast<PeriodKind>(frontier.period().kind()),
                         frontier.period().label())
           : absl::InvalidArgumentError("no period kind");
-  if (!kpi || !period.ok() || !defs.kpi(*kpi).carry_forward) {
+  if (!period.ok() || !defs.kpi(*kpi).carry_forward) {
     // Announced for a KPI that carried stocks in a shape this one is not.
     STRATA_LOG(WARNING) << "rollup: skipping a frontier of '"
                         << frontier.kpi_id() << "' announced by part "

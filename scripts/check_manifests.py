@@ -85,6 +85,22 @@ def main(path):
             errors.append(f"StatefulSet {name}: serviceName is not a headless "
                           "Service")
 
+    # Several rollup instances share the work only scaled out, and read
+    # each other's cells at the address each advertises.
+    for sts in by_kind.get("StatefulSet", []):
+        for c in pod_spec(sts)["containers"]:
+            if c.get("command") != ["strata-rollup"]:
+                continue
+            args = c.get("args", [])
+            if sts["spec"].get("replicas", 1) > 1 and \
+                    "--rollup_scale_out" not in args:
+                errors.append(f"StatefulSet {sts['metadata']['name']}: "
+                              "several replicas without --rollup_scale_out "
+                              "would each fold every partition")
+            if not any(a.startswith("--advertise_address=") for a in args):
+                errors.append(f"StatefulSet {sts['metadata']['name']}: no "
+                              "--advertise_address for the other instances")
+
     pdbs = by_kind.get("PodDisruptionBudget", [])
     for w in by_kind.get("Deployment", []) + by_kind.get("StatefulSet", []):
         labels = w["spec"]["template"]["metadata"].get("labels", {})

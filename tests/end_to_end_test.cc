@@ -16,6 +16,7 @@
 #include <optional>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -33,6 +34,7 @@
 #include "strata/v1/closing_service.grpc.pb.h"
 #include "strata/v1/ingest_service.grpc.pb.h"
 #include "strata/v1/query_service.grpc.pb.h"
+#include "strata/v1/rollup_peer_service.grpc.pb.h"
 #include "strata/v1/rollup_stream_service.grpc.pb.h"
 #include "strata/v1/scorecard_service.grpc.pb.h"
 #include "strata/v1/status_service.grpc.pb.h"
@@ -108,11 +110,18 @@ class Deployment {
 
 class AllInOneDeployment : public Deployment {
  public:
-  explicit AllInOneDeployment(std::filesystem::path dir) { dir_ = dir; }
+  // `rollup_instances` > 1: rollup scaled out, in as many instances of
+  // the one process.
+  AllInOneDeployment(std::filesystem::path dir, int rollup_instances)
+      : rollup_instances_(
+            absl::StrCat("--rollup_instances=", rollup_instances)) {
+    dir_ = dir;
+  }
 
   absl::StatusOr<Endpoints> Start() override {
     std::vector<std::string> args = {"serve", "--listen=127.0.0.1:0",
-                                     "--data_dir=" + (dir_ / "data").string()};
+                                     "--data_dir=" + (dir_ / "data").string(),
+                                     rollup_instances_};
     args.insert(args.end(), alerts_flags_.begin(), alerts_flags_.end());
     absl::StatusOr<int> port = Launch(server_, "strata", STRATA_BIN, args);
     if (!port.ok()) return port.status();
@@ -130,7 +139,7 @@ class AllInOneDeployment : public Deployment {
     server_->Stop();
     const std::string command =
         absl::StrCat(STRATA_BIN, " rebuild --data_dir=",
-                     (dir_ / "data").string(), " 2>&1");
+                     (dir_ / "data").string(), " ", rollup_instances_, " 2>&1");
     std::string out;
     FILE* pipe = popen(command.c_str(), "r");
     if (pipe == nullptr) return absl::InternalError("popen failed");
@@ -148,12 +157,17 @@ class AllInOneDeployment : public Deployment {
   std::vector<int> Pids() override { return {server_->pid()}; }
 
  private:
+  const std::string rollup_instances_;
   std::unique_ptr<ChildProcess> server_;
 };
 
 class KafkaDeployment : public Deployment {
  public:
-  explicit KafkaDeployment(std::filesystem::path dir) { dir_ = dir; }
+  // `rollup_scale_out`: strata-rollup folds through its scale-out stages.
+  KafkaDeployment(std::filesystem::path dir, bool rollup_scale_out)
+      : rollup_scale_out_(rollup_scale_out) {
+    dir_ = dir;
+  }
 
   absl::StatusOr<Endpoints> Start() override {
     if (!broker_) {
@@ -169,23 +183,18 @@ class KafkaDeployment : public Deployment {
       if (!bootstrap.ok()) return bootstrap.status();
       brokers_ = *bootstrap;
     }
-    Endpoints endpoints;
     // Alerts first: rollup's scorecards ask it for open alerts.
     for (auto [process, name, binary, port] :
          {std::make_tuple(&ingest_, "ingest", STRATA_INGEST_BIN,
-                          &endpoints.ingest),
+                          &endpoints_.ingest),
           std::make_tuple(&alerts_, "alerts", STRATA_ALERTS_BIN,
-                          &endpoints.alerts),
+                          &endpoints_.alerts),
           std::make_tuple(&rollup_, "rollup", STRATA_ROLLUP_BIN,
-                          &endpoints.rollup)}) {
-      // The test broker answers no DescribeConfigs.
-      std::vector<std::string> args = {"--listen=127.0.0.1:0",
-                                       "--kafka_brokers=" + brokers_,
-                                       "--kafka_check_topic_configs=false",
-                                       "--data_dir=" + (dir_ / name).string()};
+                          &endpoints_.rollup)}) {
+      std::vector<std::string> args = ServiceArgs(name);
       if (process == &rollup_) {
-        args.push_back(
-            absl::StrCat("--alerts_address=127.0.0.1:", endpoints.alerts));
+        std::vector<std::string> rollup = RollupArgs();
+        args.insert(args.end(), rollup.begin(), rollup.end());
       }
       if (process == &alerts_) {
         args.insert(args.end(), alerts_flags_.begin(), alerts_flags_.end());
@@ -194,8 +203,21 @@ class KafkaDeployment : public Deployment {
       if (!bound.ok()) return bound.status();
       *port = *bound;
     }
-    return endpoints;
+    return endpoints_;
   }
+
+  // Starts another strata-rollup, with its own state, and returns its
+  // port once it serves.
+  absl::StatusOr<int> AddRollupInstance() {
+    const std::string name = absl::StrCat("rollup-", more_rollups_.size() + 2);
+    std::vector<std::string> args = ServiceArgs(name);
+    std::vector<std::string> rollup = RollupArgs();
+    args.insert(args.end(), rollup.begin(), rollup.end());
+    more_rollups_.emplace_back();
+    return Launch(more_rollups_.back(), name, STRATA_ROLLUP_BIN, args);
+  }
+  // Stops (SIGTERM) the `n`-th instance AddRollupInstance started.
+  void StopRollupInstance(size_t n) { more_rollups_.at(n)->Stop(); }
 
   absl::StatusOr<Endpoints> CrashAndRestart() override {
     ingest_->Kill();
@@ -205,16 +227,41 @@ class KafkaDeployment : public Deployment {
   }
 
   std::string Logs() override {
-    return Log(broker_, "broker") + Log(ingest_, "ingest") +
-           Log(rollup_, "rollup") + Log(alerts_, "alerts");
+    std::string logs = Log(broker_, "broker") + Log(ingest_, "ingest") +
+                       Log(rollup_, "rollup") + Log(alerts_, "alerts");
+    for (size_t n = 0; n < more_rollups_.size(); ++n) {
+      logs += Log(more_rollups_[n], absl::StrCat("rollup-", n + 2).c_str());
+    }
+    return logs;
   }
   std::vector<int> Pids() override {
     return {ingest_->pid(), rollup_->pid(), alerts_->pid()};
   }
 
  private:
+  // The test broker answers no DescribeConfigs.
+  std::vector<std::string> ServiceArgs(const std::string& name) const {
+    return {"--listen=127.0.0.1:0", "--kafka_brokers=" + brokers_,
+            "--kafka_check_topic_configs=false",
+            "--data_dir=" + (dir_ / name).string()};
+  }
+  std::vector<std::string> RollupArgs() const {
+    std::vector<std::string> args = {
+        absl::StrCat("--alerts_address=127.0.0.1:", endpoints_.alerts)};
+    if (rollup_scale_out_) {
+      args.push_back("--rollup_scale_out");
+      // A crashed member's partitions wait this long for their next
+      // reader (the broker's least).
+      args.push_back("--kafka_session_timeout=6s");
+    }
+    return args;
+  }
+
   std::string brokers_;
+  const bool rollup_scale_out_;
+  Endpoints endpoints_;
   std::unique_ptr<ChildProcess> broker_, ingest_, rollup_, alerts_;
+  std::vector<std::unique_ptr<ChildProcess>> more_rollups_;
 };
 
 v1::KpiEvent Event(const std::string& id, const std::string& kpi,
@@ -238,6 +285,45 @@ v1::RollupKey Key(const std::string& kpi, const std::string& unit,
   key.mutable_period()->set_kind(kind);
   key.mutable_period()->set_label(label);
   return key;
+}
+
+// A gauge of the rollup module of the instance at `port`, by its status;
+// -1 when it does not answer.
+int64_t RollupGauge(int port, const std::string& name) {
+  auto stub = v1::StatusService::NewStub(Channel(port));
+  grpc::ClientContext context;
+  v1::ServerStatus status;
+  if (!stub->GetStatus(&context, v1::GetStatusRequest(), &status).ok()) {
+    return -1;
+  }
+  for (const v1::ModuleStatus& m : status.modules()) {
+    auto gauge = m.gauges().find(name);
+    if (m.module() == "rollup" && gauge != m.gauges().end()) {
+      return gauge->second;
+    }
+  }
+  return -1;
+}
+
+// Waits (bounded) until the instances at `ports` share every partition of
+// rollup's fold and merge, each some.
+::testing::AssertionResult Shared(const std::vector<int>& ports) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline) {
+    bool shared = true;
+    for (const char* gauge : {"fold_parts_read", "partials_partitions_merged"}) {
+      int64_t total = 0;
+      for (int port : ports) {
+        const int64_t held = RollupGauge(port, gauge);
+        shared = shared && held > 0;
+        total += held;
+      }
+      shared = shared && total == 8;
+    }
+    if (shared) return ::testing::AssertionSuccess();
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return ::testing::AssertionFailure() << "the instances do not share the work";
 }
 
 // Collects a subscription's alerts on a thread of its own.
@@ -312,16 +398,23 @@ class AlertTail {
 class EndToEndTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (const std::string only = OnlyDeployment(); !only.empty()) {
+      if (GetParam() != only) GTEST_SKIP() << "runs " << only << " only";
+    } else if (absl::EndsWith(GetParam(), "ScaledOut") && !RunsScaledOut()) {
+      GTEST_SKIP() << "run scaled out: the tests of rollup's figures only";
+    }
     dir_ = std::filesystem::temp_directory_path() /
            absl::StrCat("strata_e2e_", GetParam(), "_", getpid(), "_",
                         ::testing::UnitTest::GetInstance()->random_seed(), "_",
                         counter_++);
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    if (GetParam() == "AllInOne") {
-      deployment_ = std::make_unique<AllInOneDeployment>(dir_);
+    if (absl::StartsWith(GetParam(), "AllInOne")) {
+      deployment_ = std::make_unique<AllInOneDeployment>(
+          dir_, GetParam() == "AllInOneScaledOut" ? 3 : 1);
     } else {
-      deployment_ = std::make_unique<KafkaDeployment>(dir_);
+      deployment_ = std::make_unique<KafkaDeployment>(
+          dir_, GetParam() == "KafkaScaledOut");
     }
     absl::StatusOr<Endpoints> endpoints = deployment_->Start();
     ASSERT_OK(endpoints) << deployment_->Logs();
@@ -329,7 +422,45 @@ class EndToEndTest : public ::testing::TestWithParam<std::string> {
     ApplyOrganisation();
   }
 
+  static std::string TestName() {
+    return ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  }
+  // The one deployment the test is about, if any (skipped before
+  // deploying elsewhere: each deployment costs seconds).
+  static std::string OnlyDeployment() {
+    const std::string test = TestName();
+    for (auto [name, deployment] :
+         {std::make_pair("RollupInstancesShareTheWorkAndEachAnswersEveryCell",
+                         "KafkaScaledOut"),
+          std::make_pair("RollupInstancesOfOneProcessShareTheWork",
+                         "AllInOneScaledOut")}) {
+      if (absl::StartsWith(test, name)) return deployment;
+    }
+    return "";
+  }
+  // The tests that also run with rollup scaled out (the rest do not touch
+  // the fold).
+  static bool RunsScaledOut() {
+    const std::string test = TestName();
+    std::vector<const char*> names = {
+        "RollsUpTeamsToBusinessUnitsToEnterpriseAndAlerts",
+        "EveryAggregationPeriodAndQueryAnswersThroughApiAndClient",
+        "WatchRollupsResumesWithoutMissingOrRepeating",
+        "ResentAndCrashedEventsCountExactlyOnce",
+        "ScorecardShowsFiguresTrendAndOpenAlertsOfAUnit",
+        "AClosedPeriodWaitsForApprovalThroughApiAndClient"};
+    // strata rebuild is all-in-one.
+    if (GetParam() == "AllInOneScaledOut") {
+      names.push_back("RebuildCommandRebuildsEveryStoreToTheSameFigures");
+    }
+    for (const char* name : names) {
+      if (absl::StartsWith(test, name)) return true;
+    }
+    return false;
+  }
+
   void TearDown() override {
+    if (deployment_ == nullptr) return;  // Skipped.
     if (HasFailure()) std::cerr << deployment_->Logs();
     deployment_.reset();
     std::filesystem::remove_all(dir_);
@@ -371,11 +502,36 @@ class EndToEndTest : public ::testing::TestWithParam<std::string> {
     return status;
   }
 
+  // Ingest, retried as a feed would while rollup trails the log (ingest's
+  // back-pressure, as instances join and leave), for up to a minute.
+  grpc::Status IngestAsAFeedWould(const std::vector<v1::KpiEvent>& events) {
+    grpc::Status ingested;
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (!(ingested = Ingest(events)).ok() &&
+           ingested.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+           absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    return ingested;
+  }
+
   grpc::Status GetRollup(const v1::RollupKey& key, v1::RollupRecord* record) {
     grpc::ClientContext context;
     v1::GetRollupRequest request;
     *request.mutable_key() = key;
     return query_->GetRollup(&context, request, record);
+  }
+
+  // Polls (bounded) until every cell of `keys` has a value.
+  void WaitForValues(const std::vector<v1::RollupKey>& keys) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    for (const v1::RollupKey& key : keys) {
+      v1::RollupRecord record;
+      while (absl::Now() < deadline &&
+             !(GetRollup(key, &record).ok() && record.has_value())) {
+        absl::SleepFor(absl::Milliseconds(20));
+      }
+    }
   }
 
   // Polls (bounded) until the cell has `event_count` events; returns it.
@@ -626,6 +782,8 @@ TEST_P(EndToEndTest, ScorecardShowsFiguresTrendAndOpenAlertsOfAUnit) {
            a.status() == v1::KPI_STATUS_RED;
   });
   ASSERT_TRUE(red.has_value());
+  // Scaled out, February's cell may reach its partition of stage C later.
+  WaitForValues({Key("sales", "west-1", v1::PERIOD_KIND_MONTH, "2026-02")});
 
   v1::Scorecard card;
   ASSERT_TRUE(GetMarchScorecard("west-1", card));
@@ -767,6 +925,14 @@ TEST_P(EndToEndTest, EveryAggregationPeriodAndQueryAnswersThroughApiAndClient) {
       {Key("worst", "ent", M, "2026-03"), 3},
       {Key("peak", "ent", M, "2026-03"), 9},
   };
+  // Scaled out, the cells an event changes reach stage C's partitions each
+  // at its own pace: every cell read below has its value first.
+  std::vector<v1::RollupKey> read = {
+      Key("revenue", "ent", v1::PERIOD_KIND_DAY, "2026-03-03"),
+      Key("revenue", "ent", v1::PERIOD_KIND_DAY, "2026-03-04"),
+      Key("revenue", "east", M, "2026-03"), Key("revenue", "west", M, "2026-03")};
+  for (const auto& [key, value] : expected) read.push_back(key);
+  WaitForValues(read);
   for (const auto& [key, value] : expected) {
     v1::RollupRecord record;
     grpc::Status status = GetRollup(key, &record);
@@ -940,7 +1106,7 @@ TEST_P(EndToEndTest, WatchRollupsResumesWithoutMissingOrRepeating) {
   // The command-line client follows the same stream.
   EXPECT_THAT(RunClient(endpoints_.rollup,
                         "watch --kpis=sales --unit=east-2 --from-beginning",
-                        /*seconds=*/3),
+                        /*seconds=*/8),
               HasSubstr("sales east-2 2026 = 7"));
   // A token that is not one, for more partitions, or past the log's end
   // (another deployment's) is refused.
@@ -974,12 +1140,24 @@ TEST_P(EndToEndTest, RebuildCommandRebuildsEveryStoreToTheSameFigures) {
                   .ok());
   const auto M = v1::PERIOD_KIND_MONTH;
   const v1::RollupRecord before = WaitForCount(Key("sales", "ent", M, "2026-03"), 2);
+  if (GetParam() == "AllInOneScaledOut") {
+    // Without the flags it was folded with: refused before any store is
+    // marked (or the next start would rebuild them all).
+    const std::filesystem::path data = dir_ / "data";
+    EXPECT_THAT(RunClient(0, "rebuild --data_dir=" + data.string()),
+                HasSubstr("was folded scaled out; switching to whole"));
+    EXPECT_FALSE(std::filesystem::exists(data / "rollup" / "fold" / "REBUILD"));
+    EXPECT_FALSE(std::filesystem::exists(data / "ingest" / "REBUILD"));
+  }
   absl::StatusOr<std::string> printed = all_in_one->Rebuild(endpoints_);
   ASSERT_TRUE(printed.ok()) << printed.status();
   EXPECT_THAT(*printed, HasSubstr("100%"));
-  EXPECT_THAT(*printed, HasSubstr("rebuilt 3 stores from"));
+  EXPECT_THAT(*printed, HasSubstr("rebuilt the stores of 3 services from"));
   EXPECT_THAT(*printed, HasSubstr("rollup: "));
-  EXPECT_THAT(*printed, HasSubstr("3 events applied"));
+  EXPECT_THAT(*printed,
+              HasSubstr(GetParam() == "AllInOneScaledOut"
+                            ? "holds 8 fold parts and 8 merge partitions"
+                            : "3 events applied"));
   Connect(endpoints_);
   v1::RollupRecord after;
   ASSERT_TRUE(GetRollup(Key("sales", "ent", M, "2026-03"), &after).ok());
@@ -990,9 +1168,19 @@ TEST_P(EndToEndTest, RebuildCommandRebuildsEveryStoreToTheSameFigures) {
 
 TEST_P(EndToEndTest, AClosedPeriodWaitsForApprovalThroughApiAndClient) {
   const auto M = v1::PERIOD_KIND_MONTH;
+  // Scaled out, two instances: each lists, and decides on, the events
+  // waiting in the fold parts of either.
+  std::vector<int> ports = {endpoints_.rollup};
+  if (GetParam() == "KafkaScaledOut") {
+    absl::StatusOr<int> second =
+        static_cast<KafkaDeployment&>(*deployment_).AddRollupInstance();
+    ASSERT_OK(second) << deployment_->Logs();
+    ports.push_back(*second);
+    ASSERT_TRUE(Shared(ports)) << deployment_->Logs();
+  }
   ASSERT_TRUE(Ingest({Event("m1", "sales", "east-1", 2, 40)}).ok());
   WaitForCount(Key("sales", "ent", M, "2026-03"), 1);
-  const int port = endpoints_.rollup;
+  const int port = ports.back();
   EXPECT_THAT(RunClient(port, "close 2026-03"),
               HasSubstr("closed_by: required"));
   EXPECT_THAT(RunClient(port, "close 2026-03 --by=controller"),
@@ -1001,25 +1189,31 @@ TEST_P(EndToEndTest, AClosedPeriodWaitsForApprovalThroughApiAndClient) {
   // The close completes once rollup has read it in every partition.
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   v1::ListPendingResponse listed;
+  grpc::Status status;
   while (absl::Now() < deadline) {
     grpc::ClientContext context;
     listed.Clear();
-    ASSERT_TRUE(
-        closing->ListPending(&context, v1::ListPendingRequest(), &listed).ok());
+    status = closing->ListPending(&context, v1::ListPendingRequest(), &listed);
+    // UNAVAILABLE passes (a part between instances).
+    ASSERT_TRUE(status.ok() ||
+                status.error_code() == grpc::StatusCode::UNAVAILABLE)
+        << status.error_message();
     if (listed.closed_size() == 1 && listed.closed(0).complete()) break;
     absl::SleepFor(absl::Milliseconds(20));
   }
   ASSERT_EQ(listed.closed_size(), 1);
   EXPECT_EQ(listed.closed(0).closed_by(), "controller");
   ASSERT_TRUE(Ingest({Event("m2", "sales", "east-1", 30, 2)}).ok());
-  std::string pending;
-  for (int i = 0; i < 500; ++i) {
-    pending = RunClient(port, "pending");
-    if (pending.find("m2 ") != std::string::npos) break;
-    absl::SleepFor(absl::Milliseconds(20));
+  for (int asked : ports) {
+    std::string pending;
+    for (int i = 0; i < 500; ++i) {
+      pending = RunClient(asked, "pending");
+      if (pending.find("m2 ") != std::string::npos) break;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    EXPECT_THAT(pending, HasSubstr("closed 2026-03 by controller")) << asked;
+    EXPECT_THAT(pending, HasSubstr("1 events pending")) << asked;
   }
-  EXPECT_THAT(pending, HasSubstr("closed 2026-03 by controller"));
-  EXPECT_THAT(pending, HasSubstr("1 events pending"));
   v1::RollupRecord march;
   ASSERT_TRUE(GetRollup(Key("sales", "ent", M, "2026-03"), &march).ok());
   EXPECT_EQ(march.value(), 40);  // The late event waits.
@@ -1030,10 +1224,28 @@ TEST_P(EndToEndTest, AClosedPeriodWaitsForApprovalThroughApiAndClient) {
     request.set_approve(true);
     request.set_decided_by("cfo");
     v1::DecidePendingResponse response;
-    grpc::Status status = closing->DecidePending(&context, request, &response);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+    const grpc::Status decided =
+        closing->DecidePending(&context, request, &response);
+    EXPECT_EQ(decided.error_code(), grpc::StatusCode::NOT_FOUND);
   }
-  EXPECT_THAT(RunClient(port, "approve m2 --by=cfo"), HasSubstr("approved m2"));
+  // Scaled out, approved through the instance that does not fold m2.
+  int approver = port;
+  for (int asked : ports) {
+    if (ports.size() < 2) break;
+    auto peer = v1::RollupPeerService::NewStub(Channel(asked));
+    grpc::ClientContext context;
+    v1::ListPendingHereRequest request;
+    request.set_event_id("m2");
+    v1::ListPendingHereResponse here;
+    ASSERT_TRUE(peer->ListPendingHere(&context, request, &here).ok());
+    for (const v1::PartClosings& part : here.parts()) {
+      if (part.pending_size() > 0) {
+        approver = asked == ports[0] ? ports[1] : ports[0];
+      }
+    }
+  }
+  EXPECT_THAT(RunClient(approver, "approve m2 --by=cfo"),
+              HasSubstr("approved m2"));
   march = WaitForCount(Key("sales", "ent", M, "2026-03"), 2);
   EXPECT_EQ(march.value(), 42);
   EXPECT_EQ(march.reported_value(), 40);
@@ -1501,8 +1713,223 @@ TEST_P(EndToEndTest, AWorstChildKpiShowsItsWorstTeamInQueriesAndScorecards) {
   EXPECT_TRUE(shown);
 }
 
+// The sales of each unit of the organisation in March 2026 and in 2026,
+// as `port`'s instance answers them; a cell without a value counts 0.
+std::map<std::string, double> SalesEverywhere(int port) {
+  auto stub = v1::RollupQueryService::NewStub(Channel(port));
+  std::map<std::string, double> sales;
+  for (const char* unit : {"ent", "east", "east-1", "east-2", "west", "west-1"}) {
+    for (auto [kind, label] : {std::make_pair(v1::PERIOD_KIND_MONTH, "2026-03"),
+                               std::make_pair(v1::PERIOD_KIND_YEAR, "2026")}) {
+      grpc::ClientContext context;
+      v1::GetRollupRequest request;
+      *request.mutable_key() = Key("sales", unit, kind, label);
+      v1::RollupRecord record;
+      grpc::Status status = stub->GetRollup(&context, request, &record);
+      const std::string name = absl::StrCat(unit, "/", label);
+      if (status.ok()) {
+        sales[name] = record.value();
+      } else if (status.error_code() != grpc::StatusCode::NOT_FOUND) {
+        sales[name] = -1;  // Not answered (UNAVAILABLE while moving).
+      }
+    }
+  }
+  return sales;
+}
+
+// The sales a test sent, as SalesEverywhere should answer them.
+class SalesTally {
+ public:
+  // A round of events to every team, tallied.
+  std::vector<v1::KpiEvent> Round() {
+    std::vector<v1::KpiEvent> events;
+    for (const char* team : {"east-1", "east-2", "west-1"}) {
+      for (int day = 1; day <= 5; ++day) {
+        const double value = ++sent_;
+        events.push_back(
+            Event(absl::StrCat("s", sent_), "sales", team, day, value));
+        const std::string parent =
+            absl::StartsWith(team, "east") ? "east" : "west";
+        for (const std::string& unit :
+             {std::string(team), parent, std::string("ent")}) {
+          expected_[unit + "/2026-03"] += value;
+          expected_[unit + "/2026"] += value;
+        }
+      }
+    }
+    return events;
+  }
+
+  // Waits (bounded) until the instance at `port` answers every cell as
+  // tallied. Sales only grow: a figure above the tally fails at once, as
+  // counted twice.
+  void ExpectAnsweredBy(int port) {
+    std::map<std::string, double> answered;
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < deadline &&
+           (answered = SalesEverywhere(port)) != expected_) {
+      for (const auto& [cell, value] : answered) {
+        ASSERT_LE(value, expected_[cell]) << cell << " at port " << port;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    EXPECT_EQ(answered, expected_) << "instance at port " << port;
+  }
+
+  double expected(const std::string& cell) { return expected_[cell]; }
+
+ private:
+  int sent_ = 0;
+  std::map<std::string, double> expected_;
+};
+
+
+// Two, then three instances of a scaled-out strata-rollup share its
+// stages; each answers for every cell, exactly, whichever instance merges
+// it; one that stops hands its partitions over to the others.
+TEST_P(EndToEndTest, RollupInstancesShareTheWorkAndEachAnswersEveryCell) {
+  auto& kafka = static_cast<KafkaDeployment&>(*deployment_);
+  std::vector<int> ports = {endpoints_.rollup};
+  absl::StatusOr<int> second = kafka.AddRollupInstance();
+  ASSERT_OK(second) << deployment_->Logs();
+  ports.push_back(*second);
+
+  SalesTally tally;
+  auto send_round = [&] {
+    const grpc::Status sent = IngestAsAFeedWould(tally.Round());
+    ASSERT_TRUE(sent.ok()) << sent.error_message();
+  };
+  auto every_instance_answers = [&](const std::vector<int>& asked) {
+    for (int port : asked) tally.ExpectAnsweredBy(port);
+  };
+
+  send_round();
+  every_instance_answers(ports);
+  // Both fold and merge some of the cells, and answer for the others' too.
+  EXPECT_TRUE(Shared(ports));
+  {
+    // A drill-down spans the instances.
+    auto stub = v1::RollupQueryService::NewStub(Channel(ports[1]));
+    v1::GetChildrenRequest request;
+    *request.mutable_key() = Key("sales", "ent", v1::PERIOD_KIND_YEAR, "2026");
+    v1::GetChildrenResponse drill;
+    // UNAVAILABLE while a group moves a partition is the documented
+    // answer; a client retries it.
+    grpc::Status drilled;
+    for (const absl::Time deadline = absl::Now() + absl::Seconds(30);;) {
+      grpc::ClientContext context;
+      drill.Clear();
+      drilled = stub->GetChildren(&context, request, &drill);
+      if (drilled.error_code() != grpc::StatusCode::UNAVAILABLE ||
+          absl::Now() >= deadline) {
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    ASSERT_TRUE(drilled.ok()) << drilled.error_code() << ": "
+                              << drilled.error_message();
+    EXPECT_EQ(drill.parent().value(), tally.expected("ent/2026"));
+    ASSERT_EQ(drill.children_size(), 2);
+    EXPECT_EQ(drill.children(0).record().value() +
+                  drill.children(1).record().value(),
+              tally.expected("ent/2026"));
+  }
+
+  absl::StatusOr<int> third = kafka.AddRollupInstance();
+  ASSERT_OK(third) << deployment_->Logs();
+  ports.push_back(*third);
+  send_round();
+  every_instance_answers(ports);
+
+  kafka.StopRollupInstance(0);  // The second leaves; the others take over.
+  ports.erase(ports.begin() + 1);
+  send_round();
+  every_instance_answers(ports);
+  EXPECT_TRUE(Shared(ports));  // Every partition, between the two left.
+  for (int port : ports) {
+    // Each take-over was timed until restored.
+    EXPECT_GE(RollupGauge(port, "fold_restores"), 1) << port;
+    EXPECT_GE(RollupGauge(port, "merge_restores"), 1) << port;
+  }
+}
+
+// Scaled out in one process (`strata serve --rollup_instances=3`),
+// threads in place of instances: each instance folds and merges some of
+// the partitions, the server answers every cell exactly, and so again
+// after a kill -9, whichever instance takes which partition then.
+TEST_P(EndToEndTest, RollupInstancesOfOneProcessShareTheWork) {
+  SalesTally tally;
+  auto send_round = [&] {
+    const grpc::Status sent = IngestAsAFeedWould(tally.Round());
+    ASSERT_TRUE(sent.ok()) << sent.error_message();
+  };
+  auto shared = [&] {
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < deadline) {
+      bool all_hold_some = true;
+      for (const char* gauge : {"fold_parts_read", "partials_partitions_merged"}) {
+        int64_t total = 0;
+        for (int n = 1; n <= 3; ++n) {
+          const int64_t held = RollupGauge(
+              endpoints_.rollup, absl::StrCat("instance_", n, "_", gauge));
+          all_hold_some = all_hold_some && held > 0;
+          total += held;
+        }
+        all_hold_some = all_hold_some && total == 8;
+      }
+      if (all_hold_some) return true;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  };
+
+  send_round();
+  tally.ExpectAnsweredBy(endpoints_.rollup);
+  EXPECT_TRUE(shared()) << "the instances do not share the work";
+  {
+    // Many drill-downs at once, each waiting for the other instances'
+    // cells. Run on gRPC's callback threads, they blocked every one of
+    // them, so none was left to answer the reads they waited for, and the
+    // server stopped answering anything.
+    auto stub = v1::RollupQueryService::NewStub(Channel(endpoints_.rollup));
+    std::vector<grpc::Status> drilled(64);
+    std::vector<std::thread> callers;
+    for (grpc::Status& status : drilled) {
+      callers.emplace_back([&stub, &status] {
+        grpc::ClientContext context;
+        context.set_deadline(
+            absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+        v1::GetChildrenRequest request;
+        *request.mutable_key() =
+            Key("sales", "ent", v1::PERIOD_KIND_YEAR, "2026");
+        v1::GetChildrenResponse drill;
+        status = stub->GetChildren(&context, request, &drill);
+      });
+    }
+    for (std::thread& caller : callers) caller.join();
+    for (const grpc::Status& status : drilled) {
+      EXPECT_TRUE(status.ok()) << status.error_code() << ": "
+                               << status.error_message();
+    }
+  }
+  absl::StatusOr<Endpoints> restarted = deployment_->CrashAndRestart();
+  ASSERT_OK(restarted) << deployment_->Logs();
+  Connect(*restarted);
+  tally.ExpectAnsweredBy(endpoints_.rollup);
+  send_round();
+  tally.ExpectAnsweredBy(endpoints_.rollup);
+  EXPECT_TRUE(shared()) << "the instances do not share the work";
+  // Each take-over since the restart was timed until restored.
+  EXPECT_GE(RollupGauge(endpoints_.rollup, "fold_restores"), 3);
+  EXPECT_GE(RollupGauge(endpoints_.rollup, "merge_restores"), 3);
+  EXPECT_GE(RollupGauge(endpoints_.rollup, "merge_restore_ms_max"), 0);
+  EXPECT_THAT(deployment_->Logs(),
+              HasSubstr("rollup combine: restored strata.rollup-partials"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Deployments, EndToEndTest,
-                         ::testing::Values("AllInOne", "Kafka"),
+                         ::testing::Values("AllInOne", "AllInOneScaledOut",
+                                           "Kafka", "KafkaScaledOut"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

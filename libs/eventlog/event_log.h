@@ -124,6 +124,12 @@ class LogConsumer {
   virtual absl::Status Subscribe(const std::vector<std::string>& topics,
                                  RebalanceListener& listener) = 0;
 
+  // Has the next Poll read each partition from its position's offset, as a
+  // stage does after a failure to read again what it did not commit. Only
+  // partitions the consumer reads move; the others (revoked meanwhile)
+  // are ignored. Records already returned are not taken back.
+  virtual absl::Status Seek(const std::vector<Position>& positions) = 0;
+
   // Returns up to `max_records` in partition order, waiting up to `timeout`
   // for the first one; an empty result means nothing arrived in time.
   virtual absl::StatusOr<std::vector<LogRecord>> Poll(

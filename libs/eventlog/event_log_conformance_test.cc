@@ -552,6 +552,36 @@ TEST_P(EventLogConformanceTest, AMemberWithoutPositionsResumesAtTheGroups) {
   for (const LogRecord& r : a.read()) EXPECT_GE(r.offset, 5);
 }
 
+// A stage whose processing failed reads again from what it committed,
+// without leaving its group; a partition it no longer reads is ignored.
+TEST_P(EventLogConformanceTest, SeekReadsAgainFromTheGivenOffset) {
+  AppendNumbered(*log_, 0, 40);
+  GroupMember a(Consumer("seeking"), &hand_over_);
+  ASSERT_OK(a.consumer().Subscribe({"events"}, a));
+  ASSERT_TRUE(PollUntil({&a}, [&] { return a.read().size() == 40; }));
+  size_t in_0 = 0;
+  for (const LogRecord& r : a.read()) in_0 += r.topic_partition.partition == 0;
+  ASSERT_GE(in_0, 2u);
+  ASSERT_OK(a.consumer().Seek({{{"events", 0}, 1}}));
+  ASSERT_TRUE(PollUntil({&a}, [&] { return a.read().size() == 40 + in_0 - 1; }));
+  for (size_t i = 40; i < a.read().size(); ++i) {
+    EXPECT_EQ(a.read()[i].topic_partition.partition, 0);
+    EXPECT_EQ(a.read()[i].offset, static_cast<int64_t>(i - 40 + 1));
+  }
+  // By hand too; nothing more comes after what was read again.
+  auto by_hand = Consumer("seeking-by-hand");
+  ASSERT_OK(by_hand->Assign({{{"single", 0}, 0}}));
+  ASSERT_OK(log_->Append("single", {AppendRecord{"k", "0"}, {"k", "1"}}));
+  ASSERT_EQ(ReadN(*by_hand, 2).size(), 2u);
+  ASSERT_OK(by_hand->Seek({{{"single", 0}, 1}}));
+  std::vector<LogRecord> again = ReadN(*by_hand, 1);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].value, "1");
+  auto more = by_hand->Poll(10, absl::Milliseconds(200));
+  ASSERT_OK(more);
+  EXPECT_TRUE(more->empty());
+}
+
 TEST_P(EventLogConformanceTest, ALeavingMembersPartitionsGoToTheRest) {
   AppendNumbered(*log_, 0, 40);
   GroupMember a(Consumer("leaving"), &hand_over_);

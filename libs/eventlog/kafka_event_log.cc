@@ -160,6 +160,30 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
     return status;
   }
 
+  absl::Status Seek(const std::vector<Position>& positions) override {
+    std::vector<RdKafka::TopicPartition*> owned;
+    RETURN_IF_ERROR(FromKafka(consumer_->assignment(owned), "assignment"));
+    absl::Cleanup destroy = [&] { RdKafka::TopicPartition::destroy(owned); };
+    for (const Position& p : positions) {
+      if (p.offset < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "seek: offset ", p.offset, " in ", p.topic_partition.topic, "/",
+            p.topic_partition.partition));
+      }
+      const bool reads = absl::c_any_of(owned, [&](const auto* tp) {
+        return tp->topic() == p.topic_partition.topic &&
+               tp->partition() == p.topic_partition.partition;
+      });
+      if (!reads) continue;
+      std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(
+          p.topic_partition.topic, p.topic_partition.partition, p.offset));
+      // Also drops what was fetched ahead of the old position.
+      RETURN_IF_ERROR(FromKafka(consumer_->seek(*tp, timeout_ms_), "seek"));
+      start_[{p.topic_partition.topic, p.topic_partition.partition}] = p.offset;
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<std::vector<LogRecord>> Poll(size_t max_records,
                                               absl::Duration timeout) override {
     std::vector<LogRecord> out;

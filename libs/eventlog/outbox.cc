@@ -57,11 +57,16 @@ absl::StatusOr<std::vector<AppendRecord>> Outbox::Read() const {
 }
 
 absl::Status Outbox::Clear() {
-  ASSIGN_OR_RETURN(auto entries, db_.Scan(family_, kBegin, kEnd));
-  if (entries.empty()) return absl::OkStatus();
   rocksdb::WriteBatch batch;
-  for (const auto& [key, value] : entries) batch.Delete(db_.family(family_), key);
+  RETURN_IF_ERROR(ClearInto(batch));
+  if (batch.Count() == 0) return absl::OkStatus();
   return db_.Write(batch);
+}
+
+absl::Status Outbox::ClearInto(rocksdb::WriteBatch& batch) const {
+  ASSIGN_OR_RETURN(auto entries, db_.Scan(family_, kBegin, kEnd));
+  for (const auto& [key, value] : entries) batch.Delete(db_.family(family_), key);
+  return absl::OkStatus();
 }
 
 }  // namespace strata::eventlog

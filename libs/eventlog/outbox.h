@@ -38,6 +38,9 @@ class Outbox {
   absl::StatusOr<std::vector<AppendRecord>> Read() const;
   // Once they are published.
   absl::Status Clear();
+  // Adds the deletion of every record to `batch` (before PutInto, to
+  // replace them).
+  absl::Status ClearInto(rocksdb::WriteBatch& batch) const;
 
  private:
   StateDb& db_;

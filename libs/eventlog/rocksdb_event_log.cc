@@ -118,6 +118,23 @@ class RocksDbConsumer final : public LogConsumer {
     return absl::OkStatus();
   }
 
+  absl::Status Seek(const std::vector<Position>& positions) override {
+    for (const Position& p : positions) {
+      RETURN_IF_ERROR(CheckPartition(p.topic_partition));
+      if (p.offset < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "seek: offset ", p.offset, " in ", p.topic_partition.topic, "/",
+            p.topic_partition.partition));
+      }
+    }
+    for (const Position& p : positions) {
+      for (Position& read : assignment_) {
+        if (read.topic_partition == p.topic_partition) read.offset = p.offset;
+      }
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<std::vector<LogRecord>> Poll(size_t max_records,
                                               absl::Duration timeout) override {
     std::vector<LogRecord> out;

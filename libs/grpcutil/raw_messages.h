@@ -24,6 +24,7 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
 #include "libs/grpcutil/status_conversion.h"
+#include "libs/grpcutil/work_pool.h"
 
 namespace strata {
 
@@ -51,6 +52,39 @@ grpc::ServerUnaryReactor* ServeUnary(grpc::CallbackServerContext* context,
     if (status.ok()) *response_bytes = ToByteBuffer(response);
   }
   reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+// ServeUnary with `handle` run on `pool` (libs/grpcutil/work_pool.h), for
+// work that may block on other servers; RESOURCE_EXHAUSTED when too many
+// requests wait there already. `handle` is copied into the work.
+template <typename Request, typename Response, typename Handle>
+grpc::ServerUnaryReactor* ServeUnaryOn(WorkPool& pool,
+                                       grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request_bytes,
+                                       grpc::ByteBuffer* response_bytes,
+                                       Handle handle) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Request request;
+  if (absl::Status parsed = ParseRequest(*request_bytes, request);
+      !parsed.ok()) {
+    reactor->Finish(ToGrpcStatus(parsed));
+    return reactor;
+  }
+  const bool submitted = pool.Submit(
+      [context, reactor, response_bytes, handle = std::move(handle),
+       request = std::move(request)]() mutable {
+        // Waited past the caller's patience (or shutdown cancelled it).
+        if (context->IsCancelled()) {
+          reactor->Finish(grpc::Status::CANCELLED);
+          return;
+        }
+        Response response;
+        absl::Status status = handle(request, response);
+        if (status.ok()) *response_bytes = ToByteBuffer(response);
+        reactor->Finish(ToGrpcStatus(status));
+      });
+  if (!submitted) reactor->Finish(ToGrpcStatus(pool.Refused()));
   return reactor;
 }
 

@@ -35,6 +35,9 @@ class ServiceModule {
   // UNAVAILABLE while starting or catching up, DATA_LOSS and the like for
   // damage. The process serves NOT_SERVING unless every module is OK.
   virtual absl::Status Health() { return absl::OkStatus(); }
+  // OK once it has read all the log held when it started and holds all
+  // its work, as a rebuild waits for; by default, Health().
+  virtual absl::Status CaughtUp() { return Health(); }
   // What the module measures, for status reports: name -> value.
   virtual std::map<std::string, int64_t> Gauges() { return {}; }
 };

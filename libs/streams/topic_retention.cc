@@ -31,7 +31,9 @@ absl::Status CheckTopicRetention(
     absl::string_view topic,
     const std::map<std::string, std::string>& configs) {
   if (topic != kRollupsTopic && topic != kKpiEventsTopic &&
-      topic != kDefinitionsTopic && topic != kAlertActionsTopic) {
+      topic != kDefinitionsTopic && topic != kAlertActionsTopic &&
+      topic != kRollupChangesTopic && topic != kRollupPartialsTopic &&
+      topic != kRollupMembersTopic) {
     return absl::OkStatus();
   }
   // An out-of-sync replica made leader drops what was acknowledged.
@@ -46,6 +48,17 @@ absl::Status CheckTopicRetention(
     return Require(topic, configs, "cleanup.policy", "compact",
                    "the alerts state is rebuilt from the latest record of "
                    "every rollup cell");
+  }
+  if (topic == kRollupPartialsTopic) {
+    return Require(topic, configs, "cleanup.policy", "compact",
+                   "rollup's stage C restores from the latest part of every "
+                   "cell");
+  }
+  if (topic == kRollupMembersTopic) {
+    return Require(topic, configs, "cleanup.policy", "compact",
+                   "an instance publishes the partitions it merges when they "
+                   "change; deleted by age, queries for them would find no "
+                   "instance");
   }
   constexpr absl::string_view kWhy =
       "every state is rebuilt from all of its records";

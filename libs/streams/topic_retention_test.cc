@@ -20,10 +20,16 @@ std::map<std::string, std::string> KeptForEver() {
 }
 
 TEST(TopicRetentionTest, EventTopicsMustKeepEveryRecordForEver) {
-  for (const char* topic :
-       {kKpiEventsTopic, kDefinitionsTopic, kAlertActionsTopic}) {
+  for (const char* topic : {kKpiEventsTopic, kDefinitionsTopic,
+                            kAlertActionsTopic, kRollupChangesTopic}) {
     EXPECT_TRUE(CheckTopicRetention(topic, KeptForEver()).ok()) << topic;
   }
+  // A scaled-out rollup's part restores from every routed event.
+  auto aged = KeptForEver();
+  aged["retention.ms"] = "604800000";
+  EXPECT_THAT(
+      std::string(CheckTopicRetention(kRollupChangesTopic, aged).message()),
+      HasSubstr("topic 'strata.rollup-changes': retention.ms is 604800000"));
   auto week = KeptForEver();
   week["retention.ms"] = "604800000";  // The broker's default.
   const absl::Status refused = CheckTopicRetention(kKpiEventsTopic, week);
@@ -51,6 +57,20 @@ TEST(TopicRetentionTest, TheChangelogMustBeCompactedNotAged) {
       {"cleanup.policy", "compact"},
       {"unclean.leader.election.enable", "false"}};
   EXPECT_TRUE(CheckTopicRetention(kRollupsTopic, compacted).ok());
+  // A scaled-out rollup's stage C restores from the latest part per key.
+  EXPECT_TRUE(CheckTopicRetention(kRollupPartialsTopic, compacted).ok());
+  EXPECT_THAT(
+      std::string(CheckTopicRetention(kRollupPartialsTopic, KeptForEver())
+                      .message()),
+      HasSubstr("topic 'strata.rollup-partials': cleanup.policy is delete, "
+                "must be compact"));
+  // Instances publish what they merge only when it changes.
+  EXPECT_TRUE(CheckTopicRetention(kRollupMembersTopic, compacted).ok());
+  EXPECT_THAT(
+      std::string(
+          CheckTopicRetention(kRollupMembersTopic, KeptForEver()).message()),
+      HasSubstr("topic 'strata.rollup-members': cleanup.policy is delete, "
+                "must be compact"));
   auto aged = compacted;
   aged["cleanup.policy"] = "compact,delete";
   EXPECT_THAT(std::string(CheckTopicRetention(kRollupsTopic, aged).message()),

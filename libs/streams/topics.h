@@ -21,6 +21,10 @@ inline constexpr char kRollupChangesTopic[] = "strata.rollup-changes";
 // Internal to rollup: each fold partition's part of every cell it changed,
 // for its stage C to merge; compacted (the latest part per key).
 inline constexpr char kRollupPartialsTopic[] = "strata.rollup-partials";
+// Internal to rollup: where each scaled-out instance answers and which
+// partitions of strata.rollup-partials it merges (v1::RollupMember);
+// compacted, keyed by the instance's address.
+inline constexpr char kRollupMembersTopic[] = "strata.rollup-members";
 // The rollup changelog, read by alerts and by downstream analytics.
 inline constexpr char kRollupsTopic[] = "strata.rollups";
 // Acknowledgements and resolutions of alerts.

@@ -130,8 +130,16 @@ void AlertmanagerPusher::Stop() {
 }
 
 AlertmanagerStats AlertmanagerPusher::stats() const {
-  return {firing_count_.load(), unsent_count_.load(), pushes_.load(),
-          failures_.load(),     rejected_.load(),     rounds_.load()};
+  // The counts first: a push or refusal counted had its alerts taken out
+  // of the unsent before, so the snapshot never shows them still waiting.
+  AlertmanagerStats stats;
+  stats.pushes = pushes_.load();
+  stats.rejected = rejected_.load();
+  stats.failures = failures_.load();
+  stats.rounds = rounds_.load();
+  stats.firing = firing_count_.load();
+  stats.unsent = unsent_count_.load();
+  return stats;
 }
 
 void AlertmanagerPusher::OnAlert(const v1::Alert&) {
@@ -286,8 +294,8 @@ absl::Status AlertmanagerPusher::PushUnsent() {
       batch_size_ = std::max<size_t>(batch_size_ / 2, 1);
       continue;  // Smaller requests, at once.
     }
-    if (response.ok() && Permanent(response->status_code)) {
-      rejected_ += static_cast<int64_t>(ids.size());
+    const bool refused = response.ok() && Permanent(response->status_code);
+    if (refused) {
       STRATA_LOG(ERROR) << "alertmanager: " << endpoint_ << " refused "
                         << ids.size() << " alerts (dropped): HTTP "
                         << response->status_code << ": "
@@ -299,8 +307,6 @@ absl::Status AlertmanagerPusher::PushUnsent() {
                                  response->status_code, ": ",
                                  response->body.substr(0, 500)))
                            : response.status();
-    } else {
-      ++pushes_;
     }
     for (size_t i = 0; i < ids.size(); ++i) {
       const v1::Alert& alert = unsent_.at(ids[i]);
@@ -310,6 +316,14 @@ absl::Status AlertmanagerPusher::PushUnsent() {
         sent_.insert_or_assign(ids[i], postable[i]);
       }
       unsent_.erase(ids[i]);
+    }
+    // Counted once they left the unsent, so that stats() never shows a
+    // push or a refusal with its alerts still waiting.
+    unsent_count_ = static_cast<int64_t>(unsent_.size());
+    if (refused) {
+      rejected_ += static_cast<int64_t>(ids.size());
+    } else {
+      ++pushes_;
     }
   }
   return absl::OkStatus();

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <iostream>
 
+#include "absl/debugging/failure_signal_handler.h"
+#include "absl/debugging/symbolize.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -52,8 +54,23 @@ ABSL_FLAG(absl::Duration, kafka_wait_for_topics, absl::Minutes(2),
           "Kafka: how long to wait at start for brokers and for Strata's "
           "topics to exist before giving up.");
 
+ABSL_FLAG(absl::Duration, kafka_session_timeout, absl::Seconds(45),
+          "Kafka: how long a member of a consumer group may be silent before "
+          "the group gives its partitions to the others (session.timeout.ms; "
+          "the brokers bound it): after a crash, what it read waits this "
+          "long for its next reader.");
+
 ABSL_FLAG(std::string, port_file, "",
           "Once serving, write the bound port to this file.");
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define STRATA_HAS_ASAN 1
+#endif
+#endif
+#ifndef STRATA_HAS_ASAN
+#define STRATA_HAS_ASAN 0
+#endif
 
 namespace strata {
 
@@ -84,6 +101,7 @@ ServerOptions ServerOptionsFromFlags(Deployment deployment) {
   options.rebuild = absl::GetFlag(FLAGS_rebuild);
   options.check_topic_configs = absl::GetFlag(FLAGS_kafka_check_topic_configs);
   options.wait_for_topics = absl::GetFlag(FLAGS_kafka_wait_for_topics);
+  options.session_timeout = absl::GetFlag(FLAGS_kafka_session_timeout);
   return options;
 }
 
@@ -104,12 +122,6 @@ void BlockTerminationSignals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-// Waits up to `timeout` for SIGINT or SIGTERM.
-bool TerminationRequested(absl::Duration timeout) {
-  const sigset_t set = TerminationSignals();
-  const timespec wait = absl::ToTimespec(timeout);
-  return sigtimedwait(&set, nullptr, &wait) > 0;
-}
 
 // Whether the log's topics are what Strata needs; NOT_FOUND while one is
 // missing (a topics job may not have run yet). `summary` lists them.
@@ -157,6 +169,12 @@ absl::Status CheckKafkaTopics(eventlog::EventLog& log,
 
 }  // namespace
 
+bool TerminationRequested(absl::Duration timeout) {
+  const sigset_t set = TerminationSignals();
+  const timespec wait = absl::ToTimespec(timeout);
+  return sigtimedwait(&set, nullptr, &wait) > 0;
+}
+
 absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(
     const ServerOptions& options) {
   if (options.kafka_brokers.empty()) {
@@ -178,6 +196,7 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(
   }
   eventlog::KafkaEventLogOptions kafka;
   kafka.brokers = options.kafka_brokers;
+  kafka.group_session_timeout = options.session_timeout;
   ASSIGN_OR_RETURN(auto log, eventlog::OpenKafkaEventLog(kafka));
   // Topics a deployment creates beside the services may come a little
   // later, and brokers may be starting too: wait for them, bounded, rather
@@ -240,11 +259,16 @@ absl::Status RunServices(
   ServerRunner server;
   // Set once the server listens, before any call can reach a module.
   std::atomic<bool> listening{false};
+  std::atomic<int> bound_port{0};
   const ModuleContext context{
-      *log, *definitions, options, damage,
+      *log,
+      *definitions,
+      options,
+      damage,
       [&server, &listening]() -> std::shared_ptr<grpc::Channel> {
         return listening ? server.InProcessChannel() : nullptr;
-      }};
+      },
+      [&bound_port] { return bound_port.load(); }};
   ASSIGN_OR_RETURN(std::vector<std::unique_ptr<ServiceModule>> modules,
                    CreateModules(context, factories));
   std::vector<grpc::Service*> services;
@@ -256,6 +280,7 @@ absl::Status RunServices(
   services.push_back(&status);
   // Listening from the start, NOT_SERVING until every module is healthy.
   ASSIGN_OR_RETURN(int port, server.Start(listen, services));
+  bound_port = port;
   listening = true;
   RETURN_IF_ERROR(AnnouncePort(port));
   STRATA_LOG(INFO) << name << " listening on port " << port;
@@ -326,6 +351,13 @@ void AllowTerminationSignals() {
 
 int RunMain(int argc, char** argv, const char* usage,
             absl::Status (*run)(const std::vector<std::string>& args)) {
+#if !defined(__SANITIZE_ADDRESS__) && !STRATA_HAS_ASAN
+  // A crash writes its stack to stderr (the service's log) before the
+  // process dies, so that it can be found from the log alone. Sanitizer
+  // builds keep their own reports.
+  absl::InitializeSymbolizer(argv[0]);
+  absl::InstallFailureSignalHandler(absl::FailureSignalHandlerOptions());
+#endif
   absl::SetProgramUsageMessage(usage);
   // Flags are spelled with '_' (absl); accept '-' as well: --unit-kpis.
   std::vector<std::string> spelled(argv, argv + argc);

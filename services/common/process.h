@@ -55,6 +55,8 @@ struct ServerOptions {
   // Kafka: how long OpenEventLog waits for brokers and for a missing
   // topic to come before it gives up.
   absl::Duration wait_for_topics = absl::Minutes(2);
+  // Kafka: session.timeout.ms of the consumer groups' members.
+  absl::Duration session_timeout = absl::Seconds(45);
 };
 
 // Which binary reads the flags: `strata serve` runs on the embedded log
@@ -95,6 +97,9 @@ struct ModuleContext {
   // when it does not serve): how a module reaches another module of the
   // all-in-one through the same calls it would make across the network.
   std::function<std::shared_ptr<grpc::Channel>()> own_server;
+  // The port the process's gRPC server listens on (0 until it does;
+  // null where it serves nothing, as in a rebuild).
+  std::function<int()> port;
 };
 using ModuleFactory =
     std::function<absl::StatusOr<std::unique_ptr<ServiceModule>>(
@@ -131,6 +136,9 @@ absl::Status RunServices(
     const std::string& name, const ServerOptions& options,
     const std::string& listen, const std::vector<ModuleFactory>& factories,
     const std::function<absl::Status(const ModuleContext&)>& ready = nullptr);
+
+// Waits up to `timeout` for SIGINT or SIGTERM (blocked by RunMain).
+bool TerminationRequested(absl::Duration timeout);
 
 // RunMain blocks SIGINT and SIGTERM in every thread, for servers to wait
 // for them; a client command calls this first so that they end it as usual.

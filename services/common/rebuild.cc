@@ -42,6 +42,31 @@ std::string ProgressBar(int64_t done, int64_t total) {
                          static_cast<int>(fraction * 100), done, total);
 }
 
+// Marks every state store in `dir`, at any depth (a scaled-out rollup
+// keeps one per stage, and one set per instance of the process).
+absl::Status MarkStoresForRebuild(const std::filesystem::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    // The embedded log is the source, not derived; set-aside copies stay.
+    if (entry.is_symlink() || !entry.is_directory() || name == "log" ||
+        absl::EndsWith(name, ".discarded")) {
+      continue;
+    }
+    ASSIGN_OR_RETURN(bool marked,
+                     StateDb::RequestRebuild(entry.path().string(),
+                                             "rebuild requested"));
+    if (marked) {
+      STRATA_LOG(INFO) << "rebuilding " << entry.path().string()
+                       << " from the log";
+    } else {
+      RETURN_IF_ERROR(MarkStoresForRebuild(entry.path()));
+    }
+  }
+  if (ec) return absl::InternalError(absl::StrCat(dir.string(), ": ", ec.message()));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status PrepareRebuild(const ServerOptions& options,
@@ -60,28 +85,7 @@ absl::Status PrepareRebuild(const ServerOptions& options,
       }
     }
   }
-  std::error_code ec;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(options.data_dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    // The embedded log is the source, not derived; set-aside copies stay.
-    if (!entry.is_directory() || name == "log" ||
-        absl::EndsWith(name, ".discarded")) {
-      continue;
-    }
-    ASSIGN_OR_RETURN(bool marked,
-                     StateDb::RequestRebuild(entry.path().string(),
-                                             "rebuild requested"));
-    if (marked) {
-      STRATA_LOG(INFO) << "rebuilding " << entry.path().string()
-                       << " from the log";
-    }
-  }
-  if (ec) {
-    return absl::InternalError(
-        absl::StrCat(options.data_dir, ": ", ec.message()));
-  }
-  return absl::OkStatus();
+  return MarkStoresForRebuild(options.data_dir);
 }
 
 absl::Status RebuildStores(const std::string& name, const ServerOptions& options,
@@ -94,17 +98,21 @@ absl::Status RebuildStores(const std::string& name, const ServerOptions& options
   ASSIGN_OR_RETURN(std::unique_ptr<DefinitionsFollower> definitions,
                    DefinitionsFollower::Create(*log, name));
   HealthReport damage(absl::OkStatus());
-  const ModuleContext context{*log, *definitions, options, damage, nullptr};
+  const ModuleContext context{*log, *definitions, options, damage, nullptr,
+                              nullptr};
   ASSIGN_OR_RETURN(std::vector<std::unique_ptr<ServiceModule>> modules,
                    CreateModules(context, factories));
   definitions->Start();
   RETURN_IF_ERROR(definitions->CatchUp(absl::Minutes(10)));
   for (auto& module : modules) RETURN_IF_ERROR(module->Start());
   absl::Status failed;
-  while (true) {
+  // Twice in a row: a group may still be moving partitions between
+  // instances that each said so a moment ago.
+  int caught_up_checks = 0;
+  while (caught_up_checks < 2 && failed.ok()) {
     bool caught_up = true;
     for (auto& module : modules) {
-      const absl::Status health = module->Health();
+      const absl::Status health = module->CaughtUp();
       if (absl::IsUnavailable(health)) {
         caught_up = false;
       } else if (!health.ok()) {
@@ -112,27 +120,46 @@ absl::Status RebuildStores(const std::string& name, const ServerOptions& options
                                                           health.message()));
       }
     }
+    caught_up_checks = caught_up ? caught_up_checks + 1 : 0;
     const auto [done, total] = ReplayCounts(modules);
     progress << ProgressBar(done, total) << std::flush;
-    if (caught_up || !failed.ok()) break;
-    absl::SleepFor(absl::Milliseconds(200));
+    if (TerminationRequested(absl::Milliseconds(200))) {
+      failed = absl::CancelledError(
+          "rebuild: interrupted; the stores not rebuilt yet are rebuilt when "
+          "they next open");
+    }
   }
   progress << "\n";
+  // What they hold caught up, before they hand it over as they stop.
+  std::vector<std::map<std::string, int64_t>> gauges;
+  for (auto& module : modules) gauges.push_back(module->Gauges());
+  const auto [done, total] = ReplayCounts(modules);
   definitions->Stop();
   for (auto& module : modules) module->Stop();
   RETURN_IF_ERROR(failed);
-  const auto [done, total] = ReplayCounts(modules);
-  progress << absl::StrFormat("rebuilt %d stores from %d log records in %s\n",
-                              modules.size(), total,
-                              absl::FormatDuration(absl::Trunc(
-                                  absl::Now() - began, absl::Milliseconds(1))));
-  for (auto& module : modules) {
-    const std::map<std::string, int64_t> gauges = module->Gauges();
-    auto it = gauges.find("replayed_records");
-    if (it == gauges.end()) continue;  // Keeps nothing it replays.
-    progress << "  " << module->name() << ": " << it->second
-             << " log records replayed";
-    if (auto applied = gauges.find("events_applied"); applied != gauges.end()) {
+  progress << absl::StrFormat(
+      "rebuilt the stores of %d services from %d log records in %s\n",
+      modules.size(), total,
+      absl::FormatDuration(
+          absl::Trunc(absl::Now() - began, absl::Milliseconds(1))));
+  for (size_t m = 0; m < modules.size(); ++m) {
+    const std::map<std::string, int64_t>& held = gauges[m];
+    const std::string& name = modules[m]->name();
+    if (auto parts = held.find("fold_parts_read"); parts != held.end()) {
+      // A scaled-out rollup: its stages restore parts as the groups assign
+      // them (again when they move), so event counts say how often, not
+      // what the figures hold.
+      auto merged = held.find("partials_partitions_merged");
+      progress << "  " << name << ": holds " << parts->second
+               << " fold parts and "
+               << (merged != held.end() ? merged->second : 0)
+               << " merge partitions, caught up\n";
+      continue;
+    }
+    auto it = held.find("replayed_records");
+    if (it == held.end()) continue;  // Keeps nothing it replays.
+    progress << "  " << name << ": " << it->second << " log records replayed";
+    if (auto applied = held.find("events_applied"); applied != held.end()) {
       progress << ", " << applied->second << " events applied";
     }
     progress << "\n";

@@ -55,6 +55,26 @@ TEST_F(PrepareRebuildTest, MarksEveryStoreButTheLog) {
   EXPECT_FALSE(Marked("log"));
 }
 
+// A scaled-out rollup keeps a store per stage, and per instance of the
+// process, in directories of their own: each is rebuilt too (before, only
+// stores directly in the data directory were, and `strata rebuild` said
+// it had rebuilt a scaled-out rollup it had left as it was).
+TEST_F(PrepareRebuildTest, MarksTheStoresOfEveryStageAndInstance) {
+  for (const char* nested : {"scaled/route", "scaled/fold",
+                             "scaled/instance-2/combine"}) {
+    StateDbOptions store;
+    store.path = (dir_ / nested).string();
+    store.families = {"cells"};
+    store.format = "test/1";
+    ASSERT_OK(StateDb::Open(store).status());
+  }
+  ASSERT_OK(PrepareRebuild(options_, *faulty_));
+  EXPECT_TRUE(Marked("scaled/route"));
+  EXPECT_TRUE(Marked("scaled/fold"));
+  EXPECT_TRUE(Marked("scaled/instance-2/combine"));
+  EXPECT_FALSE(Marked("scaled"));
+}
+
 TEST_F(PrepareRebuildTest, RefusesALogThatLostItsFirstRecordsAndKeepsTheStores) {
   faulty_->SimulateRetention({std::string(kKpiEventsTopic), 3}, 1200);
   EXPECT_THAT(PrepareRebuild(options_, *faulty_),

@@ -23,7 +23,7 @@ IngestModule::IngestModule(eventlog::EventLog& log,
                            int32_t partitions, absl::Duration max_rollup_lag,
                            const HealthReport* damage)
     : index_(std::move(index)),
-      lag_(log, kRollupConsumerGroup, Clock::Real()),
+      lag_(log, RollupPipelines(), Clock::Real()),
       ingestor_(log, definitions, *index_, ThisProducer("strata-ingest"),
                 partitions, {max_rollup_lag, &lag_, damage}),
       writer_(log, definitions, ThisProducer("strata-admin")),

@@ -53,7 +53,8 @@ absl::StatusOr<int64_t> KpiEventIngestor::Ingest(
       return absl::ResourceExhaustedError(absl::StrCat(
           "rollup is ", absl::FormatDuration(absl::Trunc(lag, absl::Milliseconds(100))),
           " behind the log (the limit is ",
-          absl::FormatDuration(options_.max_rollup_lag),
+          absl::FormatDuration(options_.max_rollup_lag), "; most behind: ",
+          options_.lag->LagWhere(),
           "); nothing was accepted, retry in a moment"));
     }
   }

@@ -18,7 +18,10 @@ using ::strata::testing::Batch;
 using ::strata::testing::KpiChange;
 using ::strata::testing::StatusIs;
 using ::strata::testing::UnitChange;
+using ::testing::AnyOf;
+using ::testing::Eq;
 using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 // An embedded log with two teams and one KPI, and an ingestor over it.
 class KpiEventIngestorTest : public ::testing::Test {
@@ -143,7 +146,7 @@ TEST_F(KpiEventIngestorTest, RefusesWhileRollupLagsTooFarBehind) {
   // Ingest took ~600k events/s while rollup folded far fewer, and rollups
   // fell a minute behind. Rollup (absent here) never commits a position.
   SimulatedClock clock(absl::Now());
-  RollupLagMonitor lag(*log_, kRollupConsumerGroup, clock);
+  RollupLagMonitor lag(*log_, RollupPipelines(), clock);
   KpiEventIngestorOptions options;
   options.max_rollup_lag = absl::Seconds(10);
   options.lag = &lag;
@@ -156,7 +159,9 @@ TEST_F(KpiEventIngestorTest, RefusesWhileRollupLagsTooFarBehind) {
   const std::vector<int64_t> before = EndOffsets();
   EXPECT_THAT(ingestor.Ingest(Events({{"e2", "team-a", 1}})),
               StatusIs(absl::StatusCode::kResourceExhausted,
-                       HasSubstr("behind the log (the limit is 10s)")));
+                       HasSubstr("behind the log (the limit is 10s; most "
+                                 "behind: strata-rollup at "
+                                 "strata.kpi-events/")));
   EXPECT_EQ(EndOffsets(), before);
   // Rollup catches up (commits its group position at the log's end).
   auto rollup = *log_->NewConsumer(kRollupConsumerGroup);
@@ -168,6 +173,42 @@ TEST_F(KpiEventIngestorTest, RefusesWhileRollupLagsTooFarBehind) {
   ASSERT_OK(lag.Refresh());
   EXPECT_EQ(lag.Lag(), absl::ZeroDuration());
   EXPECT_OK(ingestor.Ingest(Events({{"e2", "team-a", 1}})));
+}
+
+// Found by the fault harness: scaled out, rollup's stages commit in groups
+// of their own, so its lag was measured from the first event ever sent and
+// ingest refused every event after ten seconds.
+TEST_F(KpiEventIngestorTest, ScaledOutRollupLagsAsItsMostBehindStage) {
+  SimulatedClock clock(absl::Now());
+  RollupLagMonitor lag(*log_, RollupPipelines(), clock);
+  ASSERT_OK(ingestor_->Ingest(Events({{"e1", "team-a", 1}})));
+  // Stage A routed everything; B and C have nothing to read yet.
+  auto commit_ends = [&](const char* group, const char* topic) {
+    auto consumer = *log_->NewConsumer(group);
+    std::vector<eventlog::Position> ends;
+    for (int32_t p = 0; p < *log_->PartitionCount(topic); ++p) {
+      ends.push_back({{topic, p}, *log_->EndOffset({topic, p})});
+    }
+    ASSERT_OK(consumer->Commit(ends));
+  };
+  commit_ends(kRollupRouteConsumerGroup, kKpiEventsTopic);
+  clock.Advance(absl::Seconds(11));
+  ASSERT_OK(lag.Refresh());
+  EXPECT_EQ(lag.Lag(), absl::ZeroDuration());
+  // A routed record that the fold has not committed ages.
+  ASSERT_OK(log_->Append(kRollupChangesTopic, {{"0@0", "routed", 0}}));
+  clock.Advance(absl::Seconds(11));
+  ASSERT_OK(lag.Refresh());
+  EXPECT_GE(lag.Lag(), absl::Seconds(10));
+  // Named, for the refusal and an operator: the fold's record, or e1 on
+  // the way rollup does not run, as old within a millisecond.
+  EXPECT_THAT(lag.LagWhere(),
+              AnyOf(Eq("strata-rollup at strata.rollup-changes/0, offset 0 "
+                       "of 1"),
+                    StartsWith("strata-rollup at strata.kpi-events/")));
+  commit_ends(kRollupConsumerGroup, kRollupChangesTopic);
+  ASSERT_OK(lag.Refresh());
+  EXPECT_EQ(lag.Lag(), absl::ZeroDuration());
 }
 
 TEST(EventIdIndexTest, ForgetsIdsBeyondItsHorizonAtCompaction) {

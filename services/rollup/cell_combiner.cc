@@ -1,7 +1,5 @@
 #include "services/rollup/cell_combiner.h"
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <limits>
 #include <map>
@@ -54,7 +52,20 @@ CellCombiner::CellCombiner(const CellCombinerOptions& options,
                            eventlog::EventLog& log,
                            DefinitionsFollower& definitions,
                            CombinerStore& store)
-    : options_(options), log_(log), definitions_(definitions), store_(store) {
+    : options_(options),
+      log_(log),
+      definitions_(definitions),
+      store_(store),
+      loop_("rollup combine", health_, consumer_, options_.poll_batch,
+            options_.poll_timeout,
+            {.publish_outbox = [this] { return PublishOutbox(); },
+             .process = [this](const auto& records) {
+               stats_.records_behind = consumer_->RecordsBehind();
+               absl::Status combined = CombineAndPublish(records);
+               restore_clock_.Check(combined.ok() && !AnyRestoring());
+               return combined;
+             },
+             .rewind = [this] { return Rewind(); }}) {
   retargets_ = definitions_.AddListener(
       [this](const Definitions& defs, const v1::DefinitionBatch& batch) {
         std::vector<CellId> cells = RetargetedCells(defs, batch);
@@ -66,11 +77,12 @@ CellCombiner::CellCombiner(const CellCombinerOptions& options,
 CellCombiner::~CellCombiner() {
   retargets_ = {};  // No definitions callback from here on.
   Stop();
+  Leave(consumer_);  // Hands the partitions over.
 }
 
 absl::Status CellCombiner::Start() {
-  ASSIGN_OR_RETURN(const int32_t partitions,
-                   log_.PartitionCount(kRollupPartialsTopic));
+  ASSIGN_OR_RETURN(partitions_, log_.PartitionCount(kRollupPartialsTopic));
+  const int32_t partitions = partitions_;
   RETURN_IF_ERROR(log_.PartitionCount(kRollupsTopic).status());
   RETURN_IF_ERROR(PublishOutbox());
   ASSIGN_OR_RETURN(const int64_t latest_epoch, store_.LatestEpoch());
@@ -90,83 +102,184 @@ absl::Status CellCombiner::Start() {
     health_.Set(within);
     return within;
   }
-  // A sweep a crash cut short, after the completed epochs it follows, in
-  // definitions that name its cells.
+  // Cells are published, and a sweep a crash cut short is done, in
+  // definitions that name them.
   if (absl::Status caught_up = definitions_.CatchUp(absl::Seconds(10));
       !caught_up.ok()) {
     STRATA_LOG(WARNING) << "rollup combine: starting before the definitions "
                            "caught up: " << caught_up;
   }
-  for (int32_t p = 0; p < partitions; ++p) {
-    RETURN_IF_ERROR(SweepIfDue(*definitions_.Current(), p));
-  }
   ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
-  RETURN_IF_ERROR(consumer_->Assign(positions));
-  ReportPositions(positions);
-  health_.Set(absl::OkStatus());
-  thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "rollup-combine");
-    Run();
-  });
+  RETURN_IF_ERROR(consumer_->Subscribe({kRollupPartialsTopic}, *this));
+  loop_.Start("rollup-combine");
   return absl::OkStatus();
 }
 
-void CellCombiner::Stop() {
-  if (!thread_.joinable()) return;
-  stop_ = true;
-  thread_.join();
+bool CellCombiner::AnyRestoring() const {
+  absl::MutexLock lock(&owned_mu_);
+  return absl::c_any_of(
+      owned_, [](const auto& entry) { return entry.second.restoring(); });
 }
 
-void CellCombiner::Run() {
-  absl::Duration backoff = absl::Milliseconds(10);
-  // After a failure the consumer reads again from the stored positions;
-  // until it does, nothing is polled (it would skip what failed).
-  bool rewind = false;
-  while (!stop_) {
-    absl::Status combined = rewind ? Rewind() : absl::OkStatus();
-    if (combined.ok()) {
-      rewind = false;
-      combined = PublishOutbox();
+absl::Status CellCombiner::Health() const {
+  RETURN_IF_ERROR(health_.Get());
+  absl::MutexLock lock(&owned_mu_);
+  for (const auto& [partition, owned] : owned_) {
+    RETURN_IF_ERROR(Serves(partition, owned, "rollup combine"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CellCombiner::Serves(int32_t partition,
+                                  const OwnedPartition& owned,
+                                  absl::string_view what) const {
+  if (owned.restoring()) {
+    return absl::UnavailableError(absl::StrCat(
+        what, ": restoring ", kRollupPartialsTopic, "/", partition,
+        ", at offset ", owned.next, " of ", owned.restore_until));
+  }
+  if (const int64_t latest = latest_epoch_; owned.swept_epoch < latest) {
+    return absl::UnavailableError(absl::StrCat(
+        what, ": ", kRollupPartialsTopic, "/", partition,
+        " is being rolled up again after a reorg (epoch ", latest,
+        " not complete in every fold part yet); retry"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<eventlog::Position>> CellCombiner::TakeOver(
+    const std::vector<eventlog::TopicPartition>& partitions) {
+  ASSIGN_OR_RETURN(std::vector<eventlog::Position> positions,
+                   StoredPositionsWithinLog(store_, log_, partitions,
+                                            "rollup combine"));
+  std::map<int32_t, OwnedPartition> taken;
+  std::string reading;
+  for (const eventlog::Position& stored : positions) {
+    const eventlog::TopicPartition& tp = stored.topic_partition;
+    ASSIGN_OR_RETURN(const int64_t group, consumer_->Committed(tp));
+    ASSIGN_OR_RETURN(const int64_t end, log_.EndOffset(tp));
+    OwnedPartition& owned = taken[tp.partition];
+    ASSIGN_OR_RETURN(owned.swept_epoch, store_.SweptEpoch(tp.partition));
+    owned.next = stored.offset;
+    owned.publish_from = std::max<int64_t>(group, 0);
+    owned.restore_until = std::max(end, owned.publish_from);
+    absl::StrAppend(&reading, reading.empty() ? "" : ", ", tp.partition,
+                    " from ", owned.next, " (restoring to ",
+                    owned.restore_until, ", publishing what changed from ",
+                    owned.publish_from, ")");
+  }
+  STRATA_LOG(INFO) << "rollup combine: reading " << kRollupPartialsTopic << " "
+                   << reading;
+  std::vector<int32_t> partitions_taken;
+  int64_t to_restore = 0;
+  absl::MutexLock lock(&owned_mu_);
+  for (const auto& [partition, owned] : taken) {
+    owned_[partition] = owned;
+    partitions_taken.push_back(partition);
+    to_restore += owned.restore_until - owned.next;
+  }
+  restore_clock_.TookOver(partitions_taken, to_restore);
+  return positions;
+}
+
+void CellCombiner::Revoked(
+    const std::vector<eventlog::TopicPartition>& partitions) {
+  if (absl::Status published = PublishOutbox(); !published.ok()) {
+    STRATA_LOG(WARNING) << "rollup combine: handing partitions over "
+                           "unpublished: " << published;
+    if (absl::Status deferred = DeferOutboxOf(partitions); !deferred.ok()) {
+      STRATA_LOG(ERROR) << "rollup combine: " << deferred;
     }
-    if (combined.ok()) {
-      absl::StatusOr<std::vector<eventlog::LogRecord>> records =
-          consumer_->Poll(options_.poll_batch, options_.poll_timeout);
-      combined = records.ok() ? CombineAndPublish(*records) : records.status();
+  } else {
+    std::vector<eventlog::Position> handed;
+    for (const eventlog::TopicPartition& tp : partitions) {
+      if (!Publishing(tp.partition)) continue;
+      absl::MutexLock lock(&owned_mu_);
+      handed.push_back({tp, owned_[tp.partition].next});
     }
-    if (combined.ok()) {
-      health_.SetUnlessDamaged(absl::OkStatus());
-      backoff = absl::Milliseconds(10);
-      continue;
-    }
-    if (absl::IsDataLoss(combined) || absl::IsOutOfRange(combined)) {
-      // Damage that reading again would only meet again.
-      STRATA_LOG(ERROR) << "rollup combine: stopped, not serving: " << combined;
-      health_.Set(combined);
-      return;
-    }
-    STRATA_LOG(WARNING) << "rollup combine: " << combined << "; retrying";
-    health_.SetUnlessDamaged(absl::UnavailableError(
-        absl::StrCat("rollup combine: ", combined.message())));
-    rewind = true;
-    absl::SleepFor(backoff);
-    backoff = std::min(backoff * 2, absl::Seconds(5));
+    reporter_.Report(handed);
+  }
+  reporter_.Forget(partitions);
+  absl::MutexLock lock(&owned_mu_);
+  for (const eventlog::TopicPartition& tp : partitions) {
+    owned_.erase(tp.partition);
   }
 }
 
+void CellCombiner::Lost(const std::vector<eventlog::TopicPartition>& partitions) {
+  // Another instance may have published newer merges already.
+  if (absl::Status deferred = DeferOutboxOf(partitions); !deferred.ok()) {
+    STRATA_LOG(ERROR) << "rollup combine: " << deferred;
+  }
+  reporter_.Forget(partitions);
+  absl::MutexLock lock(&owned_mu_);
+  for (const eventlog::TopicPartition& tp : partitions) {
+    owned_.erase(tp.partition);
+  }
+}
+
+absl::Status CellCombiner::DeferOutboxOf(
+    const std::vector<eventlog::TopicPartition>& given_up) {
+  ASSIGN_OR_RETURN(std::vector<eventlog::AppendRecord> records,
+                   store_.Outbox());
+  std::vector<eventlog::AppendRecord> kept;
+  CombineChanges changes;
+  for (eventlog::AppendRecord& record : records) {
+    const int32_t partition = PartitionOfKey(record.key);
+    if (absl::c_any_of(given_up, [&](const eventlog::TopicPartition& tp) {
+          return tp.partition == partition;
+        })) {
+      changes.deferred.push_back(record.key);
+    } else {
+      kept.push_back(std::move(record));
+    }
+  }
+  if (changes.deferred.empty()) return absl::OkStatus();
+  return store_.CommitReplacingOutbox(changes, kept);
+}
+
+int32_t CellCombiner::PartitionOfKey(absl::string_view cell_key) const {
+  absl::StatusOr<CellKeyParts> parsed = ParseCellKey(cell_key);
+  if (!parsed.ok()) return -1;
+  return PartialsPartitionOf(parsed->unit_id, parsed->period, partitions_);
+}
+
+std::vector<int32_t> CellCombiner::OwnedPartitions() const {
+  absl::MutexLock lock(&owned_mu_);
+  std::vector<int32_t> partitions;
+  for (const auto& [partition, owned] : owned_) partitions.push_back(partition);
+  return partitions;
+}
+
+bool CellCombiner::Publishing(int32_t partition) const {
+  absl::MutexLock lock(&owned_mu_);
+  auto it = owned_.find(partition);
+  return it != owned_.end() && !it->second.restoring() &&
+         !it->second.flush_pending;
+}
+
+void CellCombiner::Stop() { loop_.Stop(); }
+
 absl::Status CellCombiner::Rewind() {
-  ASSIGN_OR_RETURN(const int32_t partitions,
-                   log_.PartitionCount(kRollupPartialsTopic));
+  // Refused, an assignment left the group: joined again.
+  ASSIGN_OR_RETURN(const bool rejoined, Rejoin(*consumer_, kRollupPartialsTopic));
+  if (rejoined) return absl::OkStatus();
+  std::vector<int32_t> owned;
+  {
+    absl::MutexLock lock(&owned_mu_);
+    for (const auto& [partition, state] : owned_) owned.push_back(partition);
+  }
   // A sweep that failed after its poll was committed is not read again.
-  for (int32_t p = 0; p < partitions; ++p) {
+  for (int32_t p : owned) {
     RETURN_IF_ERROR(SweepIfDue(*definitions_.Current(), p));
   }
   std::vector<eventlog::Position> positions;
-  for (int32_t p = 0; p < partitions; ++p) {
+  for (int32_t p : owned) {
     ASSIGN_OR_RETURN(eventlog::Position position,
                      store_.Position({kRollupPartialsTopic, p}));
     positions.push_back(position);
   }
-  return consumer_->Assign(positions);
+  return consumer_->Seek(positions);
 }
 
 absl::Status CellCombiner::PublishOutbox() {
@@ -178,22 +291,27 @@ absl::Status CellCombiner::PublishOutbox() {
   return store_.ClearOutbox();
 }
 
-void CellCombiner::ReportPositions(
-    const std::vector<eventlog::Position>& positions) {
-  if (positions.empty()) return;
-  if (absl::Status reported = consumer_->Commit(positions); !reported.ok()) {
-    STRATA_LOG(WARNING) << "rollup combine: reporting positions: " << reported;
-  }
-}
 
 absl::Status CellCombiner::CombineAndPublish(
     const std::vector<eventlog::LogRecord>& records) {
+  reporter_.RetryUnreported();
   std::vector<CellId> retargeted;
   {
     std::lock_guard<std::mutex> lock(retargeted_mu_);
     retargeted.swap(retargeted_);
   }
-  if (records.empty() && retargeted.empty()) return absl::OkStatus();
+  // Read and changed on this thread only; others read it under the lock.
+  std::map<int32_t, OwnedPartition> owned;
+  {
+    absl::MutexLock lock(&owned_mu_);
+    owned = owned_;
+  }
+  const bool flush_due = absl::c_any_of(owned, [](const auto& entry) {
+    return !entry.second.restoring() && entry.second.flush_pending;
+  });
+  if (records.empty() && retargeted.empty() && !flush_due) {
+    return absl::OkStatus();
+  }
   absl::Status combined = [&]() -> absl::Status {
     std::shared_ptr<const Definitions> defs = definitions_.Current();
     // The parts of each cell this poll reads: as stored, then as changed.
@@ -208,11 +326,18 @@ absl::Status CellCombiner::CombineAndPublish(
     };
     CombineChanges changes;
     std::set<std::string> touched;
+    std::set<std::string> deferred;  // Changed while restoring.
     std::map<int32_t, eventlog::Position> positions;
     // Per partials partition, the fold partitions' epochs completed.
     std::map<int32_t, std::map<int32_t, int64_t>> completed;
     for (const eventlog::LogRecord& record : records) {
       const int32_t partition = record.topic_partition.partition;
+      auto state = owned.find(partition);
+      if (state == owned.end()) continue;  // Revoked meanwhile.
+      const bool restoring = state->second.restoring();
+      const bool publish_later =
+          restoring && record.offset >= state->second.publish_from;
+      state->second.next = record.offset + 1;
       positions[partition] = {record.topic_partition, record.offset + 1,
                               StableHash(record.value)};
       v1::PartialCell partial;
@@ -262,14 +387,45 @@ absl::Status CellCombiner::CombineAndPublish(
       const StoredPart part{partial.version_epoch(), *cell, reported};
       (*parts)[partial.fold_partition()] = part;
       changes.parts[partial.cell_key()][partial.fold_partition()] = part;
-      touched.insert(partial.cell_key());
+      if (!restoring) {
+        touched.insert(partial.cell_key());
+      } else if (publish_later) {
+        deferred.insert(partial.cell_key());
+      }
       ++stats_.parts_applied;
     }
     for (CellId id : retargeted) {
       // A derived KPI is published with its inputs: take the left one.
       if (const auto& formula = defs->kpi(id.kpi).formula) id.kpi = formula->left;
-      touched.insert(CellKeyFor(*defs, id));
+      std::string key = CellKeyFor(*defs, id);
+      auto state = owned.find(PartitionOfKey(key));
+      if (state == owned.end()) continue;  // Its reader publishes it.
+      if (state->second.restoring()) {
+        deferred.insert(std::move(key));
+      } else {
+        touched.insert(std::move(key));
+      }
     }
+    // Partitions restored: what changed since the group's position, merged
+    // as of the end they were assigned with, or later.
+    std::vector<int32_t> flushed;
+    if (absl::c_any_of(owned, [](const auto& entry) {
+          return !entry.second.restoring() && entry.second.flush_pending;
+        })) {
+      ASSIGN_OR_RETURN(std::vector<std::string> kept, store_.Deferred());
+      kept.insert(kept.end(), deferred.begin(), deferred.end());
+      for (auto& [partition, state] : owned) {
+        if (state.restoring() || !state.flush_pending) continue;
+        flushed.push_back(partition);
+        for (const std::string& key : kept) {
+          if (PartitionOfKey(key) != partition) continue;
+          touched.insert(key);
+          changes.undeferred.push_back(key);
+          deferred.erase(key);
+        }
+      }
+    }
+    changes.deferred.assign(deferred.begin(), deferred.end());
     // The merged records of what changed, and of the derived KPIs they feed.
     const absl::Time judged_at = options_.clock->Now();
     std::vector<eventlog::AppendRecord> outbox;
@@ -329,9 +485,34 @@ absl::Status CellCombiner::CombineAndPublish(
     }
     RETURN_IF_ERROR(store_.Commit(changes, outbox));
     if (changes.latest_epoch) latest_epoch_ = *changes.latest_epoch;
+    for (int32_t partition : flushed) owned[partition].flush_pending = false;
+    {
+      absl::MutexLock lock(&owned_mu_);
+      for (auto& [partition, state] : owned_) {
+        auto it = owned.find(partition);
+        if (it != owned.end()) state = it->second;
+      }
+    }
     RETURN_IF_ERROR(PublishOutbox());
-    ReportPositions(changes.positions);
+    // The group's position moves only past what is published: a partition
+    // still restoring keeps it where its next reader publishes from.
+    std::vector<eventlog::Position> reported;
+    for (const eventlog::Position& position : changes.positions) {
+      if (Publishing(position.topic_partition.partition)) {
+        reported.push_back(position);
+      }
+    }
+    for (int32_t partition : flushed) {
+      if (positions.count(partition) == 0) {
+        reported.push_back(
+            {{kRollupPartialsTopic, partition}, owned[partition].next});
+      }
+    }
+    reporter_.Report(reported);
     for (const auto& [partition, epochs] : completed) {
+      RETURN_IF_ERROR(SweepIfDue(*defs, partition));
+    }
+    for (int32_t partition : flushed) {
       RETURN_IF_ERROR(SweepIfDue(*defs, partition));
     }
     return absl::OkStatus();
@@ -346,6 +527,9 @@ absl::Status CellCombiner::CombineAndPublish(
 
 absl::Status CellCombiner::SweepIfDue(const Definitions& defs,
                                       int32_t partition) {
+  // Restoring, a retraction could follow a newer merge its previous reader
+  // published: swept once restored.
+  if (!Publishing(partition)) return absl::OkStatus();
   ASSIGN_OR_RETURN(const int64_t fold_partitions, store_.FoldPartitions());
   ASSIGN_OR_RETURN(const auto epochs,
                    store_.CompletedEpochs(partition));
@@ -441,6 +625,12 @@ absl::Status CellCombiner::Sweep(const Definitions& defs, int32_t partition,
   }
   changes.swept.emplace_back(partition, epoch);
   RETURN_IF_ERROR(store_.Commit(changes, outbox));
+  {
+    absl::MutexLock lock(&owned_mu_);
+    if (auto it = owned_.find(partition); it != owned_.end()) {
+      it->second.swept_epoch = epoch;
+    }
+  }
   return PublishOutbox();
 }
 
@@ -456,7 +646,20 @@ int64_t CellCombiner::PollEpoch(const CombineChanges& changes) const {
 
 absl::StatusOr<std::optional<RollupCell>> CellCombiner::Read(
     const Definitions& defs, const CellId& id) const {
-  ASSIGN_OR_RETURN(Parts parts, store_.Parts(CellKeyFor(defs, id)));
+  const std::string key = CellKeyFor(defs, id);
+  {
+    const int32_t partition = PartitionOfKey(key);
+    absl::MutexLock lock(&owned_mu_);
+    auto it = owned_.find(partition);
+    if (it == owned_.end()) {
+      return absl::UnavailableError(absl::StrCat(
+          "rollup combine: '", key, "' is in ", kRollupPartialsTopic, "/",
+          partition, ", which another instance reads"));
+    }
+    RETURN_IF_ERROR(
+        Serves(partition, it->second, absl::StrCat("rollup combine: '", key, "'")));
+  }
+  ASSIGN_OR_RETURN(Parts parts, store_.Parts(key));
   return Merge(defs.kpi(id.kpi).hierarchy_aggregation, parts, latest_epoch_,
                /*reported=*/false);
 }

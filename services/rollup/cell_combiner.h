@@ -12,20 +12,34 @@
 // one), and a cell's version is that epoch in the high bits plus the sum
 // of its parts' versions, so it grows with every change whichever instance
 // merges it. Once every fold partition completed an epoch, the parts of
-// earlier ones are dropped and the cells left with none retracted. Each poll's parts and records are committed in the
-// CombinerStore with the positions they reflect, then published (an
-// outbox). A new target republishes its cell.
+// earlier ones are dropped and the cells left with none retracted. Each
+// poll's parts and records are committed in the CombinerStore with the
+// positions they reflect, then published (an outbox). A new target
+// republishes its cell.
+//
+// Instances share the partitions of strata.rollup-partials as members of
+// one consumer group. A partition assigned is restored: read from where
+// the local store stands (the start, for a store that never read it) to
+// the end it had when assigned, publishing nothing, since a merge of a
+// partly read partition could be older than what its previous reader
+// published. The cells changed from the group's position on (what the
+// previous reader may not have published) are then published at once,
+// merged as of the end. A partition revoked is handed over published; one
+// lost (or whose records cannot be published) leaves its unpublished
+// cells to the next reader, which publishes everything from the group's
+// position on.
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/aggregation/cell.h"
 #include "libs/clock/clock.h"
@@ -34,8 +48,13 @@
 #include "libs/eventlog/event_log.h"
 #include "libs/period/period.h"
 #include "libs/status/health_report.h"
+#include "services/rollup/stage_loop.h"
 #include "libs/streams/topics.h"
+#include "services/rollup/cell_source.h"
 #include "services/rollup/combiner_store.h"
+#include "services/rollup/group_member.h"
+#include "services/rollup/position_reporter.h"
+#include "services/rollup/restore_clock.h"
 #include "strata/v1/rollup.pb.h"
 
 namespace strata::rollup {
@@ -62,9 +81,11 @@ struct CellCombinerStats {
   std::atomic<int64_t> parts_applied{0};
   std::atomic<int64_t> parts_stale{0};  // Re-sent, or older than the kept.
   std::atomic<int64_t> records_published{0};
+  // Records of the partitions read past the last poll.
+  std::atomic<int64_t> records_behind{0};
 };
 
-class CellCombiner {
+class CellCombiner : public CellSource, private GroupMember {
  public:
   // Registers for definition changes: construct before the follower starts.
   CellCombiner(const CellCombinerOptions& options, eventlog::EventLog& log,
@@ -78,21 +99,62 @@ class CellCombiner {
   void Stop();
 
   // OK while merging; UNAVAILABLE while the log or store keeps failing
-  // (retried); DATA_LOSS when a part or the store cannot be read, and
-  // OUT_OF_RANGE when a merge would leave its range: it then stops.
-  absl::Status Health() const { return health_.Get(); }
+  // (retried) or a partition is being restored; DATA_LOSS when a part or
+  // the store cannot be read, and OUT_OF_RANGE when a merge would leave its
+  // range: it then stops.
+  absl::Status Health() const override;
+  // What records are judged at.
+  absl::Time Now() const override { return options_.clock->Now(); }
   const CellCombinerStats& stats() const { return stats_; }
+  // How long it took to restore the partitions it was assigned.
+  RestoreFigures restores() const { return restore_clock_.figures(); }
+  // The partitions of strata.rollup-partials this instance reads now.
+  // Thread-safe.
+  std::vector<int32_t> OwnedPartitions() const;
 
-  // The merged cell as committed, or nullopt when no part reached it.
+  // The merged cell as committed, or nullopt when no part reached it;
+  // UNAVAILABLE when its partition is another instance's or restoring.
   // Thread-safe.
   absl::StatusOr<std::optional<RollupCell>> Read(const Definitions& defs,
                                                  const CellId& id) const;
   // Its public record, derived KPIs included (ReadPublicRecord).
   absl::StatusOr<std::optional<v1::RollupRecord>> ReadRecord(
-      const Definitions& defs, const CellId& id, absl::Time judged_at) const;
+      const Definitions& defs, const CellId& id,
+      absl::Time judged_at) const override;
 
  private:
-  void Run();
+  // A partition of strata.rollup-partials this instance reads.
+  struct OwnedPartition {
+    int64_t next = 0;  // The next offset to read.
+    // Restoring while `next` is below: the end when it was assigned.
+    int64_t restore_until = 0;
+    // The group's position when assigned: cells changed from there on are
+    // published once restored.
+    int64_t publish_from = 0;
+    // The deferred cells are still to be published.
+    bool flush_pending = true;
+
+    bool restoring() const { return next < restore_until; }
+    // The latest epoch every fold partition completed here, and swept: a
+    // cell merges parts of epochs before the latest until it reaches it
+    // (a reorg's replay under way), so its figure is partial.
+    int64_t swept_epoch = 0;
+  };
+
+  // GroupMember: on the loop's thread, from inside Poll.
+  absl::StatusOr<std::vector<eventlog::Position>> TakeOver(
+      const std::vector<eventlog::TopicPartition>& partitions) override;
+  void Revoked(const std::vector<eventlog::TopicPartition>& partitions) override;
+  void Lost(const std::vector<eventlog::TopicPartition>& partitions) override;
+  // Keeps the outbox's records of partitions still read; those of `given_up`
+  // (unpublished) become deferred cells, published by the next reader of
+  // their partition (from the group's position, which they lie beyond).
+  absl::Status DeferOutboxOf(const std::vector<eventlog::TopicPartition>& given_up);
+  // The partition of strata.rollup-partials of a cell key; -1 when malformed.
+  int32_t PartitionOfKey(absl::string_view cell_key) const;
+  // Owned, restored, and its deferred cells published.
+  bool Publishing(int32_t partition) const;
+
   // Merges one poll's parts (and the cells whose target changed), commits
   // them and publishes the records.
   absl::Status CombineAndPublish(const std::vector<eventlog::LogRecord>& records);
@@ -108,14 +170,24 @@ class CellCombiner {
   // The latest epoch as this poll has read so far.
   int64_t PollEpoch(const CombineChanges& changes) const;
   absl::Status Rewind();
+  // Whether a partition assigned is still being restored.
+  bool AnyRestoring() const;
+  // UNAVAILABLE while `owned`, `partition`'s, is restoring or has not
+  // swept the latest epoch; `what` names what was asked.
+  absl::Status Serves(int32_t partition, const OwnedPartition& owned,
+                      absl::string_view what) const;
   absl::Status PublishOutbox();
-  void ReportPositions(const std::vector<eventlog::Position>& positions);
 
   const CellCombinerOptions options_;
   eventlog::EventLog& log_;
   DefinitionsFollower& definitions_;
   CombinerStore& store_;
   std::unique_ptr<eventlog::LogConsumer> consumer_;
+  PositionReporter reporter_{"rollup combine", consumer_};
+  RestoreClock restore_clock_{"rollup combine", kRollupPartialsTopic};
+  int32_t partitions_ = 0;  // Of strata.rollup-partials.
+  mutable absl::Mutex owned_mu_;
+  std::map<int32_t, OwnedPartition> owned_ ABSL_GUARDED_BY(owned_mu_);
   // The latest version epoch committed; queries read it too.
   std::atomic<int64_t> latest_epoch_{0};
 
@@ -125,8 +197,7 @@ class CellCombiner {
 
   HealthReport health_{absl::UnavailableError("rollup combine: starting")};
   CellCombinerStats stats_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+  StageLoop loop_;
 };
 
 }  // namespace strata::rollup

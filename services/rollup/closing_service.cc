@@ -12,7 +12,7 @@
 namespace strata::rollup {
 
 absl::Status ClosingService::Close(const v1::ClosePeriodRequest& request) {
-  RETURN_IF_ERROR(engine_.Health());
+  RETURN_IF_ERROR(closings_.Health());
   RETURN_IF_ERROR(PeriodFromProto(request.period(), "period").status());
   if (request.closed_by().empty()) {
     return absl::InvalidArgumentError("closed_by: required (who closes it)");
@@ -30,13 +30,13 @@ absl::Status ClosingService::Close(const v1::ClosePeriodRequest& request) {
 }
 
 absl::Status ClosingService::Decide(const v1::DecidePendingRequest& request) {
-  RETURN_IF_ERROR(engine_.Health());
+  RETURN_IF_ERROR(closings_.Health());
   RETURN_IF_ERROR(ValidateId("event_id", request.event_id()));
   if (request.decided_by().empty()) {
     return absl::InvalidArgumentError("decided_by: required (who decides)");
   }
   ASSIGN_OR_RETURN(std::optional<v1::PendingEvent> pending,
-                   engine_.Pending(request.event_id()));
+                   closings_.Pending(request.event_id()));
   if (!pending) {
     return absl::NotFoundError(absl::StrCat(
         "event_id: no event ", Quoted(request.event_id()),
@@ -62,9 +62,9 @@ absl::Status ClosingService::Decide(const v1::DecidePendingRequest& request) {
 grpc::ServerUnaryReactor* ClosingService::ClosePeriod(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return ServeUnary<v1::ClosePeriodRequest, v1::ClosePeriodResponse>(
-      context, request, response,
-      [&](const v1::ClosePeriodRequest& in, v1::ClosePeriodResponse&) {
+  return ServeUnaryOn<v1::ClosePeriodRequest, v1::ClosePeriodResponse>(
+      work_, context, request, response,
+      [this](const v1::ClosePeriodRequest& in, v1::ClosePeriodResponse&) {
         return Close(in);
       });
 }
@@ -72,16 +72,10 @@ grpc::ServerUnaryReactor* ClosingService::ClosePeriod(
 grpc::ServerUnaryReactor* ClosingService::ListPending(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return ServeUnary<v1::ListPendingRequest, v1::ListPendingResponse>(
-      context, request, response,
-      [&](const v1::ListPendingRequest&, v1::ListPendingResponse& out) {
-        RETURN_IF_ERROR(engine_.Health());
-        for (v1::ClosedPeriod& closed : engine_.ClosedPeriods()) {
-          *out.add_closed() = std::move(closed);
-        }
-        ASSIGN_OR_RETURN(std::vector<v1::PendingEvent> pending,
-                         engine_.AllPending());
-        for (v1::PendingEvent& p : pending) *out.add_pending() = std::move(p);
+  return ServeUnaryOn<v1::ListPendingRequest, v1::ListPendingResponse>(
+      work_, context, request, response,
+      [this](const v1::ListPendingRequest&, v1::ListPendingResponse& out) {
+        ASSIGN_OR_RETURN(out, closings_.List());
         return absl::OkStatus();
       });
 }
@@ -89,9 +83,9 @@ grpc::ServerUnaryReactor* ClosingService::ListPending(
 grpc::ServerUnaryReactor* ClosingService::DecidePending(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return ServeUnary<v1::DecidePendingRequest, v1::DecidePendingResponse>(
-      context, request, response,
-      [&](const v1::DecidePendingRequest& in, v1::DecidePendingResponse&) {
+  return ServeUnaryOn<v1::DecidePendingRequest, v1::DecidePendingResponse>(
+      work_, context, request, response,
+      [this](const v1::DecidePendingRequest& in, v1::DecidePendingResponse&) {
         return Decide(in);
       });
 }

@@ -5,8 +5,10 @@
 // the event log, which the engine reads in order with the events.
 
 #include "libs/eventlog/event_log.h"
-#include "services/rollup/rollup_engine.h"
+#include "services/rollup/closings.h"
 #include "strata/v1/closing_service.grpc.pb.h"
+
+#include "libs/grpcutil/work_pool.h"
 
 namespace strata::rollup {
 
@@ -17,8 +19,10 @@ class ClosingService final
               v1::PeriodClosingService::WithRawCallbackMethod_DecidePending<
                   v1::PeriodClosingService::Service>>> {
  public:
-  ClosingService(eventlog::EventLog& log, const RollupEngine& engine)
-      : log_(log), engine_(engine) {}
+  // Calls run on `work` (they may wait for other instances).
+  ClosingService(eventlog::EventLog& log, const Closings& closings,
+                 WorkPool& work)
+      : log_(log), closings_(closings), work_(work) {}
 
   grpc::ServerUnaryReactor* ClosePeriod(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
@@ -35,7 +39,8 @@ class ClosingService final
   absl::Status Decide(const v1::DecidePendingRequest& request);
 
   eventlog::EventLog& log_;
-  const RollupEngine& engine_;
+  const Closings& closings_;
+  WorkPool& work_;
 };
 
 }  // namespace strata::rollup

@@ -63,6 +63,7 @@ constexpr char kEndOfKeys[] = "\xff\xff\xff\xff";
 constexpr char kSweptPrefix[] = "swept/";
 constexpr char kLatestEpochKey[] = "latest_epoch";
 constexpr char kFoldPartitionsKey[] = "fold_partitions";
+constexpr char kDeferredPrefix[] = "deferred/";
 
 // "completed/<partials partition>/<fold partition>"; with a negative fold
 // partition, the prefix of the partials partition's entries.
@@ -153,11 +154,43 @@ absl::StatusOr<eventlog::Position> CombinerStore::Position(
   return eventlog::StoredPosition(*db_, tp);
 }
 
+absl::StatusOr<std::vector<std::string>> CombinerStore::Deferred() {
+  ASSIGN_OR_RETURN(auto entries,
+                   db_->Scan(kMeta, kDeferredPrefix,
+                             absl::StrCat(kDeferredPrefix, kEndOfKeys)));
+  std::vector<std::string> keys;
+  keys.reserve(entries.size());
+  for (const auto& [key, value] : entries) {
+    keys.push_back(key.substr(sizeof(kDeferredPrefix) - 1));
+  }
+  return keys;
+}
+
 absl::Status CombinerStore::Commit(
     const CombineChanges& changes,
     const std::vector<eventlog::AppendRecord>& outbox) {
+  return Write(changes, outbox, /*replace_outbox=*/false);
+}
+
+absl::Status CombinerStore::CommitReplacingOutbox(
+    const CombineChanges& changes,
+    const std::vector<eventlog::AppendRecord>& outbox) {
+  return Write(changes, outbox, /*replace_outbox=*/true);
+}
+
+absl::Status CombinerStore::Write(
+    const CombineChanges& changes,
+    const std::vector<eventlog::AppendRecord>& outbox, bool replace_outbox) {
   rocksdb::WriteBatch batch;
-  eventlog::Outbox(*db_, kMeta).PutInto(batch, outbox);
+  const eventlog::Outbox box(*db_, kMeta);
+  if (replace_outbox) RETURN_IF_ERROR(box.ClearInto(batch));
+  box.PutInto(batch, outbox);
+  for (const std::string& key : changes.deferred) {
+    batch.Put(db_->family(kMeta), absl::StrCat(kDeferredPrefix, key), "");
+  }
+  for (const std::string& key : changes.undeferred) {
+    batch.Delete(db_->family(kMeta), absl::StrCat(kDeferredPrefix, key));
+  }
   for (const auto& [cell_key, parts] : changes.parts) {
     for (const auto& [partition, part] : parts) {
       batch.Put(db_->family(kParts), PartKey(cell_key, partition),

@@ -39,6 +39,10 @@ struct CombineChanges {
   std::vector<std::pair<int32_t, int64_t>> swept;
   std::optional<int64_t> latest_epoch;  // LatestEpoch, when it grew.
   std::optional<int64_t> fold_partitions;  // FoldPartitions, when heard.
+  // Cells to publish once their partition is restored (Deferred), and
+  // those published now.
+  std::vector<std::string> deferred;
+  std::vector<std::string> undeferred;
   std::vector<eventlog::Position> positions;
 };
 
@@ -64,11 +68,17 @@ class CombinerStore {
   absl::StatusOr<int64_t> FoldPartitions();
   absl::StatusOr<eventlog::Position> Position(
       const eventlog::TopicPartition& tp);
+  // The keys of the cells changed while restoring, not published yet.
+  absl::StatusOr<std::vector<std::string>> Deferred();
 
   // Writes `changes` and the records that show them (to be published once
-  // committed) in one batch.
+  // committed) in one batch; the outbox must be empty.
   absl::Status Commit(const CombineChanges& changes,
                       const std::vector<eventlog::AppendRecord>& outbox);
+  // The same, with `outbox` replacing what the outbox holds.
+  absl::Status CommitReplacingOutbox(
+      const CombineChanges& changes,
+      const std::vector<eventlog::AppendRecord>& outbox);
   absl::StatusOr<std::vector<eventlog::AppendRecord>> Outbox();
   absl::Status ClearOutbox();
 
@@ -76,6 +86,9 @@ class CombinerStore {
   explicit CombinerStore(std::unique_ptr<StateDb> db) : db_(std::move(db)) {}
   // A fixed 64-bit integer in the meta family, 0 when absent.
   absl::StatusOr<int64_t> MetaInt(const std::string& key);
+  absl::Status Write(const CombineChanges& changes,
+                     const std::vector<eventlog::AppendRecord>& outbox,
+                     bool replace_outbox);
 
   std::unique_ptr<StateDb> db_;
 };

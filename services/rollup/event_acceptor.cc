@@ -91,13 +91,23 @@ absl::Status EventAcceptor::Decide(const v1::PendingDecision& decision,
                         << "', which does not wait; ignored";
     return absl::OkStatus();
   }
+  if (pending->approved()) {
+    // Two decisions raced to the log (two clients, or two instances, each
+    // saw it waiting): the first stands, as the closing service promises.
+    if (!decision.approve()) {
+      ++stats_.decisions_ignored;
+      STRATA_LOG(WARNING) << "rollup: a rejection of '" << decision.event_id()
+                          << "', approved by '" << pending->decided_by()
+                          << "' before; ignored";
+    }
+    return absl::OkStatus();
+  }
   if (!decision.approve()) {
     closings_.Forget(decision.event_id());
     ASSIGN_OR_RETURN(AppliedEvent * seen, PendingCopyOf(decision.event_id()));
     if (seen != nullptr) seen->state = AppliedEvent::State::kRejected;
     return absl::OkStatus();
   }
-  if (pending->approved()) return absl::OkStatus();  // Approved twice.
   const auto closed = ParsePeriod(
       static_cast<PeriodKind>(pending->closed_period().kind()),
       pending->closed_period().label());

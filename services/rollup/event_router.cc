@@ -1,7 +1,5 @@
 #include "services/rollup/event_router.h"
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <map>
 
@@ -33,9 +31,22 @@ eventlog::AppendRecord Routed(const eventlog::LogRecord& source,
 
 EventRouter::EventRouter(const EventRouterOptions& options,
                          eventlog::EventLog& log, RouteStore& store)
-    : options_(options), log_(log), store_(store) {}
+    : options_(options),
+      log_(log),
+      store_(store),
+      loop_("rollup route", health_, consumer_, options_.poll_batch,
+            options_.poll_timeout,
+            {.publish_outbox = [this] { return PublishOutbox(); },
+             .process = [this](const auto& records) {
+               stats_.records_behind = consumer_->RecordsBehind();
+               return RouteAndPublish(records);
+             },
+             .rewind = [this] { return Rewind(); }}) {}
 
-EventRouter::~EventRouter() { Stop(); }
+EventRouter::~EventRouter() {
+  Stop();
+  Leave(consumer_);  // Hands the partitions over.
+}
 
 absl::Status EventRouter::Start() {
   ASSIGN_OR_RETURN(fold_partitions_, log_.PartitionCount(kRollupChangesTopic));
@@ -58,67 +69,89 @@ absl::Status EventRouter::Start() {
     return within;
   }
   ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
-  RETURN_IF_ERROR(consumer_->Assign(positions));
-  ReportPositions(positions);
-  health_.Set(absl::OkStatus());
-  thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "rollup-route");
-    Run();
-  });
+  RETURN_IF_ERROR(consumer_->Subscribe({kKpiEventsTopic}, *this));
+  loop_.Start("rollup-route");
   return absl::OkStatus();
 }
 
-void EventRouter::Stop() {
-  if (!thread_.joinable()) return;
-  stop_ = true;
-  thread_.join();
+absl::StatusOr<std::vector<eventlog::Position>> EventRouter::TakeOver(
+    const std::vector<eventlog::TopicPartition>& partitions) {
+  ASSIGN_OR_RETURN(std::vector<eventlog::Position> positions,
+                   StoredPositionsWithinLog(store_, log_, partitions,
+                                            "rollup routes"));
+  std::map<int32_t, int64_t> taken;
+  std::string reading;
+  for (const eventlog::Position& stored : positions) {
+    ASSIGN_OR_RETURN(const int64_t group,
+                     consumer_->Committed(stored.topic_partition));
+    taken[stored.topic_partition.partition] = std::max<int64_t>(group, 0);
+    absl::StrAppend(&reading, reading.empty() ? "" : ", ",
+                    stored.topic_partition.partition, " from ", stored.offset,
+                    " (routing from ", std::max(group, stored.offset), ")");
+  }
+  STRATA_LOG(INFO) << "rollup route: reading " << kKpiEventsTopic << " "
+                   << reading;
+  routed_before_.merge(taken);
+  // A store ahead of the group (its last report failed) is reported by
+  // the next round, once its outbox is published.
+  report_stored_ = true;
+  return positions;
 }
 
-void EventRouter::Run() {
-  absl::Duration backoff = absl::Milliseconds(10);
-  // After a failure the consumer reads again from the stored positions;
-  // until it does, nothing is polled (it would skip what failed).
-  bool rewind = false;
-  while (!stop_) {
-    absl::Status routed = rewind ? Rewind() : absl::OkStatus();
-    if (routed.ok()) {
-      rewind = false;
-      routed = PublishOutbox();
+void EventRouter::Revoked(
+    const std::vector<eventlog::TopicPartition>& partitions) {
+  // Routed records published late are harmless: fold partitions know a
+  // re-sent event by its id, and closes and decisions count once.
+  if (absl::Status published = PublishOutbox(); !published.ok()) {
+    STRATA_LOG(WARNING) << "rollup route: handing partitions over with "
+                           "routed records to publish later: " << published;
+  } else {
+    std::vector<eventlog::Position> handed;
+    for (const eventlog::TopicPartition& tp : partitions) {
+      absl::StatusOr<eventlog::Position> stored = store_.Position(tp);
+      // Still learning ids below the group's position: left where it is.
+      if (stored.ok() && stored->offset >= routed_before_[tp.partition]) {
+        handed.push_back(*stored);
+      }
     }
-    if (routed.ok()) {
-      absl::StatusOr<std::vector<eventlog::LogRecord>> records =
-          consumer_->Poll(options_.poll_batch, options_.poll_timeout);
-      routed = records.ok() ? RouteAndPublish(*records) : records.status();
-    }
-    if (routed.ok()) {
-      health_.SetUnlessDamaged(absl::OkStatus());
-      backoff = absl::Milliseconds(10);
-      continue;
-    }
-    STRATA_LOG(WARNING) << "rollup route: " << routed << "; retrying";
-    if (absl::IsDataLoss(routed)) {
-      health_.Set(routed);
-    } else {
-      health_.SetUnlessDamaged(absl::UnavailableError(
-          absl::StrCat("rollup route: ", routed.message())));
-    }
-    rewind = true;
-    absl::SleepFor(backoff);
-    backoff = std::min(backoff * 2, absl::Seconds(5));
+    reporter_.Report(handed);
+  }
+  Lost(partitions);
+}
+
+void EventRouter::Lost(const std::vector<eventlog::TopicPartition>& partitions) {
+  reporter_.Forget(partitions);
+  for (const eventlog::TopicPartition& tp : partitions) {
+    routed_before_.erase(tp.partition);
   }
 }
+
+void EventRouter::Stop() { loop_.Stop(); }
 
 absl::Status EventRouter::Rewind() {
+  // Refused, an assignment left the group: joined again.
+  ASSIGN_OR_RETURN(const bool rejoined, Rejoin(*consumer_, kKpiEventsTopic));
+  if (rejoined) return absl::OkStatus();
   // What the store committed is in the outbox, published first.
-  ASSIGN_OR_RETURN(const int32_t partitions,
-                   log_.PartitionCount(kKpiEventsTopic));
   std::vector<eventlog::Position> positions;
-  for (int32_t p = 0; p < partitions; ++p) {
+  for (const auto& [partition, routed_before] : routed_before_) {
     ASSIGN_OR_RETURN(eventlog::Position position,
-                     store_.Position({kKpiEventsTopic, p}));
+                     store_.Position({kKpiEventsTopic, partition}));
     positions.push_back(position);
   }
-  return consumer_->Assign(positions);
+  return consumer_->Seek(positions);
+}
+
+absl::Status EventRouter::ReportStoredPositions() {
+  std::vector<eventlog::Position> reported;
+  for (const auto& [partition, routed_before] : routed_before_) {
+    ASSIGN_OR_RETURN(eventlog::Position stored,
+                     store_.Position({kKpiEventsTopic, partition}));
+    if (stored.offset > routed_before) reported.push_back(stored);
+  }
+  reporter_.Report(reported);
+  report_stored_ = false;
+  return absl::OkStatus();
 }
 
 absl::Status EventRouter::PublishOutbox() {
@@ -131,25 +164,30 @@ absl::Status EventRouter::PublishOutbox() {
 
 absl::Status EventRouter::RouteAndPublish(
     const std::vector<eventlog::LogRecord>& records) {
-  if (records.empty()) return absl::OkStatus();
+  // The loop published the outbox before this poll.
+  if (report_stored_) RETURN_IF_ERROR(ReportStoredPositions());
+  if (records.empty()) {
+    reporter_.RetryUnreported();
+    return absl::OkStatus();
+  }
   RouteChanges changes;
   ASSIGN_OR_RETURN(std::vector<eventlog::AppendRecord> routed,
                    Route(records, changes));
   RETURN_IF_ERROR(store_.Commit(changes, routed));
   RETURN_IF_ERROR(PublishOutbox());
-  ReportPositions(changes.positions);
+  // Never below what a previous reader reported: its next reader would
+  // route again what was routed.
+  std::vector<eventlog::Position> reported;
+  for (const eventlog::Position& position : changes.positions) {
+    auto it = routed_before_.find(position.topic_partition.partition);
+    if (it == routed_before_.end() || position.offset >= it->second) {
+      reported.push_back(position);
+    }
+  }
+  reporter_.Report(reported);
   return absl::OkStatus();
 }
 
-void EventRouter::ReportPositions(
-    const std::vector<eventlog::Position>& positions) {
-  // Progress only (lag, ingest's back-pressure): the store's positions are
-  // the ones of record.
-  if (positions.empty()) return;
-  if (absl::Status reported = consumer_->Commit(positions); !reported.ok()) {
-    STRATA_LOG(WARNING) << "rollup route: reporting positions: " << reported;
-  }
-}
 
 absl::StatusOr<std::vector<eventlog::AppendRecord>> EventRouter::Route(
     const std::vector<eventlog::LogRecord>& records, RouteChanges& changes) {
@@ -182,6 +220,20 @@ absl::StatusOr<std::vector<eventlog::AppendRecord>> EventRouter::Route(
     const v1::EventEnvelope& envelope = envelopes[i];
     positions[record.topic_partition.partition] = {
         record.topic_partition, record.offset + 1, StableHash(record.value)};
+    if (auto it = routed_before_.find(record.topic_partition.partition);
+        it != routed_before_.end() && record.offset < it->second) {
+      // Routed by a previous reader: only its ids are learnt.
+      if (!envelope.has_kpi_events()) continue;
+      for (const v1::KpiEvent& event : envelope.kpi_events().events()) {
+        const FirstCopy copy{
+            KpiEventFingerprint(event),
+            eventlog::PartitionForKey(event.unit_id(), fold_partitions_)};
+        if (first.emplace(event.event_id(), copy).second) {
+          changes.ids.emplace_back(event.event_id(), copy);
+        }
+      }
+      continue;
+    }
     if (envelope.has_period_closing()) {
       // Every fold partition holds its late events on its own.
       for (int32_t p = 0; p < fold_partitions_; ++p) {

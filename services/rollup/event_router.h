@@ -16,12 +16,19 @@
 // and positions they reflect, then published, so a crash re-sends
 // at most what was published already (fold partitions recognise a re-sent
 // event by its id) and never loses a routed record.
+//
+// Instances share the partitions of strata.kpi-events as members of one
+// consumer group. An id lies in one partition, so each instance's store
+// holds the ids of the partitions it read. A partition assigned is read
+// from where the local store stands (its start, for a store that never
+// read it); up to the group's position, which its previous reader had
+// routed and published, it only learns the ids, sending nothing again.
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -29,6 +36,9 @@
 #include "absl/time/time.h"
 #include "libs/eventlog/event_log.h"
 #include "libs/status/health_report.h"
+#include "services/rollup/group_member.h"
+#include "services/rollup/position_reporter.h"
+#include "services/rollup/stage_loop.h"
 #include "libs/streams/topics.h"
 #include "services/rollup/route_store.h"
 #include "strata/v1/events.pb.h"
@@ -51,9 +61,11 @@ struct EventRouterStats {
   std::atomic<int64_t> events_duplicate{0};    // Same id, same payload.
   std::atomic<int64_t> events_conflicting{0};  // Same id, other payload.
   std::atomic<int64_t> records_malformed{0};
+  // Records of the partitions read past the last poll.
+  std::atomic<int64_t> records_behind{0};
 };
 
-class EventRouter {
+class EventRouter : private GroupMember {
  public:
   EventRouter(const EventRouterOptions& options, eventlog::EventLog& log,
               RouteStore& store);
@@ -70,7 +82,12 @@ class EventRouter {
   const EventRouterStats& stats() const { return stats_; }
 
  private:
-  void Run();
+  // GroupMember: on the loop's thread, from inside Poll.
+  absl::StatusOr<std::vector<eventlog::Position>> TakeOver(
+      const std::vector<eventlog::TopicPartition>& partitions) override;
+  void Revoked(const std::vector<eventlog::TopicPartition>& partitions) override;
+  void Lost(const std::vector<eventlog::TopicPartition>& partitions) override;
+
   // Routes one poll's records, commits them and publishes them.
   absl::Status RouteAndPublish(const std::vector<eventlog::LogRecord>& records);
   // The records `records` route to, and the state they leave.
@@ -78,8 +95,10 @@ class EventRouter {
       const std::vector<eventlog::LogRecord>& records, RouteChanges& changes);
   // Has the consumer read again from the stored positions.
   absl::Status Rewind();
-  // Commits `positions` to the consumer group (progress only).
-  void ReportPositions(const std::vector<eventlog::Position>& positions);
+  // Reports the stored positions of the partitions read that are ahead of
+  // the group's (this instance routed and published further).
+  absl::Status ReportStoredPositions();
+  bool report_stored_ = false;  // The loop's thread only.
   // Appends the routed records committed in the outbox, then clears it.
   absl::Status PublishOutbox();
   // The fold partition the event `id` was routed to (`first`: this poll's
@@ -92,11 +111,15 @@ class EventRouter {
   eventlog::EventLog& log_;
   RouteStore& store_;
   std::unique_ptr<eventlog::LogConsumer> consumer_;
+  PositionReporter reporter_{"rollup route", consumer_};
+  // The loop's thread only: per partition read, the offset below which
+  // records were routed by a previous reader (the group's position when
+  // assigned).
+  std::map<int32_t, int64_t> routed_before_;
   int32_t fold_partitions_ = 0;
   HealthReport health_{absl::UnavailableError("rollup route: starting")};
   EventRouterStats stats_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+  StageLoop loop_;
 };
 
 }  // namespace strata::rollup

@@ -271,6 +271,46 @@ TEST_F(EventRouterTest, NothingIsLostOrRoutedTwiceAcrossFailuresAndRestarts) {
   EXPECT_EQ(ids[FoldPartitionOf(team_b)], (std::vector<std::string>{"b1"}));
 }
 
+TEST_F(EventRouterTest, InstancesShareThePartitionsAndHandThemOver) {
+  const int32_t partitions = *log_->PartitionCount(kKpiEventsTopic);
+  auto other_store = *RouteStore::Open((dir_ / "route-2").string());
+  auto other = std::make_unique<EventRouter>(EventRouterOptions{},
+                                             *faulty_log_, *other_store);
+  ASSERT_OK(other->Start());
+  const absl::Time jan = Utc(2026, 1, 10);
+  // An event in every partition; both instances route some.
+  for (int32_t p = 0; p < partitions; ++p) {
+    Append(p, {Event(absl::StrCat("e", p), "sales", "team-a", jan, 1)});
+  }
+  ASSERT_TRUE(WaitUntil([&] {
+    return router_->stats().events_routed + other->stats().events_routed ==
+           partitions;
+  }));
+  EXPECT_GT(other->stats().events_routed, 0);
+  EXPECT_GT(router_->stats().events_routed, 0);
+
+  // The other leaves: this one reads its partitions from their start, but
+  // routes only what follows; it knows the ids routed there before.
+  other.reset();
+  for (int32_t p = 0; p < partitions; ++p) {
+    Append(p, {Event(absl::StrCat("e", p), "sales", "team-a", jan, 1),
+               Event(absl::StrCat("f", p), "sales", "team-a", jan, 1)});
+  }
+  // Conflicting, in the partition its id lies in, as ingest keys it.
+  Append(1, {Event("e1", "sales", OtherTeam(), jan, 9)});
+  ASSERT_TRUE(WaitUntil([&] {
+    return router_->stats().events_conflicting == 1 &&
+           RoutedIds()[FoldPartitionOf("team-a")].size() ==
+               static_cast<size_t>(2 * partitions);
+  })) << RoutedIds()[FoldPartitionOf("team-a")].size();
+  std::map<std::string, int> routed;
+  for (const auto& [partition, ids] : RoutedIds()) {
+    for (const std::string& id : ids) ++routed[id];
+  }
+  EXPECT_EQ(routed.size(), static_cast<size_t>(2 * partitions));
+  for (const auto& [id, times] : routed) EXPECT_EQ(times, 1) << id;
+}
+
 TEST_F(EventRouterTest, WhatWasCommittedButNotPublishedIsPublishedAtStart) {
   const absl::Time jan = Utc(2026, 1, 10);
   // Every publish fails: the routed events wait in the store's outbox.
@@ -305,6 +345,44 @@ TEST_F(EventRouterTest, APublishThatLandedButFailedIsSentAgainNotLost) {
   EXPECT_EQ(RoutedIds()[FoldPartitionOf("team-a")],
             (std::vector<std::string>{"a1", "a1"}));
   EXPECT_TRUE(WaitUntil([&] { return router_->Health().ok(); }));
+}
+
+// Found by the end-to-end test of several instances: a report of the
+// group's position that failed (the group was rebalancing) was not made
+// again once the router went idle, so ingest saw rollup behind by that
+// record for ever after and refused every event.
+TEST_F(EventRouterTest, AReportOfItsPositionThatFailedIsMadeAgainWhenIdle) {
+  faulty_log_->FailCommits(
+      eventlog::FaultInjectingEventLog::Fault::UntilCleared());
+  Append(0, {Event("a1", "sales", "team-a", Utc(2026, 1, 10), 1)});
+  ASSERT_TRUE(WaitUntil([&] { return router_->stats().events_routed == 1; }));
+  absl::SleepFor(absl::Milliseconds(100));
+  faulty_log_->ClearFaults();
+  auto group = *log_->NewConsumer(kRollupRouteConsumerGroup);
+  EXPECT_TRUE(WaitUntil([&] {
+    return *group->Committed({kKpiEventsTopic, 0}) == 1;
+  })) << *group->Committed({kKpiEventsTopic, 0});
+}
+
+// Found by the same test: a partition taken over by a reader whose store
+// stood ahead of the group's position (its reports had failed) kept the
+// group's position behind until new records came, so ingest refused every
+// event meanwhile.
+TEST_F(EventRouterTest, AStoreAheadOfTheGroupReportsItsPositionWhenTakenOver) {
+  faulty_log_->FailCommits(
+      eventlog::FaultInjectingEventLog::Fault::UntilCleared());
+  Append(0, {Event("a1", "sales", "team-a", Utc(2026, 1, 10), 1)});
+  ASSERT_TRUE(WaitUntil([&] { return router_->stats().events_routed == 1; }));
+  router_.reset();
+  store_.reset();
+  faulty_log_->ClearFaults();
+  auto group = *log_->NewConsumer(kRollupRouteConsumerGroup);
+  ASSERT_EQ(*group->Committed({kKpiEventsTopic, 0}), eventlog::kNoOffset);
+  StartRouter();
+  EXPECT_TRUE(WaitUntil([&] {
+    return *group->Committed({kKpiEventsTopic, 0}) == 1;
+  })) << *group->Committed({kKpiEventsTopic, 0});
+  EXPECT_EQ(router_->stats().events_routed, 0);  // Not routed again.
 }
 
 }  // namespace

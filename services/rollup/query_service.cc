@@ -8,13 +8,16 @@
 namespace strata::rollup {
 namespace {
 
-// Serves `Request` -> `Response` with `answer`, which returns the response.
+// Serves `Request` -> `Response` on `work` with `answer`, which returns
+// the response.
 template <typename Request, typename Response, typename Answer>
-grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
+grpc::ServerUnaryReactor* Serve(WorkPool& work,
+                                grpc::CallbackServerContext* context,
                                 const grpc::ByteBuffer* request,
                                 grpc::ByteBuffer* response, Answer answer) {
-  return ServeUnary<Request, Response>(
-      context, request, response, [&](const Request& in, Response& out) {
+  return ServeUnaryOn<Request, Response>(
+      work, context, request, response,
+      [answer](const Request& in, Response& out) {
         ASSIGN_OR_RETURN(out, answer(in));
         return absl::OkStatus();
       });
@@ -47,41 +50,41 @@ grpc::ServerUnaryReactor* QueryService::GetRollup(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
   return Serve<v1::GetRollupRequest, v1::RollupRecord>(
-      context, request, response,
-      [&](const v1::GetRollupRequest& in) { return reader_.Get(in.key()); });
+      work_, context, request, response,
+      [this](const v1::GetRollupRequest& in) { return reader_.Get(in.key()); });
 }
 
 grpc::ServerUnaryReactor* QueryService::BatchGetRollups(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return ServeUnary<v1::BatchGetRollupsRequest, v1::BatchGetRollupsResponse>(
-      context, request, response,
-      [&](const v1::BatchGetRollupsRequest& in,
-          v1::BatchGetRollupsResponse& out) { return BatchGet(in, out); });
+  return ServeUnaryOn<v1::BatchGetRollupsRequest, v1::BatchGetRollupsResponse>(
+      work_, context, request, response,
+      [this](const v1::BatchGetRollupsRequest& in,
+             v1::BatchGetRollupsResponse& out) { return BatchGet(in, out); });
 }
 
 grpc::ServerUnaryReactor* QueryService::GetSeries(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
   return Serve<v1::GetSeriesRequest, v1::GetSeriesResponse>(
-      context, request, response,
-      [&](const v1::GetSeriesRequest& in) { return reader_.Series(in); });
+      work_, context, request, response,
+      [this](const v1::GetSeriesRequest& in) { return reader_.Series(in); });
 }
 
 grpc::ServerUnaryReactor* QueryService::GetChildren(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
   return Serve<v1::GetChildrenRequest, v1::GetChildrenResponse>(
-      context, request, response,
-      [&](const v1::GetChildrenRequest& in) { return reader_.Children(in); });
+      work_, context, request, response,
+      [this](const v1::GetChildrenRequest& in) { return reader_.Children(in); });
 }
 
 grpc::ServerUnaryReactor* QueryService::GetUnitKpis(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
   return Serve<v1::GetUnitKpisRequest, v1::GetUnitKpisResponse>(
-      context, request, response,
-      [&](const v1::GetUnitKpisRequest& in) { return reader_.UnitKpis(in); });
+      work_, context, request, response,
+      [this](const v1::GetUnitKpisRequest& in) { return reader_.UnitKpis(in); });
 }
 
 }  // namespace strata::rollup

@@ -3,7 +3,8 @@
 // RollupQueryService: the gRPC face of RollupReader.
 
 #include "libs/definitions/definitions_follower.h"
-#include "services/rollup/rollup_engine.h"
+#include "libs/grpcutil/work_pool.h"
+#include "services/rollup/cell_source.h"
 #include "services/rollup/rollup_reader.h"
 #include "strata/v1/query_service.grpc.pb.h"
 
@@ -13,7 +14,7 @@ inline constexpr int kMaxBatchGetKeys = 10'000;
 
 // Registered raw, so that a request that does not parse is answered
 // INVALID_ARGUMENT naming it (libs/grpcutil/raw_messages.h). Answers the
-// engine's Health() error while it is not OK: never a partial total.
+// cells' Health() error while it is not OK: never a partial total.
 class QueryService final
     : public v1::RollupQueryService::WithRawCallbackMethod_GetRollup<
           v1::RollupQueryService::WithRawCallbackMethod_BatchGetRollups<
@@ -22,8 +23,10 @@ class QueryService final
                       v1::RollupQueryService::WithRawCallbackMethod_GetUnitKpis<
                           v1::RollupQueryService::Service>>>>> {
  public:
-  QueryService(const RollupEngine& engine, DefinitionsFollower& definitions)
-      : reader_(engine, definitions) {}
+  // Queries run on `work` (they may wait for other instances).
+  QueryService(const CellSource& cells, DefinitionsFollower& definitions,
+               WorkPool& work)
+      : reader_(cells, definitions), work_(work) {}
 
   grpc::ServerUnaryReactor* GetRollup(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
@@ -46,6 +49,7 @@ class QueryService final
                         v1::BatchGetRollupsResponse& response);
 
   RollupReader reader_;
+  WorkPool& work_;
 };
 
 }  // namespace strata::rollup

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <numeric>
 
 #include "absl/container/flat_hash_set.h"
 
@@ -71,6 +72,9 @@ RollupEngine::RollupEngine(const RollupEngineOptions& options,
 RollupEngine::~RollupEngine() {
   retargets_ = {};  // No definitions callback from here on.
   Stop();
+  // Leaves the group while the flusher still exists (Revoked, stopped,
+  // finds everything handed off already).
+  consumer_.reset();
 }
 
 absl::Status RollupEngine::Start() {
@@ -127,21 +131,33 @@ absl::Status RollupEngine::StartConsuming() {
   for (int32_t p = 0; p < partitions; ++p) {
     eventlog::TopicPartition tp{options_.input_topic, p};
     ASSIGN_OR_RETURN(eventlog::Position position, store_.Position(tp));
-    next_[p] = position;
+    // Routed, a part is read once its partition is assigned (TakeOver).
+    if (!routed()) next_[p] = position;
     positions.push_back(position);
   }
+  // Routed, until the group assigns partitions, as one instance reading
+  // them all would be: then over those assigned.
   ASSIGN_OR_RETURN(std::shared_ptr<eventlog::ReplayProgress> progress,
                    eventlog::ReplayProgress::Begin(log_, positions,
                                                    "rollup state"));
+  if (!routed()) {
+    std::vector<int32_t> all(partitions);
+    std::iota(all.begin(), all.end(), 0);
+    restore_clock_.TookOver(all, progress->total());
+  }
   SetProgress(std::move(progress));
   for (Acceptance& acceptance : acceptance_) {
     RETURN_IF_ERROR(acceptance.closings->Load(source_partitions_));
   }
   ASSIGN_OR_RETURN(consumer_, log_.NewConsumer(options_.consumer_group));
-  RETURN_IF_ERROR(consumer_->Assign(positions));
-  // What the store holds is rolled up: reported at once, or a restart
-  // would look like lag until the next flush.
-  ReportPositions(positions);
+  if (routed()) {
+    RETURN_IF_ERROR(consumer_->Subscribe({options_.input_topic}, *this));
+  } else {
+    RETURN_IF_ERROR(consumer_->Assign(positions));
+    // What the store holds is rolled up: reported at once, or a restart
+    // would look like lag until the next flush.
+    reporter_.Report(positions);
+  }
   flusher_ = std::make_unique<RollupFlusher>(
       log_, store_, PublishTopic(), stats_.events_committed, stats_.flushes);
   health_.Set(absl::OkStatus());
@@ -149,6 +165,104 @@ absl::Status RollupEngine::StartConsuming() {
     pthread_setname_np(pthread_self(), "rollup-engine");
     Run();
   });
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<eventlog::Position>> RollupEngine::TakeOver(
+    const std::vector<eventlog::TopicPartition>& partitions) {
+  ASSIGN_OR_RETURN(std::vector<eventlog::Position> positions,
+                   StoredPositionsWithinLog(store_, log_, partitions,
+                                            "rollup state"));
+  std::string reading;
+  for (const eventlog::Position& position : positions) {
+    const int32_t part = position.topic_partition.partition;
+    ForgetPart(part);
+    RETURN_IF_ERROR(acceptance_[part].closings->Load(source_partitions_));
+    absl::StrAppend(&reading, reading.empty() ? "" : ", ", part, " from ",
+                    position.offset);
+  }
+  for (const eventlog::Position& position : positions) {
+    next_[position.topic_partition.partition] = position;
+  }
+  STRATA_LOG(INFO) << "rollup: folding " << options_.input_topic << " "
+                   << reading;
+  RETURN_IF_ERROR(TrackProgress("rollup state"));
+  {
+    std::vector<int32_t> parts;
+    for (const eventlog::Position& position : positions) {
+      parts.push_back(position.topic_partition.partition);
+    }
+    restore_clock_.TookOver(parts, Progress()->total());
+  }
+  {
+    // Read here once health says whether they caught up.
+    absl::MutexLock lock(&read_parts_mu_);
+    for (const eventlog::Position& position : positions) {
+      read_parts_.insert(position.topic_partition.partition);
+    }
+  }
+  // The new parts say so once caught up in the epoch.
+  epoch_complete_due_ = true;
+  reporter_.Report(positions);
+  return positions;
+}
+
+void RollupEngine::Revoked(
+    const std::vector<eventlog::TopicPartition>& partitions) {
+  HandOver(partitions);
+}
+
+void RollupEngine::Lost(const std::vector<eventlog::TopicPartition>& partitions) {
+  // Made durable all the same: what a part publishes depends only on the
+  // records it folded, so its next reader publishes the same again.
+  HandOver(partitions);
+}
+
+void RollupEngine::HandOver(
+    const std::vector<eventlog::TopicPartition>& partitions) {
+  if (stop_) return;  // Run handed everything off as it ended.
+  // Revoked in the first poll, before any fold took definitions.
+  RefreshDefinitions();
+  absl::Status handed = HandOff();
+  if (handed.ok()) handed = WaitDurable();
+  if (!handed.ok()) {
+    // Other parts' changes went with the failed batch.
+    restart_due_ = handed;
+  } else {
+    ReportProgress();
+  }
+  reporter_.Forget(partitions);
+  for (const eventlog::TopicPartition& tp : partitions) {
+    ForgetPart(tp.partition);
+    next_.erase(tp.partition);
+    resuming_until_.erase(tp.partition);
+    absl::MutexLock lock(&read_parts_mu_);
+    read_parts_.erase(tp.partition);
+  }
+  if (absl::Status tracked = TrackProgress("rollup state"); !tracked.ok()) {
+    restart_due_ = tracked;
+  }
+}
+
+void RollupEngine::ForgetPart(int32_t part) {
+  {
+    absl::MutexLock lock(&parts_mu_);
+    folders_[part]->Clear();
+  }
+  acceptance_[part].acceptor->Clear();
+  for (auto* announced : {&to_announce_, &announced_}) {
+    for (auto it = announced->begin(); it != announced->end();) {
+      it = std::get<0>(it->first) == part ? announced->erase(it) : std::next(it);
+    }
+  }
+}
+
+absl::Status RollupEngine::TrackProgress(absl::string_view state_name) {
+  std::vector<eventlog::Position> positions;
+  for (const auto& [partition, position] : next_) positions.push_back(position);
+  ASSIGN_OR_RETURN(std::shared_ptr<eventlog::ReplayProgress> progress,
+                   eventlog::ReplayProgress::Begin(log_, positions, state_name));
+  SetProgress(std::move(progress));
   return absl::OkStatus();
 }
 
@@ -185,10 +299,27 @@ void RollupEngine::Run() {
                          absl::Milliseconds(5), absl::Milliseconds(50));
     auto records = consumer_->Poll(options_.poll_batch, wait);
     stats_.records_behind = consumer_->RecordsBehind();
+    // Caught up with what the last poll folded (or had nothing to read).
+    restore_clock_.Check(Progress()->Status().ok());
+    if (restart_due_) {
+      // A hand-over failed: the records just read are read again.
+      RestartFromCommitted(*std::exchange(restart_due_, std::nullopt));
+      pending = 0;
+      continue;
+    }
     if (!records.ok()) {
       if (!IsTransient(records.status())) {
         Halt(records.status());
         continue;
+      }
+      if (routed()) {
+        // Refused, an assignment left the group: joined again.
+        if (absl::StatusOr<bool> rejoined =
+                Rejoin(*consumer_, options_.input_topic);
+            !rejoined.ok()) {
+          STRATA_LOG(WARNING) << "rollup: joining the group: "
+                              << rejoined.status();
+        }
       }
       health_.SetUnlessDamaged(absl::UnavailableError(absl::StrCat(
           "rollup: reading the log: ", records.status().message())));
@@ -247,10 +378,31 @@ void RollupEngine::Run() {
         STRATA_LOG(WARNING) << "rollup: publishing removed cells: " << published;
       }
     }
-    if (epoch_complete_due_ && pending == 0 && Progress()->Status().ok()) {
-      if (absl::Status published = PublishEpochComplete(); !published.ok()) {
-        STRATA_LOG(WARNING) << "rollup: publishing a complete epoch: "
-                            << published;
+    if (!epoch_complete_due_) {
+      epoch_due_since_ = absl::InfiniteFuture();
+    } else if (Progress()->Status().ok()) {
+      // Caught up in the epoch: said in an idle moment (nothing pending,
+      // the last batch written), or after a second of a feed that never
+      // pauses by handing off what it folded and waiting for it (stage C
+      // serves none of the epoch until every part said so).
+      const absl::Time now = absl::Now();
+      epoch_due_since_ = std::min(epoch_due_since_, now);
+      const bool overdue = now - epoch_due_since_ > absl::Seconds(1);
+      if (pending == 0 || overdue) {
+        if (pending > 0) {
+          absl::Status handed = HandOff();
+          pending = 0;
+          if (!handed.ok()) {
+            RestartFromCommitted(handed);
+            continue;
+          }
+        }
+        absl::Status published = overdue ? WaitDurable() : absl::OkStatus();
+        if (published.ok()) published = PublishEpochComplete();
+        if (!published.ok()) {
+          STRATA_LOG(WARNING) << "rollup: publishing a complete epoch: "
+                              << published;
+        }
       }
     }
   }
@@ -260,7 +412,7 @@ void RollupEngine::Run() {
                           << handed << "); the log replays them";
     }
   }
-  if (!flusher_->Drain(absl::Seconds(10))) {
+  if (!flusher_->DrainToCommitted(absl::Seconds(10))) {
     STRATA_LOG(WARNING) << "rollup: stopping with a batch not yet durable; "
                            "the log replays it";
   }
@@ -417,7 +569,8 @@ absl::Status RollupEngine::PublishEpochComplete() {
   if (!unpublished.empty()) return absl::OkStatus();
   const int32_t parts = static_cast<int32_t>(folders_.size());
   std::vector<eventlog::AppendRecord> records;
-  for (int32_t p = 0; p < parts; ++p) {
+  // Only the parts read here: another instance's may not have caught up.
+  for (const auto& [p, position] : next_) {
     v1::PartialCell complete;
     complete.set_fold_partition(p);
     complete.set_version_epoch(epoch_);
@@ -494,7 +647,7 @@ absl::Status RollupEngine::AssignCommittedPositions() {
     ASSIGN_OR_RETURN(position, store_.Position(position.topic_partition));
     positions.push_back(position);
   }
-  return consumer_->Assign(positions);
+  return routed() ? consumer_->Seek(positions) : consumer_->Assign(positions);
 }
 
 bool RollupEngine::Resumed() {
@@ -675,18 +828,9 @@ absl::StatusOr<std::vector<eventlog::AppendRecord>> RollupEngine::PartRecords(
 }
 
 void RollupEngine::ReportProgress() {
-  ReportPositions(flusher_->TakeDurablePositions());
+  reporter_.Report(flusher_->TakeDurablePositions());
 }
 
-void RollupEngine::ReportPositions(
-    const std::vector<eventlog::Position>& positions) {
-  // The group's position only reports progress (ingest's back-pressure
-  // reads it); the store's is the one of record.
-  if (positions.empty()) return;
-  if (absl::Status reported = consumer_->Commit(positions); !reported.ok()) {
-    STRATA_LOG(WARNING) << "rollup: reporting positions: " << reported;
-  }
-}
 
 absl::Status RollupEngine::ApplyRecords(
     const std::vector<eventlog::LogRecord>& records) {
@@ -816,42 +960,45 @@ absl::StatusOr<std::optional<RollupCell>> RollupEngine::ReportedCell(
   return MergePartialCells(defs.kpi(id.kpi).hierarchy_aggregation, pointers);
 }
 
-std::vector<v1::ClosedPeriod> RollupEngine::ClosedPeriods() const {
-  std::map<std::string, v1::ClosedPeriod> merged;  // By label.
-  for (const Acceptance& acceptance : acceptance_) {
-    for (v1::ClosedPeriod& closed : acceptance.closings->Closed()) {
-      auto [it, added] = merged.emplace(closed.period().label(), closed);
-      if (!added) it->second.set_complete(it->second.complete() &&
-                                          closed.complete());
-    }
+std::vector<int32_t> RollupEngine::ReadParts() const {
+  std::vector<int32_t> parts;
+  absl::MutexLock lock(&read_parts_mu_);
+  for (size_t part = 0; part < acceptance_.size(); ++part) {
+    if (!routed() || read_parts_.count(part) > 0) parts.push_back(part);
   }
-  std::vector<v1::ClosedPeriod> closed;
-  for (auto& [label, period] : merged) closed.push_back(std::move(period));
-  return closed;
+  return parts;
 }
 
-absl::StatusOr<std::vector<v1::PendingEvent>> RollupEngine::AllPending() const {
-  std::map<std::string, v1::PendingEvent> all;  // By id.
-  for (const Acceptance& acceptance : acceptance_) {
-    ASSIGN_OR_RETURN(std::vector<v1::PendingEvent> pending,
-                     acceptance.closings->AllPending());
-    for (v1::PendingEvent& event : pending) {
-      all.emplace(event.event().event_id(), std::move(event));
-    }
-  }
-  std::vector<v1::PendingEvent> pending;
-  for (auto& [id, event] : all) pending.push_back(std::move(event));
-  return pending;
-}
-
-absl::StatusOr<std::optional<v1::PendingEvent>> RollupEngine::Pending(
+absl::StatusOr<std::vector<v1::PartClosings>> RollupEngine::ClosingsOfParts(
     const std::string& event_id) const {
-  for (const Acceptance& acceptance : acceptance_) {
-    ASSIGN_OR_RETURN(std::optional<v1::PendingEvent> pending,
-                     acceptance.closings->Pending(event_id));
-    if (pending) return pending;
+  const std::vector<int32_t> read = ReadParts();
+  std::vector<v1::PartClosings> parts;
+  for (int32_t part : read) {
+    PeriodClosings& closings = *acceptance_[part].closings;
+    v1::PartClosings& of_part = parts.emplace_back();
+    of_part.set_fold_part(part);
+    for (v1::ClosedPeriod& closed : closings.Closed()) {
+      *of_part.add_closed() = std::move(closed);
+    }
+    if (event_id.empty()) {
+      ASSIGN_OR_RETURN(std::vector<v1::PendingEvent> pending,
+                       closings.AllPending());
+      for (v1::PendingEvent& event : pending) {
+        *of_part.add_pending() = std::move(event);
+      }
+    } else {
+      ASSIGN_OR_RETURN(std::optional<v1::PendingEvent> pending,
+                       closings.Pending(event_id));
+      if (pending) *of_part.add_pending() = *std::move(pending);
+    }
   }
-  return std::nullopt;
+  // A part handed over meanwhile may have been read as it changed hands.
+  if (ReadParts() != read) {
+    return absl::UnavailableError(
+        "rollup: the fold parts read here changed while listing their "
+        "closes; retry");
+  }
+  return parts;
 }
 
 CellFolder::CellObserver RollupEngine::KeepReportedIn(

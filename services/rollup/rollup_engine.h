@@ -19,10 +19,19 @@
 // engine and Health() reports it (DATA_LOSS, OUT_OF_RANGE) until an
 // operator acts. Health() is also UNAVAILABLE until the engine has caught
 // up with the log as it was at Start().
+//
+// Routed (reading strata.rollup-changes), instances share its partitions,
+// one part each, as members of one consumer group. A part assigned is
+// restored by reading its partition from where the local store stands
+// (its start, for a store that never read it): its parts' versions count
+// the records folded, so what it publishes again is what stage C already
+// holds, and changes nothing there. A part revoked or lost is handed off
+// and made durable first, then forgotten.
 
 #include <atomic>
 #include <map>
 #include <optional>
+#include <set>
 #include <tuple>
 #include <memory>
 #include <mutex>
@@ -44,7 +53,11 @@
 #include "libs/status/health_report.h"
 #include "libs/streams/topics.h"
 #include "services/rollup/cell_folder.h"
+#include "services/rollup/cell_source.h"
 #include "services/rollup/event_acceptor.h"
+#include "services/rollup/group_member.h"
+#include "services/rollup/position_reporter.h"
+#include "services/rollup/restore_clock.h"
 #include "services/rollup/period_closings.h"
 #include "services/rollup/rollup_flusher.h"
 #include "services/rollup/rollup_record.h"
@@ -86,7 +99,7 @@ struct RollupEngineOptions {
   Clock* clock = &Clock::Real();
 };
 
-class RollupEngine {
+class RollupEngine : public CellSource, private GroupMember {
  public:
   // Registers for definition changes: construct before the follower starts.
   RollupEngine(const RollupEngineOptions& options, eventlog::EventLog& log,
@@ -100,16 +113,25 @@ class RollupEngine {
   void Stop();
 
   // OK when queries can trust the engine's answers; otherwise why not.
-  absl::Status Health() const;
+  absl::Status Health() const override;
 
   const RollupStats& stats() const { return stats_; }
-  // Closed periods and the events that wait for a decision, for the
-  // closing service; routed, as every fold partition sees them (a close is
-  // complete once it is complete in all).
-  std::vector<v1::ClosedPeriod> ClosedPeriods() const;
-  absl::StatusOr<std::vector<v1::PendingEvent>> AllPending() const;
-  absl::StatusOr<std::optional<v1::PendingEvent>> Pending(
+  // The fold partitions read here: routed, those the group assigned to
+  // this instance; otherwise all. Thread-safe.
+  std::vector<int32_t> ReadParts() const;
+  // How many parts it folds in (routed: partitions of its input topic).
+  int32_t fold_partitions() const {
+    return static_cast<int32_t>(acceptance_.size());
+  }
+  // Closed periods and the events that wait for a decision, per fold part
+  // read here (`event_id` non-empty: only the event waiting under it), for
+  // the closing service (Closings merges the parts); UNAVAILABLE when the
+  // parts read changed meanwhile.
+  absl::StatusOr<std::vector<v1::PartClosings>> ClosingsOfParts(
       const std::string& event_id) const;
+  // How long it took to restore the parts it was assigned (and, whole, to
+  // catch up at start).
+  RestoreFigures restores() const { return restore_clock_.figures(); }
   // Log records replayed since Start(), of those it had to catch up on
   // ({0, 0} before Start()).
   std::pair<int64_t, int64_t> ReplayCounts() const {
@@ -133,11 +155,26 @@ class RollupEngine {
     return ReadRecord(defs, id, Now());
   }
   absl::StatusOr<std::optional<v1::RollupRecord>> ReadRecord(
-      const Definitions& defs, const CellId& id, absl::Time judged_at) const;
+      const Definitions& defs, const CellId& id,
+      absl::Time judged_at) const override;
   // The engine's time: what records are judged at.
-  absl::Time Now() const { return options_.clock->Now(); }
+  absl::Time Now() const override { return options_.clock->Now(); }
 
  private:
+  // GroupMember: on the engine's thread (routed), from inside Poll.
+  absl::StatusOr<std::vector<eventlog::Position>> TakeOver(
+      const std::vector<eventlog::TopicPartition>& partitions) override;
+  void Revoked(const std::vector<eventlog::TopicPartition>& partitions) override;
+  void Lost(const std::vector<eventlog::TopicPartition>& partitions) override;
+  // Makes what is pending durable, then forgets the parts of `partitions`.
+  void HandOver(const std::vector<eventlog::TopicPartition>& partitions);
+  // Drops what memory holds of `part` (the store keeps its state).
+  void ForgetPart(int32_t part);
+  // Progress over the partitions read now, from their positions.
+  absl::Status TrackProgress(absl::string_view state_name);
+  // Engine thread: a hand-over's failure to resume from.
+  std::optional<absl::Status> restart_due_;
+
   absl::Status StartConsuming();
   void Run();
   // Folds one poll's records and marked cells; adds to `pending` what
@@ -195,7 +232,6 @@ class RollupEngine {
   int32_t partials_partitions_ = 0;
   // Commits the durable positions to the consumer group (progress only).
   void ReportProgress();
-  void ReportPositions(const std::vector<eventlog::Position>& positions);
   // The definitions reshaped the organisation: hands off what is pending,
   // empties the store (remembering its cells) and replays the log.
   absl::Status Reshape(size_t pending);
@@ -216,6 +252,11 @@ class RollupEngine {
   DefinitionsFollower& definitions_;
   RollupStore& store_;
   std::unique_ptr<eventlog::LogConsumer> consumer_;
+  PositionReporter reporter_{"rollup", consumer_};
+  RestoreClock restore_clock_{"rollup", options_.input_topic};
+  // The loop's thread only: since when the epoch is complete here and not
+  // yet said (real time).
+  absl::Time epoch_due_since_ = absl::InfiniteFuture();
   std::unique_ptr<RollupFlusher> flusher_;
   // Replaced by Reshape, read by any thread.
   mutable std::mutex progress_mu_;
@@ -263,6 +304,10 @@ class RollupEngine {
     std::unique_ptr<EventAcceptor> acceptor;
   };
   std::vector<Acceptance> acceptance_;
+  // Routed, the parts this instance reads (the others' closes and held
+  // events in the store may be out of date); whole, every one.
+  mutable absl::Mutex read_parts_mu_;
+  std::set<size_t> read_parts_ ABSL_GUARDED_BY(read_parts_mu_);
   bool routed() const { return options_.input_topic == kRollupChangesTopic; }
   // The definitions the acceptors resolve events in.
   const Definitions& defs() const {

@@ -259,6 +259,13 @@ class RollupEngineTest : public ::testing::TestWithParam<FoldShape> {
     return record.ok() && *record ? **record : v1::RollupRecord();
   }
 
+  // Queries may be answered: routed, stage C too (UNAVAILABLE while a
+  // reorg is rolled up again).
+  bool Serving() {
+    return engine_->Health().ok() &&
+           (!GetParam().routed || combiner_->Health().ok());
+  }
+
   // The cell as stored; routed, as stage C merged it.
   std::optional<RollupCell> Cell(const std::string& kpi,
                                  const std::string& unit, PeriodKind kind,
@@ -277,6 +284,18 @@ class RollupEngineTest : public ::testing::TestWithParam<FoldShape> {
   }
 
   const std::string& InputTopic() const { return engine_options_.input_topic; }
+
+  // Every event waiting for a decision, over the fold parts.
+  absl::StatusOr<std::vector<v1::PendingEvent>> AllPending() const {
+    ASSIGN_OR_RETURN(std::vector<v1::PartClosings> parts,
+                     engine_->ClosingsOfParts(""));
+    std::vector<v1::PendingEvent> pending;
+    for (const v1::PartClosings& part : parts) {
+      pending.insert(pending.end(), part.pending().begin(),
+                     part.pending().end());
+    }
+    return pending;
+  }
 
   // Routed: the engine folded every record on strata.rollup-changes (the
   // frontiers parts announced too), published every part it committed,
@@ -322,6 +341,40 @@ class RollupEngineTest : public ::testing::TestWithParam<FoldShape> {
     }
     ASSERT_EQ(stats.events_committed, applied);
     ASSERT_EQ(Duplicates(), duplicates);
+  }
+
+  // Every record of the changelog, in order, per key.
+  std::map<std::string, std::vector<v1::RollupRecord>> PublishedInOrder() {
+    auto consumer = *log_->NewConsumer("reader");
+    std::vector<eventlog::Position> positions;
+    for (int p = 0; p < DefaultTopics()[kRollupsTopic]; ++p) {
+      positions.push_back({{kRollupsTopic, p}, 0});
+    }
+    EXPECT_OK(consumer->Assign(positions));
+    std::map<std::string, std::vector<v1::RollupRecord>> published;
+    while (true) {
+      auto records = consumer->Poll(1000, absl::Milliseconds(50));
+      EXPECT_OK(records);
+      if (!records.ok() || records->empty()) break;
+      for (const auto& r : *records) {
+        EXPECT_TRUE(published[r.key].emplace_back().ParseFromString(r.value));
+      }
+    }
+    return published;
+  }
+
+  // Versions never go back per key; one version says one figure.
+  static void ExpectNoVersionGoesBack(
+      const std::map<std::string, std::vector<v1::RollupRecord>>& published) {
+    for (const auto& [key, records] : published) {
+      for (size_t i = 1; i < records.size(); ++i) {
+        EXPECT_GE(records[i].version(), records[i - 1].version()) << key;
+        if (records[i].version() == records[i - 1].version()) {
+          EXPECT_EQ(records[i].exact_value(), records[i - 1].exact_value())
+              << key;
+        }
+      }
+    }
   }
 
   static inline int counter_ = 0;
@@ -956,7 +1009,7 @@ TEST_P(RollupEngineTest, AClosedPeriodHoldsLateEventsUntilApprovedAndKeepsItsFig
   EXPECT_EQ(engine_->stats().events_held, 2);
   EXPECT_EQ(Record("sales", "ent", PeriodKind::kMonth, "2026-03").value(), 15);
   EXPECT_EQ(Record("sales", "ent", PeriodKind::kMonth, "2026-04").value(), 7);
-  auto pending = engine_->AllPending();
+  auto pending = AllPending();
   ASSERT_OK(pending);
   ASSERT_EQ(pending->size(), 2u);
   EXPECT_EQ((*pending)[0].closed_period().label(), "2026-03");
@@ -986,7 +1039,7 @@ TEST_P(RollupEngineTest, AClosedPeriodHoldsLateEventsUntilApprovedAndKeepsItsFig
   // A resent late event is a repeat, not a new pending one.
   AppendEvents({{"late", "sales", "team-a", Utc(2026, 3, 31, 23), 100}}, 0);
   WaitForApplied(5, 1);
-  auto after = engine_->AllPending();
+  auto after = AllPending();
   ASSERT_OK(after);
   EXPECT_TRUE(after->empty());
   // Rebuilt from the log: the same figures, the same figures at close.
@@ -997,6 +1050,33 @@ TEST_P(RollupEngineTest, AClosedPeriodHoldsLateEventsUntilApprovedAndKeepsItsFig
     return Record("sales", "ent", PeriodKind::kMonth, "2026-03").value() == 115;
   }));
   check();
+}
+
+// Found by review: two decisions on one event can both reach the log (two
+// clients, or two instances, each saw it waiting). A rejection after an
+// approval still waiting for its close to complete took the approval back,
+// where the closing service promises that the first decision stands.
+TEST_P(RollupEngineTest, ARejectionAfterAnApprovalIsIgnored) {
+  AppendEvents({{"e1", "sales", "team-a", Utc(2026, 3, 10), 10}}, 0);
+  WaitForApplied(1);
+  // The close, in partition 0 only so far: not complete.
+  v1::EventEnvelope close = NewEnvelope(ThisProducer("test"));
+  close.mutable_period_closing()->mutable_period()->set_kind(
+      v1::PERIOD_KIND_MONTH);
+  close.mutable_period_closing()->mutable_period()->set_label("2026-03");
+  close.mutable_period_closing()->set_closed_by("controller");
+  ASSERT_OK(log_->Append(kKpiEventsTopic,
+                         {{"2026-03", close.SerializeAsString(), 0}}));
+  AppendEvents({{"late", "sales", "team-a", Utc(2026, 3, 31, 23), 100}}, 0);
+  ASSERT_TRUE(WaitUntil([&] { return engine_->stats().events_held == 1; }));
+  AppendDecision("late", true);
+  AppendDecision("late", false);
+  EXPECT_TRUE(
+      WaitUntil([&] { return engine_->stats().decisions_ignored == 1; }));
+  AppendClose("2026-03");  // Complete now: the approval counts.
+  EXPECT_TRUE(WaitUntil([&] {
+    return Record("sales", "ent", PeriodKind::kMonth, "2026-03").value() == 110;
+  })) << Record("sales", "ent", PeriodKind::kMonth, "2026-03").value();
 }
 
 TEST_P(RollupEngineTest, AReorgReshapesPeriodsFromItsDateAndKeepsEarlierOnes) {
@@ -1029,7 +1109,7 @@ TEST_P(RollupEngineTest, AReorgReshapesPeriodsFromItsDateAndKeepsEarlierOnes) {
               ToFixedPoint(22));
   };
   ASSERT_TRUE(WaitUntil([&] {
-    return engine_->Health().ok() &&
+    return Serving() &&
            Cell("sales", "bu2", PeriodKind::kMonth, "2026-03").has_value() &&
            !Cell("sales", "bu", PeriodKind::kMonth, "2026-03").has_value();
   })) << engine_->Health() << " committed " << engine_->stats().events_committed;
@@ -1049,11 +1129,48 @@ TEST_P(RollupEngineTest, AReorgReshapesPeriodsFromItsDateAndKeepsEarlierOnes) {
   std::filesystem::remove_all(dir_ / "rollup");
   OpenAll();
   EXPECT_TRUE(WaitUntil([&] {
-    return engine_->Health().ok() &&
+    return Serving() &&
            Cell("sales", "bu2", PeriodKind::kMonth, "2026-03").has_value();
   }));
   EXPECT_EQ(engine_->stats().restarts, 0);  // Folded in the new shape at once.
   check();
+}
+
+// Found by review: each fold part said it completed an epoch only in an
+// idle moment (nothing pending, the last batch written), which a feed that
+// never pauses never gives; stage C, which serves an epoch only once every
+// part completed it, then answered UNAVAILABLE for as long as the feed ran.
+TEST_P(RollupEngineTest, AReorgCompletesUnderAFeedThatNeverPauses) {
+  if (!GetParam().routed) GTEST_SKIP() << "stage C: routed";
+  AppendDefinitionBatch(Batch({UnitChange("bu2", "ent")}));
+  AppendEvents({{"e0", "sales", "team-a", Utc(2026, 1, 10), 1}});
+  WaitForApplied(1);
+  // Parts take a while to publish, as to brokers: the flusher is still
+  // busy right after each hand-off.
+  faulty_log_->SlowAppends(kRollupPartialsTopic, absl::Milliseconds(20));
+  std::atomic<bool> feeding{true};
+  std::thread feed([&] {
+    for (int i = 1; feeding; ++i) {
+      AppendEvents({{absl::StrCat("e", i), "sales", "team-b",
+                     Utc(2026, 1, 10), 1}});
+    }
+  });
+  v1::DefinitionChange move = UnitChange("team-a", "bu2");
+  move.mutable_org_unit()->set_effective_from("2026-01-01");
+  AppendDefinitionBatch(Batch({move}));
+  // Served in the new shape (bu2 holds team-a's event) while the feed runs.
+  const bool served = WaitUntil([&] {
+    std::shared_ptr<const Definitions> now = definitions_->Current();
+    if (now->reorg_count() == 0 || !Serving()) return false;
+    absl::StatusOr<std::optional<RollupCell>> cell = combiner_->Read(
+        *now, {*now->FindKpi("sales"), *now->FindUnit("bu2"),
+               *ParsePeriod(PeriodKind::kMonth, "2026-01")});
+    return cell.ok() && cell->has_value() && (*cell)->value == ToFixedPoint(1);
+  });
+  feeding = false;
+  feed.join();
+  faulty_log_->SlowAppends(kRollupPartialsTopic, absl::ZeroDuration());
+  EXPECT_TRUE(served) << combiner_->Health();
 }
 
 // Found by the property test: a reorg left derived cells on the changelog
@@ -1236,34 +1353,80 @@ TEST_P(RollupEngineTest, FoldingInOtherPartsNeverPublishesALowerVersion) {
   engine_options_.max_pending_events = 1;
   Restart();
   WaitForApplied(2);
-  // Every record of the changelog, in order, per key.
-  auto consumer = *log_->NewConsumer("reader");
-  std::vector<eventlog::Position> positions;
-  for (int p = 0; p < DefaultTopics()[kRollupsTopic]; ++p) {
-    positions.push_back({{kRollupsTopic, p}, 0});
-  }
-  ASSERT_OK(consumer->Assign(positions));
-  std::map<std::string, std::vector<v1::RollupRecord>> published;
-  while (true) {
-    auto records = consumer->Poll(1000, absl::Milliseconds(50));
-    ASSERT_OK(records);
-    if (records->empty()) break;
-    for (const auto& r : *records) {
-      ASSERT_TRUE(published[r.key].emplace_back().ParseFromString(r.value));
-    }
-  }
+  const auto published = PublishedInOrder();
   ASSERT_EQ(published.size(), 12u);
   for (const auto& [key, records] : published) {
     EXPECT_GE(records.size(), 2u) << key;  // Published again by the replay.
-    for (size_t i = 1; i < records.size(); ++i) {
-      EXPECT_GE(records[i].version(), records[i - 1].version()) << key;
-      if (records[i].version() == records[i - 1].version()) {
-        EXPECT_EQ(records[i].exact_value(), records[i - 1].exact_value())
-            << key;
-      }
-    }
   }
+  ExpectNoVersionGoesBack(published);
   EXPECT_EQ(Record("sales", "ent", PeriodKind::kYear, "2026").value(), 15);
+}
+
+// Routed, a second instance shares the fold partitions, then leaves: the
+// first restores its parts from its own store and goes on; totals stay
+// exact, and no version on the changelog goes back.
+TEST_P(RollupEngineTest, InstancesShareTheFoldPartitionsAndHandThemOver) {
+  if (!GetParam().routed) {
+    GTEST_SKIP() << "whole cells need every partition of strata.kpi-events";
+  }
+  std::vector<v1::DefinitionChange> teams;
+  for (int t = 0; t < 8; ++t) {
+    teams.push_back(UnitChange(absl::StrCat("team-", t), "bu"));
+  }
+  AppendDefinitionBatch(Batch(teams));
+  auto other_definitions = *DefinitionsFollower::Create(*log_, "test-2");
+  auto other_store = *RollupStore::Open((dir_ / "rollup-2").string());
+  auto other = std::make_unique<RollupEngine>(engine_options_, *log_,
+                                              *other_definitions, *other_store);
+  other_definitions->Start();
+  ASSERT_OK(other->Start());
+  auto send = [&](const std::string& prefix) {
+    for (int t = 0; t < 8; ++t) {
+      AppendEvents({{absl::StrCat(prefix, t), "sales", absl::StrCat("team-", t),
+                     Utc(2026, 1, 10), 1}});
+    }
+  };
+  auto ent_year = [&](int64_t want) {
+    return WaitUntil([&] {
+      auto cell = combiner_->Read(
+          *definitions_->Current(),
+          {*definitions_->Current()->FindKpi("sales"),
+           *definitions_->Current()->FindUnit("ent"),
+           *ParsePeriod(PeriodKind::kYear, "2026")});
+      return cell.ok() && cell->has_value() &&
+             (*cell)->value == ToFixedPoint(want);
+    });
+  };
+  // Sent once the group shares the parts, so each instance folds its own.
+  ASSERT_TRUE(WaitUntil([&] {
+    return !other->ReadParts().empty() &&
+           other->ReadParts().size() + engine_->ReadParts().size() == 3;
+  }));
+  send("a");
+  ASSERT_TRUE(ent_year(8));
+  // An engine counts a batch once published, so stage C may merge it first.
+  EXPECT_TRUE(WaitUntil([&] {
+    return other->stats().events_committed +
+               engine_->stats().events_committed ==
+           8;
+  })) << other->stats().events_committed << " + "
+      << engine_->stats().events_committed;
+  EXPECT_GT(other->stats().events_committed, 0);
+  EXPECT_GT(engine_->stats().events_committed, 0);
+
+  other.reset();  // Its parts come back here, restored from this store.
+  send("b");
+  ASSERT_TRUE(ent_year(16));
+  send("a");  // Repeats, known to the parts restored here.
+  send("c");
+  ASSERT_TRUE(ent_year(24));
+  ExpectNoVersionGoesBack(PublishedInOrder());
+  for (int t = 0; t < 8; ++t) {
+    EXPECT_EQ(Cell("sales", absl::StrCat("team-", t), PeriodKind::kYear, "2026")
+                  ->value,
+              ToFixedPoint(3))
+        << "team-" << t;
+  }
 }
 
 TEST_P(RollupEngineTest, ANewTargetRepublishesItsCellWithTheTarget) {

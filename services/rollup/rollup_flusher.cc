@@ -66,6 +66,12 @@ bool RollupFlusher::Drain(absl::Duration timeout) {
                       [&] { return !pending_; });
 }
 
+bool RollupFlusher::DrainToCommitted(absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+                      [&] { return !pending_ || publish_failing_; });
+}
+
 void RollupFlusher::Stop() {
   std::lock_guard<std::mutex> lock(mu_);
   stop_ = true;
@@ -105,6 +111,10 @@ void RollupFlusher::Run() {
       health_.Set(absl::UnavailableError(absl::StrCat(
           "rollup: committing failed, retrying: ", status.message())));
       std::unique_lock<std::mutex> lock(mu_);
+      if (committed_ && !publish_failing_) {
+        publish_failing_ = true;
+        cv_.notify_all();
+      }
       if (cv_.wait_for(lock, absl::ToChronoNanoseconds(backoff),
                        [&] { return stop_; })) {
         STRATA_LOG(WARNING)
@@ -119,6 +129,7 @@ void RollupFlusher::Run() {
     std::lock_guard<std::mutex> lock(mu_);
     if (status.ok()) durable_ = batch_.changes.positions;
     pending_ = false;
+    publish_failing_ = false;
     cv_.notify_all();
   }
 }

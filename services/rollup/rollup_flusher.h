@@ -86,6 +86,12 @@ class RollupFlusher {
   // when one is still failing.
   bool Drain(absl::Duration timeout);
 
+  // For a stop: waits up to `timeout` until every submitted batch is
+  // durable or committed with its publishing failing (the next start
+  // publishes it from the outbox, so waiting longer gains nothing); false
+  // when one is not committed yet.
+  bool DrainToCommitted(absl::Duration timeout);
+
   // Gives up on a batch still failing; the log replays it after a restart.
   void Stop();
 
@@ -125,6 +131,8 @@ class RollupFlusher {
   std::vector<eventlog::Position> durable_;  // Guarded by mu_.
   bool stop_ = false;     // Guarded by mu_.
   bool committed_ = false;  // Flusher thread: batch_ is committed.
+  // Guarded by mu_: batch_ is committed and its publishing failed.
+  bool publish_failing_ = false;
   std::thread thread_;
 };
 

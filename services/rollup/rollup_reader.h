@@ -1,10 +1,10 @@
 #pragma once
 
-// Rollup queries over the engine's folded state and the current
+// Rollup queries over the folded cells (a CellSource) and the current
 // definitions: a point, a series, a drill-down, a unit's scorecard.
 // Plain functions of their request, free of gRPC; QueryService serves them.
 //
-//   RollupReader reader(engine, definitions);
+//   RollupReader reader(engine_or_combiner, definitions);
 //   ASSIGN_OR_RETURN(v1::GetChildrenResponse drill, reader.Children(request));
 
 #include <memory>
@@ -12,7 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "libs/definitions/definitions_follower.h"
-#include "services/rollup/rollup_engine.h"
+#include "services/rollup/cell_source.h"
 #include "strata/v1/query_service.pb.h"
 #include "strata/v1/scorecard_service.pb.h"
 
@@ -22,8 +22,8 @@ inline constexpr int kMaxSeriesPeriods = 1'000;
 
 class RollupReader {
  public:
-  RollupReader(const RollupEngine& engine, DefinitionsFollower& definitions)
-      : engine_(engine), definitions_(definitions) {}
+  RollupReader(const CellSource& cells, DefinitionsFollower& definitions)
+      : cells_(cells), definitions_(definitions) {}
 
   // NOT_FOUND when no event has reached the cell yet.
   absl::StatusOr<v1::RollupRecord> Get(const v1::RollupKey& key) const;
@@ -58,6 +58,10 @@ class RollupReader {
   absl::StatusOr<v1::RollupRecord> RecordOrEmpty(const Definitions& defs,
                                                  const CellId& id,
                                                  absl::Time judged_at) const;
+  // RecordOrEmpty of each of `ids`, read in one ReadRecords.
+  absl::StatusOr<std::vector<v1::RollupRecord>> RecordsOrEmpty(
+      const Definitions& defs, const std::vector<CellId>& ids,
+      absl::Time judged_at) const;
   absl::StatusOr<v1::RollupRecord> OwnRecordOrEmpty(const Definitions& defs,
                                                     const CellId& id,
                                                     absl::Time judged_at) const;
@@ -73,7 +77,7 @@ class RollupReader {
   absl::StatusOr<UnitPeriod> ResolveScorecard(
       const v1::GetScorecardRequest& request) const;
 
-  const RollupEngine& engine_;
+  const CellSource& cells_;
   DefinitionsFollower& definitions_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <memory>
 
+
 #include "libs/grpcutil/raw_messages.h"
 
 namespace strata::rollup {
@@ -21,9 +22,17 @@ grpc::ServerUnaryReactor* ScorecardService::GetScorecard(
       request->unit_id(), request->period(),
       [this, reactor, request,
        response_bytes](absl::StatusOr<std::vector<v1::Alert>> open) {
-        absl::StatusOr<v1::Scorecard> card = reader_.Scorecard(*request, open);
-        if (card.ok()) *response_bytes = ToByteBuffer(*card);
-        reactor->Finish(ToGrpcStatus(card.status()));
+        auto alerts = std::make_shared<absl::StatusOr<std::vector<v1::Alert>>>(
+            std::move(open));
+        auto read = [this, reactor, request, response_bytes, alerts] {
+          absl::StatusOr<v1::Scorecard> card =
+              reader_.Scorecard(*request, *alerts);
+          if (card.ok()) *response_bytes = ToByteBuffer(*card);
+          reactor->Finish(ToGrpcStatus(card.status()));
+        };
+        if (!work_.Submit(std::move(read))) {
+          reactor->Finish(ToGrpcStatus(work_.Refused()));
+        }
       });
   return reactor;
 }

@@ -12,6 +12,14 @@
 
 namespace strata::cli {
 
+// How the all-in-one folds (RollupModuleOptions): whole, or through the
+// scale-out stages in `instances` instances, threads in place of
+// processes.
+struct RollupShape {
+  bool scale_out = false;
+  int instances = 1;
+};
+
 struct AllInOneOptions {
   ServerOptions log;
   std::string listen = "127.0.0.1:7400";
@@ -19,6 +27,7 @@ struct AllInOneOptions {
   bool demo = false;
   // Its url set: alerts are pushed to that Alertmanager.
   alerts::AlertmanagerOptions alertmanager;
+  RollupShape rollup;
 };
 
 // Runs until SIGINT or SIGTERM.
@@ -27,6 +36,6 @@ absl::Status ServeAllInOne(const AllInOneOptions& options);
 // `strata rebuild`: every state store rebuilt from the log, offline (the
 // server must not be running on the same data directory).
 absl::Status RebuildAllInOne(const ServerOptions& options,
-                             std::ostream& progress);
+                             const RollupShape& rollup, std::ostream& progress);
 
 }  // namespace strata::cli

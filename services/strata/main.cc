@@ -34,6 +34,15 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7400", "serve: gRPC listen address.");
 ABSL_FLAG(bool, demo, false, "serve: load the demo organisation when absent.");
+ABSL_FLAG(int, rollup_instances, 1,
+          "serve, rebuild: rollup instances in this process (threads in "
+          "place of processes); more than one folds through the scale-out "
+          "stages (services/rollup/SCALE_OUT.md), each instance a member of "
+          "their consumer groups on the embedded log. A data directory "
+          "stays folded whole or scaled out.");
+ABSL_FLAG(bool, rollup_scale_out, false,
+          "serve, rebuild: fold through the scale-out stages even with one "
+          "rollup instance.");
 ABSL_FLAG(std::string, server, "127.0.0.1:7400", "client: server address.");
 ABSL_FLAG(std::string, unit, "", "alerts, tail, watch: only this unit's subtree.");
 ABSL_FLAG(bool, include_resolved, false, "alerts: list resolved ones too.");
@@ -70,6 +79,7 @@ namespace {
 constexpr char kUsage[] = R"(strata: KPI rollups and variance alerts.
 
   strata [serve] [--demo]           run ingest, rollup and alerts in one process
+    [--rollup_instances=N]          N rollup instances sharing the work
   strata rebuild                    rebuild every state store from the log
                                     (the server stopped), with progress
   strata demo-events                print demo KPI events (CSV) for this month
@@ -106,6 +116,14 @@ constexpr char kUsage[] = R"(strata: KPI rollups and variance alerts.
   strata unsilence ID --by=NAME     end a silence now
   strata health                     is the server serving?)";
 
+RollupShape RollupShapeFromFlags() {
+  RollupShape shape;
+  shape.instances = absl::GetFlag(FLAGS_rollup_instances);
+  shape.scale_out =
+      absl::GetFlag(FLAGS_rollup_scale_out) || shape.instances > 1;
+  return shape;
+}
+
 absl::Status Run(const std::vector<std::string>& args) {
   const std::string command = args.empty() ? "serve" : args[0];
   auto want = [&](size_t n) -> absl::Status {
@@ -119,10 +137,12 @@ absl::Status Run(const std::vector<std::string>& args) {
     options.listen = absl::GetFlag(FLAGS_listen);
     options.demo = absl::GetFlag(FLAGS_demo);
     options.alertmanager = alerts::AlertmanagerOptionsFromFlags();
+    options.rollup = RollupShapeFromFlags();
     return ServeAllInOne(options);
   }
   if (command == "rebuild") {
-    return RebuildAllInOne(ServerOptionsFromFlags(Deployment::kAllInOne), std::cerr);
+    return RebuildAllInOne(ServerOptionsFromFlags(Deployment::kAllInOne),
+                           RollupShapeFromFlags(), std::cerr);
   }
   AllowTerminationSignals();  // A client command: Ctrl-C ends it.
   if (command == "demo-events") {

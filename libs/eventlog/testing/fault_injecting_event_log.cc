@@ -137,6 +137,10 @@ class FaultInjectingEventLog::Consumer final : public LogConsumer {
     return consumer_->Subscribe(topics, listener);
   }
 
+  absl::Status Seek(const std::vector<Position>& positions) override {
+    return consumer_->Seek(positions);
+  }
+
   absl::StatusOr<std::vector<LogRecord>> Poll(size_t max_records,
                                               absl::Duration timeout) override {
     Decision decision = faults_->Next(Operation::kPoll);
@@ -203,6 +207,13 @@ absl::StatusOr<int64_t> FaultInjectingEventLog::StartOffset(
 
 absl::Status FaultInjectingEventLog::Append(
     absl::string_view topic, absl::Span<const AppendRecord> records) {
+  absl::Duration delay;
+  {
+    absl::MutexLock lock(&retention_mu_);
+    auto it = append_delay_.find(topic);
+    if (it != append_delay_.end()) delay = it->second;
+  }
+  absl::SleepFor(delay);
   Decision decision = faults_->Next(Operation::kAppend);
   if (!decision.failure) return log_.Append(topic, records);
   if (decision.after_the_call) {

@@ -90,6 +90,13 @@ class FaultInjectingEventLog final : public EventLog {
     retained_from_[tp] = start;
   }
 
+  // Every append to `topic` takes `delay` longer (a slow broker), failed
+  // or not; zero to stop.
+  void SlowAppends(const std::string& topic, absl::Duration delay) {
+    absl::MutexLock lock(&retention_mu_);
+    append_delay_[topic] = delay;
+  }
+
   // How many calls of `operation` the faults picked to fail so far, over
   // every fault since construction.
   int64_t injected(Operation operation) const;
@@ -118,6 +125,8 @@ class FaultInjectingEventLog final : public EventLog {
   std::shared_ptr<Faults> faults_;  // Shared with the consumers.
   absl::Mutex retention_mu_;
   absl::flat_hash_map<TopicPartition, int64_t> retained_from_
+      ABSL_GUARDED_BY(retention_mu_);
+  absl::flat_hash_map<std::string, absl::Duration> append_delay_
       ABSL_GUARDED_BY(retention_mu_);
 };
 

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <set>
@@ -461,7 +462,11 @@ class EndToEndTest : public ::testing::TestWithParam<std::string> {
 
   void TearDown() override {
     if (deployment_ == nullptr) return;  // Skipped.
-    if (HasFailure()) std::cerr << deployment_->Logs();
+    // STRATA_E2E_LOGS=1 prints them for a passing test too, e.g. to see
+    // where a slow one spent its time.
+    if (HasFailure() || std::getenv("STRATA_E2E_LOGS") != nullptr) {
+      std::cerr << deployment_->Logs();
+    }
     deployment_.reset();
     std::filesystem::remove_all(dir_);
   }

@@ -441,6 +441,17 @@ class GroupMember final : public RebalanceListener {
       next_[r.topic_partition.partition] = r.offset + 1;
       read_.push_back(std::move(r));
     }
+    if (commit_as_it_reads_) {
+      // As Strata's stages report their positions: a commit refused now is
+      // made again with the next poll.
+      std::vector<Position> positions;
+      for (int32_t p : owned_) {
+        if (auto it = next_.find(p); it != next_.end()) {
+          positions.push_back({{"events", p}, it->second});
+        }
+      }
+      if (!positions.empty()) consumer_->Commit(positions).IgnoreError();
+    }
     return absl::OkStatus();
   }
 
@@ -450,6 +461,7 @@ class GroupMember final : public RebalanceListener {
   int revoked() const { return revoked_; }
   void StartAt(int64_t offset) { start_at_ = offset; }
   void Refuse(absl::Status refusal) { refusal_ = std::move(refusal); }
+  void CommitAsItReads() { commit_as_it_reads_ = true; }
 
  private:
   std::set<int32_t> owned_;
@@ -458,6 +470,7 @@ class GroupMember final : public RebalanceListener {
   int revoked_ = 0;
   int64_t start_at_ = kNoOffset;
   absl::Status refusal_;
+  bool commit_as_it_reads_ = false;
   HandOver* const hand_over_;
   std::unique_ptr<LogConsumer> consumer_;  // Last: it calls the above.
 };
@@ -522,6 +535,60 @@ TEST_P(EventLogConformanceTest, GroupMembersSharePartitionsReadingEachOnce) {
     EXPECT_EQ(count, 1) << "record " << value << " read " << count << " times";
   }
   EXPECT_GT(b.read().size(), 0u);
+}
+
+// Members commit their positions as they read, through rebalances, as
+// Strata's stages do. A commit the coordinator answers only after it
+// elected the next generation is refused as of an illegal generation, and
+// librdkafka then counts the member's whole assignment lost, and fails its
+// next commit alike: the group rebalanced again and again, and never
+// settled. Members keep their partitions, and the group settles.
+TEST_P(EventLogConformanceTest,
+       MembersCommittingAsTheyReadKeepTheirPartitionsThroughRebalances) {
+  AppendNumbered(*log_, 0, 40);
+  GroupMember a(Consumer("committing"), &hand_over_);
+  GroupMember b(Consumer("committing"), &hand_over_);
+  GroupMember c(Consumer("committing"), &hand_over_);
+  for (GroupMember* m : {&a, &b, &c}) m->CommitAsItReads();
+  ASSERT_OK(a.consumer().Subscribe({"events"}, a));
+  ASSERT_TRUE(PollUntil({&a}, [&] { return a.owned().size() == 4; }));
+  ASSERT_OK(b.consumer().Subscribe({"events"}, b));
+  ASSERT_TRUE(PollUntil({&a, &b}, [&] {
+    return a.owned().size() == 2 && b.owned().size() == 2;
+  }));
+  ASSERT_OK(c.consumer().Subscribe({"events"}, c));
+  // Records keep coming, five a second, as the group moves partitions.
+  int appended = 40;
+  absl::Time next_append = absl::Now();
+  auto keep_appending = [&] {
+    if (absl::Now() < next_append) return;
+    AppendNumbered(*log_, appended, appended + 1);
+    ++appended;
+    next_append = absl::Now() + absl::Milliseconds(200);
+  };
+  auto all_owned_and_read = [&] {
+    return !c.owned().empty() &&
+           a.owned().size() + b.owned().size() + c.owned().size() == 4 &&
+           ReadCounts({&a, &b, &c}).size() == static_cast<size_t>(appended);
+  };
+  ASSERT_TRUE(PollUntil({&a, &b, &c}, [&] {
+    keep_appending();
+    return all_owned_and_read();
+  })) << "a owns " << a.owned().size() << ", b " << b.owned().size()
+      << ", c " << c.owned().size();
+  // Settled: nothing moves for longer than a rebalance takes.
+  const int moved = a.revoked() + b.revoked() + c.revoked();
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  PollUntil({&a, &b, &c}, [&] {
+    keep_appending();
+    return absl::Now() > until;
+  });
+  ASSERT_TRUE(PollUntil({&a, &b, &c}, all_owned_and_read));
+  EXPECT_EQ(a.revoked() + b.revoked() + c.revoked(), moved);
+  EXPECT_EQ(a.owned().size() + b.owned().size() + c.owned().size(), 4u);
+  for (const auto& [value, count] : ReadCounts({&a, &b, &c})) {
+    EXPECT_EQ(count, 1) << "record " << value << " read " << count << " times";
+  }
 }
 
 TEST_P(EventLogConformanceTest, AMemberReadsFromThePositionsItChose) {

@@ -12,6 +12,7 @@
 #include "absl/algorithm/container.h"
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "libs/eventlog/kafka_join_watch.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
 
@@ -109,9 +110,15 @@ std::vector<TopicPartition> ToTopicPartitions(
 // are passed on to the RebalanceListener.
 class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
  public:
-  explicit KafkaConsumer(absl::Duration request_timeout)
+  // `commit_quiet`: how long after each of its own rebalances the member
+  // holds its commits back (see Commit).
+  KafkaConsumer(absl::Duration request_timeout, absl::Duration commit_quiet)
       : timeout_ms_(
-            static_cast<int>(absl::ToInt64Milliseconds(request_timeout))) {}
+            static_cast<int>(absl::ToInt64Milliseconds(request_timeout))),
+        commit_quiet_(commit_quiet) {}
+
+  // To be watched by the configuration that creates the consumer.
+  KafkaJoinWatch& join_watch() { return join_watch_; }
 
   // Set once, before any other call (the configuration that creates the
   // consumer names this object as its rebalance callback).
@@ -215,6 +222,11 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
 
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
+    in_rebalance_ = true;
+    absl::Cleanup settled = [this] {
+      in_rebalance_ = false;
+      last_rebalance_ = absl::Now();
+    };
     const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       TakePartitions(consumer, partitions, cooperative);
@@ -261,7 +273,29 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
     return behind;
   }
 
+  // A commit sent while the member joins its group's next generation is
+  // refused as of an illegal one (see KafkaJoinWatch), and librdkafka then
+  // counts the member's whole assignment lost and resets its generation,
+  // so that its next commit fails alike: the group rebalances again and
+  // again. Such commits are held back, UNAVAILABLE, and so for
+  // `commit_quiet_` after each of the member's own rebalances, which a
+  // rejoin mostly follows at once (the cooperative protocol's second
+  // round). The hand-over a revocation commits from inside the callback,
+  // before the member rejoins, is sent.
   absl::Status Commit(const std::vector<Position>& positions) override {
+    if (!in_rebalance_) {
+      if (join_watch_.Joining(kJoinStale)) {
+        return absl::UnavailableError(
+            "commit: held back while the member joins its group");
+      }
+      if (const absl::Duration since = absl::Now() - last_rebalance_;
+          since < commit_quiet_) {
+        return absl::UnavailableError(absl::StrCat(
+            "commit: held back while the group settles (it rebalanced ",
+            absl::FormatDuration(absl::Trunc(since, absl::Milliseconds(1))),
+            " ago)"));
+      }
+    }
     std::vector<RdKafka::TopicPartition*> tps;
     for (const Position& p : positions) {
       tps.push_back(RdKafka::TopicPartition::create(
@@ -376,8 +410,16 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
     if (!status.ok()) STRATA_LOG(ERROR) << "kafka rebalance: " << status;
   }
 
+  // Kafka's default rebalance timeout: a join that long is over.
+  static constexpr absl::Duration kJoinStale = absl::Minutes(5);
+
+  KafkaJoinWatch join_watch_;  // Outlives consumer_, which calls it.
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   int timeout_ms_;
+  const absl::Duration commit_quiet_;
+  // Both read and set on the polling thread (callbacks run in consume()).
+  bool in_rebalance_ = false;
+  absl::Time last_rebalance_ = absl::InfinitePast();
   bool assigned_by_hand_ = false;
   RebalanceListener* listener_ = nullptr;  // Set while subscribed.
   // What the listener refused, until Poll leaves the group for it.
@@ -540,7 +582,9 @@ class KafkaEventLog final : public EventLog {
                                  options_.group_session_timeout))},
                             {"fetch.wait.max.ms",
                              std::to_string(options_.fetch_wait_max_ms)}}));
-    auto wrapper = std::make_unique<KafkaConsumer>(options_.request_timeout);
+    auto wrapper = std::make_unique<KafkaConsumer>(options_.request_timeout,
+                                                   absl::Seconds(1));
+    RETURN_IF_ERROR(wrapper->join_watch().Watch(*conf));
     std::string error;
     if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(
                                       wrapper.get()),

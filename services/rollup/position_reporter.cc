@@ -36,7 +36,11 @@ void PositionReporter::Commit() {
   std::vector<eventlog::Position> positions;
   for (const auto& [tp, position] : unreported_) positions.push_back(position);
   if (absl::Status reported = consumer_->Commit(positions); !reported.ok()) {
-    if (!failing_) {
+    if (!failing_ && absl::IsUnavailable(reported)) {
+      // As while the group rebalances: expected, and soon made good.
+      STRATA_LOG(INFO) << name_ << ": reporting positions: " << reported
+                       << "; reported again";
+    } else if (!failing_) {
       STRATA_LOG(WARNING) << name_ << ": reporting positions: " << reported
                           << "; reported again";
     }

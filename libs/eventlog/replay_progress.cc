@@ -10,6 +10,11 @@ namespace strata::eventlog {
 
 namespace {
 
+// A broker down or a partition's leader moving keeps a record out of reach
+// for seconds: a service starting then reads again, this long, rather than
+// stay NOT_SERVING until restarted.
+constexpr absl::Duration kReadPatience = absl::Minutes(1);
+
 // DATA_LOSS when the record before a stored position is not the one the
 // state saw: the log was replaced under it (an older copy restored, then
 // appended to past the position, which the end check alone misses).
@@ -23,13 +28,27 @@ absl::Status CheckPreviousRecords(EventLog& log,
       ASSIGN_OR_RETURN(reader, log.NewConsumer("strata-verify-positions"));
     }
     RETURN_IF_ERROR(reader->Assign({{p.topic_partition, p.offset - 1}}));
-    ASSIGN_OR_RETURN(std::vector<LogRecord> records,
-                     reader->Poll(1, absl::Seconds(10)));
-    if (records.empty()) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot read ", p.topic_partition.topic, "/",
-          p.topic_partition.partition, "@", p.offset - 1,
-          " to check it is the record ", state_name, " saw"));
+    std::vector<LogRecord> records;
+    absl::Status unread;
+    for (const absl::Time deadline = absl::Now() + kReadPatience;;) {
+      absl::StatusOr<std::vector<LogRecord>> polled =
+          reader->Poll(1, absl::Seconds(5));
+      if (polled.ok() && !polled->empty()) {
+        records = *std::move(polled);
+        break;
+      }
+      if (!polled.ok() && !absl::IsUnavailable(polled.status())) {
+        return polled.status();
+      }
+      if (!polled.ok()) unread = polled.status();
+      if (absl::Now() >= deadline) {
+        return absl::UnavailableError(absl::StrCat(
+            "cannot read ", p.topic_partition.topic, "/",
+            p.topic_partition.partition, "@", p.offset - 1,
+            " to check it is the record ", state_name, " saw",
+            unread.ok() ? "" : absl::StrCat(" (", unread.message(), ")")));
+      }
+      if (!polled.ok()) absl::SleepFor(absl::Milliseconds(200));
     }
     if (StableHash(records[0].value) != p.previous_record_hash) {
       return absl::DataLossError(absl::StrCat(

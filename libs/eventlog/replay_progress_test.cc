@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "libs/eventlog/rocksdb_event_log.h"
+#include "libs/eventlog/testing/fault_injecting_event_log.h"
+#include "libs/hash/stable_hash.h"
 #include "libs/status/status_matchers.h"
 
 namespace strata::eventlog {
@@ -61,6 +63,23 @@ TEST_F(ReplayProgressTest, APositionBeyondTheLogsEndIsDataLoss) {
       StatusIs(absl::StatusCode::kDataLoss,
                HasSubstr("state reflects t/1 up to offset 9 but the log ends "
                          "at 1: 8 records")));
+}
+
+// A state that saw records checks the last one it saw; reads failing for a
+// moment (a broker down) are retried, not a start refused until restarted.
+TEST_F(ReplayProgressTest, ACheckOfTheLastRecordSeenOutlastsFailingReads) {
+  const uint64_t hash = StableHash("v");
+  FaultInjectingEventLog faulty(*log_);
+  faulty.FailPolls(FaultInjectingEventLog::Fault::Next(3));
+  EXPECT_OK(ReplayProgress::Begin(faulty, {{{"t", 0}, 5, hash}}, "state")
+                .status());
+  EXPECT_EQ(faulty.injected(FaultInjectingEventLog::Operation::kPoll), 3);
+  // What is read, and does not match, is refused at once.
+  faulty.FailPolls(FaultInjectingEventLog::Fault::Next(1));
+  EXPECT_THAT(
+      ReplayProgress::Begin(faulty, {{{"t", 0}, 5, hash + 1}}, "state")
+          .status(),
+      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("does not match")));
 }
 
 }  // namespace

@@ -474,13 +474,15 @@ class DistributedFaultsTest : public ::testing::Test {
     if (!exited) return false;
     Note(absl::StrCat("the mock cluster ended by itself (", *exited,
                       "): run discarded"));
-    ++totals.discarded;
-    totals.faults = faults_before_;  // Its faults count for nothing.
+    // Its faults, events and findings count for nothing.
+    const int discarded = totals.discarded + 1;
+    totals = before_;
+    totals.discarded = discarded;
     discarded_ = true;
     return true;
   }
   bool discarded_ = false;  // The last run.
-  std::map<std::string, int> faults_before_;  // The last run's start.
+  Totals before_;  // At the last run's start.
 
   fs::path dir_;
   std::vector<std::string> journal_;
@@ -489,7 +491,7 @@ class DistributedFaultsTest : public ::testing::Test {
 void DistributedFaultsTest::RunOnce(const fs::path& dir, uint64_t seed,
                                     bool rollup_scale_out, Totals& totals) {
   discarded_ = false;
-  faults_before_ = totals.faults;
+  before_ = totals;
   Rng rng(seed);
   const Workload w = MakeWorkload(rng, kEventsPerRun, 40);
   Cluster cluster(dir, rollup_scale_out);
@@ -638,6 +640,8 @@ void DistributedFaultsTest::RunOnce(const fs::path& dir, uint64_t seed,
   const std::vector<ExpectedCell> expected = ExpectedCells(w, sent);
   const ::testing::AssertionResult exact =
       ExactTotals(client, w, sent, kRecoverTimeout);
+  // The mock can abort while the results are checked, too.
+  if (!exact && BrokerAborted(cluster, totals)) return;
   std::map<int, v1::RollupRecord> served;
   const grpc::Status answered = client.AllCells(served);
   for (int kpi = 0; kpi < kKpiCount && answered.ok(); ++kpi) {
@@ -657,10 +661,15 @@ void DistributedFaultsTest::RunOnce(const fs::path& dir, uint64_t seed,
     ServicePorts ports = cluster.ports();
     ports.rollup = port;
     other.Connect(ports);
-    EXPECT_TRUE(ExactTotals(other, w, sent, kRecoverTimeout))
+    const ::testing::AssertionResult other_exact =
+        ExactTotals(other, w, sent, kRecoverTimeout);
+    if (!other_exact && BrokerAborted(cluster, totals)) return;
+    EXPECT_TRUE(other_exact)
         << "asking the instance at port " << port << "\n" << cluster.Logs();
   }
-  EXPECT_TRUE(AlertsMatch(client, w, sent)) << cluster.Logs();
+  const ::testing::AssertionResult alerts = AlertsMatch(client, w, sent);
+  if (!alerts && BrokerAborted(cluster, totals)) return;
+  EXPECT_TRUE(alerts) << cluster.Logs();
 
   // The changelog, as a downstream consumer sees it once rollup caught up.
   const absl::Time deadline = absl::Now() + kExactTimeout;
@@ -687,6 +696,7 @@ void DistributedFaultsTest::RunOnce(const fs::path& dir, uint64_t seed,
       last = view.status().ToString();
     }
     if (absl::Now() > deadline) {
+      if (BrokerAborted(cluster, totals)) return;
       ADD_FAILURE() << "changelog view not exact: " << last;
       break;
     }

@@ -141,7 +141,10 @@ class LogConsumer {
   // partition whose end or position is not known yet counts as caught up.
   virtual int64_t RecordsBehind() = 0;
 
-  // Durably stores the group's positions.
+  // Stores the group's positions. A Kafka group member's reach its group
+  // within KafkaEventLogOptions::group_commit_interval, and at once from
+  // inside a rebalance callback (the hand-over) and when it leaves; the
+  // group's position may trail, never lead, what was reported.
   virtual absl::Status Commit(const std::vector<Position>& positions) = 0;
 
   // The group's stored position for a partition, or kNoOffset.

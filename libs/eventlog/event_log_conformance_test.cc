@@ -591,6 +591,29 @@ TEST_P(EventLogConformanceTest,
   }
 }
 
+// A member's commits reach its group while it keeps its partitions, not
+// only when it hands them over: lag and back-pressure read them there.
+TEST_P(EventLogConformanceTest, AMembersCommitsReachItsGroupWhileItReads) {
+  AppendNumbered(*log_, 0, 40);
+  GroupMember a(Consumer("reporting"), &hand_over_);
+  a.CommitAsItReads();
+  ASSERT_OK(a.consumer().Subscribe({"events"}, a));
+  auto observer = Consumer("reporting");
+  auto all_committed = [&] {
+    for (int32_t p = 0; p < 4; ++p) {
+      auto committed = observer->Committed({"events", p});
+      auto end = log_->EndOffset({"events", p});
+      if (!committed.ok() || !end.ok() || *committed != *end) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(PollUntil({&a}, [&] {
+    return a.read().size() == 40 && all_committed();
+  })) << "read " << a.read().size();
+  EXPECT_EQ(a.owned().size(), 4u);
+  EXPECT_EQ(a.revoked(), 0);
+}
+
 TEST_P(EventLogConformanceTest, AMemberReadsFromThePositionsItChose) {
   AppendNumbered(*log_, 0, 40);
   GroupMember a(Consumer("chosen"), &hand_over_);

@@ -12,7 +12,6 @@
 #include "absl/algorithm/container.h"
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
-#include "libs/eventlog/kafka_join_watch.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
 
@@ -75,6 +74,14 @@ absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(
   return conf;
 }
 
+// A tenth of the session, at most Kafka's default of 3 s: a member learns
+// of a rebalance (from a heartbeat's answer) well before the coordinator
+// stops waiting for it to join again.
+int64_t HeartbeatIntervalMs(absl::Duration session_timeout) {
+  return std::clamp<int64_t>(absl::ToInt64Milliseconds(session_timeout) / 10,
+                             100, 3000);
+}
+
 // Counts the deliveries of one Append call.
 struct AppendTracker {
   std::mutex mu;
@@ -110,15 +117,9 @@ std::vector<TopicPartition> ToTopicPartitions(
 // are passed on to the RebalanceListener.
 class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
  public:
-  // `commit_quiet`: how long after each of its own rebalances the member
-  // holds its commits back (see Commit).
-  KafkaConsumer(absl::Duration request_timeout, absl::Duration commit_quiet)
+  explicit KafkaConsumer(absl::Duration request_timeout)
       : timeout_ms_(
-            static_cast<int>(absl::ToInt64Milliseconds(request_timeout))),
-        commit_quiet_(commit_quiet) {}
-
-  // To be watched by the configuration that creates the consumer.
-  KafkaJoinWatch& join_watch() { return join_watch_; }
+            static_cast<int>(absl::ToInt64Milliseconds(request_timeout))) {}
 
   // Set once, before any other call (the configuration that creates the
   // consumer names this object as its rebalance callback).
@@ -223,10 +224,7 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
     in_rebalance_ = true;
-    absl::Cleanup settled = [this] {
-      in_rebalance_ = false;
-      last_rebalance_ = absl::Now();
-    };
+    absl::Cleanup settled = [this] { in_rebalance_ = false; };
     const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       TakePartitions(consumer, partitions, cooperative);
@@ -273,29 +271,20 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
     return behind;
   }
 
-  // A commit sent while the member joins its group's next generation is
-  // refused as of an illegal one (see KafkaJoinWatch), and librdkafka then
-  // counts the member's whole assignment lost and resets its generation,
-  // so that its next commit fails alike: the group rebalances again and
-  // again. Such commits are held back, UNAVAILABLE, and so for
-  // `commit_quiet_` after each of the member's own rebalances, which a
-  // rejoin mostly follows at once (the cooperative protocol's second
-  // round). The hand-over a revocation commits from inside the callback,
-  // before the member rejoins, is sent.
+  // A group member's commit is stored here and sent by librdkafka's
+  // auto-commit timer, which runs on the thread that also sends the
+  // member's JoinGroup requests and commits only between rebalances. A
+  // commit sent by the member after its JoinGroup is answered only after
+  // the coordinator elected the next generation, is refused as of an
+  // illegal one, and librdkafka then counts the member's whole assignment
+  // lost and resets its generation, so that its next commit fails alike:
+  // with three instances partitions moved for minutes. Inside a rebalance
+  // callback (the hand-over of revoked partitions) that thread waits on
+  // the callback, and the commit is sent at once; a consumer that assigned
+  // its partitions by hand has no generation and commits at once too.
   absl::Status Commit(const std::vector<Position>& positions) override {
-    if (!in_rebalance_) {
-      if (join_watch_.Joining(kJoinStale)) {
-        return absl::UnavailableError(
-            "commit: held back while the member joins its group");
-      }
-      if (const absl::Duration since = absl::Now() - last_rebalance_;
-          since < commit_quiet_) {
-        return absl::UnavailableError(absl::StrCat(
-            "commit: held back while the group settles (it rebalanced ",
-            absl::FormatDuration(absl::Trunc(since, absl::Milliseconds(1))),
-            " ago)"));
-      }
-    }
+    if (listener_ != nullptr) RETURN_IF_ERROR(Store(positions));
+    if (listener_ != nullptr && !in_rebalance_) return absl::OkStatus();
     std::vector<RdKafka::TopicPartition*> tps;
     for (const Position& p : positions) {
       tps.push_back(RdKafka::TopicPartition::create(
@@ -410,16 +399,32 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
     if (!status.ok()) STRATA_LOG(ERROR) << "kafka rebalance: " << status;
   }
 
-  // Kafka's default rebalance timeout: a join that long is over.
-  static constexpr absl::Duration kJoinStale = absl::Minutes(5);
+  // Stores `positions` for the auto-commit timer (and for the commit
+  // librdkafka makes of partitions it removes from the assignment).
+  absl::Status Store(const std::vector<Position>& positions) {
+    std::vector<RdKafka::TopicPartition*> tps;
+    for (const Position& p : positions) {
+      tps.push_back(RdKafka::TopicPartition::create(
+          p.topic_partition.topic, p.topic_partition.partition, p.offset));
+    }
+    absl::Cleanup destroy = [&] { RdKafka::TopicPartition::destroy(tps); };
+    RETURN_IF_ERROR(FromKafka(consumer_->offsets_store(tps), "commit"));
+    for (const RdKafka::TopicPartition* tp : tps) {
+      if (tp->err() != RdKafka::ERR_NO_ERROR) {
+        // Revoked meanwhile: its next owner commits it.
+        return absl::UnavailableError(
+            absl::StrCat("commit: ", tp->topic(), "/", tp->partition(),
+                         " is not assigned to this member: ",
+                         RdKafka::err2str(tp->err())));
+      }
+    }
+    return absl::OkStatus();
+  }
 
-  KafkaJoinWatch join_watch_;  // Outlives consumer_, which calls it.
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   int timeout_ms_;
-  const absl::Duration commit_quiet_;
   // Both read and set on the polling thread (callbacks run in consume()).
   bool in_rebalance_ = false;
-  absl::Time last_rebalance_ = absl::InfinitePast();
   bool assigned_by_hand_ = false;
   RebalanceListener* listener_ = nullptr;  // Set while subscribed.
   // What the listener refused, until Poll leaves the group for it.
@@ -571,7 +576,11 @@ class KafkaEventLog final : public EventLog {
     ASSIGN_OR_RETURN(
         std::unique_ptr<RdKafka::Conf> conf,
         MakeConf(options_, {{"group.id", std::string(group)},
-                            {"enable.auto.commit", "false"},
+                            // Sends what Commit stored; see Commit.
+                            {"enable.auto.commit", "true"},
+                            {"auto.commit.interval.ms",
+                             std::to_string(absl::ToInt64Milliseconds(
+                                 options_.group_commit_interval))},
                             {"enable.auto.offset.store", "false"},
                             {"enable.partition.eof", "false"},
                             {"auto.offset.reset", "earliest"},
@@ -580,11 +589,12 @@ class KafkaEventLog final : public EventLog {
                             {"session.timeout.ms",
                              std::to_string(absl::ToInt64Milliseconds(
                                  options_.group_session_timeout))},
+                            {"heartbeat.interval.ms",
+                             std::to_string(HeartbeatIntervalMs(
+                                 options_.group_session_timeout))},
                             {"fetch.wait.max.ms",
                              std::to_string(options_.fetch_wait_max_ms)}}));
-    auto wrapper = std::make_unique<KafkaConsumer>(options_.request_timeout,
-                                                   absl::Seconds(1));
-    RETURN_IF_ERROR(wrapper->join_watch().Watch(*conf));
+    auto wrapper = std::make_unique<KafkaConsumer>(options_.request_timeout);
     std::string error;
     if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(
                                       wrapper.get()),

@@ -32,6 +32,10 @@ struct KafkaEventLogOptions {
   // others (session.timeout.ms). A member joining a stable group waits
   // about this long for the group to rebalance.
   absl::Duration group_session_timeout = absl::Seconds(45);
+  // How often a group member sends the positions it committed since
+  // (auto.commit.interval.ms): how far the group's committed offsets, and
+  // so the lag others read, may trail a member's reports.
+  absl::Duration group_commit_interval = absl::Seconds(1);
   // Budget for metadata and offset look-ups.
   absl::Duration request_timeout = absl::Seconds(10);
   // Extra librdkafka properties for producer and consumers (e.g. TLS/SASL).

@@ -40,6 +40,14 @@ absl::StatusOr<std::optional<RollupCell>> Merge(
   return merged;
 }
 
+absl::Status RolledUpAgain(absl::string_view what, int32_t partition,
+                           int64_t epoch) {
+  return absl::UnavailableError(absl::StrCat(
+      what, ": ", kRollupPartialsTopic, "/", partition,
+      " is being rolled up again after a reorg (epoch ", epoch,
+      " not complete in every fold part yet); retry"));
+}
+
 }  // namespace
 
 int32_t PartialsPartitionOf(absl::string_view unit_id, const Period& period,
@@ -125,26 +133,36 @@ absl::Status CellCombiner::Health() const {
   RETURN_IF_ERROR(health_.Get());
   absl::MutexLock lock(&owned_mu_);
   for (const auto& [partition, owned] : owned_) {
-    RETURN_IF_ERROR(Serves(partition, owned, "rollup combine"));
+    RETURN_IF_ERROR(Serves(partition, owned, latest_epoch_, "rollup combine"));
   }
   return absl::OkStatus();
 }
 
 absl::Status CellCombiner::Serves(int32_t partition,
                                   const OwnedPartition& owned,
+                                  int64_t latest_epoch,
                                   absl::string_view what) const {
   if (owned.restoring()) {
     return absl::UnavailableError(absl::StrCat(
         what, ": restoring ", kRollupPartialsTopic, "/", partition,
         ", at offset ", owned.next, " of ", owned.restore_until));
   }
-  if (const int64_t latest = latest_epoch_; owned.swept_epoch < latest) {
-    return absl::UnavailableError(absl::StrCat(
-        what, ": ", kRollupPartialsTopic, "/", partition,
-        " is being rolled up again after a reorg (epoch ", latest,
-        " not complete in every fold part yet); retry"));
+  if (owned.swept_epoch < latest_epoch) {
+    return RolledUpAgain(what, partition, latest_epoch);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<CellParts> CellCombiner::PartsOfEpoch(const std::string& key,
+                                                     int64_t epoch) const {
+  ASSIGN_OR_RETURN(Parts parts, store_.Parts(key));
+  // Parts of a newer epoch are stored only once it is the latest: none
+  // of them is among these if it still is not.
+  if (const int64_t latest = latest_epoch_; latest != epoch) {
+    return RolledUpAgain(absl::StrCat("rollup combine: '", key, "'"),
+                         PartitionOfKey(key), latest);
+  }
+  return parts;
 }
 
 absl::StatusOr<std::vector<eventlog::Position>> CellCombiner::TakeOver(
@@ -483,8 +501,17 @@ absl::Status CellCombiner::CombineAndPublish(
     for (const auto& [partition, position] : positions) {
       changes.positions.push_back(position);
     }
-    RETURN_IF_ERROR(store_.Commit(changes, outbox));
+    // Queries refuse a new epoch's cells before any of its parts is
+    // stored: a cell merged from the parts of one epoch while another
+    // fold partition's part was already of the next would be partial.
+    const int64_t epoch_before = latest_epoch_;
     if (changes.latest_epoch) latest_epoch_ = *changes.latest_epoch;
+    if (absl::Status committed = store_.Commit(changes, outbox);
+        !committed.ok()) {
+      latest_epoch_ = epoch_before;
+      return committed;
+    }
+    if (options_.on_committed) options_.on_committed();
     for (int32_t partition : flushed) owned[partition].flush_pending = false;
     {
       absl::MutexLock lock(&owned_mu_);
@@ -647,6 +674,7 @@ int64_t CellCombiner::PollEpoch(const CombineChanges& changes) const {
 absl::StatusOr<std::optional<RollupCell>> CellCombiner::Read(
     const Definitions& defs, const CellId& id) const {
   const std::string key = CellKeyFor(defs, id);
+  const int64_t epoch = latest_epoch_;
   {
     const int32_t partition = PartitionOfKey(key);
     absl::MutexLock lock(&owned_mu_);
@@ -656,11 +684,11 @@ absl::StatusOr<std::optional<RollupCell>> CellCombiner::Read(
           "rollup combine: '", key, "' is in ", kRollupPartialsTopic, "/",
           partition, ", which another instance reads"));
     }
-    RETURN_IF_ERROR(
-        Serves(partition, it->second, absl::StrCat("rollup combine: '", key, "'")));
+    RETURN_IF_ERROR(Serves(partition, it->second, epoch,
+                           absl::StrCat("rollup combine: '", key, "'")));
   }
-  ASSIGN_OR_RETURN(Parts parts, store_.Parts(key));
-  return Merge(defs.kpi(id.kpi).hierarchy_aggregation, parts, latest_epoch_,
+  ASSIGN_OR_RETURN(Parts parts, PartsOfEpoch(key, epoch));
+  return Merge(defs.kpi(id.kpi).hierarchy_aggregation, parts, epoch,
                /*reported=*/false);
 }
 
@@ -668,13 +696,14 @@ absl::StatusOr<std::optional<v1::RollupRecord>> CellCombiner::ReadRecord(
     const Definitions& defs, const CellId& id, absl::Time judged_at) const {
   auto reported = [&](const CellId& cell)
       -> absl::StatusOr<std::optional<RollupCell>> {
-    ASSIGN_OR_RETURN(Parts parts, store_.Parts(CellKeyFor(defs, cell)));
+    const int64_t epoch = latest_epoch_;
+    ASSIGN_OR_RETURN(Parts parts, PartsOfEpoch(CellKeyFor(defs, cell), epoch));
     const bool kept = std::any_of(parts.begin(), parts.end(), [](const auto& p) {
       return p.second.reported.has_value();
     });
     if (!kept) return std::nullopt;
-    return Merge(defs.kpi(cell.kpi).hierarchy_aggregation, parts,
-                 latest_epoch_, /*reported=*/true);
+    return Merge(defs.kpi(cell.kpi).hierarchy_aggregation, parts, epoch,
+                 /*reported=*/true);
   };
   return ReadPublicRecord(
       defs, id, judged_at, [&](const CellId& cell) { return Read(defs, cell); },

@@ -30,6 +30,7 @@
 // position on.
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -74,6 +75,9 @@ struct CellCombinerOptions {
   std::string consumer_group = kRollupCombineConsumerGroup;
   // What records are judged at. Not owned.
   Clock* clock = &Clock::Real();
+  // Called on the combine thread after each poll's commit, before it is
+  // published: for tests that query in between.
+  std::function<void()> on_committed;
 };
 
 // Counters, readable from any thread.
@@ -173,9 +177,13 @@ class CellCombiner : public CellSource, private GroupMember {
   // Whether a partition assigned is still being restored.
   bool AnyRestoring() const;
   // UNAVAILABLE while `owned`, `partition`'s, is restoring or has not
-  // swept the latest epoch; `what` names what was asked.
+  // swept `latest_epoch`; `what` names what was asked.
   absl::Status Serves(int32_t partition, const OwnedPartition& owned,
-                      absl::string_view what) const;
+                      int64_t latest_epoch, absl::string_view what) const;
+  // The parts of `key`, read while `epoch` was the latest: UNAVAILABLE
+  // when a new one began meanwhile (its parts may be among them).
+  absl::StatusOr<CellParts> PartsOfEpoch(const std::string& key,
+                                         int64_t epoch) const;
   absl::Status PublishOutbox();
 
   const CellCombinerOptions options_;
@@ -188,7 +196,8 @@ class CellCombiner : public CellSource, private GroupMember {
   int32_t partitions_ = 0;  // Of strata.rollup-partials.
   mutable absl::Mutex owned_mu_;
   std::map<int32_t, OwnedPartition> owned_ ABSL_GUARDED_BY(owned_mu_);
-  // The latest version epoch committed; queries read it too.
+  // The latest version epoch, raised before the commit that stores its
+  // first parts; queries read it before and after the parts they merge.
   std::atomic<int64_t> latest_epoch_{0};
 
   std::mutex retargeted_mu_;

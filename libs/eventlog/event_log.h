@@ -149,6 +149,15 @@ class LogConsumer {
 
   // The group's stored position for a partition, or kNoOffset.
   virtual absl::StatusOr<int64_t> Committed(const TopicPartition& tp) = 0;
+
+  // OK while no other member can have been given this member's partitions
+  // behind its back; UNAVAILABLE once its group may have dropped it (a
+  // Kafka member unheard by its coordinator for most of its session, or
+  // whose assignment librdkafka counts lost), until it is told what it
+  // lost and joins again. A member checks before it publishes what its
+  // partitions hold: a zombie publishing beside their next owner would
+  // send a key's versions backwards. OK for partitions assigned by hand.
+  virtual absl::Status CheckMembership() { return absl::OkStatus(); }
 };
 
 // Thread-safe.

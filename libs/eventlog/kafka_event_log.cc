@@ -12,6 +12,7 @@
 #include "absl/algorithm/container.h"
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "libs/eventlog/kafka_session_watch.h"
 #include "libs/logging/log.h"
 #include "libs/status/status_macros.h"
 
@@ -117,9 +118,13 @@ std::vector<TopicPartition> ToTopicPartitions(
 // are passed on to the RebalanceListener.
 class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
  public:
-  explicit KafkaConsumer(absl::Duration request_timeout)
+  KafkaConsumer(absl::Duration request_timeout, absl::Duration session_timeout)
       : timeout_ms_(
-            static_cast<int>(absl::ToInt64Milliseconds(request_timeout))) {}
+            static_cast<int>(absl::ToInt64Milliseconds(request_timeout))),
+        session_timeout_(session_timeout) {}
+
+  // To be watched by the configuration that creates the consumer.
+  KafkaSessionWatch& session_watch() { return session_watch_; }
 
   // Set once, before any other call (the configuration that creates the
   // consumer names this object as its rebalance callback).
@@ -296,6 +301,26 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
     return FromKafka(err, "commit");
   }
 
+  // Publishing stops a fifth of the session before the coordinator could
+  // drop the member: what it sends may take that long to land.
+  absl::Status CheckMembership() override {
+    if (listener_ == nullptr) return absl::OkStatus();
+    if (consumer_->assignment_lost()) {
+      return absl::UnavailableError(
+          "kafka group: this member's assignment is lost (its group dropped "
+          "it); its partitions may be another member's");
+    }
+    const absl::Duration unheard = absl::Now() - session_watch_.LastHeard();
+    if (unheard > session_timeout_ * 4 / 5) {
+      return absl::UnavailableError(absl::StrCat(
+          "kafka group: its coordinator has not answered this member for ",
+          absl::FormatDuration(absl::Trunc(unheard, absl::Milliseconds(1))),
+          " (session ", absl::FormatDuration(session_timeout_),
+          "); its partitions may be another member's"));
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<int64_t> Committed(const TopicPartition& tp) override {
     std::vector<RdKafka::TopicPartition*> tps = {
         RdKafka::TopicPartition::create(tp.topic, tp.partition)};
@@ -421,8 +446,10 @@ class KafkaConsumer final : public LogConsumer, public RdKafka::RebalanceCb {
     return absl::OkStatus();
   }
 
+  KafkaSessionWatch session_watch_;  // Outlives consumer_, which calls it.
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   int timeout_ms_;
+  const absl::Duration session_timeout_;
   // Both read and set on the polling thread (callbacks run in consume()).
   bool in_rebalance_ = false;
   bool assigned_by_hand_ = false;
@@ -594,7 +621,9 @@ class KafkaEventLog final : public EventLog {
                                  options_.group_session_timeout))},
                             {"fetch.wait.max.ms",
                              std::to_string(options_.fetch_wait_max_ms)}}));
-    auto wrapper = std::make_unique<KafkaConsumer>(options_.request_timeout);
+    auto wrapper = std::make_unique<KafkaConsumer>(
+        options_.request_timeout, options_.group_session_timeout);
+    RETURN_IF_ERROR(wrapper->session_watch().Watch(*conf));
     std::string error;
     if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(
                                       wrapper.get()),

@@ -304,6 +304,15 @@ absl::Status CellCombiner::PublishOutbox() {
   ASSIGN_OR_RETURN(std::vector<eventlog::AppendRecord> records,
                    store_.Outbox());
   if (records.empty()) return absl::OkStatus();
+  // A member its group may have dropped publishes nothing: told what it
+  // lost, it leaves those cells to their next reader.
+  if (consumer_ != nullptr) {
+    if (absl::Status member = consumer_->CheckMembership(); !member.ok()) {
+      return absl::Status(member.code(),
+                          absl::StrCat("rollup combine: not publishing: ",
+                                       member.message()));
+    }
+  }
   RETURN_IF_ERROR(log_.Append(kRollupsTopic, records));
   stats_.records_published += static_cast<int64_t>(records.size());
   return store_.ClearOutbox();

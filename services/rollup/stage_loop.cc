@@ -44,6 +44,12 @@ void StageLoop::Run() {
     if (status.ok()) {
       rewind = false;
       status = steps_.publish_outbox();
+      if (!status.ok()) {
+        // Polled all the same, what it reads dropped (read again after
+        // the rewind): a member hears of rebalances only in a poll, and
+        // one its group may have dropped publishes nothing until then.
+        consumer_->Poll(batch_, absl::ZeroDuration()).IgnoreError();
+      }
     }
     if (status.ok()) {
       absl::StatusOr<std::vector<eventlog::LogRecord>> records =

@@ -165,6 +165,10 @@ class FaultInjectingEventLog::Consumer final : public LogConsumer {
 
   int64_t RecordsBehind() override { return consumer_->RecordsBehind(); }
 
+  absl::Status CheckMembership() override {
+    return consumer_->CheckMembership();
+  }
+
  private:
   std::unique_ptr<LogConsumer> consumer_;
   std::shared_ptr<Faults> faults_;

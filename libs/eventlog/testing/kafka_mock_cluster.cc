@@ -63,6 +63,11 @@ void KafkaMockCluster::SetBrokerUp(int broker_id, bool up) {
   }
 }
 
+void KafkaMockCluster::SetGroupCoordinator(const std::string& group,
+                                           int broker_id) {
+  rd_kafka_mock_coordinator_set(cluster_, "group", group.c_str(), broker_id);
+}
+
 absl::Status KafkaMockCluster::SetPartitionLeader(const std::string& topic,
                                                   int partition,
                                                   int broker_id) {

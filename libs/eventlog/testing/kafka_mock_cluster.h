@@ -35,6 +35,9 @@ class KafkaMockCluster {
   // or a preferred-leader election.
   absl::Status SetPartitionLeader(const std::string& topic, int partition,
                                   int broker_id);
+  // Makes `broker_id` the coordinator of `group`: before the group's first
+  // member asks for it.
+  void SetGroupCoordinator(const std::string& group, int broker_id);
   int broker_count() const { return brokers_; }
 
   // Fails the next `count` Produce requests with a retriable error.

@@ -22,6 +22,7 @@
 #include "services/rollup/cell_codec.h"
 #include "services/rollup/cell_folder.h"
 #include "services/rollup/rollup_record.h"
+#include "services/rollup/testing/changelog_reader.h"
 #include "strata/v1/rollup_internal.pb.h"
 
 namespace strata::rollup {
@@ -142,23 +143,10 @@ class CellCombinerTest : public ::testing::Test {
   }
 
   // Every record on strata.rollups so far, per key, in order.
-  std::map<std::string, std::vector<v1::RollupRecord>> Published() {
-    auto consumer = *log_->NewConsumer("reader");
-    std::vector<eventlog::Position> positions;
-    for (int32_t p = 0; p < DefaultTopics()[kRollupsTopic]; ++p) {
-      positions.push_back({{kRollupsTopic, p}, 0});
-    }
-    EXPECT_OK(consumer->Assign(positions));
-    std::map<std::string, std::vector<v1::RollupRecord>> published;
-    while (true) {
-      auto records = consumer->Poll(1000, absl::Milliseconds(50));
-      EXPECT_OK(records);
-      if (!records.ok() || records->empty()) break;
-      for (const eventlog::LogRecord& r : *records) {
-        EXPECT_TRUE(published[r.key].emplace_back().ParseFromString(r.value));
-      }
-    }
-    return published;
+  PublishedRecords Published() {
+    absl::StatusOr<PublishedRecords> published = ReadPublished(*log_);
+    EXPECT_OK(published);
+    return published.ok() ? *std::move(published) : PublishedRecords();
   }
   // The latest record published under `key`, once its version reached
   // `version` (parts read in one poll publish once).

@@ -24,6 +24,7 @@
 #include "services/rollup/event_router.h"
 #include "services/rollup/route_store.h"
 #include "services/rollup/rollup_store.h"
+#include "services/rollup/testing/changelog_reader.h"
 
 namespace strata::rollup {
 namespace {
@@ -344,23 +345,10 @@ class RollupEngineTest : public ::testing::TestWithParam<FoldShape> {
   }
 
   // Every record of the changelog, in order, per key.
-  std::map<std::string, std::vector<v1::RollupRecord>> PublishedInOrder() {
-    auto consumer = *log_->NewConsumer("reader");
-    std::vector<eventlog::Position> positions;
-    for (int p = 0; p < DefaultTopics()[kRollupsTopic]; ++p) {
-      positions.push_back({{kRollupsTopic, p}, 0});
-    }
-    EXPECT_OK(consumer->Assign(positions));
-    std::map<std::string, std::vector<v1::RollupRecord>> published;
-    while (true) {
-      auto records = consumer->Poll(1000, absl::Milliseconds(50));
-      EXPECT_OK(records);
-      if (!records.ok() || records->empty()) break;
-      for (const auto& r : *records) {
-        EXPECT_TRUE(published[r.key].emplace_back().ParseFromString(r.value));
-      }
-    }
-    return published;
+  PublishedRecords PublishedInOrder() {
+    absl::StatusOr<PublishedRecords> published = ReadPublished(*log_);
+    EXPECT_OK(published);
+    return published.ok() ? *std::move(published) : PublishedRecords();
   }
 
   // Versions never go back per key; one version says one figure.

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/debugging/failure_signal_handler.h"
 #include "absl/debugging/symbolize.h"
 #include "absl/flags/flag.h"
@@ -280,6 +281,16 @@ absl::Status RunServices(
   services.push_back(&status);
   // Listening from the start, NOT_SERVING until every module is healthy.
   ASSIGN_OR_RETURN(int port, server.Start(listen, services));
+  // On every way out, the server stops taking calls before the modules it
+  // calls into stop and are destroyed.
+  absl::Cleanup stop = [&] {
+    STRATA_LOG(INFO) << name << " stopping";
+    server.SetServing(false);
+    server.Shutdown(absl::Seconds(5));
+    // The follower calls into the modules: stopped first.
+    definitions->Stop();
+    for (auto& module : modules) module->Stop();
+  };
   bound_port = port;
   listening = true;
   RETURN_IF_ERROR(AnnouncePort(port));
@@ -335,12 +346,6 @@ absl::Status RunServices(
       reported = summary;
     }
   } while (!TerminationRequested(absl::Milliseconds(200)));
-  STRATA_LOG(INFO) << name << " stopping";
-  server.SetServing(false);
-  server.Shutdown(absl::Seconds(5));
-  // The follower calls into the modules: stopped first.
-  definitions->Stop();
-  for (auto& module : modules) module->Stop();
   return absl::OkStatus();
 }
 

@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -26,6 +29,18 @@ absl::Status ChildProcess::Start(const std::string& log_path) {
   const int log_fd =
       open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (log_fd < 0) return absl::InternalError(absl::StrCat("open ", log_path));
+  // STRATA_CHILD_CORES: a crash that cannot print its stack (a thread
+  // whose stack overflowed has none left for the handler) leaves a core
+  // in <log>.core/, for gdb. The child runs there, so its binary is found
+  // by an absolute path.
+  std::string core_dir;
+  if (std::getenv("STRATA_CHILD_CORES") != nullptr) {
+    core_dir = log_path + ".core";
+    std::error_code ec;
+    std::filesystem::create_directories(core_dir, ec);
+    binary_ = std::filesystem::absolute(binary_).string();
+    argv[0] = binary_.data();
+  }
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) return absl::InternalError("fork failed");
@@ -38,6 +53,12 @@ absl::Status ChildProcess::Start(const std::string& log_path) {
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);  // The test died before prctl.
+    if (!core_dir.empty()) {
+      const rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
+      if (setrlimit(RLIMIT_CORE, &unlimited) != 0 || chdir(core_dir.c_str()) != 0) {
+        _exit(126);
+      }
+    }
     execv(binary_.c_str(), argv.data());
     _exit(127);
   }

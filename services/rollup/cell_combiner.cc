@@ -92,7 +92,15 @@ absl::Status CellCombiner::Start() {
   ASSIGN_OR_RETURN(partitions_, log_.PartitionCount(kRollupPartialsTopic));
   const int32_t partitions = partitions_;
   RETURN_IF_ERROR(log_.PartitionCount(kRollupsTopic).status());
-  RETURN_IF_ERROR(PublishOutbox());
+  // What a crash left unpublished waits for each partition's next reader:
+  // by the time this start could publish it (a broker down can hold an
+  // append for long), another instance may have taken the partition over
+  // and published newer merges, which this would follow with older ones.
+  std::vector<eventlog::TopicPartition> all;
+  for (int32_t p = 0; p < partitions; ++p) {
+    all.push_back({kRollupPartialsTopic, p});
+  }
+  RETURN_IF_ERROR(DeferOutboxOf(all));
   ASSIGN_OR_RETURN(const int64_t latest_epoch, store_.LatestEpoch());
   latest_epoch_ = latest_epoch;
   std::vector<eventlog::Position> positions;

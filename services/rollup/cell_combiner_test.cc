@@ -327,6 +327,39 @@ TEST_F(CellCombinerTest, ASweepACrashCutShortIsDoneAtTheNextStart) {
       Latest("sales/ent/2026-01", int64_t{1} << kReorgVersionShift).has_value());
 }
 
+// Found by the fault harness (seed 10042): a restarted instance published
+// what its crash left in the outbox at once, before it read its partitions
+// again; an append held up by a broker down landed after the instance that
+// had taken the partition over published newer merges: versions went
+// backwards. It now waits for the partition's next reader.
+TEST_F(CellCombinerTest, WhatACrashLeftUnpublishedWaitsForThePartitionsNextReader) {
+  AppendPart(0, "sales/bu/2026-01", 0, Part(10, 1));
+  AppendPart(1, "sales/bu/2026-01", 0, Part(5, 1));
+  const v1::RollupRecord newest = Latest("sales/bu/2026-01", 2);
+  ASSERT_EQ(newest.value(), 15);
+  combiner_.reset();
+  // As a crash left it: an older merge not yet published.
+  v1::RollupRecord older = newest;
+  older.set_version(1);
+  older.set_value(10);
+  ASSERT_OK(store_->Commit(CombineChanges{},
+                           {{"sales/bu/2026-01", older.SerializeAsString()}}));
+  combiner_ = std::make_unique<CellCombiner>(options_, *faulty_log_,
+                                             *definitions_, *store_);
+  ASSERT_OK(combiner_->Start());
+  ASSERT_TRUE(WaitUntil([&] { return combiner_->Health().ok(); }))
+      << combiner_->Health();
+  // Published again only as merged once the partition was read again.
+  const std::vector<v1::RollupRecord> records = Published()["sales/bu/2026-01"];
+  ASSERT_FALSE(records.empty());
+  for (size_t i = 1; i < records.size(); ++i) {
+    EXPECT_GE(records[i].version(), records[i - 1].version())
+        << "record " << i << " went back to version " << records[i].version();
+  }
+  EXPECT_EQ(records.back().version(), 2);
+  EXPECT_EQ(records.back().value(), 15);
+}
+
 TEST_F(CellCombinerTest, TheFigureReportedAtACloseMergesTheReportedParts) {
   const RollupCell reported = Part(10, 1);
   AppendPart(0, "sales/bu/2026-01", 0, Part(30, 2), &reported);
